@@ -1,0 +1,85 @@
+//! An in-memory multi-task dataset: one feature matrix, one target and one label mask per task.
+
+use crate::task::TaskSpec;
+
+/// Samples with dense numeric features and, per task, a target and a mask.
+///
+/// Targets are stored as `f32`: the value for regression, 0/1 for binary, the class id for
+/// multiclass. `masks[t][i]` is 1 when sample `i` is labelled for task `t` and 0 otherwise;
+/// losses and metrics average over labelled samples only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiTaskDataset {
+    /// Row-major features, `len() * num_features` values.
+    pub features: Vec<f32>,
+    /// Number of feature columns.
+    pub num_features: usize,
+    /// The tasks, in `TaskId` order.
+    pub tasks: Vec<TaskSpec>,
+    /// `targets[t][i]`: target of task `t` for sample `i`.
+    pub targets: Vec<Vec<f32>>,
+    /// `masks[t][i]`: 1 if sample `i` has a label for task `t`, else 0.
+    pub masks: Vec<Vec<f32>>,
+}
+
+impl MultiTaskDataset {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.features.len().checked_div(self.num_features).unwrap_or(0)
+    }
+
+    /// Whether the dataset has no sample.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of tasks.
+    pub fn num_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The features of sample `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.features[i * self.num_features..(i + 1) * self.num_features]
+    }
+
+    /// A new dataset made of the samples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Self {
+        let mut features = Vec::with_capacity(indices.len() * self.num_features);
+        for &i in indices {
+            features.extend_from_slice(self.row(i));
+        }
+        let pick = |v: &Vec<f32>| indices.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        Self {
+            features,
+            num_features: self.num_features,
+            tasks: self.tasks.clone(),
+            targets: self.targets.iter().map(pick).collect(),
+            masks: self.masks.iter().map(pick).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskKind;
+
+    fn tiny() -> MultiTaskDataset {
+        MultiTaskDataset {
+            features: vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+            num_features: 2,
+            tasks: vec![TaskSpec { name: "a".into(), kind: TaskKind::Regression }],
+            targets: vec![vec![10.0, 11.0, 12.0]],
+            masks: vec![vec![1.0, 0.0, 1.0]],
+        }
+    }
+
+    #[test]
+    fn select_keeps_rows_targets_and_masks_together() {
+        let d = tiny().select(&[2, 0]);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.features, vec![4.0, 5.0, 0.0, 1.0]);
+        assert_eq!(d.targets[0], vec![12.0, 10.0]);
+        assert_eq!(d.masks[0], vec![1.0, 1.0]);
+    }
+}

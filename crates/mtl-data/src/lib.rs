@@ -1,0 +1,20 @@
+//! Data for the mtl multi-task trainer: task descriptions, in-memory multi-task datasets,
+//! seeded splits, batching onto a Burn device, and the embedded synthetic generator of the
+//! MMoE paper.
+#![warn(missing_docs)]
+// Tests use burn-ndarray, deprecated upstream but kept as our reference CPU backend.
+#![cfg_attr(test, allow(deprecated))]
+
+mod batch;
+mod dataset;
+mod error;
+mod split;
+mod synthetic;
+mod task;
+
+pub use batch::{MultiTaskBatch, batch_indices, epoch_permutation};
+pub use dataset::MultiTaskDataset;
+pub use error::DataError;
+pub use split::{SplitFractions, Splits};
+pub use synthetic::SyntheticConfig;
+pub use task::{TaskId, TaskKind, TaskSpec};

@@ -1,0 +1,55 @@
+//! Per-task heads ("towers"): a small MLP and an output layer sized for the task kind.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+use crate::activation::ActivationKind;
+use crate::encoder::{Mlp, MlpConfig};
+
+/// Configuration of a [`TaskHead`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadConfig {
+    /// Width of the task representation that enters the head.
+    pub d_input: usize,
+    /// Hidden layers of the tower (may be empty: a linear head).
+    pub hidden: Vec<usize>,
+    /// Activation of the tower.
+    pub activation: ActivationKind,
+    /// Dropout of the tower.
+    pub dropout: f64,
+    /// Output width: 1 for regression and binary, the class count for multiclass.
+    pub d_output: usize,
+}
+
+/// A task's own layers: tower MLP, then a linear output (a value or logits).
+#[derive(Module, Debug)]
+pub struct TaskHead {
+    tower: Mlp,
+    output: Linear,
+}
+
+impl HeadConfig {
+    /// Build the head on `device`.
+    pub fn init(&self, device: &Device) -> TaskHead {
+        let tower = MlpConfig {
+            d_input: self.d_input,
+            hidden: self.hidden.clone(),
+            activation: self.activation,
+            dropout: self.dropout,
+        };
+        TaskHead {
+            output: LinearConfig::new(tower.d_output(), self.d_output).init(device),
+            tower: tower.init(device),
+        }
+    }
+}
+
+impl TaskHead {
+    /// # Shapes
+    /// - input: `[batch, d_input]`
+    /// - output: `[batch, d_output]` (raw values or logits)
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.output.forward(self.tower.forward(x))
+    }
+}

@@ -1,0 +1,21 @@
+//! Models of the mtl multi-task trainer: encoders, per-task heads and the sharing
+//! architectures that decide what the tasks share.
+//!
+//! Every model is a plain Burn module (`XConfig` → `init(&device)` → `X` → `forward`), so it
+//! runs on any device: wgpu, flex or ndarray.
+#![warn(missing_docs)]
+// Tests use burn-ndarray, deprecated upstream but kept as our reference CPU backend.
+#![cfg_attr(test, allow(deprecated))]
+
+pub mod architecture;
+mod activation;
+pub mod encoder;
+mod head;
+mod model;
+mod params;
+
+pub use activation::ActivationKind;
+pub use architecture::{Architecture, ArchitectureConfig};
+pub use head::{HeadConfig, TaskHead};
+pub use model::{MultiTaskModel, MultiTaskModelConfig};
+pub use params::{param_ids, parameter_count};

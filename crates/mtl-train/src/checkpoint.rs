@@ -1,0 +1,175 @@
+//! Checkpoints: model and weighting parameters, optimizer state and trainer state, written
+//! atomically.
+//!
+//! A checkpoint is a folder with `model.bpk` (burnpack record of [`TrainState`]), `optim.bpk`
+//! (optimizer record) and `state.json` ([`CheckpointMeta`]). It is first written in full to a
+//! temporary sibling folder (files synced), then swapped in by renames: the old folder is
+//! renamed away, the new one renamed into place, the old one deleted. A crash leaves either
+//! the old or the new checkpoint complete; [`load`] falls back to the renamed-away copy if it
+//! finds no checkpoint under the final name.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::step::TrainState;
+
+/// Version of the checkpoint layout; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A checkpoint problem; exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// No checkpoint where one was expected.
+    #[error("no checkpoint in `{path}`: {hint}")]
+    Missing {
+        /// The folder.
+        path: PathBuf,
+        /// What to do.
+        hint: String,
+    },
+    /// A file is unreadable, truncated, or does not fit the model.
+    #[error("checkpoint file `{path}` cannot be used: {message}; it is corrupt or from another config or version — start a new run, or resume from another checkpoint")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// Writing failed; the previous checkpoint is left as it was.
+    #[error("cannot write checkpoint `{path}`: {message}; the previous checkpoint is unchanged")]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// Trainer state saved beside the parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Optimizer steps taken.
+    pub steps_done: usize,
+    /// Epoch (1-based) of the best validation loss so far.
+    pub best_epoch: usize,
+    /// Best validation loss so far (sum of task losses).
+    pub best_valid_loss: f64,
+    /// Random state: the run seed. Data order and dropout of epoch e are drawn from
+    /// (seed, e), so (seed, epochs_done) is the whole RNG state.
+    pub seed: u64,
+    /// Host-side state of the weighting method (loss histories and such).
+    pub weighting_state: serde_json::Value,
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError::Write { path: path.to_path_buf(), message: e.to_string() }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let mut f = fs::File::create(path).map_err(|e| write_err(path, e))?;
+    f.write_all(bytes).map_err(|e| write_err(path, e))?;
+    f.sync_all().map_err(|e| write_err(path, e))
+}
+
+fn sibling(dir: &Path, tag: &str) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    dir.with_file_name(format!(".{name}.{tag}"))
+}
+
+/// Write a checkpoint of `state`, `optim` and `meta` to `dir`, atomically.
+pub fn save(dir: &Path, state: &TrainState, optim: &ModuleOptimizer, meta: &CheckpointMeta) -> Result<(), CheckpointError> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
+    let tmp = sibling(dir, "tmp");
+    let old = sibling(dir, "old");
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
+    }
+    fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
+
+    let model = state.clone().into_record().into_bytes().map_err(|e| write_err(&tmp.join("model.bpk"), e))?;
+    write_synced(&tmp.join("model.bpk"), &model)?;
+    let optim_bytes = optim.into_bytes().map_err(|e| write_err(&tmp.join("optim.bpk"), e))?;
+    write_synced(&tmp.join("optim.bpk"), &optim_bytes)?;
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| write_err(&tmp.join("state.json"), e))?;
+    write_synced(&tmp.join("state.json"), &json)?;
+
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(|e| write_err(&old, e))?;
+    }
+    if dir.exists() {
+        fs::rename(dir, &old).map_err(|e| write_err(dir, e))?;
+    }
+    fs::rename(&tmp, dir).map_err(|e| write_err(dir, e))?;
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(|e| write_err(&old, e))?;
+    }
+    Ok(())
+}
+
+/// The folder to read: `dir`, or the copy a crash mid-swap left behind.
+fn readable(dir: &Path) -> Result<PathBuf, CheckpointError> {
+    if dir.join("state.json").exists() {
+        return Ok(dir.to_path_buf());
+    }
+    let old = sibling(dir, "old");
+    if old.join("state.json").exists() {
+        return Ok(old);
+    }
+    Err(CheckpointError::Missing {
+        path: dir.to_path_buf(),
+        hint: "the run has not finished an epoch yet; start it again without --resume".into(),
+    })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    fs::read(path).map_err(|e| CheckpointError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// Read only the trainer state of the checkpoint in `dir`.
+pub fn load_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
+    let dir = readable(dir)?;
+    let path = dir.join("state.json");
+    let meta: CheckpointMeta = serde_json::from_slice(&read(&path)?)
+        .map_err(|e| CheckpointError::Corrupt { path: path.clone(), message: e.to_string() })?;
+    if meta.format_version != FORMAT_VERSION {
+        return Err(CheckpointError::Corrupt {
+            path,
+            message: format!("layout version {} (this mtl reads {FORMAT_VERSION})", meta.format_version),
+        });
+    }
+    Ok(meta)
+}
+
+/// Load the checkpoint in `dir` into freshly built `state` and `optim`.
+pub fn load(
+    dir: &Path,
+    state: TrainState,
+    optim: ModuleOptimizer,
+) -> Result<(TrainState, ModuleOptimizer, CheckpointMeta), CheckpointError> {
+    let meta = load_meta(dir)?;
+    let dir = readable(dir)?;
+    let corrupt = |path: &Path, e: &dyn std::fmt::Display| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let model_path = dir.join("model.bpk");
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&model_path)?)).map_err(|e| corrupt(&model_path, &e))?;
+    let state = state.try_load_record(record).map_err(|e| corrupt(&model_path, &e))?;
+    let optim_path = dir.join("optim.bpk");
+    let optim = optim
+        .from_bytes(Bytes::from_bytes_vec(read(&optim_path)?))
+        .map_err(|e| corrupt(&optim_path, &e))?;
+    Ok((state, optim, meta))
+}

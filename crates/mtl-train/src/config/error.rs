@@ -1,0 +1,84 @@
+//! Config errors: each names the file, the key (and line when known), and the fix.
+
+use std::path::PathBuf;
+
+/// A problem with a config file or a `--set` override.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file `{path}`: {source}; check the path")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key has the wrong name or type.
+    #[error("{path}{location}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// `" line N, key `a.b`"` as far as known.
+        location: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// A value is out of range or inconsistent with another.
+    #[error("{path}: invalid `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The TOML key.
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// A `--set key=value` argument is malformed or points nowhere.
+    #[error("bad override `--set {arg}`: {message}")]
+    Override {
+        /// The argument as given.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Append "did you mean `x`?" to serde's "unknown field/variant `y`, expected one of …"
+/// messages, choosing the nearest allowed name.
+pub(crate) fn suggest(message: &str) -> String {
+    let unknown = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|p| message.find(p).map(|i| i + p.len()))
+        .and_then(|start| message[start..].find('`').map(|end| &message[start..start + end]));
+    let Some(unknown) = unknown else { return message.to_string() };
+    let allowed: Vec<&str> = message
+        .split("expected ")
+        .nth(1)
+        .map(|rest| rest.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    let best = allowed
+        .iter()
+        .map(|a| (strsim::jaro_winkler(unknown, a), *a))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, name)) => format!("{message}; did you mean `{name}`?"),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_nearest_field() {
+        let m = suggest("unknown field `epochz`, expected one of `epochs`, `batch_size`, `lr`");
+        assert!(m.ends_with("did you mean `epochs`?"), "{m}");
+        let m = suggest("unknown variant `adma`, expected one of `adam`, `adamw`, `sgd`");
+        assert!(m.ends_with("did you mean `adam`?"), "{m}");
+        assert_eq!(suggest("invalid type: string"), "invalid type: string");
+        let far = suggest("unknown field `zzz`, expected `epochs`");
+        assert!(!far.contains("did you mean"), "{far}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Configuration: the TOML schema (`schema`), reading and `--set` overrides (`load`), and
+//! validation into the [`RunConfig`] the trainer uses (`resolve`).
+
+mod error;
+mod load;
+mod resolve;
+pub mod schema;
+
+pub use error::ConfigError;
+pub use load::{apply_override, load_file, parse_text};
+pub use resolve::{OptimizerConfig, RunConfig, TaskConfig, TrainConfig};

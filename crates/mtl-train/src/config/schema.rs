@@ -1,0 +1,290 @@
+//! The TOML file schema: what a user writes, with documented defaults.
+//!
+//! Every struct denies unknown keys, so a typo is an error (with a suggestion) rather than a
+//! silently ignored setting. Values are checked in `resolve.rs`, which turns this raw form into
+//! the validated [`RunConfig`](super::RunConfig).
+
+use mtl_model::ActivationKind;
+use serde::{Deserialize, Serialize};
+
+/// A whole config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `[run]`: name, seed, output folder.
+    #[serde(default)]
+    pub run: RunSection,
+    /// `[data]`: where the samples come from and how they are split.
+    #[serde(default)]
+    pub data: DataSection,
+    /// `[[tasks]]`: one table per task, in order.
+    pub tasks: Vec<TaskSection>,
+    /// `[model]`: architecture, encoder and heads.
+    #[serde(default)]
+    pub model: ModelSection,
+    /// `[weighting]`: how task losses are balanced.
+    #[serde(default)]
+    pub weighting: WeightingSection,
+    /// `[train]`: epochs, batches, optimizer.
+    #[serde(default)]
+    pub train: TrainSection,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSection {
+    /// Run name; the run folder is `<output_dir>/<name>`. Default `"run"`.
+    pub name: String,
+    /// Seed of everything random: data split, data order, weights, dropout. Default 0.
+    pub seed: u64,
+    /// Folder that holds run folders, relative to the working directory. Default `"runs"`.
+    pub output_dir: String,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        Self { name: "run".into(), seed: 0, output_dir: "runs".into() }
+    }
+}
+
+/// Data sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSourceKind {
+    /// The embedded generator of the MMoE paper (`[data.synthetic]`).
+    #[default]
+    Synthetic,
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataSection {
+    /// Where samples come from. Default `"synthetic"`.
+    pub source: DataSourceKind,
+    /// `[data.synthetic]`: generator settings.
+    pub synthetic: SyntheticSection,
+    /// `[data.split]`: train/valid/test fractions.
+    pub split: SplitSection,
+}
+
+/// `[data.synthetic]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticSection {
+    /// Samples generated before the split. Default 12000.
+    pub samples: usize,
+    /// Input dimension d. Default 100.
+    pub features: usize,
+    /// Pairwise task correlation p in [0, 1]. Default 0.9.
+    pub correlation: f64,
+    /// Norm c of the task weight vectors. Default 1.
+    pub scale: f64,
+    /// Number of sine terms m. Default 10.
+    pub sin_terms: usize,
+    /// Label noise standard deviation. Default 0.1.
+    pub noise_std: f64,
+    /// Generator seed; default: `run.seed`.
+    pub seed: Option<u64>,
+}
+
+impl Default for SyntheticSection {
+    fn default() -> Self {
+        Self {
+            samples: 12_000,
+            features: 100,
+            correlation: 0.9,
+            scale: 1.0,
+            sin_terms: 10,
+            noise_std: 0.1,
+            seed: None,
+        }
+    }
+}
+
+/// `[data.split]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SplitSection {
+    /// Training fraction. Default 0.8.
+    pub train: f64,
+    /// Validation fraction (model selection). Default 0.1.
+    pub valid: f64,
+    /// Test fraction. Default 0.1.
+    pub test: f64,
+}
+
+impl Default for SplitSection {
+    fn default() -> Self {
+        Self { train: 0.8, valid: 0.1, test: 0.1 }
+    }
+}
+
+/// Task kinds as written in a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKindName {
+    /// Real-valued target.
+    Regression,
+    /// 0/1 target.
+    Binary,
+    /// One of `classes` classes.
+    Multiclass,
+}
+
+/// One `[[tasks]]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSection {
+    /// Task name (unique), used in logs and files.
+    pub name: String,
+    /// `"regression"`, `"binary"` or `"multiclass"`.
+    pub kind: TaskKindName,
+    /// Number of classes; required for (and only for) multiclass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+    /// Metrics to report; default: all metrics of the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+}
+
+/// Architectures a config may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchitectureName {
+    /// Hard parameter sharing.
+    #[default]
+    Hps,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSection {
+    /// Sharing architecture. Default `"hps"`.
+    pub architecture: ArchitectureName,
+    /// `[model.encoder]`: the shared MLP.
+    pub encoder: MlpSection,
+    /// `[model.head]`: each task's tower.
+    pub head: MlpSection,
+}
+
+/// An MLP's settings (`[model.encoder]`, `[model.head]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlpSection {
+    /// Hidden layer widths. Default `[256, 256]` for the encoder, `[64]` for heads.
+    pub hidden: Option<Vec<usize>>,
+    /// Activation. Default `"relu"`.
+    pub activation: ActivationKind,
+    /// Dropout probability in [0, 1). Default 0.
+    pub dropout: f64,
+}
+
+impl Default for MlpSection {
+    fn default() -> Self {
+        Self { hidden: None, activation: ActivationKind::Relu, dropout: 0.0 }
+    }
+}
+
+/// Weighting methods a config may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodName {
+    /// Equal weighting.
+    #[default]
+    Ew,
+    /// Uncertainty weighting.
+    Uw,
+}
+
+/// What a weighting method reads, as written in a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GradientsName {
+    /// Task losses only.
+    Losses,
+    /// Per-task gradients of the shared representation.
+    Representation,
+    /// Per-task gradients of the shared parameters.
+    Parameters,
+}
+
+/// `[weighting]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeightingSection {
+    /// Method. Default `"ew"`.
+    pub method: MethodName,
+    /// What the method reads; default: the method's own default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gradients: Option<GradientsName>,
+    /// `[weighting.uw]`: uncertainty weighting settings.
+    pub uw: UwSection,
+}
+
+/// `[weighting.uw]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UwSection {
+    /// Initial log-variance of every task. Default 0.
+    pub init_log_var: f64,
+}
+
+/// Optimizers a config may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerName {
+    /// Adam (L2 weight decay added to the gradient).
+    #[default]
+    Adam,
+    /// AdamW (decoupled weight decay).
+    Adamw,
+    /// Stochastic gradient descent with optional momentum.
+    Sgd,
+}
+
+/// `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSection {
+    /// Passes over the training split. Default 20.
+    pub epochs: usize,
+    /// Samples per step. Default 256.
+    pub batch_size: usize,
+    /// Drop the last, shorter batch of each epoch. Default false.
+    pub drop_last: bool,
+    /// `"adam"`, `"adamw"` or `"sgd"`. Default `"adam"`.
+    pub optimizer: OptimizerName,
+    /// Learning rate. Default 1e-3.
+    pub lr: f64,
+    /// Weight decay (L2 for adam/sgd, decoupled for adamw). Default 0.
+    pub weight_decay: f64,
+    /// SGD momentum (0 = none). Default 0.
+    pub momentum: f64,
+    /// Adam/AdamW (β1, β2). Default [0.9, 0.999].
+    pub betas: [f64; 2],
+    /// Adam/AdamW ε. Default 1e-8 (PyTorch's; Burn's own default is 1e-5).
+    pub eps: f64,
+    /// Clip the global gradient norm to this value; absent = no clipping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        Self {
+            epochs: 20,
+            batch_size: 256,
+            drop_last: false,
+            optimizer: OptimizerName::Adam,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            betas: [0.9, 0.999],
+            eps: 1e-8,
+            clip_grad_norm: None,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The errors of the trainer and their exit codes.
+
+use std::path::PathBuf;
+
+use crate::checkpoint::CheckpointError;
+use crate::config::ConfigError;
+
+/// Everything that can stop a command. [`Error::exit_code`] maps it to the documented code:
+/// 2 for bad input (config, data, checkpoint, backend choice), 1 for a failed run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A config problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A data problem.
+    #[error(transparent)]
+    Data(#[from] mtl_data::DataError),
+    /// A checkpoint that cannot be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The requested backend or device is not available.
+    #[error("{0}")]
+    Backend(String),
+    /// The run folder is not usable as asked.
+    #[error("run folder `{path}`: {message}")]
+    RunDir {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A loss became NaN or infinite.
+    #[error("training diverged at epoch {epoch}: {what}; {kept}. Lower `train.lr` or set `train.clip_grad_norm`")]
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// Which loss, and its value.
+        what: String,
+        /// Which checkpoint was kept.
+        kept: String,
+    },
+    /// A file could not be written or read.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Process exit code: 2 for bad input, 1 for a failed run.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) | Error::Data(_) | Error::Checkpoint(_) | Error::Backend(_) | Error::RunDir { .. } => 2,
+            Error::Diverged { .. } | Error::Io { .. } => 1,
+        }
+    }
+}
+
+/// Attach a path to an I/O error.
+pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}

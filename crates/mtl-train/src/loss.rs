@@ -1,0 +1,95 @@
+//! Masked per-task losses: the mean over labelled samples only.
+//!
+//! L_t = Σ_i m_i·ℓ(ŷ_i, y_i) / max(Σ_i m_i, 1). A batch without any label for a task gives
+//! L_t = 0 that still depends on the outputs, so its backward runs (and contributes nothing).
+
+use burn::tensor::Tensor;
+use burn::tensor::activation::{log_sigmoid, log_softmax};
+use mtl_data::TaskKind;
+
+/// Per-sample loss of a task of `kind`. `output`: `[batch, d_out]`; `target`: `[batch]`.
+/// Returns `[batch]`.
+///
+/// - regression: squared error (ŷ − y)²;
+/// - binary: cross-entropy with logits, −[y·log σ(x) + (1 − y)·log σ(−x)] (stable form);
+/// - multiclass: cross-entropy with logits, −log softmax(x)_y.
+pub fn per_sample_loss(kind: TaskKind, output: Tensor<2>, target: Tensor<1>) -> Tensor<1> {
+    let [b, _] = output.dims();
+    match kind {
+        TaskKind::Regression => (output.reshape([b]) - target).square(),
+        TaskKind::Binary => {
+            let x = output.reshape([b]);
+            let pos = log_sigmoid(x.clone()) * target.clone();
+            let neg = log_sigmoid(x.neg()) * target.neg().add_scalar(1.0);
+            (pos + neg).neg()
+        }
+        TaskKind::Multiclass { classes } => {
+            let logp = log_softmax(output, 1); // [batch, classes]
+            (logp * target.one_hot::<2>(classes)).sum_dim(1).reshape([b]).neg()
+        }
+    }
+}
+
+/// Mean loss over the labelled samples (`mask` = 1). Returns `[1]`.
+pub fn masked_loss(kind: TaskKind, output: Tensor<2>, target: Tensor<1>, mask: Tensor<1>) -> Tensor<1> {
+    let count = mask.clone().sum().clamp_min(1.0);
+    (per_sample_loss(kind, output, target) * mask).sum() / count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Tolerance};
+
+    fn scalar(t: Tensor<1>) -> f64 {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0] as f64
+    }
+
+    #[test]
+    fn mse_by_hand() {
+        let d = Device::ndarray();
+        let out = Tensor::<2>::from_floats([[1.0], [2.0], [5.0]], &d);
+        let y = Tensor::<1>::from_floats([0.0, 2.0, 3.0], &d);
+        // (1 + 0 + 4) / 3
+        let l = masked_loss(TaskKind::Regression, out.clone(), y.clone(), Tensor::ones([3], &d));
+        assert!((scalar(l) - 5.0 / 3.0).abs() < 1e-6);
+        // third sample unlabelled: (1 + 0) / 2
+        let l = masked_loss(TaskKind::Regression, out, y, Tensor::from_floats([1.0, 1.0, 0.0], &d));
+        assert!((scalar(l) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bce_with_logits_by_hand() {
+        let d = Device::ndarray();
+        let out = Tensor::<2>::from_floats([[0.0], [2.0], [-1.0]], &d);
+        let y = Tensor::<1>::from_floats([1.0, 0.0, 0.0], &d);
+        // ln 2, ln(1 + e²), ln(1 + e^-1)
+        let want = [2f64.ln(), (1.0 + 2f64.exp()).ln(), (1.0 + (-1f64).exp()).ln()];
+        let got = per_sample_loss(TaskKind::Binary, out.clone(), y.clone());
+        got.into_data().assert_approx_eq::<f32>(&Tensor::<1>::from_floats(want.map(|v| v as f32), &d).into_data(), Tolerance::default());
+        // Large logits stay finite.
+        let big = per_sample_loss(TaskKind::Binary, Tensor::from_floats([[100.0]], &d), Tensor::from_floats([0.0], &d));
+        assert!((scalar(big) - 100.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn cross_entropy_by_hand() {
+        let d = Device::ndarray();
+        let out = Tensor::<2>::from_floats([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], &d);
+        let y = Tensor::<1>::from_floats([2.0, 0.0], &d);
+        let lse = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln();
+        let want = ((lse - 3.0) + 3f64.ln()) / 2.0;
+        let l = masked_loss(TaskKind::Multiclass { classes: 3 }, out, y, Tensor::ones([2], &d));
+        assert!((scalar(l) - want).abs() < 1e-5, "{want}");
+    }
+
+    #[test]
+    fn fully_masked_batch_gives_zero_and_backward_runs() {
+        let d = Device::ndarray().autodiff();
+        let out = Tensor::<2>::from_floats([[1.0], [2.0]], &d).require_grad();
+        let l = masked_loss(TaskKind::Binary, out.clone(), Tensor::from_floats([1.0, 0.0], &d), Tensor::zeros([2], &d));
+        assert_eq!(scalar(l.clone().inner()), 0.0);
+        let g = out.grad(&l.backward()).unwrap();
+        g.into_data().assert_eq(&Tensor::<2>::zeros([2, 1], &Device::ndarray()).into_data(), true);
+    }
+}

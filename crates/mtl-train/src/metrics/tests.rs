@@ -1,0 +1,88 @@
+//! Metrics against hand-computed values, over several batches and with masked samples.
+
+use burn::tensor::{Device, Tensor};
+use mtl_data::TaskKind;
+
+use super::auc::roc_auc;
+use super::{MetricKind, TaskMetrics};
+
+#[allow(deprecated)]
+fn device() -> Device {
+    Device::ndarray()
+}
+
+fn col(values: &[f32]) -> Tensor<2> {
+    Tensor::<1>::from_floats(values, &device()).reshape([values.len(), 1])
+}
+
+fn vec1(values: &[f32]) -> Tensor<1> {
+    Tensor::from_floats(values, &device())
+}
+
+fn close(got: f64, want: f64) {
+    assert!((got - want).abs() < 1e-6, "got {got}, want {want}");
+}
+
+fn values(m: &TaskMetrics) -> Vec<f64> {
+    m.compute().into_iter().map(|(_, v)| v).collect()
+}
+
+#[test]
+fn regression_metrics_by_hand() {
+    let kinds = MetricKind::for_task(TaskKind::Regression);
+    let mut m = TaskMetrics::new(kinds, TaskKind::Regression, &device());
+    // Batch 1: errors 0.5, 0; batch 2: errors −1, (masked) 100.
+    m.update(&col(&[1.5, 2.0]), &vec1(&[1.0, 2.0]), &vec1(&[1.0, 1.0]));
+    m.update(&col(&[2.0, 104.0]), &vec1(&[3.0, 4.0]), &vec1(&[1.0, 0.0]));
+    let v = values(&m);
+    // labelled y = 1, 2, 3 → mean 2, SST = 2; SSE = 0.25 + 0 + 1 = 1.25
+    close(v[0], 1.25 / 3.0); // MSE
+    close(v[1], 1.5 / 3.0); // MAE
+    close(v[2], 1.0 - 1.25 / 2.0); // R²
+}
+
+#[test]
+fn binary_metrics_by_hand() {
+    let kinds = MetricKind::for_task(TaskKind::Binary);
+    let mut m = TaskMetrics::new(kinds, TaskKind::Binary, &device());
+    // logits → predictions 1, 0 | 1, 0, (masked 1)
+    m.update(&col(&[2.0, -1.0]), &vec1(&[1.0, 0.0]), &vec1(&[1.0, 1.0]));
+    m.update(&col(&[0.5, -3.0, 9.0]), &vec1(&[0.0, 1.0, 0.0]), &vec1(&[1.0, 1.0, 0.0]));
+    let v = values(&m);
+    close(v[0], 2.0 / 4.0); // accuracy: correct are samples 1 and 2
+    // AUC over scores [2, −1, 0.5, −3] with labels [1, 0, 0, 1]: pairs (pos, neg) where the
+    // positive scores higher: (2 > −1), (2 > 0.5), (−3 < both) → 2 of 4.
+    close(v[1], 0.5);
+    // TP = 1, predicted positives = 2, actual positives = 2 → F1 = 2·1 / (2 + 2)
+    close(v[2], 0.5);
+}
+
+#[test]
+fn multiclass_metrics_by_hand() {
+    let kind = TaskKind::Multiclass { classes: 3 };
+    let mut m = TaskMetrics::new(MetricKind::for_task(kind), kind, &device());
+    let logits = Tensor::<2>::from_floats([[5.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 3.0], [0.0, 2.0, 0.0]], &device());
+    m.update(&logits, &vec1(&[0.0, 1.0, 2.0, 2.0]), &vec1(&[1.0, 1.0, 1.0, 1.0]));
+    let v = values(&m);
+    close(v[0], 0.5); // predictions 0, 2, 2, 1 → two correct
+    // per-class F1: class 0 → 1; class 1 → TP 0 → 0; class 2 → 2·1/(2·1 + 1 + 1) = 0.5
+    close(v[1], (1.0 + 0.0 + 0.5) / 3.0);
+}
+
+#[test]
+fn auc_matches_scikit_learn() {
+    // sklearn.metrics.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75 (its docs).
+    close(roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]), 0.75);
+    // Ties count one half: roc_auc_score([0, 1], [0.5, 0.5]) == 0.5.
+    close(roc_auc(&[0.5, 0.5], &[false, true]), 0.5);
+    assert!(roc_auc(&[0.1, 0.2], &[true, true]).is_nan());
+}
+
+#[test]
+fn directions() {
+    assert!(!MetricKind::Mse.higher_is_better());
+    assert!(!MetricKind::Mae.higher_is_better());
+    for m in [MetricKind::R2, MetricKind::Accuracy, MetricKind::Auc, MetricKind::F1, MetricKind::MacroF1] {
+        assert!(m.higher_is_better(), "{m:?}");
+    }
+}

@@ -1,0 +1,140 @@
+//! One training step: forward, the task losses, the weighting method's combination on the
+//! input it asked for, and the gradients for the optimizer.
+
+use std::collections::HashSet;
+
+use burn::module::{Module, ParamId};
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::Tensor;
+use mtl_data::{MultiTaskBatch, TaskSpec};
+use mtl_model::MultiTaskModel;
+use mtl_weighting::{StepContext, Weighting, WeightingInput, WeightingMethod};
+
+use crate::loss::masked_loss;
+
+/// Everything the optimizer updates: the network and the weighting method's parameters.
+#[derive(Module, Debug)]
+pub struct TrainState {
+    /// The multi-task network.
+    pub model: MultiTaskModel,
+    /// The weighting method (holds trainable task weights, e.g. UW's log-variances).
+    pub weighting: Weighting,
+}
+
+/// What one step reports, kept on the device (no autodiff).
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// Unweighted task losses. Shape `[T]`.
+    pub losses: Tensor<1>,
+    /// Task weights the method used. Shape `[T]`.
+    pub weights: Tensor<1>,
+}
+
+/// Compute the gradients of one step on `batch` (which lives on an autodiff device).
+///
+/// - `Losses`: one forward; the method combines the T losses into one; one backward.
+/// - `RepresentationGradients`: one forward of the shared part; its output z is detached into
+///   a leaf; per task, a head forward and backward gives dL_t/dz (and the head's own
+///   gradient); the method combines the `[T, batch·d]` matrix; `(z · g).sum()` pushes the
+///   combined gradient g through the shared part in one backward.
+/// - `ParameterGradients`: per task, a full forward and backward; the shared parameters'
+///   gradients form a `[T, P]` matrix that the method combines; heads keep their own task's
+///   gradient.
+///
+/// In both gradient routes each head receives the gradient of its own unweighted loss, as in
+/// LibMTL and TorchJD; the weights act on the shared part.
+pub fn train_step(
+    state: &mut TrainState,
+    batch: &MultiTaskBatch,
+    tasks: &[TaskSpec],
+    ctx: &StepContext,
+) -> (GradientsParams, StepReport) {
+    match ctx.input {
+        WeightingInput::Losses => losses_route(state, batch, tasks, ctx),
+        WeightingInput::RepresentationGradients => representation_route(state, batch, tasks, ctx),
+        WeightingInput::ParameterGradients => parameter_route(state, batch, tasks, ctx),
+    }
+}
+
+fn task_loss(t: usize, out: Tensor<2>, batch: &MultiTaskBatch, tasks: &[TaskSpec]) -> Tensor<1> {
+    masked_loss(tasks[t].kind, out, batch.targets[t].clone(), batch.masks[t].clone())
+}
+
+fn losses_route(
+    state: &mut TrainState,
+    batch: &MultiTaskBatch,
+    tasks: &[TaskSpec],
+    ctx: &StepContext,
+) -> (GradientsParams, StepReport) {
+    let outputs = state.model.forward(batch.inputs.clone());
+    let losses: Vec<Tensor<1>> = outputs
+        .into_iter()
+        .enumerate()
+        .map(|(t, out)| task_loss(t, out, batch, tasks))
+        .collect();
+    let losses = Tensor::cat(losses, 0); // [T]
+    let combined = state.weighting.combine_losses(ctx, losses.clone());
+    let grads = GradientsParams::from_grads(combined.loss.backward(), state);
+    (grads, StepReport { losses: losses.detach().inner(), weights: combined.weights })
+}
+
+fn representation_route(
+    state: &mut TrainState,
+    batch: &MultiTaskBatch,
+    tasks: &[TaskSpec],
+    ctx: &StepContext,
+) -> (GradientsParams, StepReport) {
+    let x = batch.inputs.clone();
+    let z = state.model.architecture.shared(x.clone());
+    let dims = z.dims(); // [batch, d]
+    let z_leaf = z.clone().detach().require_grad();
+    let mut acc = GradientsAccumulator::<TrainState>::new();
+    let mut rows = Vec::with_capacity(tasks.len());
+    let mut losses = Vec::with_capacity(tasks.len());
+    for t in 0..tasks.len() {
+        let out = state.model.forward_task_from_shared(t, &x, z_leaf.clone());
+        let loss = task_loss(t, out, batch, tasks);
+        let mut grads = loss.backward();
+        let g = z_leaf.grad_remove(&mut grads).expect("every task head reads the shared representation");
+        rows.push(g.reshape([dims[0] * dims[1]]));
+        acc.accumulate(state, GradientsParams::from_grads(grads, state));
+        losses.push(loss.detach().inner());
+    }
+    let losses = Tensor::cat(losses, 0);
+    let combined = state.weighting.combine_gradients(ctx, Tensor::stack(rows, 0), losses.clone());
+    let g = combined.gradient.reshape(dims);
+    // g carries no autodiff, so it acts as a constant: d(z·g)/dz = g.
+    acc.accumulate(state, GradientsParams::from_grads((z * g).sum().backward(), state));
+    (acc.grads(), StepReport { losses, weights: combined.weights })
+}
+
+fn parameter_route(
+    state: &mut TrainState,
+    batch: &MultiTaskBatch,
+    tasks: &[TaskSpec],
+    ctx: &StepContext,
+) -> (GradientsParams, StepReport) {
+    let x = batch.inputs.clone();
+    let shared: Vec<ParamId> = state.model.shared_param_ids();
+    let shared_set: HashSet<ParamId> = shared.iter().copied().collect();
+    let device = x.device().inner();
+    let mut acc = GradientsAccumulator::<TrainState>::new();
+    let mut rows = Vec::with_capacity(tasks.len());
+    let mut losses = Vec::with_capacity(tasks.len());
+    for t in 0..tasks.len() {
+        // A fresh forward per task: Burn has no retain_graph.
+        let z = state.model.architecture.shared(x.clone());
+        let out = state.model.forward_task_from_shared(t, &x, z);
+        let loss = task_loss(t, out, batch, tasks);
+        let mut grads = loss.backward();
+        let task_shared = GradientsParams::from_params(&mut grads, state, &shared);
+        rows.push(crate::grads::flatten(&state.model, &task_shared, &shared_set, &device));
+        acc.accumulate(state, GradientsParams::from_grads(grads, state));
+        losses.push(loss.detach().inner());
+    }
+    let losses = Tensor::cat(losses, 0);
+    let combined = state.weighting.combine_gradients(ctx, Tensor::stack(rows, 0), losses.clone());
+    let mut grads = acc.grads();
+    crate::grads::unflatten(&state.model, combined.gradient, &shared_set, &mut grads);
+    (grads, StepReport { losses, weights: combined.weights })
+}

@@ -1,0 +1,365 @@
+//! The training loop: epochs of seeded batches, per-epoch validation, checkpoints, logs, and
+//! the final test evaluation of the best checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use mtl_data::{MultiTaskBatch, Splits, batch_indices, epoch_permutation};
+use mtl_model::parameter_count;
+use mtl_weighting::{StepContext, WeightingMethod};
+use serde::Serialize;
+
+use crate::backend::SelectedDevice;
+use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
+use crate::config::RunConfig;
+use crate::error::{Error, io};
+use crate::evaluate::{Evaluation, evaluate, json_f64};
+use crate::grads::clip_global_norm;
+use crate::io::{append_json_line, atomic_write, truncate_epochs};
+use crate::metrics::host_values;
+use crate::optimizer::build_optimizer;
+use crate::progress::Progress;
+use crate::step::{TrainState, train_step};
+
+/// How to run a training.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Where to train.
+    pub device: SelectedDevice,
+    /// No progress output.
+    pub quiet: bool,
+    /// Run folder; default `<run.output_dir>/<run.name>`.
+    pub run_dir: Option<PathBuf>,
+    /// Continue the run in `run_dir` from its `last` checkpoint.
+    pub resume: bool,
+    /// Replace an existing run folder instead of refusing.
+    pub overwrite: bool,
+    /// Stop after this many epochs in total, as if interrupted (for tests and time-boxed runs).
+    pub stop_after_epoch: Option<usize>,
+}
+
+/// What a finished run reports (`summary.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Run name.
+    pub name: String,
+    /// Run folder.
+    pub run_dir: PathBuf,
+    /// Backend used.
+    pub backend: String,
+    /// Seed.
+    pub seed: u64,
+    /// Epochs asked for.
+    pub epochs: usize,
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Whether all epochs ran.
+    pub finished: bool,
+    /// Epoch (1-based) whose checkpoint is `best/`.
+    pub best_epoch: usize,
+    /// Its validation loss (sum over tasks).
+    pub best_valid_loss: f64,
+    /// Parameters of the network.
+    pub parameters: usize,
+    /// Of which shared by the tasks.
+    pub shared_parameters: usize,
+    /// Weighting method and the input it read.
+    pub weighting: String,
+    /// Seconds spent in this process.
+    pub wall_s: f64,
+    /// Best checkpoint on the validation split: `{task: {loss, metrics…}}`.
+    pub valid: serde_json::Value,
+    /// Best checkpoint on the test split (null when the run stopped early).
+    pub test: serde_json::Value,
+}
+
+/// Build the data splits of a run.
+pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
+    let data = config.synthetic.generate(&config.task_specs())?;
+    Ok(config.split.split(&data, config.seed)?)
+}
+
+/// A fresh, fully initialised training state on `device` (autodiff), seeded by the run seed.
+pub fn init_state(config: &RunConfig, device: &Device) -> TrainState {
+    device.seed(config.seed);
+    let state = TrainState {
+        model: config.model.init(device),
+        weighting: config.weighting.init(config.tasks.len(), device),
+    };
+    // Parameters are initialised lazily; draw them now, in a fixed order, so later seeding
+    // (dropout) cannot change them.
+    state.visit(&mut Materialize);
+    state
+}
+
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// The backend seed of epoch `epoch` (dropout masks), derived from the run seed.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    // SplitMix64 step: decorrelates consecutive epochs.
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn prepare_run_dir(dir: &Path, options: &TrainOptions) -> Result<(), Error> {
+    let occupied = dir.join("metrics.jsonl").exists() || dir.join("checkpoints").exists();
+    if occupied && !options.resume {
+        if !options.overwrite {
+            return Err(Error::RunDir {
+                path: dir.to_path_buf(),
+                message: "already holds a run; continue it with `mtl train --resume DIR`, replace it with \
+                          --overwrite, or choose another `run.name` (e.g. --set run.name=NEW) or --out"
+                    .into(),
+            });
+        }
+        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+    }
+    if options.resume && !dir.join("checkpoints").exists() {
+        return Err(Error::RunDir {
+            path: dir.to_path_buf(),
+            message: "has no checkpoints to resume from; check the path, or start the run without --resume".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))
+}
+
+/// Train `config` as `options` say, writing the run folder. Returns the summary.
+pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, Error> {
+    let started = Instant::now();
+    let run_dir = options.run_dir.clone().unwrap_or_else(|| config.run_dir());
+    prepare_run_dir(&run_dir, options)?;
+    let ckpt_dir = run_dir.join("checkpoints");
+    let metrics_path = run_dir.join("metrics.jsonl");
+
+    let splits = prepare_data(config)?;
+    let device = options.device.device.clone().autodiff();
+    let eval_device = options.device.device.clone();
+    let tasks = config.task_specs();
+    let t_count = tasks.len();
+
+    let mut state = init_state(config, &device);
+    let mut optim = build_optimizer(&config.train.optimizer);
+    let mut meta = CheckpointMeta {
+        format_version: FORMAT_VERSION,
+        epochs_done: 0,
+        steps_done: 0,
+        best_epoch: 0,
+        best_valid_loss: f64::INFINITY,
+        seed: config.seed,
+        weighting_state: serde_json::Value::Null,
+    };
+    if options.resume {
+        let (s, o, m) = checkpoint::load(&ckpt_dir.join("last"), state, optim)?;
+        state = s;
+        optim = o;
+        meta = m;
+        state.weighting.load_state(&meta.weighting_state).map_err(|message| {
+            checkpoint::CheckpointError::Corrupt { path: ckpt_dir.join("last/state.json"), message }
+        })?;
+        truncate_epochs(&metrics_path, meta.epochs_done)?;
+    } else {
+        atomic_write(&run_dir.join("config.toml"), config.toml.as_bytes())?;
+    }
+
+    let parameters = parameter_count(&state.model);
+    let shared_ids: std::collections::HashSet<_> = state.model.shared_param_ids().into_iter().collect();
+    let shared_parameters = {
+        struct Count<'a>(&'a std::collections::HashSet<burn::module::ParamId>, usize);
+        impl ModuleVisitor for Count<'_> {
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                if self.0.contains(&p.id) {
+                    self.1 += p.lazy_shape().num_elements();
+                }
+            }
+        }
+        let mut c = Count(&shared_ids, 0);
+        state.model.visit(&mut c);
+        c.1
+    };
+
+    let train_config = &config.train;
+    let n_train = splits.train.len();
+    let steps_per_epoch = batch_indices(&(0..n_train).collect::<Vec<_>>(), train_config.batch_size, train_config.drop_last).len();
+    if steps_per_epoch == 0 {
+        return Err(Error::Config(crate::config::ConfigError::Invalid {
+            path: config.source.clone(),
+            key: "train.batch_size".into(),
+            message: format!("{} is larger than the {n_train} training samples and drop_last is set", train_config.batch_size),
+        }));
+    }
+    let last_epoch = options.stop_after_epoch.map_or(train_config.epochs, |s| s.min(train_config.epochs));
+    let progress = Progress::new((train_config.epochs * steps_per_epoch) as u64, options.quiet);
+    progress.set_position((meta.epochs_done * steps_per_epoch) as u64);
+    progress.line(&format!(
+        "training `{}` on {} — {} tasks, {} parameters ({} shared), {} train / {} valid / {} test samples, {} via {}",
+        config.name,
+        options.device.description,
+        t_count,
+        parameters,
+        shared_parameters,
+        n_train,
+        splits.valid.len(),
+        splits.test.len(),
+        config.weighting.name(),
+        config.weighting_input.name(),
+    ));
+    let refresh = (steps_per_epoch / 10).max(1);
+    let mut best_state = if meta.best_epoch > 0 { Some(load_best(&ckpt_dir, config, &device)?) } else { None };
+
+    for epoch in meta.epochs_done..last_epoch {
+        let epoch_started = Instant::now();
+        progress.set_epoch(epoch + 1, train_config.epochs);
+        device.seed(epoch_seed(config.seed, epoch));
+        let order = epoch_permutation(n_train, config.seed, epoch);
+        let mut loss_sum: Option<Tensor<1>> = None;
+        let mut weight_sum: Option<Tensor<1>> = None;
+        for (i, idx) in batch_indices(&order, train_config.batch_size, train_config.drop_last).into_iter().enumerate() {
+            let batch = MultiTaskBatch::gather(&splits.train, idx, &device);
+            let ctx = StepContext { epoch, step: meta.steps_done, steps_per_epoch, input: config.weighting_input };
+            let (mut grads, report) = train_step(&mut state, &batch, &tasks, &ctx);
+            if let Some(max_norm) = train_config.clip_grad_norm {
+                clip_global_norm(&state, &mut grads, max_norm);
+            }
+            state = optim.step(train_config.lr, state, grads);
+            meta.steps_done += 1;
+            loss_sum = Some(loss_sum.map_or(report.losses.clone(), |s| s + report.losses));
+            weight_sum = Some(weight_sum.map_or(report.weights.clone(), |s| s + report.weights));
+            progress.advance(1);
+            if (i + 1) % refresh == 0 {
+                let means: Vec<f64> = host_values(loss_sum.clone().expect("a step ran")).iter().map(|s| s / (i + 1) as f64).collect();
+                progress.set_message(loss_message(&tasks, &means));
+            }
+        }
+        let steps = steps_per_epoch as f64;
+        let train_losses: Vec<f64> = host_values(loss_sum.expect("an epoch has steps")).iter().map(|s| s / steps).collect();
+        let weights: Vec<f64> = host_values(weight_sum.expect("an epoch has steps")).iter().map(|s| s / steps).collect();
+        let kept = || match meta.epochs_done {
+            0 => "no checkpoint was written yet".to_string(),
+            e => format!("the last good checkpoint (epoch {e}) is in `{}`", ckpt_dir.join("last").display()),
+        };
+        check_finite(&tasks, &train_losses, "training", epoch + 1, &kept)?;
+
+        state.weighting.end_epoch(epoch, &train_losses);
+        let valid = evaluate(&state.model.valid(), &splits.valid, &config.tasks, train_config.batch_size.max(256), &eval_device);
+        check_finite(&tasks, &valid.losses, "validation", epoch + 1, &kept)?;
+
+        meta.epochs_done = epoch + 1;
+        meta.weighting_state = state.weighting.state();
+        let improved = valid.total_loss() < meta.best_valid_loss;
+        if improved {
+            meta.best_epoch = epoch + 1;
+            meta.best_valid_loss = valid.total_loss();
+        }
+        append_json_line(
+            &metrics_path,
+            &serde_json::json!({
+                "epoch": epoch + 1,
+                "step": meta.steps_done,
+                "lr": train_config.lr,
+                "wall_s": epoch_started.elapsed().as_secs_f64(),
+                "train": {
+                    "loss": named(&tasks, &train_losses),
+                    "weights": named(&tasks, &weights),
+                },
+                "valid": valid.to_json(&config.tasks),
+                "best_epoch": meta.best_epoch,
+            }),
+        )?;
+        if improved {
+            checkpoint::save(&ckpt_dir.join("best"), &state, &optim, &meta)?;
+            best_state = Some(state.clone());
+        }
+        checkpoint::save(&ckpt_dir.join("last"), &state, &optim, &meta)?;
+        progress.line(&format!(
+            "epoch {}/{}  train {}  valid {}{}",
+            epoch + 1,
+            train_config.epochs,
+            loss_message(&tasks, &train_losses),
+            metric_message(&config.tasks, &valid),
+            if improved { "  (best)" } else { "" }
+        ));
+    }
+    progress.finish();
+
+    let finished = meta.epochs_done >= train_config.epochs;
+    let best = best_state.unwrap_or_else(|| state.clone()).model.valid();
+    let batch = train_config.batch_size.max(256);
+    let valid = evaluate(&best, &splits.valid, &config.tasks, batch, &eval_device);
+    let test = finished.then(|| evaluate(&best, &splits.test, &config.tasks, batch, &eval_device));
+    let summary = RunSummary {
+        name: config.name.clone(),
+        run_dir: run_dir.clone(),
+        backend: options.device.description.clone(),
+        seed: config.seed,
+        epochs: train_config.epochs,
+        epochs_done: meta.epochs_done,
+        finished,
+        best_epoch: meta.best_epoch,
+        best_valid_loss: meta.best_valid_loss,
+        parameters,
+        shared_parameters,
+        weighting: format!("{} ({})", config.weighting.name(), config.weighting_input.name()),
+        wall_s: started.elapsed().as_secs_f64(),
+        valid: valid.to_json(&config.tasks),
+        test: test.as_ref().map_or(serde_json::Value::Null, |t| t.to_json(&config.tasks)),
+    };
+    let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
+    atomic_write(&run_dir.join("summary.json"), &json)?;
+    if let Some(test) = &test {
+        progress.line(&format!("test (best epoch {}): {}", meta.best_epoch, metric_message(&config.tasks, test)));
+    }
+    Ok(summary)
+}
+
+fn load_best(ckpt_dir: &Path, config: &RunConfig, device: &Device) -> Result<TrainState, Error> {
+    let fresh = init_state(config, device);
+    let (state, _, _) = checkpoint::load(&ckpt_dir.join("best"), fresh, build_optimizer(&config.train.optimizer))?;
+    Ok(state)
+}
+
+fn check_finite(
+    tasks: &[mtl_data::TaskSpec],
+    losses: &[f64],
+    split: &str,
+    epoch: usize,
+    kept: &dyn Fn() -> String,
+) -> Result<(), Error> {
+    match losses.iter().position(|l| !l.is_finite()) {
+        None => Ok(()),
+        Some(t) => Err(Error::Diverged {
+            epoch,
+            what: format!("the {split} loss of task `{}` is {}", tasks[t].name, losses[t]),
+            kept: kept(),
+        }),
+    }
+}
+
+fn named(tasks: &[mtl_data::TaskSpec], values: &[f64]) -> serde_json::Value {
+    tasks.iter().zip(values).map(|(t, v)| (t.name.clone(), json_f64(*v))).collect::<serde_json::Map<_, _>>().into()
+}
+
+fn loss_message(tasks: &[mtl_data::TaskSpec], losses: &[f64]) -> String {
+    tasks.iter().zip(losses).map(|(t, l)| format!("{}={l:.4}", t.name)).collect::<Vec<_>>().join(" ")
+}
+
+fn metric_message(tasks: &[crate::config::TaskConfig], e: &Evaluation) -> String {
+    tasks
+        .iter()
+        .zip(&e.metrics)
+        .map(|(t, ms)| {
+            let values: Vec<String> = ms.iter().map(|(k, v)| format!("{}={v:.4}", k.name())).collect();
+            format!("{}[{}]", t.spec.name, values.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,79 @@
+//! Shared fixtures of the trainer's integration tests: a small, fast config.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use mtl_train::backend::{BackendChoice, select_device};
+use mtl_train::config::RunConfig;
+use mtl_train::trainer::TrainOptions;
+
+/// Three tasks of three kinds on 600 synthetic samples; dropout and UW on, so that resume and
+/// checkpoint tests cover the dropout seeding and the weighting parameters.
+pub const SMALL: &str = r#"
+[run]
+name = "t"
+seed = 7
+
+[data.synthetic]
+samples = 600
+features = 12
+correlation = 0.9
+
+[[tasks]]
+name = "a"
+kind = "regression"
+
+[[tasks]]
+name = "b"
+kind = "binary"
+
+[[tasks]]
+name = "c"
+kind = "multiclass"
+classes = 3
+
+[model.encoder]
+hidden = [32]
+dropout = 0.1
+
+[model.head]
+hidden = [8]
+
+[weighting]
+method = "uw"
+
+[train]
+epochs = 4
+batch_size = 64
+lr = 3e-3
+"#;
+
+pub fn config(overrides: &[&str]) -> RunConfig {
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    RunConfig::from_toml(Path::new("small.toml"), SMALL, &o).expect("fixture config is valid")
+}
+
+pub fn options(run_dir: PathBuf, backend: BackendChoice) -> TrainOptions {
+    TrainOptions {
+        device: select_device(backend, None).expect("CPU backends are always there"),
+        quiet: true,
+        run_dir: Some(run_dir),
+        resume: false,
+        overwrite: false,
+        stop_after_epoch: None,
+    }
+}
+
+/// The metrics.jsonl lines without their wall-clock times.
+pub fn log_without_times(run_dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .expect("metrics.jsonl exists")
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("valid JSON line");
+            v.as_object_mut().expect("object").remove("wall_s");
+            v
+        })
+        .collect()
+}

@@ -1,0 +1,207 @@
+//! The training step, checkpoints and backend parity, through the library API.
+
+mod common;
+
+use std::collections::HashSet;
+
+use burn::module::{Module, ParamId};
+use burn::optim::GradientsParams;
+use burn::store::ModuleRecord;
+use burn::tensor::Device;
+use common::config;
+use mtl_data::{MultiTaskBatch, batch_indices, epoch_permutation};
+use mtl_model::param_ids;
+use mtl_train::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
+use mtl_train::grads::flatten;
+use mtl_train::optimizer::build_optimizer;
+use mtl_train::step::{TrainState, train_step};
+use mtl_train::trainer::{init_state, prepare_data};
+use mtl_weighting::{StepContext, WeightingInput};
+
+#[allow(deprecated)]
+fn ndarray() -> Device {
+    Device::ndarray()
+}
+
+fn ctx(input: WeightingInput) -> StepContext {
+    StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input }
+}
+
+fn all_grads(state: &TrainState, grads: &GradientsParams, device: &Device) -> Vec<f32> {
+    let ids: HashSet<ParamId> = param_ids(state).into_iter().collect();
+    flatten(state, grads, &ids, device).into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// With equal weights, all three routes compute the gradient of Σ_t L_t: the representation
+/// route exactly (the chain rule through z), the parameter route up to float summation order.
+#[test]
+fn ew_gives_the_same_gradients_on_every_route() {
+    let cfg = config(&["weighting.method=ew", "model.encoder.dropout=0.0"]);
+    let device = ndarray().autodiff();
+    let splits = prepare_data(&cfg).unwrap();
+    let idx: Vec<usize> = (0..64).collect();
+    let batch = MultiTaskBatch::gather(&splits.train, &idx, &device);
+    let tasks = cfg.task_specs();
+    let mut state = init_state(&cfg, &device);
+    let inner = device.clone().inner();
+
+    let (g_loss, r_loss) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::Losses));
+    let (g_rep, r_rep) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::RepresentationGradients));
+    let (g_par, r_par) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::ParameterGradients));
+    let (a, b, c) = (all_grads(&state, &g_loss, &inner), all_grads(&state, &g_rep, &inner), all_grads(&state, &g_par, &inner));
+    let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0);
+    assert!(max_abs_diff(&a, &b) <= 1e-5 * scale, "representation route: {}", max_abs_diff(&a, &b));
+    assert!(max_abs_diff(&a, &c) <= 1e-5 * scale, "parameter route: {}", max_abs_diff(&a, &c));
+    for r in [&r_rep, &r_par] {
+        r.losses.clone().into_data().assert_approx_eq::<f32>(&r_loss.losses.clone().into_data(), burn::tensor::Tolerance::default());
+    }
+}
+
+#[test]
+fn checkpoint_round_trip_restores_parameters_and_optimizer_state() {
+    let cfg = config(&[]);
+    let device = ndarray().autodiff();
+    let splits = prepare_data(&cfg).unwrap();
+    let tasks = cfg.task_specs();
+    let mut state = init_state(&cfg, &device);
+    let mut optim = build_optimizer(&cfg.train.optimizer);
+    let order = epoch_permutation(splits.train.len(), 1, 0);
+    let batches = batch_indices(&order, 64, true);
+    for b in &batches[..3] {
+        let batch = MultiTaskBatch::gather(&splits.train, b, &device);
+        let (g, _) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::Losses));
+        state = optim.step(1e-2, state, g);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let meta = CheckpointMeta {
+        format_version: FORMAT_VERSION,
+        epochs_done: 1,
+        steps_done: 3,
+        best_epoch: 1,
+        best_valid_loss: 1.5,
+        seed: 7,
+        weighting_state: serde_json::Value::Null,
+    };
+    let path = dir.path().join("last");
+    checkpoint::save(&path, &state, &optim, &meta).unwrap();
+    // Saving again replaces the checkpoint and leaves no temporary folder behind.
+    checkpoint::save(&path, &state, &optim, &meta).unwrap();
+    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    assert_eq!(names, vec!["last".to_string()]);
+
+    device.seed(99); // a different initialisation, overwritten by the load
+    let fresh = TrainState { model: cfg.model.init(&device), weighting: cfg.weighting.init(3, &device) };
+    let (mut loaded, mut loaded_optim, loaded_meta) = checkpoint::load(&path, fresh, build_optimizer(&cfg.train.optimizer)).unwrap();
+    assert_eq!(loaded_meta, meta);
+
+    let probe = MultiTaskBatch::gather(&splits.valid, &(0..16).collect::<Vec<_>>(), &device);
+    let out_a: Vec<_> = state.model.valid().forward(probe.inputs.clone().inner()).into_iter().map(|t| t.into_data()).collect();
+    let out_b: Vec<_> = loaded.model.valid().forward(probe.inputs.clone().inner()).into_iter().map(|t| t.into_data()).collect();
+    assert_eq!(out_a, out_b);
+
+    // One more step from each: identical only if Adam's moments and step count came back too.
+    let batch = MultiTaskBatch::gather(&splits.train, batches[3], &device);
+    let (g, _) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::Losses));
+    let state = optim.step(1e-2, state, g);
+    let (g, _) = train_step(&mut loaded, &batch, &tasks, &ctx(WeightingInput::Losses));
+    let loaded = loaded_optim.step(1e-2, loaded, g);
+    let bytes = |s: TrainState| s.into_record().into_bytes().unwrap().to_vec();
+    assert_eq!(bytes(state), bytes(loaded));
+}
+
+#[test]
+fn corrupt_checkpoints_are_reported_with_the_file() {
+    let cfg = config(&[]);
+    let device = ndarray().autodiff();
+    let state = init_state(&cfg, &device);
+    let optim = build_optimizer(&cfg.train.optimizer);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last");
+    let meta = CheckpointMeta {
+        format_version: FORMAT_VERSION,
+        epochs_done: 1,
+        steps_done: 1,
+        best_epoch: 1,
+        best_valid_loss: 1.0,
+        seed: 7,
+        weighting_state: serde_json::Value::Null,
+    };
+    checkpoint::save(&path, &state, &optim, &meta).unwrap();
+    let model = path.join("model.bpk");
+    let len = std::fs::metadata(&model).unwrap().len();
+    std::fs::write(&model, &std::fs::read(&model).unwrap()[..(len / 2) as usize]).unwrap();
+    let fresh = init_state(&cfg, &device);
+    let err = checkpoint::load(&path, fresh, build_optimizer(&cfg.train.optimizer)).err().expect("half a file does not load").to_string();
+    assert!(err.contains("model.bpk") && err.contains("corrupt"), "{err}");
+
+    // A checkpoint of another architecture does not load silently.
+    checkpoint::save(&path, &state, &optim, &meta).unwrap();
+    let other = config(&["model.encoder.hidden=[7]"]);
+    let err = checkpoint::load(&path, init_state(&other, &device), build_optimizer(&other.train.optimizer)).err().expect("another architecture does not load").to_string();
+    assert!(err.contains("model.bpk"), "{err}");
+}
+
+/// Losses of 30 Adam steps on `device`, from the parameters in `record`.
+fn losses_on(device: Device, record: &[u8]) -> Vec<f32> {
+    let cfg = config(&["model.encoder.dropout=0.0"]);
+    let device = device.autodiff();
+    let splits = prepare_data(&cfg).unwrap();
+    let tasks = cfg.task_specs();
+    let fresh = init_state(&cfg, &device);
+    let rec = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(record.to_vec())).unwrap();
+    let mut state = fresh.load_record(rec);
+    let mut optim = build_optimizer(&cfg.train.optimizer);
+    let mut out = Vec::new();
+    for epoch in 0..4 {
+        let order = epoch_permutation(splits.train.len(), 3, epoch);
+        for b in batch_indices(&order, 64, true).into_iter().take(8) {
+            let batch = MultiTaskBatch::gather(&splits.train, b, &device);
+            let (g, report) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::Losses));
+            out.extend(report.losses.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+            state = optim.step(3e-3, state, g);
+        }
+    }
+    out
+}
+
+/// flex and ndarray run the same network from the same weights on the same batches. They
+/// differ only in float summation order (matmul blocking, reductions): f32 rounding is
+/// ~6e-8 relative per operation, and 32 Adam steps amplify it; we allow 1e-3 relative to the
+/// loss, far below any real disagreement (a wrong op changes losses at the 1e-1 level).
+#[test]
+fn flex_and_ndarray_give_the_same_losses() {
+    let cfg = config(&["model.encoder.dropout=0.0"]);
+    let init = init_state(&cfg, &ndarray());
+    let record = init.into_record().into_bytes().unwrap().to_vec();
+    let reference = losses_on(ndarray(), &record);
+    let mut backends = vec![("flex", Device::flex())];
+    if std::env::var("MTL_TEST_WGPU").is_ok_and(|v| v == "1") {
+        backends.push(("wgpu", wgpu_device()));
+    }
+    for (name, device) in backends {
+        let other = losses_on(device, &record);
+        let worst = reference
+            .iter()
+            .zip(&other)
+            .map(|(a, b)| (a - b).abs() / a.abs().max(1e-3))
+            .fold(0.0, f32::max);
+        eprintln!("{name}: max relative loss difference {worst:e} over {} losses", other.len());
+        assert!(worst < 1e-3, "{name} differs from ndarray by {worst}");
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Device {
+    mtl_train::backend::select_device(mtl_train::backend::BackendChoice::Wgpu, None).unwrap().device
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_device() -> Device {
+    panic!("MTL_TEST_WGPU=1 needs the wgpu feature (cargo test --features mtl-train/wgpu)")
+}

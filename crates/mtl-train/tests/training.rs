@@ -1,0 +1,84 @@
+//! End-to-end training through the library API (ndarray backend).
+
+mod common;
+
+use common::{config, log_without_times, options};
+use mtl_train::backend::BackendChoice;
+use mtl_train::trainer::train;
+
+#[test]
+fn short_run_lowers_every_task_loss_and_writes_the_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let summary = train(&config(&["train.epochs=6"]), &options(run.clone(), BackendChoice::Ndarray)).unwrap();
+    assert!(summary.finished);
+    for file in ["config.toml", "metrics.jsonl", "summary.json", "checkpoints/best/model.bpk", "checkpoints/last/optim.bpk", "checkpoints/last/state.json"] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    let log = log_without_times(&run);
+    assert_eq!(log.len(), 6);
+    for task in ["a", "b", "c"] {
+        let first = log[0]["train"]["loss"][task].as_f64().unwrap();
+        let last = log[5]["train"]["loss"][task].as_f64().unwrap();
+        assert!(last < first * 0.9, "task {task}: loss {first} -> {last}");
+    }
+    // UW's weights move away from their initial ½ and are logged per task.
+    assert!(log[5]["train"]["weights"]["a"].as_f64().unwrap() != 0.5);
+    // Test metrics of every task, with the metrics of its kind.
+    for (task, metric) in [("a", "r2"), ("b", "auc"), ("c", "macro_f1")] {
+        assert!(summary.test[task][metric].is_number(), "{task}.{metric}: {}", summary.test);
+    }
+    // The resolved config was written and is itself a valid config.
+    let text = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(mtl_train::config::RunConfig::from_toml(&run.join("config.toml"), &text, &[]).is_ok());
+}
+
+#[test]
+fn resume_reaches_exactly_the_metrics_of_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&[]);
+
+    let whole = dir.path().join("whole");
+    let a = train(&cfg, &options(whole.clone(), BackendChoice::Ndarray)).unwrap();
+
+    let split = dir.path().join("split");
+    let mut first = options(split.clone(), BackendChoice::Ndarray);
+    first.stop_after_epoch = Some(2);
+    let partial = train(&cfg, &first).unwrap();
+    assert!(!partial.finished);
+    assert_eq!(partial.epochs_done, 2);
+    let mut second = options(split.clone(), BackendChoice::Ndarray);
+    second.resume = true;
+    let b = train(&cfg, &second).unwrap();
+
+    assert!(b.finished);
+    assert_eq!(a.test, b.test, "test metrics differ after resume");
+    assert_eq!(a.valid, b.valid);
+    assert_eq!(a.best_epoch, b.best_epoch);
+    assert_eq!(log_without_times(&whole), log_without_times(&split));
+}
+
+#[test]
+fn a_second_run_into_the_same_folder_is_refused_unless_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let cfg = config(&["train.epochs=1"]);
+    train(&cfg, &options(run.clone(), BackendChoice::Ndarray)).unwrap();
+    let err = train(&cfg, &options(run.clone(), BackendChoice::Ndarray)).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("--resume"), "{err}");
+    let mut again = options(run, BackendChoice::Ndarray);
+    again.overwrite = true;
+    assert!(train(&cfg, &again).is_ok());
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&["train.epochs=2"]);
+    let a = train(&cfg, &options(dir.path().join("a"), BackendChoice::Ndarray)).unwrap();
+    let b = train(&cfg, &options(dir.path().join("b"), BackendChoice::Ndarray)).unwrap();
+    assert_eq!(a.test, b.test);
+    let c = train(&config(&["train.epochs=2", "run.seed=8"]), &options(dir.path().join("c"), BackendChoice::Ndarray)).unwrap();
+    assert_ne!(a.test, c.test);
+}

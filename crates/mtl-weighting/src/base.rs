@@ -1,0 +1,104 @@
+//! The contract between the trainer and a weighting method.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// What a method reads to decide the update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightingInput {
+    /// The T task losses; the method returns one scalar loss to back-propagate.
+    Losses,
+    /// Per-task gradients of the losses with respect to the shared representation z,
+    /// flattened to a `[T, batch · d]` matrix: one shared forward, T head backwards, and the
+    /// combined gradient is pushed through the shared part once.
+    RepresentationGradients,
+    /// Per-task gradients of the shared parameters, flattened to a `[T, P]` matrix: one
+    /// forward and backward of the shared part per task.
+    ParameterGradients,
+}
+
+impl WeightingInput {
+    /// Name used in configs (`weighting.gradients`) and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightingInput::Losses => "losses",
+            WeightingInput::RepresentationGradients => "representation",
+            WeightingInput::ParameterGradients => "parameters",
+        }
+    }
+}
+
+/// Where in training a call happens; everything a method may read besides its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepContext {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// 0-based step within the run (across epochs).
+    pub step: usize,
+    /// Number of steps in one epoch.
+    pub steps_per_epoch: usize,
+    /// The input the trainer computed for this call.
+    pub input: WeightingInput,
+}
+
+/// The result of combining losses.
+#[derive(Debug, Clone)]
+pub struct LossCombination {
+    /// The scalar loss to back-propagate. Shape `[1]`.
+    pub loss: Tensor<1>,
+    /// The effective weight of each task, for logging (no autodiff). Shape `[T]`.
+    pub weights: Tensor<1>,
+}
+
+/// The result of combining gradients.
+#[derive(Debug, Clone)]
+pub struct GradientCombination {
+    /// The combined gradient, in the same flattened space as the inputs. Shape `[P]`.
+    pub gradient: Tensor<1>,
+    /// The effective weight of each task, for logging (no autodiff). Shape `[T]`.
+    pub weights: Tensor<1>,
+}
+
+/// A way to balance tasks.
+///
+/// The trainer asks [`WeightingMethod::inputs`] what the method can read, computes that input,
+/// and calls the matching `combine_*`. It never branches on a method's name. A method is only
+/// called with an input it lists; anything else is a trainer bug and panics.
+///
+/// All tensors stay on the training device; a method may read T- or T×T-sized values back to
+/// the host for a small solve, never a `[T, P]` matrix.
+pub trait WeightingMethod {
+    /// The inputs this method supports; the first one is its default.
+    fn inputs(&self) -> &'static [WeightingInput];
+
+    /// Combine the task losses (shape `[T]`, autodiff) into one loss.
+    fn combine_losses(&mut self, _ctx: &StepContext, _losses: Tensor<1>) -> LossCombination {
+        panic!("this weighting method does not combine losses");
+    }
+
+    /// Combine per-task gradients (shape `[T, P]`, no autodiff) into one gradient. `losses`
+    /// are the task losses of the same batch (shape `[T]`, no autodiff).
+    fn combine_gradients(
+        &mut self,
+        _ctx: &StepContext,
+        _gradients: Tensor<2>,
+        _losses: Tensor<1>,
+    ) -> GradientCombination {
+        panic!("this weighting method does not combine gradients");
+    }
+
+    /// Called once at the end of each epoch with the mean training loss of each task.
+    fn end_epoch(&mut self, _epoch: usize, _mean_losses: &[f64]) {}
+
+    /// Host-side state that is not a Burn parameter (loss histories, running targets), saved
+    /// in checkpoints. Parameters are saved with the model and need not appear here.
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Restore what [`WeightingMethod::state`] returned.
+    fn load_state(&mut self, _state: &serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
+}

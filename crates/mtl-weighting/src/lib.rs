@@ -1,0 +1,25 @@
+//! Ways to balance tasks in multi-task learning: a weighting method turns the T task losses
+//! (or the T task gradients) into one update.
+//!
+//! The crate needs only Burn tensors, so any Burn user can balance their own losses with it.
+//! Each method is one file implementing [`WeightingMethod`]; [`WeightingConfig`] →
+//! [`WeightingConfig::init`] → [`Weighting`] is the runtime enum pair. Trainable state (such as
+//! the log-variances of uncertainty weighting) lives in Burn parameters inside [`Weighting`],
+//! which is a `Module`, so the trainer's optimizer and checkpoints carry it.
+#![warn(missing_docs)]
+// Tests use burn-ndarray, deprecated upstream but kept as our reference CPU backend.
+#![cfg_attr(test, allow(deprecated))]
+
+mod base;
+mod config;
+mod ew;
+mod uw;
+mod weighting;
+
+pub use base::{
+    GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod,
+};
+pub use config::{UwConfig, WeightingConfig};
+pub use ew::Ew;
+pub use uw::Uw;
+pub use weighting::Weighting;

@@ -1,0 +1,66 @@
+//! The runtime enum over all methods; a Burn module so trainable state is optimised and saved.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+use crate::base::{
+    GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod,
+};
+use crate::ew::Ew;
+use crate::uw::Uw;
+
+/// A built weighting method.
+#[derive(Module, Debug)]
+pub enum Weighting {
+    /// Equal weighting.
+    Ew(Ew),
+    /// Uncertainty weighting.
+    Uw(Uw),
+}
+
+impl Weighting {
+    fn method(&mut self) -> &mut dyn WeightingMethod {
+        match self {
+            Weighting::Ew(m) => m,
+            Weighting::Uw(m) => m,
+        }
+    }
+
+    fn method_ref(&self) -> &dyn WeightingMethod {
+        match self {
+            Weighting::Ew(m) => m,
+            Weighting::Uw(m) => m,
+        }
+    }
+}
+
+impl WeightingMethod for Weighting {
+    fn inputs(&self) -> &'static [WeightingInput] {
+        self.method_ref().inputs()
+    }
+
+    fn combine_losses(&mut self, ctx: &StepContext, losses: Tensor<1>) -> LossCombination {
+        self.method().combine_losses(ctx, losses)
+    }
+
+    fn combine_gradients(
+        &mut self,
+        ctx: &StepContext,
+        gradients: Tensor<2>,
+        losses: Tensor<1>,
+    ) -> GradientCombination {
+        self.method().combine_gradients(ctx, gradients, losses)
+    }
+
+    fn end_epoch(&mut self, epoch: usize, mean_losses: &[f64]) {
+        self.method().end_epoch(epoch, mean_losses)
+    }
+
+    fn state(&self) -> serde_json::Value {
+        self.method_ref().state()
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.method().load_state(state)
+    }
+}

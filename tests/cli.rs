@@ -1,0 +1,162 @@
+//! The `mtl` binary end to end: exit codes and messages for bad input, and a short training
+//! run on the ndarray backend.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mtl(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtl")).args(args).current_dir(cwd).output().expect("mtl runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+const TINY: &str = r#"
+[run]
+name = "tiny"
+seed = 3
+
+[data.synthetic]
+samples = 400
+features = 8
+
+[[tasks]]
+name = "a"
+kind = "regression"
+
+[[tasks]]
+name = "b"
+kind = "binary"
+
+[model.encoder]
+hidden = [16]
+
+[model.head]
+hidden = [8]
+
+[train]
+epochs = 3
+batch_size = 50
+lr = 5e-3
+"#;
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("c.toml");
+    std::fs::write(&path, format!("{TINY}{extra}")).unwrap();
+    path
+}
+
+#[test]
+fn unknown_key_exits_2_naming_key_line_and_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "batch_sise = 4\n");
+    let o = mtl(&["check", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    let line = format!("c.toml line {}", TINY.lines().count() + 1);
+    assert!(e.contains(&line) && e.contains("train") && e.contains("did you mean `batch_size`?"), "{e}");
+}
+
+#[test]
+fn wrong_type_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let o = mtl(&["check", cfg.to_str().unwrap(), "--set", "train.epochs=\"many\""], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("train.epochs") && e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn missing_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mtl(&["train", "nope.toml", "--backend", "ndarray"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read config file `nope.toml`"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_value_exits_2_saying_what_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let o = mtl(&["check", cfg.to_str().unwrap(), "--set", "data.synthetic.correlation=1.5"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("data.synthetic.correlation") && e.contains("[0, 1]"), "{e}");
+    let o = mtl(&["check", cfg.to_str().unwrap(), "--set", "train.optimizer=adma"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `adam`?"), "{}", stderr(&o));
+}
+
+#[test]
+fn shipped_configs_pass_check() {
+    for entry in std::fs::read_dir(repo().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let o = mtl(&["check", path.to_str().unwrap()], &repo());
+            assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+        }
+    }
+}
+
+#[test]
+fn train_writes_a_run_folder_and_resume_of_a_finished_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "--quiet"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/tiny");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["test"]["a"]["r2"].is_number());
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 3);
+
+    // Training into the same folder again is refused with a hint.
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "--quiet"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+
+    // Resuming with more epochs continues from the last checkpoint.
+    let o = mtl(&["train", "--resume", run.to_str().unwrap(), "--set", "train.epochs=4", "--backend", "ndarray", "--quiet"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 4);
+}
+
+#[test]
+fn corrupt_checkpoint_on_resume_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    assert!(mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path()).status.success());
+    let run = dir.path().join("runs/tiny");
+    std::fs::write(run.join("checkpoints/last/optim.bpk"), b"garbage").unwrap();
+    let o = mtl(&["train", "--resume", run.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("optim.bpk"), "{}", stderr(&o));
+}
+
+#[test]
+fn diverging_loss_exits_1_and_leaves_no_partial_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let o = mtl(
+        &["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q", "--set", "train.optimizer=sgd", "--set", "train.lr=1e12"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("diverged at epoch 1") && e.contains("train.lr"), "{e}");
+    let ckpt = dir.path().join("runs/tiny/checkpoints");
+    assert!(!ckpt.exists() || std::fs::read_dir(&ckpt).unwrap().next().is_none());
+}
+
+#[test]
+fn devices_lists_the_cpu_backends() {
+    let o = mtl(&["devices"], &repo());
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("flex") && out.contains("ndarray") && out.contains("auto"), "{out}");
+}
