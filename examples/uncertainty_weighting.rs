@@ -11,7 +11,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
-use mtl_weighting::{StepContext, Weighting, WeightingConfig, WeightingInput, WeightingMethod, UwConfig};
+use mtl_weighting::{StepContext, UwConfig, Weighting, WeightingConfig, WeightingInput, WeightingMethod};
 
 #[derive(Module, Debug)]
 struct Net {
@@ -32,7 +32,9 @@ fn main() {
     for step in 0..2000 {
         let x = Tensor::<2>::random([64, 1], Distribution::Normal(0.0, 1.0), &device);
         let noise = Tensor::<2>::random([64, 1], Distribution::Normal(0.0, 1.0), &device);
-        let l1 = (net.task1.forward(x.clone()) - x.clone().mul_scalar(2.0) - noise.clone().mul_scalar(0.1)).square().mean();
+        let l1 = (net.task1.forward(x.clone()) - x.clone().mul_scalar(2.0) - noise.clone().mul_scalar(0.1))
+            .square()
+            .mean();
         let l2 = (net.task2.forward(x.clone()) - x.mul_scalar(100.0) - noise.mul_scalar(5.0)).square().mean();
         let losses = Tensor::cat(vec![l1, l2], 0);
         let ctx = StepContext { epoch: 0, step, steps_per_epoch: 1, input: WeightingInput::Losses };

@@ -111,7 +111,8 @@ fn train_writes_a_run_folder_and_resume_of_a_finished_run_changes_nothing() {
     let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "--quiet"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.path().join("runs/tiny");
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
     assert!(summary["test"]["a"]["r2"].is_number());
     assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 3);
 
@@ -121,7 +122,19 @@ fn train_writes_a_run_folder_and_resume_of_a_finished_run_changes_nothing() {
     assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
 
     // Resuming with more epochs continues from the last checkpoint.
-    let o = mtl(&["train", "--resume", run.to_str().unwrap(), "--set", "train.epochs=4", "--backend", "ndarray", "--quiet"], dir.path());
+    let o = mtl(
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--set",
+            "train.epochs=4",
+            "--backend",
+            "ndarray",
+            "--quiet",
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 4);
 }
@@ -130,7 +143,9 @@ fn train_writes_a_run_folder_and_resume_of_a_finished_run_changes_nothing() {
 fn corrupt_checkpoint_on_resume_exits_2_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "");
-    assert!(mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path()).status.success());
+    assert!(
+        mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path()).status.success()
+    );
     let run = dir.path().join("runs/tiny");
     std::fs::write(run.join("checkpoints/last/optim.bpk"), b"garbage").unwrap();
     let o = mtl(&["train", "--resume", run.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
@@ -143,7 +158,17 @@ fn diverging_loss_exits_1_and_leaves_no_partial_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "");
     let o = mtl(
-        &["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q", "--set", "train.optimizer=sgd", "--set", "train.lr=1e12"],
+        &[
+            "train",
+            cfg.to_str().unwrap(),
+            "--backend",
+            "ndarray",
+            "-q",
+            "--set",
+            "train.optimizer=sgd",
+            "--set",
+            "train.lr=1e12",
+        ],
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

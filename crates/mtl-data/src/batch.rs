@@ -55,10 +55,7 @@ pub fn epoch_permutation(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 /// `drop_last` is set.
 pub fn batch_indices(order: &[usize], batch_size: usize, drop_last: bool) -> Vec<&[usize]> {
     assert!(batch_size > 0, "batch_size must be positive");
-    order
-        .chunks(batch_size)
-        .filter(|c| !drop_last || c.len() == batch_size)
-        .collect()
+    order.chunks(batch_size).filter(|c| !drop_last || c.len() == batch_size).collect()
 }
 
 #[cfg(test)]

@@ -74,11 +74,7 @@ impl SplitFractions {
         }
         let (train, rest) = idx.split_at(n_train);
         let (valid, test) = rest.split_at(n_valid);
-        Ok(Splits {
-            train: data.select(train),
-            valid: data.select(valid),
-            test: data.select(test),
-        })
+        Ok(Splits { train: data.select(train), valid: data.select(valid), test: data.select(test) })
     }
 }
 
@@ -102,10 +98,8 @@ mod tests {
         let f = SplitFractions { train: 0.8, valid: 0.1, test: 0.1 };
         let s = f.split(&counting(100), 7).unwrap();
         assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (80, 10, 10));
-        let mut all: Vec<f32> = [&s.train, &s.valid, &s.test]
-            .iter()
-            .flat_map(|d| d.features.clone())
-            .collect();
+        let mut all: Vec<f32> =
+            [&s.train, &s.valid, &s.test].iter().flat_map(|d| d.features.clone()).collect();
         all.sort_by(f32::total_cmp);
         assert_eq!(all, (0..100).map(|i| i as f32).collect::<Vec<_>>());
         assert_eq!(f.split(&counting(100), 7).unwrap(), s, "same seed, same split");

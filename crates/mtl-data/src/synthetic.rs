@@ -211,8 +211,18 @@ mod tests {
     #[test]
     fn linear_parts_correlate_as_configured() {
         // With no sine terms and no noise, y_t = w_tᵀx, so corr(y_s, y_t) → cos(w_s, w_t) = p.
-        let cfg = SyntheticConfig { samples: 20_000, sin_terms: 0, noise_std: 0.0, correlation: 0.5, ..Default::default() };
-        let tasks = [task("a", TaskKind::Regression), task("b", TaskKind::Regression), task("c", TaskKind::Regression)];
+        let cfg = SyntheticConfig {
+            samples: 20_000,
+            sin_terms: 0,
+            noise_std: 0.0,
+            correlation: 0.5,
+            ..Default::default()
+        };
+        let tasks = [
+            task("a", TaskKind::Regression),
+            task("b", TaskKind::Regression),
+            task("c", TaskKind::Regression),
+        ];
         let d = cfg.generate(&tasks).unwrap();
         let y: Vec<Vec<f64>> = d.targets.iter().map(|t| t.iter().map(|&v| v as f64).collect()).collect();
         for (s, t) in [(0, 1), (0, 2), (1, 2)] {
@@ -241,7 +251,6 @@ mod tests {
             task("b", TaskKind::Binary),
             task("m", TaskKind::Multiclass { classes: 3 }),
         ];
-        // Same seed, same latent for task index 0 in a regression-only run.
         let d = cfg.generate(&tasks).unwrap();
         let ones = d.targets[1].iter().filter(|&&v| v == 1.0).count();
         assert!((ones as i64 - 499).abs() <= 1, "binary positives {ones}");
@@ -250,7 +259,13 @@ mod tests {
             assert_eq!(k, 333, "class {c}");
         }
         // Thresholding keeps order: a sample labelled 1 has a larger latent than one labelled 0.
-        let reg = cfg.generate(&[task("r", TaskKind::Regression), task("b", TaskKind::Regression)]).unwrap();
+        // The same tasks as regressions expose the latent targets (same seed, same draws).
+        let as_regression = [
+            task("r", TaskKind::Regression),
+            task("b", TaskKind::Regression),
+            task("m", TaskKind::Regression),
+        ];
+        let reg = cfg.generate(&as_regression).unwrap();
         let y = &reg.targets[1];
         let max0 = (0..999).filter(|&i| d.targets[1][i] == 0.0).map(|i| y[i]).fold(f32::MIN, f32::max);
         let min1 = (0..999).filter(|&i| d.targets[1][i] == 1.0).map(|i| y[i]).fold(f32::MAX, f32::min);

@@ -7,8 +7,8 @@
 // Tests use burn-ndarray, deprecated upstream but kept as our reference CPU backend.
 #![cfg_attr(test, allow(deprecated))]
 
-pub mod architecture;
 mod activation;
+pub mod architecture;
 pub mod encoder;
 mod head;
 mod model;

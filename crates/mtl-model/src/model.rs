@@ -95,7 +95,12 @@ mod tests {
     fn config() -> MultiTaskModelConfig {
         MultiTaskModelConfig {
             architecture: ArchitectureConfig::Hps(HpsConfig {
-                encoder: MlpConfig { d_input: 6, hidden: vec![8, 4], activation: ActivationKind::Relu, dropout: 0.0 },
+                encoder: MlpConfig {
+                    d_input: 6,
+                    hidden: vec![8, 4],
+                    activation: ActivationKind::Relu,
+                    dropout: 0.0,
+                },
             }),
             head_hidden: vec![3],
             head_activation: ActivationKind::Relu,

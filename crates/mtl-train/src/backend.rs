@@ -34,11 +34,13 @@ pub struct SelectedDevice {
 /// Turn `choice` and `--device index` into a device.
 pub fn select_device(choice: BackendChoice, index: Option<usize>) -> Result<SelectedDevice, Error> {
     match choice {
-        BackendChoice::Flex | BackendChoice::Ndarray if index.unwrap_or(0) != 0 => Err(Error::Backend(format!(
-            "--device {} does not apply to the {} CPU backend; remove it",
-            index.unwrap_or(0),
-            name(choice)
-        ))),
+        BackendChoice::Flex | BackendChoice::Ndarray if index.unwrap_or(0) != 0 => {
+            Err(Error::Backend(format!(
+                "--device {} does not apply to the {} CPU backend; remove it",
+                index.unwrap_or(0),
+                name(choice)
+            )))
+        }
         BackendChoice::Flex => Ok(cpu(BackendChoice::Flex)),
         BackendChoice::Ndarray => Ok(cpu(BackendChoice::Ndarray)),
         BackendChoice::Wgpu => wgpu(index, true),
@@ -97,7 +99,8 @@ fn wgpu(index: Option<usize>, fallback_to_default: bool) -> Result<SelectedDevic
 #[cfg(not(feature = "wgpu"))]
 fn wgpu(_index: Option<usize>, _fallback: bool) -> Result<SelectedDevice, Error> {
     Err(Error::Backend(
-        "this mtl was built without the wgpu backend; rebuild with `--features wgpu` or use --backend flex".into(),
+        "this mtl was built without the wgpu backend; rebuild with `--features wgpu` or use --backend flex"
+            .into(),
     ))
 }
 
@@ -118,7 +121,8 @@ pub fn list_devices() -> Vec<String> {
     lines.push("wgpu     not compiled in (build with --features wgpu)".into());
     lines.push("flex     CPU (pure Rust, multi-threaded)".into());
     lines.push("ndarray  CPU (reference backend of the tests)".into());
-    let auto = select_device(BackendChoice::Auto, None).map(|d| d.description).unwrap_or_else(|e| e.to_string());
+    let auto =
+        select_device(BackendChoice::Auto, None).map(|d| d.description).unwrap_or_else(|e| e.to_string());
     lines.push(format!("auto     → {auto}"));
     lines
 }

@@ -71,11 +71,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Vec<f64>), Error> {
     let selected = select_device(backend, None)?;
     let device = selected.device.clone().autodiff();
-    let tasks: Vec<TaskSpec> = ["y1", "y2"].iter().map(|n| TaskSpec { name: n.to_string(), kind: TaskKind::Regression }).collect();
-    let data = SyntheticConfig { samples: 10_000, correlation: 0.5, ..Default::default() }.generate(&tasks)?;
+    let tasks: Vec<TaskSpec> =
+        ["y1", "y2"].iter().map(|n| TaskSpec { name: n.to_string(), kind: TaskKind::Regression }).collect();
+    let data =
+        SyntheticConfig { samples: 10_000, correlation: 0.5, ..Default::default() }.generate(&tasks)?;
     let model = MultiTaskModelConfig {
         architecture: ArchitectureConfig::Hps(HpsConfig {
-            encoder: MlpConfig { d_input: 100, hidden: vec![256, 256], activation: ActivationKind::Relu, dropout: 0.0 },
+            encoder: MlpConfig {
+                d_input: 100,
+                hidden: vec![256, 256],
+                activation: ActivationKind::Relu,
+                dropout: 0.0,
+            },
         }),
         head_hidden: vec![64],
         head_activation: ActivationKind::Relu,
@@ -86,11 +93,13 @@ fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Ve
     let mut times = Vec::with_capacity(options.repeats);
     for r in 0..options.repeats {
         device.seed(r as u64);
-        let mut state = TrainState { model: model.init(&device), weighting: WeightingConfig::Ew.init(2, &device) };
+        let mut state =
+            TrainState { model: model.init(&device), weighting: WeightingConfig::Ew.init(2, &device) };
         let mut optim = build_optimizer(&optimizer);
         let mut epoch = 0;
         let mut order = epoch_permutation(data.len(), r as u64, epoch);
-        let mut batches: Vec<Vec<usize>> = batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect();
+        let mut batches: Vec<Vec<usize>> =
+            batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect();
         let mut next = 0;
         let mut t0 = Instant::now();
         for step in 0..options.warmup + options.steps {
@@ -106,7 +115,8 @@ fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Ve
             }
             let batch = MultiTaskBatch::gather(&data, &batches[next], &device);
             next += 1;
-            let ctx = StepContext { epoch, step, steps_per_epoch: batches.len(), input: WeightingInput::Losses };
+            let ctx =
+                StepContext { epoch, step, steps_per_epoch: batches.len(), input: WeightingInput::Losses };
             let (grads, _) = train_step(&mut state, &batch, &tasks, &ctx);
             state = optim.step(1e-3, state, grads);
         }
@@ -123,7 +133,10 @@ fn reference(options: &BenchOptions) -> Result<Option<(f64, String)>, String> {
     }
     let script = options.reference.clone().unwrap_or_else(|| PathBuf::from("../shared/bench/throughput.py"));
     if !script.exists() {
-        return Err(format!("reference script `{}` not found (use --reference PATH or --no-reference)", script.display()));
+        return Err(format!(
+            "reference script `{}` not found (use --reference PATH or --no-reference)",
+            script.display()
+        ));
     }
     let out = std::env::temp_dir().join(format!("mtl-bench-torch-{}.json", std::process::id()));
     let status = Command::new(&options.python)
@@ -136,7 +149,11 @@ fn reference(options: &BenchOptions) -> Result<Option<(f64, String)>, String> {
         .status()
         .map_err(|e| format!("cannot run `{}`: {e}", options.python))?;
     if !status.success() {
-        return Err(format!("`{} {}` failed ({status}); is PyTorch installed? (--python PATH)", options.python, script.display()));
+        return Err(format!(
+            "`{} {}` failed ({status}); is PyTorch installed? (--python PATH)",
+            options.python,
+            script.display()
+        ));
     }
     let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&out);
@@ -152,13 +169,21 @@ pub fn run_bench(options: &BenchOptions) -> Result<(), Error> {
     if options.repeats == 0 || options.steps == 0 {
         return Err(Error::Backend("--repeats and --steps must be at least 1".into()));
     }
-    println!("workload: HPS 100→256→256, towers 64, 2 tasks, batch 256, Adam, f32; {} steps × {} repeats (median)", options.steps, options.repeats);
+    println!(
+        "workload: HPS 100→256→256, towers 64, 2 tasks, batch 256, Adam, f32; {} steps × {} repeats (median)",
+        options.steps, options.repeats
+    );
     println!("load before: {}", loadavg());
     let mut rows = Vec::new();
     for &b in &options.backends {
         let (description, times) = measure(b, options)?;
         let step = median(times.clone());
-        println!("  {description:<28} {:>9.0} samples/s  {:>7.3} ms/step   (load {})", 256.0 / step, step * 1e3, loadavg());
+        println!(
+            "  {description:<28} {:>9.0} samples/s  {:>7.3} ms/step   (load {})",
+            256.0 / step,
+            step * 1e3,
+            loadavg()
+        );
         rows.push(serde_json::json!({
             "backend": description,
             "samples_per_s": 256.0 / step,
@@ -175,10 +200,20 @@ pub fn run_bench(options: &BenchOptions) -> Result<(), Error> {
         }
     };
     if let Some((sps, version)) = &torch {
-        println!("  {:<28} {:>9.0} samples/s  {:>7.3} ms/step   (load {})", format!("PyTorch {version} ({} threads)", options.torch_threads), sps, 256e3 / sps, loadavg());
+        println!(
+            "  {:<28} {:>9.0} samples/s  {:>7.3} ms/step   (load {})",
+            format!("PyTorch {version} ({} threads)", options.torch_threads),
+            sps,
+            256e3 / sps,
+            loadavg()
+        );
         for row in &rows {
             let ours = row["samples_per_s"].as_f64().unwrap_or(0.0);
-            println!("  ratio {:<22} {:.2}× PyTorch's throughput", row["backend"].as_str().unwrap_or("?"), ours / sps);
+            println!(
+                "  ratio {:<22} {:.2}× PyTorch's throughput",
+                row["backend"].as_str().unwrap_or("?"),
+                ours / sps
+            );
         }
     }
     println!("load after: {}", loadavg());

@@ -35,7 +35,9 @@ pub enum CheckpointError {
         hint: String,
     },
     /// A file is unreadable, truncated, or does not fit the model.
-    #[error("checkpoint file `{path}` cannot be used: {message}; it is corrupt or from another config or version — start a new run, or resume from another checkpoint")]
+    #[error(
+        "checkpoint file `{path}` cannot be used: {message}; it is corrupt or from another config or version — start a new run, or resume from another checkpoint"
+    )]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -88,7 +90,12 @@ fn sibling(dir: &Path, tag: &str) -> PathBuf {
 }
 
 /// Write a checkpoint of `state`, `optim` and `meta` to `dir`, atomically.
-pub fn save(dir: &Path, state: &TrainState, optim: &ModuleOptimizer, meta: &CheckpointMeta) -> Result<(), CheckpointError> {
+pub fn save(
+    dir: &Path,
+    state: &TrainState,
+    optim: &ModuleOptimizer,
+    meta: &CheckpointMeta,
+) -> Result<(), CheckpointError> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
     let tmp = sibling(dir, "tmp");
@@ -165,11 +172,11 @@ pub fn load(
         message: e.to_string(),
     };
     let model_path = dir.join("model.bpk");
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&model_path)?)).map_err(|e| corrupt(&model_path, &e))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&model_path)?))
+        .map_err(|e| corrupt(&model_path, &e))?;
     let state = state.try_load_record(record).map_err(|e| corrupt(&model_path, &e))?;
     let optim_path = dir.join("optim.bpk");
-    let optim = optim
-        .from_bytes(Bytes::from_bytes_vec(read(&optim_path)?))
-        .map_err(|e| corrupt(&optim_path, &e))?;
+    let optim =
+        optim.from_bytes(Bytes::from_bytes_vec(read(&optim_path)?)).map_err(|e| corrupt(&optim_path, &e))?;
     Ok((state, optim, meta))
 }

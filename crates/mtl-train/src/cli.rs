@@ -84,14 +84,22 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             };
             let config = RunConfig::from_file(&config_path, &set)?;
             let device = select_device(backend.backend, backend.device)?;
-            let options = TrainOptions { device, quiet, run_dir, resume: resume.is_some(), overwrite, stop_after_epoch: None };
+            let options = TrainOptions {
+                device,
+                quiet,
+                run_dir,
+                resume: resume.is_some(),
+                overwrite,
+                stop_after_epoch: None,
+            };
             let summary = train(&config, &options)?;
             println!("{}", summary.run_dir.join("summary.json").display());
             Ok(())
         }
         Command::Check { config, set } => {
             let c = RunConfig::from_file(&config, &set)?;
-            let tasks: Vec<String> = c.tasks.iter().map(|t| format!("{} ({})", t.spec.name, t.spec.kind.name())).collect();
+            let tasks: Vec<String> =
+                c.tasks.iter().map(|t| format!("{} ({})", t.spec.name, t.spec.kind.name())).collect();
             println!(
                 "{}: ok — {} tasks [{}], {} with {} ({}), {} epochs of batch {}, run folder {}",
                 config.display(),

@@ -30,7 +30,9 @@ pub enum Error {
         message: String,
     },
     /// A loss became NaN or infinite.
-    #[error("training diverged at epoch {epoch}: {what}; {kept}. Lower `train.lr` or set `train.clip_grad_norm`")]
+    #[error(
+        "training diverged at epoch {epoch}: {what}; {kept}. Lower `train.lr` or set `train.clip_grad_norm`"
+    )]
     Diverged {
         /// 1-based epoch.
         epoch: usize,
@@ -53,7 +55,11 @@ impl Error {
     /// Process exit code: 2 for bad input, 1 for a failed run.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config(_) | Error::Data(_) | Error::Checkpoint(_) | Error::Backend(_) | Error::RunDir { .. } => 2,
+            Error::Config(_)
+            | Error::Data(_)
+            | Error::Checkpoint(_)
+            | Error::Backend(_)
+            | Error::RunDir { .. } => 2,
             Error::Diverged { .. } | Error::Io { .. } => 1,
         }
     }

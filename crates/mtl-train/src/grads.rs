@@ -31,7 +31,12 @@ impl ModuleVisitor for Flatten<'_> {
 
 /// The gradients of the parameters `ids` of `module`, concatenated in traversal order (a
 /// missing gradient counts as zeros). Shape `[P]`.
-pub fn flatten<M: Module>(module: &M, grads: &GradientsParams, ids: &HashSet<ParamId>, device: &Device) -> Tensor<1> {
+pub fn flatten<M: Module>(
+    module: &M,
+    grads: &GradientsParams,
+    ids: &HashSet<ParamId>,
+    device: &Device,
+) -> Tensor<1> {
     let mut v = Flatten { grads, ids, device, out: Vec::new() };
     module.visit(&mut v);
     Tensor::cat(v.out, 0)
@@ -131,10 +136,16 @@ mod tests {
 
         // ‖(1..9)‖ = √285; clip to 1.
         let norm = global_norm(&layer, &grads).unwrap();
-        norm.into_data().assert_approx_eq::<f32>(&Tensor::<1>::from_floats([285f32.sqrt()], &device).into_data(), Tolerance::default());
+        norm.into_data().assert_approx_eq::<f32>(
+            &Tensor::<1>::from_floats([285f32.sqrt()], &device).into_data(),
+            Tolerance::default(),
+        );
         clip_global_norm(&layer, &mut grads, 1.0);
         let clipped = global_norm(&layer, &grads).unwrap();
-        clipped.into_data().assert_approx_eq::<f32>(&Tensor::<1>::from_floats([1.0], &device).into_data(), Tolerance::default());
+        clipped.into_data().assert_approx_eq::<f32>(
+            &Tensor::<1>::from_floats([1.0], &device).into_data(),
+            Tolerance::default(),
+        );
         // Below the threshold nothing changes.
         clip_global_norm(&layer, &mut grads, 10.0);
         let same = flatten(&layer, &grads, &set, &device);

@@ -66,9 +66,16 @@ mod tests {
         // ln 2, ln(1 + e²), ln(1 + e^-1)
         let want = [2f64.ln(), (1.0 + 2f64.exp()).ln(), (1.0 + (-1f64).exp()).ln()];
         let got = per_sample_loss(TaskKind::Binary, out.clone(), y.clone());
-        got.into_data().assert_approx_eq::<f32>(&Tensor::<1>::from_floats(want.map(|v| v as f32), &d).into_data(), Tolerance::default());
+        got.into_data().assert_approx_eq::<f32>(
+            &Tensor::<1>::from_floats(want.map(|v| v as f32), &d).into_data(),
+            Tolerance::default(),
+        );
         // Large logits stay finite.
-        let big = per_sample_loss(TaskKind::Binary, Tensor::from_floats([[100.0]], &d), Tensor::from_floats([0.0], &d));
+        let big = per_sample_loss(
+            TaskKind::Binary,
+            Tensor::from_floats([[100.0]], &d),
+            Tensor::from_floats([0.0], &d),
+        );
         assert!((scalar(big) - 100.0).abs() < 1e-3);
     }
 
@@ -87,7 +94,12 @@ mod tests {
     fn fully_masked_batch_gives_zero_and_backward_runs() {
         let d = Device::ndarray().autodiff();
         let out = Tensor::<2>::from_floats([[1.0], [2.0]], &d).require_grad();
-        let l = masked_loss(TaskKind::Binary, out.clone(), Tensor::from_floats([1.0, 0.0], &d), Tensor::zeros([2], &d));
+        let l = masked_loss(
+            TaskKind::Binary,
+            out.clone(),
+            Tensor::from_floats([1.0, 0.0], &d),
+            Tensor::zeros([2], &d),
+        );
         assert_eq!(scalar(l.clone().inner()), 0.0);
         let g = out.grad(&l.backward()).unwrap();
         g.into_data().assert_eq(&Tensor::<2>::zeros([2, 1], &Device::ndarray()).into_data(), true);

@@ -26,7 +26,9 @@ pub fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
         OptimizerConfig::Sgd { momentum, weight_decay } => SgdConfig::new()
             .with_weight_decay(decay(weight_decay))
             // PyTorch's SGD momentum has no dampening by default; Burn's defaults to 0.1.
-            .with_momentum((momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0)))
+            .with_momentum(
+                (momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0)),
+            )
             .init(),
     }
 }

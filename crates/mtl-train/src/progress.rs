@@ -21,9 +21,11 @@ impl Progress {
         } else {
             let bar = ProgressBar::new(total_steps);
             bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta} {msg}")
-                    .expect("static template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta} {msg}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
             );
             bar
         };

@@ -67,11 +67,8 @@ fn losses_route(
     ctx: &StepContext,
 ) -> (GradientsParams, StepReport) {
     let outputs = state.model.forward(batch.inputs.clone());
-    let losses: Vec<Tensor<1>> = outputs
-        .into_iter()
-        .enumerate()
-        .map(|(t, out)| task_loss(t, out, batch, tasks))
-        .collect();
+    let losses: Vec<Tensor<1>> =
+        outputs.into_iter().enumerate().map(|(t, out)| task_loss(t, out, batch, tasks)).collect();
     let losses = Tensor::cat(losses, 0); // [T]
     let combined = state.weighting.combine_losses(ctx, losses.clone());
     let grads = GradientsParams::from_grads(combined.loss.backward(), state);

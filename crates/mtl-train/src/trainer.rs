@@ -127,7 +127,8 @@ fn prepare_run_dir(dir: &Path, options: &TrainOptions) -> Result<(), Error> {
     if options.resume && !dir.join("checkpoints").exists() {
         return Err(Error::RunDir {
             path: dir.to_path_buf(),
-            message: "has no checkpoints to resume from; check the path, or start the run without --resume".into(),
+            message: "has no checkpoints to resume from; check the path, or start the run without --resume"
+                .into(),
         });
     }
     std::fs::create_dir_all(dir).map_err(io(dir))
@@ -189,12 +190,17 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
 
     let train_config = &config.train;
     let n_train = splits.train.len();
-    let steps_per_epoch = batch_indices(&(0..n_train).collect::<Vec<_>>(), train_config.batch_size, train_config.drop_last).len();
+    let steps_per_epoch =
+        batch_indices(&(0..n_train).collect::<Vec<_>>(), train_config.batch_size, train_config.drop_last)
+            .len();
     if steps_per_epoch == 0 {
         return Err(Error::Config(crate::config::ConfigError::Invalid {
             path: config.source.clone(),
             key: "train.batch_size".into(),
-            message: format!("{} is larger than the {n_train} training samples and drop_last is set", train_config.batch_size),
+            message: format!(
+                "{} is larger than the {n_train} training samples and drop_last is set",
+                train_config.batch_size
+            ),
         }));
     }
     let last_epoch = options.stop_after_epoch.map_or(train_config.epochs, |s| s.min(train_config.epochs));
@@ -214,7 +220,8 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         config.weighting_input.name(),
     ));
     let refresh = (steps_per_epoch / 10).max(1);
-    let mut best_state = if meta.best_epoch > 0 { Some(load_best(&ckpt_dir, config, &device)?) } else { None };
+    let mut best_state =
+        if meta.best_epoch > 0 { Some(load_best(&ckpt_dir, config, &device)?) } else { None };
 
     for epoch in meta.epochs_done..last_epoch {
         let epoch_started = Instant::now();
@@ -223,9 +230,12 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         let order = epoch_permutation(n_train, config.seed, epoch);
         let mut loss_sum: Option<Tensor<1>> = None;
         let mut weight_sum: Option<Tensor<1>> = None;
-        for (i, idx) in batch_indices(&order, train_config.batch_size, train_config.drop_last).into_iter().enumerate() {
+        for (i, idx) in
+            batch_indices(&order, train_config.batch_size, train_config.drop_last).into_iter().enumerate()
+        {
             let batch = MultiTaskBatch::gather(&splits.train, idx, &device);
-            let ctx = StepContext { epoch, step: meta.steps_done, steps_per_epoch, input: config.weighting_input };
+            let ctx =
+                StepContext { epoch, step: meta.steps_done, steps_per_epoch, input: config.weighting_input };
             let (mut grads, report) = train_step(&mut state, &batch, &tasks, &ctx);
             if let Some(max_norm) = train_config.clip_grad_norm {
                 clip_global_norm(&state, &mut grads, max_norm);
@@ -236,13 +246,18 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             weight_sum = Some(weight_sum.map_or(report.weights.clone(), |s| s + report.weights));
             progress.advance(1);
             if (i + 1) % refresh == 0 {
-                let means: Vec<f64> = host_values(loss_sum.clone().expect("a step ran")).iter().map(|s| s / (i + 1) as f64).collect();
+                let means: Vec<f64> = host_values(loss_sum.clone().expect("a step ran"))
+                    .iter()
+                    .map(|s| s / (i + 1) as f64)
+                    .collect();
                 progress.set_message(loss_message(&tasks, &means));
             }
         }
         let steps = steps_per_epoch as f64;
-        let train_losses: Vec<f64> = host_values(loss_sum.expect("an epoch has steps")).iter().map(|s| s / steps).collect();
-        let weights: Vec<f64> = host_values(weight_sum.expect("an epoch has steps")).iter().map(|s| s / steps).collect();
+        let train_losses: Vec<f64> =
+            host_values(loss_sum.expect("an epoch has steps")).iter().map(|s| s / steps).collect();
+        let weights: Vec<f64> =
+            host_values(weight_sum.expect("an epoch has steps")).iter().map(|s| s / steps).collect();
         let kept = || match meta.epochs_done {
             0 => "no checkpoint was written yet".to_string(),
             e => format!("the last good checkpoint (epoch {e}) is in `{}`", ckpt_dir.join("last").display()),
@@ -250,7 +265,13 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         check_finite(&tasks, &train_losses, "training", epoch + 1, &kept)?;
 
         state.weighting.end_epoch(epoch, &train_losses);
-        let valid = evaluate(&state.model.valid(), &splits.valid, &config.tasks, train_config.batch_size.max(256), &eval_device);
+        let valid = evaluate(
+            &state.model.valid(),
+            &splits.valid,
+            &config.tasks,
+            train_config.batch_size.max(256),
+            &eval_device,
+        );
         check_finite(&tasks, &valid.losses, "validation", epoch + 1, &kept)?;
 
         meta.epochs_done = epoch + 1;
@@ -316,14 +337,19 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
     let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     atomic_write(&run_dir.join("summary.json"), &json)?;
     if let Some(test) = &test {
-        progress.line(&format!("test (best epoch {}): {}", meta.best_epoch, metric_message(&config.tasks, test)));
+        progress.line(&format!(
+            "test (best epoch {}): {}",
+            meta.best_epoch,
+            metric_message(&config.tasks, test)
+        ));
     }
     Ok(summary)
 }
 
 fn load_best(ckpt_dir: &Path, config: &RunConfig, device: &Device) -> Result<TrainState, Error> {
     let fresh = init_state(config, device);
-    let (state, _, _) = checkpoint::load(&ckpt_dir.join("best"), fresh, build_optimizer(&config.train.optimizer))?;
+    let (state, _, _) =
+        checkpoint::load(&ckpt_dir.join("best"), fresh, build_optimizer(&config.train.optimizer))?;
     Ok(state)
 }
 
@@ -345,7 +371,12 @@ fn check_finite(
 }
 
 fn named(tasks: &[mtl_data::TaskSpec], values: &[f64]) -> serde_json::Value {
-    tasks.iter().zip(values).map(|(t, v)| (t.name.clone(), json_f64(*v))).collect::<serde_json::Map<_, _>>().into()
+    tasks
+        .iter()
+        .zip(values)
+        .map(|(t, v)| (t.name.clone(), json_f64(*v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn loss_message(tasks: &[mtl_data::TaskSpec], losses: &[f64]) -> String {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use mtl_train::backend::{BackendChoice, select_device};
 use mtl_train::config::RunConfig;
@@ -76,4 +77,11 @@ pub fn log_without_times(run_dir: &Path) -> Vec<serde_json::Value> {
             v
         })
         .collect()
+}
+
+/// Burn's backend random generators are process-wide, so tests that seed and train must not
+/// interleave: each holds this lock while it runs.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }

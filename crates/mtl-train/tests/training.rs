@@ -8,11 +8,19 @@ use mtl_train::trainer::train;
 
 #[test]
 fn short_run_lowers_every_task_loss_and_writes_the_run_folder() {
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let summary = train(&config(&["train.epochs=6"]), &options(run.clone(), BackendChoice::Ndarray)).unwrap();
     assert!(summary.finished);
-    for file in ["config.toml", "metrics.jsonl", "summary.json", "checkpoints/best/model.bpk", "checkpoints/last/optim.bpk", "checkpoints/last/state.json"] {
+    for file in [
+        "config.toml",
+        "metrics.jsonl",
+        "summary.json",
+        "checkpoints/best/model.bpk",
+        "checkpoints/last/optim.bpk",
+        "checkpoints/last/state.json",
+    ] {
         assert!(run.join(file).exists(), "{file} missing");
     }
     let log = log_without_times(&run);
@@ -35,6 +43,7 @@ fn short_run_lowers_every_task_loss_and_writes_the_run_folder() {
 
 #[test]
 fn resume_reaches_exactly_the_metrics_of_an_uninterrupted_run() {
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&[]);
 
@@ -60,6 +69,7 @@ fn resume_reaches_exactly_the_metrics_of_an_uninterrupted_run() {
 
 #[test]
 fn a_second_run_into_the_same_folder_is_refused_unless_overwritten() {
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let cfg = config(&["train.epochs=1"]);
@@ -74,11 +84,16 @@ fn a_second_run_into_the_same_folder_is_refused_unless_overwritten() {
 
 #[test]
 fn same_seed_same_numbers() {
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&["train.epochs=2"]);
     let a = train(&cfg, &options(dir.path().join("a"), BackendChoice::Ndarray)).unwrap();
     let b = train(&cfg, &options(dir.path().join("b"), BackendChoice::Ndarray)).unwrap();
     assert_eq!(a.test, b.test);
-    let c = train(&config(&["train.epochs=2", "run.seed=8"]), &options(dir.path().join("c"), BackendChoice::Ndarray)).unwrap();
+    let c = train(
+        &config(&["train.epochs=2", "run.seed=8"]),
+        &options(dir.path().join("c"), BackendChoice::Ndarray),
+    )
+    .unwrap();
     assert_ne!(a.test, c.test);
 }

@@ -6,9 +6,7 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 
-use crate::base::{
-    GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod,
-};
+use crate::base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 
 /// Equal weighting. Works on every input: the sum of the losses or of the gradients.
 #[derive(Module, Debug)]
@@ -37,10 +35,7 @@ impl WeightingMethod for Ew {
 
     fn combine_losses(&mut self, _ctx: &StepContext, losses: Tensor<1>) -> LossCombination {
         let device = losses.device();
-        LossCombination {
-            weights: Tensor::ones([self.num_tasks], &device.inner()),
-            loss: losses.sum(),
-        }
+        LossCombination { weights: Tensor::ones([self.num_tasks], &device.inner()), loss: losses.sum() }
     }
 
     fn combine_gradients(
@@ -70,16 +65,26 @@ mod tests {
     #[test]
     fn ew_sums_losses_with_unit_weights() {
         let device = Device::ndarray();
-        let out = Ew::new(3).combine_losses(&ctx(WeightingInput::Losses), Tensor::from_floats([0.5, 1.0, 2.0], &device));
-        out.loss.into_data().assert_approx_eq::<f32>(&Tensor::<1>::from_floats([3.5], &device).into_data(), Tolerance::default());
-        out.weights.into_data().assert_eq(&Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device).into_data(), true);
+        let out = Ew::new(3)
+            .combine_losses(&ctx(WeightingInput::Losses), Tensor::from_floats([0.5, 1.0, 2.0], &device));
+        out.loss.into_data().assert_approx_eq::<f32>(
+            &Tensor::<1>::from_floats([3.5], &device).into_data(),
+            Tolerance::default(),
+        );
+        out.weights
+            .into_data()
+            .assert_eq(&Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device).into_data(), true);
     }
 
     #[test]
     fn ew_sums_gradients() {
         let device = Device::ndarray();
         let g = Tensor::<2>::from_floats([[1.0, -2.0], [3.0, 4.0]], &device);
-        let out = Ew::new(2).combine_gradients(&ctx(WeightingInput::ParameterGradients), g, Tensor::zeros([2], &device));
+        let out = Ew::new(2).combine_gradients(
+            &ctx(WeightingInput::ParameterGradients),
+            g,
+            Tensor::zeros([2], &device),
+        );
         out.gradient.into_data().assert_eq(&Tensor::<1>::from_floats([4.0, 2.0], &device).into_data(), true);
     }
 }

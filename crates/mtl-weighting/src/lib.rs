@@ -16,9 +16,7 @@ mod ew;
 mod uw;
 mod weighting;
 
-pub use base::{
-    GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod,
-};
+pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 pub use config::{UwConfig, WeightingConfig};
 pub use ew::Ew;
 pub use uw::Uw;

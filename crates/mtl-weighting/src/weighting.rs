@@ -3,9 +3,7 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 
-use crate::base::{
-    GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod,
-};
+use crate::base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::ew::Ew;
 use crate::uw::Uw;
 

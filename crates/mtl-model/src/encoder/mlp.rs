@@ -70,7 +70,8 @@ mod tests {
     #[test]
     fn mlp_shapes_and_parameter_count() {
         let device = Device::ndarray();
-        let cfg = MlpConfig { d_input: 5, hidden: vec![4, 3], activation: ActivationKind::Relu, dropout: 0.0 };
+        let cfg =
+            MlpConfig { d_input: 5, hidden: vec![4, 3], activation: ActivationKind::Relu, dropout: 0.0 };
         let mlp = cfg.init(&device);
         let y = mlp.forward(Tensor::zeros([7, 5], &device));
         assert_eq!(y.dims(), [7, 3]);

@@ -14,7 +14,11 @@ pub fn load_file(path: &Path, overrides: &[String]) -> Result<(FileConfig, Strin
 }
 
 /// Parse TOML `text` (read from `path`, for messages) with `overrides` applied.
-pub fn parse_text(path: &Path, text: &str, overrides: &[String]) -> Result<(FileConfig, String), ConfigError> {
+pub fn parse_text(
+    path: &Path,
+    text: &str,
+    overrides: &[String],
+) -> Result<(FileConfig, String), ConfigError> {
     let text = if overrides.is_empty() {
         text.to_string()
     } else {
@@ -22,10 +26,8 @@ pub fn parse_text(path: &Path, text: &str, overrides: &[String]) -> Result<(File
         for arg in overrides {
             apply_override(&mut table, arg)?;
         }
-        toml::to_string(&table).map_err(|e| ConfigError::Override {
-            arg: overrides.join(" "),
-            message: e.to_string(),
-        })?
+        toml::to_string(&table)
+            .map_err(|e| ConfigError::Override { arg: overrides.join(" "), message: e.to_string() })?
     };
     let de = toml::de::Deserializer::parse(&text).map_err(|e| parse_error(path, &text, e, ""))?;
     let config: FileConfig = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -56,9 +58,7 @@ fn parse_error(path: &Path, text: &str, e: toml::de::Error, key: &str) -> Config
 /// `--set weighting.method=uw` works without quotes. `tasks.1.kind=binary` indexes arrays.
 pub fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
     let err = |message: String| ConfigError::Override { arg: arg.to_string(), message };
-    let (key, raw) = arg
-        .split_once('=')
-        .ok_or_else(|| err("expected `section.key=value`".into()))?;
+    let (key, raw) = arg.split_once('=').ok_or_else(|| err("expected `section.key=value`".into()))?;
     let parts: Vec<&str> = key.trim().split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(err(format!("`{key}` is not a dotted key like `train.epochs`")));
@@ -86,9 +86,8 @@ fn set_path(node: &mut toml::Value, parts: &[&str], value: toml::Value, depth: u
         }
         toml::Value::Array(items) => {
             let len = items.len();
-            let index: usize = head
-                .parse()
-                .map_err(|_| format!("`{walked}` is a list; index it like `{walked}.0.name`"))?;
+            let index: usize =
+                head.parse().map_err(|_| format!("`{walked}` is a list; index it like `{walked}.0.name`"))?;
             let item = items
                 .get_mut(index)
                 .ok_or_else(|| format!("index {index} is out of range: `{walked}` has {len} entries"))?;
@@ -137,7 +136,11 @@ mod tests {
 
     #[test]
     fn overrides_set_values_and_index_lists() {
-        let c = parse(MINIMAL, &["train.epochs=3", "weighting.method=uw", "tasks.0.kind=binary", "model.encoder.hidden=[8, 4]"]).unwrap();
+        let c = parse(
+            MINIMAL,
+            &["train.epochs=3", "weighting.method=uw", "tasks.0.kind=binary", "model.encoder.hidden=[8, 4]"],
+        )
+        .unwrap();
         assert_eq!(c.train.epochs, 3);
         assert_eq!(c.weighting.method, super::super::schema::MethodName::Uw);
         assert_eq!(c.tasks[0].kind, super::super::schema::TaskKindName::Binary);

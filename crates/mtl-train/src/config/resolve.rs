@@ -13,8 +13,7 @@ use mtl_weighting::{UwConfig, WeightingConfig, WeightingInput};
 use super::error::ConfigError;
 use super::load::load_file;
 use super::schema::{
-    ArchitectureName, FileConfig, GradientsName, MethodName, MlpSection, OptimizerName,
-    TaskKindName,
+    ArchitectureName, FileConfig, GradientsName, MethodName, MlpSection, OptimizerName, TaskKindName,
 };
 use crate::metrics::MetricKind;
 
@@ -151,7 +150,10 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
             return Err(invalid(&key("name"), "give the task a name".into()));
         }
         if !seen.insert(t.name.clone()) {
-            return Err(invalid(&key("name"), format!("`{}` is used twice; task names must be unique", t.name)));
+            return Err(invalid(
+                &key("name"),
+                format!("`{}` is used twice; task names must be unique", t.name),
+            ));
         }
         let kind = match (t.kind, t.classes) {
             (TaskKindName::Multiclass, Some(c)) if c >= 2 => TaskKind::Multiclass { classes: c },
@@ -162,7 +164,10 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                 return Err(invalid(&key("classes"), "multiclass tasks need `classes = N`".into()));
             }
             (_, Some(_)) => {
-                return Err(invalid(&key("classes"), "only multiclass tasks take `classes`; remove it".into()));
+                return Err(invalid(
+                    &key("classes"),
+                    "only multiclass tasks take `classes`; remove it".into(),
+                ));
             }
             (TaskKindName::Regression, None) => TaskKind::Regression,
             (TaskKindName::Binary, None) => TaskKind::Binary,
@@ -179,13 +184,20 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                         _ => {
                             return Err(invalid(
                                 &key("metrics"),
-                                format!("`{n}` is not a {} metric; use any of {}", kind.name(), names_allowed.join(", ")),
+                                format!(
+                                    "`{n}` is not a {} metric; use any of {}",
+                                    kind.name(),
+                                    names_allowed.join(", ")
+                                ),
                             ));
                         }
                     }
                 }
                 if out.is_empty() {
-                    return Err(invalid(&key("metrics"), "list at least one metric or remove the key".into()));
+                    return Err(invalid(
+                        &key("metrics"),
+                        "list at least one metric or remove the key".into(),
+                    ));
                 }
                 out
             }
@@ -208,14 +220,25 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         mtl_data::DataError::InvalidSetting { key, message } => invalid(&key, message),
     };
     synthetic.validate(tasks.len()).map_err(data_err)?;
-    let split = SplitFractions { train: file.data.split.train, valid: file.data.split.valid, test: file.data.split.test };
+    let split = SplitFractions {
+        train: file.data.split.train,
+        valid: file.data.split.valid,
+        test: file.data.split.test,
+    };
     split.validate().map_err(data_err)?;
     if split.valid <= 0.0 {
-        return Err(invalid("data.split.valid", "model selection needs a validation split; use a fraction above 0".into()));
+        return Err(invalid(
+            "data.split.valid",
+            "model selection needs a validation split; use a fraction above 0".into(),
+        ));
     }
 
     // Model.
-    let mlp = |section: &MlpSection, key: &str, default: &[usize], d_input: usize| -> Result<MlpConfig, ConfigError> {
+    let mlp = |section: &MlpSection,
+               key: &str,
+               default: &[usize],
+               d_input: usize|
+     -> Result<MlpConfig, ConfigError> {
         let hidden = section.hidden.clone().unwrap_or_else(|| default.to_vec());
         if hidden.contains(&0) {
             return Err(invalid(&format!("{key}.hidden"), "layer widths must be at least 1".into()));
@@ -262,7 +285,12 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                 let names: Vec<&str> = supported.iter().map(|i| i.name()).collect();
                 return Err(invalid(
                     "weighting.gradients",
-                    format!("method `{}` cannot read `{}`; use {}", weighting.name(), want.name(), names.join(" or ")),
+                    format!(
+                        "method `{}` cannot read `{}`; use {}",
+                        weighting.name(),
+                        want.name(),
+                        names.join(" or ")
+                    ),
                 ));
             }
             want
@@ -287,7 +315,10 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         return Err(invalid("train.momentum", format!("{} is not in [0, 1)", t.momentum)));
     }
     if t.momentum > 0.0 && t.optimizer != OptimizerName::Sgd {
-        return Err(invalid("train.momentum", "momentum applies to `optimizer = \"sgd\"` only; remove it".into()));
+        return Err(invalid(
+            "train.momentum",
+            "momentum applies to `optimizer = \"sgd\"` only; remove it".into(),
+        ));
     }
     for (i, b) in t.betas.iter().enumerate() {
         if !(0.0..1.0).contains(b) {
@@ -300,11 +331,18 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
     if let Some(c) = t.clip_grad_norm
         && !(c > 0.0 && c.is_finite())
     {
-        return Err(invalid("train.clip_grad_norm", "use a positive norm, or remove the key to disable clipping".into()));
+        return Err(invalid(
+            "train.clip_grad_norm",
+            "use a positive norm, or remove the key to disable clipping".into(),
+        ));
     }
     let optimizer = match t.optimizer {
-        OptimizerName::Adam => OptimizerConfig::Adam { betas: t.betas, eps: t.eps, weight_decay: t.weight_decay },
-        OptimizerName::Adamw => OptimizerConfig::AdamW { betas: t.betas, eps: t.eps, weight_decay: t.weight_decay },
+        OptimizerName::Adam => {
+            OptimizerConfig::Adam { betas: t.betas, eps: t.eps, weight_decay: t.weight_decay }
+        }
+        OptimizerName::Adamw => {
+            OptimizerConfig::AdamW { betas: t.betas, eps: t.eps, weight_decay: t.weight_decay }
+        }
         OptimizerName::Sgd => OptimizerConfig::Sgd { momentum: t.momentum, weight_decay: t.weight_decay },
     };
 
@@ -336,7 +374,8 @@ mod tests {
     use super::*;
     use crate::config::parse_text;
 
-    const BASE: &str = "[[tasks]]\nname = \"a\"\nkind = \"regression\"\n[[tasks]]\nname = \"b\"\nkind = \"binary\"\n";
+    const BASE: &str =
+        "[[tasks]]\nname = \"a\"\nkind = \"regression\"\n[[tasks]]\nname = \"b\"\nkind = \"binary\"\n";
 
     fn run(extra: &str, overrides: &[&str]) -> Result<RunConfig, ConfigError> {
         let p = Path::new("c.toml");

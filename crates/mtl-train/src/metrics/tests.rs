@@ -61,7 +61,10 @@ fn binary_metrics_by_hand() {
 fn multiclass_metrics_by_hand() {
     let kind = TaskKind::Multiclass { classes: 3 };
     let mut m = TaskMetrics::new(MetricKind::for_task(kind), kind, &device());
-    let logits = Tensor::<2>::from_floats([[5.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 3.0], [0.0, 2.0, 0.0]], &device());
+    let logits = Tensor::<2>::from_floats(
+        [[5.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 3.0], [0.0, 2.0, 0.0]],
+        &device(),
+    );
     m.update(&logits, &vec1(&[0.0, 1.0, 2.0, 2.0]), &vec1(&[1.0, 1.0, 1.0, 1.0]));
     let v = values(&m);
     close(v[0], 0.5); // predictions 0, 2, 2, 1 → two correct
