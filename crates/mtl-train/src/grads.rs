@@ -56,7 +56,7 @@ impl ModuleVisitor for Unflatten<'_> {
         }
         let dims: [usize; D] = param.lazy_shape().dims::<D>();
         let n: usize = dims.iter().product();
-        let g = self.flat.clone().slice([self.offset..self.offset + n]).reshape(dims);
+        let g = self.flat.clone().narrow(0, self.offset, n).reshape(dims);
         self.offset += n;
         self.out.register::<D>(param.id, g);
     }
