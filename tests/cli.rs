@@ -137,6 +137,8 @@ fn train_writes_a_run_folder_and_resume_of_a_finished_run_changes_nothing() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 4);
+    let resolved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(resolved.contains("epochs = 4"), "{resolved}");
 }
 
 #[test]

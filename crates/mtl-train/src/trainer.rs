@@ -168,9 +168,9 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             checkpoint::CheckpointError::Corrupt { path: ckpt_dir.join("last/state.json"), message }
         })?;
         truncate_epochs(&metrics_path, meta.epochs_done)?;
-    } else {
-        atomic_write(&run_dir.join("config.toml"), config.toml.as_bytes())?;
     }
+    // On a resume this records the `--set` overrides (e.g. more epochs) too.
+    atomic_write(&run_dir.join("config.toml"), config.toml.as_bytes())?;
 
     let parameters = parameter_count(&state.model);
     let shared_ids: std::collections::HashSet<_> = state.model.shared_param_ids().into_iter().collect();

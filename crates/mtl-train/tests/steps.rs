@@ -27,6 +27,18 @@ fn ctx(input: WeightingInput) -> StepContext {
     StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input }
 }
 
+fn meta() -> CheckpointMeta {
+    CheckpointMeta {
+        format_version: FORMAT_VERSION,
+        epochs_done: 1,
+        steps_done: 3,
+        best_epoch: 1,
+        best_valid_loss: 1.5,
+        seed: 7,
+        weighting_state: serde_json::json!({"history": [1.0, 2.0]}),
+    }
+}
+
 fn all_grads(state: &TrainState, grads: &GradientsParams, device: &Device) -> Vec<f32> {
     let ids: HashSet<ParamId> = param_ids(state).into_iter().collect();
     flatten(state, grads, &ids, device).into_data().try_to_vec::<f32>().unwrap()
@@ -89,15 +101,7 @@ fn checkpoint_round_trip_restores_parameters_and_optimizer_state() {
         state = optim.step(1e-2, state, g);
     }
     let dir = tempfile::tempdir().unwrap();
-    let meta = CheckpointMeta {
-        format_version: FORMAT_VERSION,
-        epochs_done: 1,
-        steps_done: 3,
-        best_epoch: 1,
-        best_valid_loss: 1.5,
-        seed: 7,
-        weighting_state: serde_json::Value::Null,
-    };
+    let meta = meta();
     let path = dir.path().join("last");
     checkpoint::save(&path, &state, &optim, &meta).unwrap();
     // Saving again replaces the checkpoint and leaves no temporary folder behind.
@@ -153,15 +157,7 @@ fn corrupt_checkpoints_are_reported_with_the_file() {
     let optim = build_optimizer(&cfg.train.optimizer);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("last");
-    let meta = CheckpointMeta {
-        format_version: FORMAT_VERSION,
-        epochs_done: 1,
-        steps_done: 1,
-        best_epoch: 1,
-        best_valid_loss: 1.0,
-        seed: 7,
-        weighting_state: serde_json::Value::Null,
-    };
+    let meta = meta();
     checkpoint::save(&path, &state, &optim, &meta).unwrap();
     let model = path.join("model.bpk");
     let len = std::fs::metadata(&model).unwrap().len();

@@ -83,8 +83,8 @@ impl MetricKind {
         use super::*;
         let d = device.clone();
         match (self, kind) {
-            (MetricKind::Mse, _) => Box::new(mse::Mse::new(d)),
-            (MetricKind::Mae, _) => Box::new(mae::Mae::new(d)),
+            (MetricKind::Mse, _) => Box::new(mean_error::MeanError::squared(d)),
+            (MetricKind::Mae, _) => Box::new(mean_error::MeanError::absolute(d)),
             (MetricKind::R2, _) => Box::new(r2::R2::new(d)),
             (MetricKind::Accuracy, _) => Box::new(accuracy::Accuracy::new(kind, d)),
             (MetricKind::Auc, _) => Box::new(auc::Auc::new()),

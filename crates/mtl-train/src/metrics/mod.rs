@@ -9,8 +9,7 @@ mod auc;
 mod base;
 mod f1;
 mod macro_f1;
-mod mae;
-mod mse;
+mod mean_error;
 mod r2;
 mod task;
 #[cfg(test)]
