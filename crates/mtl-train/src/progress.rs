@@ -22,7 +22,7 @@ impl Progress {
             let bar = ProgressBar::new(total_steps);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta} {msg}",
+                    "{prefix} [{bar:30}] {pos}/{len} steps ({elapsed}, ETA {eta}) {msg}",
                 )
                 .expect("static template")
                 .progress_chars("=> "),
