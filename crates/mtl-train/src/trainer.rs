@@ -241,6 +241,21 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
                 clip_global_norm(&state, &mut grads, max_norm);
             }
             state = optim.step(train_config.lr, state, grads);
+            let after = state.weighting.wants_losses_after_step().then(|| {
+                let model = state.model.valid();
+                let inputs = batch.inputs.clone().inner();
+                let losses: Vec<Tensor<1>> = model
+                    .forward(inputs)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(t, out)| {
+                        let (y, m) = (batch.targets[t].clone().inner(), batch.masks[t].clone().inner());
+                        crate::loss::masked_loss(tasks[t].kind, out, y, m)
+                    })
+                    .collect();
+                Tensor::cat(losses, 0)
+            });
+            state.weighting.after_step(&ctx, report.losses.clone(), after);
             meta.steps_done += 1;
             loss_sum = Some(loss_sum.map_or(report.losses.clone(), |s| s + report.losses));
             weight_sum = Some(weight_sum.map_or(report.weights.clone(), |s| s + report.weights));

@@ -88,6 +88,24 @@ pub trait WeightingMethod {
         panic!("this weighting method does not combine gradients");
     }
 
+    /// Whether the method needs the task losses of the same batch re-evaluated after the
+    /// optimizer step (FAMO does). The trainer then runs one extra forward without autodiff
+    /// and calls [`WeightingMethod::after_step`] with them.
+    fn wants_losses_after_step(&self) -> bool {
+        false
+    }
+
+    /// Called after each optimizer step with the task losses before the step and, when
+    /// [`WeightingMethod::wants_losses_after_step`] is true, after it (shape `[T]`, no
+    /// autodiff).
+    fn after_step(
+        &mut self,
+        _ctx: &StepContext,
+        _losses_before: Tensor<1>,
+        _losses_after: Option<Tensor<1>>,
+    ) {
+    }
+
     /// Called once at the end of each epoch with the mean training loss of each task.
     fn end_epoch(&mut self, _epoch: usize, _mean_losses: &[f64]) {}
 

@@ -50,6 +50,14 @@ impl WeightingMethod for Weighting {
         self.method().combine_gradients(ctx, gradients, losses)
     }
 
+    fn wants_losses_after_step(&self) -> bool {
+        self.method_ref().wants_losses_after_step()
+    }
+
+    fn after_step(&mut self, ctx: &StepContext, losses_before: Tensor<1>, losses_after: Option<Tensor<1>>) {
+        self.method().after_step(ctx, losses_before, losses_after)
+    }
+
     fn end_epoch(&mut self, epoch: usize, mean_losses: &[f64]) {
         self.method().end_epoch(epoch, mean_losses)
     }
