@@ -1,9 +1,9 @@
 //! Using `mtl-weighting` in your own Burn loop: two regression losses of very different scales
 //! balanced by uncertainty weighting (Kendall et al. 2018).
 //!
-//! A linear model predicts y1 = 2x and y2 = 100·x' (a task 50× larger). UW learns the
-//! log-variances s_t with the model; at the end the weights ½e^{−s_t} are roughly inversely
-//! proportional to each task's loss, so neither task dominates.
+//! Two linear heads predict y1 = 2x + 0.1·ε and y2 = 10x + ε: the second task's irreducible
+//! loss (1) is 100× the first's (0.01). UW learns the log-variances s_t with the model; the
+//! weights ½e^{−s_t} settle near 1/(2·L_t) — about 50 and 0.5 — so neither task dominates.
 //!
 //! Run: `cargo run --release --example uncertainty_weighting`
 
@@ -35,7 +35,7 @@ fn main() {
         let l1 = (net.task1.forward(x.clone()) - x.clone().mul_scalar(2.0) - noise.clone().mul_scalar(0.1))
             .square()
             .mean();
-        let l2 = (net.task2.forward(x.clone()) - x.mul_scalar(100.0) - noise.mul_scalar(5.0)).square().mean();
+        let l2 = (net.task2.forward(x.clone()) - x.mul_scalar(10.0) - noise).square().mean();
         let losses = Tensor::cat(vec![l1, l2], 0);
         let ctx = StepContext { epoch: 0, step, steps_per_epoch: 1, input: WeightingInput::Losses };
         let combined = net.weighting.combine_losses(&ctx, losses.clone());
