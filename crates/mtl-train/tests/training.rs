@@ -97,3 +97,27 @@ fn same_seed_same_numbers() {
     .unwrap();
     assert_ne!(a.test, c.test);
 }
+
+#[test]
+fn every_optimizer_route_and_clipping_setting_trains() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[&[&str]] = &[
+        &["train.optimizer=adamw", "train.weight_decay=0.01"],
+        &["train.optimizer=sgd", "train.momentum=0.9", "train.lr=0.01"],
+        &["weighting.method=ew", "weighting.gradients=representation"],
+        &["weighting.method=ew", "weighting.gradients=parameters", "train.clip_grad_norm=1.0"],
+    ];
+    for (i, overrides) in cases.iter().enumerate() {
+        let mut o = vec!["train.epochs=3"];
+        o.extend_from_slice(overrides);
+        let run = dir.path().join(format!("run{i}"));
+        train(&config(&o), &options(run.clone(), BackendChoice::Ndarray)).unwrap();
+        let log = log_without_times(&run);
+        for task in ["a", "b", "c"] {
+            let first = log[0]["train"]["loss"][task].as_f64().unwrap();
+            let last = log[2]["train"]["loss"][task].as_f64().unwrap();
+            assert!(last < first, "{overrides:?}, task {task}: loss {first} -> {last}");
+        }
+    }
+}
