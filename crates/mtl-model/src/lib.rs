@@ -18,4 +18,4 @@ pub use activation::ActivationKind;
 pub use architecture::{Architecture, ArchitectureConfig};
 pub use head::{HeadConfig, TaskHead};
 pub use model::{MultiTaskModel, MultiTaskModelConfig};
-pub use params::{param_ids, parameter_count};
+pub use params::{param_ids, parameter_count, parameter_count_of};

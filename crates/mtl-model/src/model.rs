@@ -125,6 +125,7 @@ mod tests {
         assert_eq!(parameter_count(&model), encoder + head(1) + head(5));
         // The shared parameters are exactly the encoder's four tensors.
         assert_eq!(model.shared_param_ids().len(), 4);
+        assert_eq!(crate::params::parameter_count_of(&model, &model.shared_param_ids()), encoder);
         let all = param_ids(&model);
         assert_eq!(&all[..4], &model.shared_param_ids()[..]);
     }

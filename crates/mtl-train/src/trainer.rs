@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use mtl_data::{MultiTaskBatch, Splits, batch_indices, epoch_permutation};
-use mtl_model::parameter_count;
+use mtl_model::{parameter_count, parameter_count_of};
 use mtl_weighting::{StepContext, WeightingMethod};
 use serde::Serialize;
 
@@ -173,20 +173,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
     atomic_write(&run_dir.join("config.toml"), config.toml.as_bytes())?;
 
     let parameters = parameter_count(&state.model);
-    let shared_ids: std::collections::HashSet<_> = state.model.shared_param_ids().into_iter().collect();
-    let shared_parameters = {
-        struct Count<'a>(&'a std::collections::HashSet<burn::module::ParamId>, usize);
-        impl ModuleVisitor for Count<'_> {
-            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-                if self.0.contains(&p.id) {
-                    self.1 += p.lazy_shape().num_elements();
-                }
-            }
-        }
-        let mut c = Count(&shared_ids, 0);
-        state.model.visit(&mut c);
-        c.1
-    };
+    let shared_parameters = parameter_count_of(&state.model, &state.model.shared_param_ids());
 
     let train_config = &config.train;
     let n_train = splits.train.len();
