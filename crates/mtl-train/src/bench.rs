@@ -97,9 +97,11 @@ fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Ve
             TrainState { model: model.init(&device), weighting: WeightingConfig::Ew.init(2, &device) };
         let mut optim = build_optimizer(&optimizer);
         let mut epoch = 0;
-        let mut order = epoch_permutation(data.len(), r as u64, epoch);
-        let mut batches: Vec<Vec<usize>> =
-            batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect();
+        let epoch_batches = |epoch: usize| -> Vec<Vec<usize>> {
+            let order = epoch_permutation(data.len(), r as u64, epoch);
+            batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect()
+        };
+        let mut batches = epoch_batches(epoch);
         let mut next = 0;
         let mut t0 = Instant::now();
         for step in 0..options.warmup + options.steps {
@@ -109,8 +111,7 @@ fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Ve
             }
             if next == batches.len() {
                 epoch += 1;
-                order = epoch_permutation(data.len(), r as u64, epoch);
-                batches = batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect();
+                batches = epoch_batches(epoch);
                 next = 0;
             }
             let batch = MultiTaskBatch::gather(&data, &batches[next], &device);

@@ -146,7 +146,11 @@ fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
 
 /// Read only the trainer state of the checkpoint in `dir`.
 pub fn load_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
-    let dir = readable(dir)?;
+    read_meta(&readable(dir)?)
+}
+
+/// `state.json` of a checkpoint folder known to exist.
+fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     let path = dir.join("state.json");
     let meta: CheckpointMeta = serde_json::from_slice(&read(&path)?)
         .map_err(|e| CheckpointError::Corrupt { path: path.clone(), message: e.to_string() })?;
@@ -165,8 +169,8 @@ pub fn load(
     state: TrainState,
     optim: ModuleOptimizer,
 ) -> Result<(TrainState, ModuleOptimizer, CheckpointMeta), CheckpointError> {
-    let meta = load_meta(dir)?;
     let dir = readable(dir)?;
+    let meta = read_meta(&dir)?;
     let corrupt = |path: &Path, e: &dyn std::fmt::Display| CheckpointError::Corrupt {
         path: path.to_path_buf(),
         message: e.to_string(),

@@ -60,16 +60,32 @@ fn task_loss(t: usize, out: Tensor<2>, batch: &MultiTaskBatch, tasks: &[TaskSpec
     masked_loss(tasks[t].kind, out, batch.targets[t].clone(), batch.masks[t].clone())
 }
 
+/// The masked loss of every task on `batch`, from one forward of `model`. Shape `[T]`; tracked
+/// when `model` and `batch` live on an autodiff device.
+pub fn batch_losses(model: &MultiTaskModel, batch: &MultiTaskBatch, tasks: &[TaskSpec]) -> Tensor<1> {
+    let outputs = model.forward(batch.inputs.clone());
+    let losses: Vec<Tensor<1>> =
+        outputs.into_iter().enumerate().map(|(t, out)| task_loss(t, out, batch, tasks)).collect();
+    Tensor::cat(losses, 0)
+}
+
+/// `batch` without autodiff, for evaluating a `valid()` model on it.
+pub fn inner_batch(batch: &MultiTaskBatch) -> MultiTaskBatch {
+    let inner = |v: &[Tensor<1>]| v.iter().map(|t| t.clone().inner()).collect();
+    MultiTaskBatch {
+        inputs: batch.inputs.clone().inner(),
+        targets: inner(&batch.targets),
+        masks: inner(&batch.masks),
+    }
+}
+
 fn losses_route(
     state: &mut TrainState,
     batch: &MultiTaskBatch,
     tasks: &[TaskSpec],
     ctx: &StepContext,
 ) -> (GradientsParams, StepReport) {
-    let outputs = state.model.forward(batch.inputs.clone());
-    let losses: Vec<Tensor<1>> =
-        outputs.into_iter().enumerate().map(|(t, out)| task_loss(t, out, batch, tasks)).collect();
-    let losses = Tensor::cat(losses, 0); // [T]
+    let losses = batch_losses(&state.model, batch, tasks);
     let combined = state.weighting.combine_losses(ctx, losses.clone());
     let grads = GradientsParams::from_grads(combined.loss.backward(), state);
     (grads, StepReport { losses: losses.detach().inner(), weights: combined.weights })

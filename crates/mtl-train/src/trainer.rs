@@ -21,7 +21,7 @@ use crate::io::{append_json_line, atomic_write, truncate_epochs};
 use crate::metrics::host_values;
 use crate::optimizer::build_optimizer;
 use crate::progress::Progress;
-use crate::step::{TrainState, train_step};
+use crate::step::{TrainState, batch_losses, inner_batch, train_step};
 
 /// How to run a training.
 #[derive(Debug, Clone)]
@@ -228,20 +228,10 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
                 clip_global_norm(&state, &mut grads, max_norm);
             }
             state = optim.step(train_config.lr, state, grads);
-            let after = state.weighting.wants_losses_after_step().then(|| {
-                let model = state.model.valid();
-                let inputs = batch.inputs.clone().inner();
-                let losses: Vec<Tensor<1>> = model
-                    .forward(inputs)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(t, out)| {
-                        let (y, m) = (batch.targets[t].clone().inner(), batch.masks[t].clone().inner());
-                        crate::loss::masked_loss(tasks[t].kind, out, y, m)
-                    })
-                    .collect();
-                Tensor::cat(losses, 0)
-            });
+            let after = state
+                .weighting
+                .wants_losses_after_step()
+                .then(|| batch_losses(&state.model.valid(), &inner_batch(&batch), &tasks));
             state.weighting.after_step(&ctx, report.losses.clone(), after);
             meta.steps_done += 1;
             loss_sum = Some(loss_sum.map_or(report.losses.clone(), |s| s + report.losses));

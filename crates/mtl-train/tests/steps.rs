@@ -114,7 +114,7 @@ fn checkpoint_round_trip_restores_parameters_and_optimizer_state() {
 
     device.seed(99); // a different initialisation, overwritten by the load
     let fresh = TrainState { model: cfg.model.init(&device), weighting: cfg.weighting.init(3, &device) };
-    let (mut loaded, mut loaded_optim, loaded_meta) =
+    let (loaded, mut loaded_optim, loaded_meta) =
         checkpoint::load(&path, fresh, build_optimizer(&cfg.train.optimizer)).unwrap();
     assert_eq!(loaded_meta, meta);
 
@@ -138,12 +138,13 @@ fn checkpoint_round_trip_restores_parameters_and_optimizer_state() {
     // One more step from each: identical only if Adam's moments and step count came back too.
     // (Same dropout masks: the config has dropout 0.1.)
     let batch = MultiTaskBatch::gather(&splits.train, batches[3], &device);
-    device.seed(5);
-    let (g, _) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::Losses));
-    let state = optim.step(1e-2, state, g);
-    device.seed(5);
-    let (g, _) = train_step(&mut loaded, &batch, &tasks, &ctx(WeightingInput::Losses));
-    let loaded = loaded_optim.step(1e-2, loaded, g);
+    let step = |mut s: TrainState, o: &mut burn::optim::ModuleOptimizer| {
+        device.seed(5);
+        let (g, _) = train_step(&mut s, &batch, &tasks, &ctx(WeightingInput::Losses));
+        o.step(1e-2, s, g)
+    };
+    let state = step(state, &mut optim);
+    let loaded = step(loaded, &mut loaded_optim);
     let bytes = |s: TrainState| s.into_record().into_bytes().unwrap().to_vec();
     assert_eq!(bytes(state), bytes(loaded));
 }
