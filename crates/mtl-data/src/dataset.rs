@@ -57,6 +57,18 @@ impl MultiTaskDataset {
             masks: self.masks.iter().map(pick).collect(),
         }
     }
+
+    /// The same samples with only the tasks at `tasks` (in that order): the data of a
+    /// single-task baseline is the multi-task data with one task kept.
+    pub fn select_tasks(&self, tasks: &[usize]) -> Self {
+        Self {
+            features: self.features.clone(),
+            num_features: self.num_features,
+            tasks: tasks.iter().map(|&t| self.tasks[t].clone()).collect(),
+            targets: tasks.iter().map(|&t| self.targets[t].clone()).collect(),
+            masks: tasks.iter().map(|&t| self.masks[t].clone()).collect(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +93,18 @@ mod tests {
         assert_eq!(d.features, vec![4.0, 5.0, 0.0, 1.0]);
         assert_eq!(d.targets[0], vec![12.0, 10.0]);
         assert_eq!(d.masks[0], vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn select_tasks_keeps_features_and_the_chosen_columns() {
+        let mut d = tiny();
+        d.tasks.push(TaskSpec { name: "b".into(), kind: TaskKind::Binary });
+        d.targets.push(vec![1.0, 0.0, 1.0]);
+        d.masks.push(vec![1.0, 1.0, 0.0]);
+        let b = d.select_tasks(&[1]);
+        assert_eq!(b.features, d.features);
+        assert_eq!(b.tasks[0].name, "b");
+        assert_eq!(b.targets, vec![vec![1.0, 0.0, 1.0]]);
+        assert_eq!(b.masks, vec![vec![1.0, 1.0, 0.0]]);
     }
 }

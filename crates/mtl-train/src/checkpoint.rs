@@ -63,15 +63,24 @@ pub struct CheckpointMeta {
     pub epochs_done: usize,
     /// Optimizer steps taken.
     pub steps_done: usize,
-    /// Epoch (1-based) of the best validation loss so far.
+    /// Epoch (1-based) of the best value of `train.monitor` so far.
     pub best_epoch: usize,
-    /// Best validation loss so far (sum of task losses).
+    /// Validation loss (sum of task losses) of that epoch.
     pub best_valid_loss: f64,
     /// Random state: the run seed. Data order and dropout of epoch e are drawn from
     /// (seed, e), so (seed, epochs_done) is the whole RNG state.
     pub seed: u64,
     /// Host-side state of the weighting method (loss histories and such).
     pub weighting_state: serde_json::Value,
+    /// Best value of `train.monitor` so far, in "higher is better" form.
+    #[serde(default)]
+    pub best_monitor: Option<f64>,
+    /// Reduce-on-plateau state.
+    #[serde(default)]
+    pub plateau: crate::schedule::PlateauState,
+    /// Whether early stopping ended the run.
+    #[serde(default)]
+    pub stopped_early: bool,
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> CheckpointError {
@@ -169,18 +178,34 @@ pub fn load(
     state: TrainState,
     optim: ModuleOptimizer,
 ) -> Result<(TrainState, ModuleOptimizer, CheckpointMeta), CheckpointError> {
+    let (state, meta, dir) = load_parameters(dir, state)?;
+    let optim_path = dir.join("optim.bpk");
+    let optim = optim
+        .from_bytes(Bytes::from_bytes_vec(read(&optim_path)?))
+        .map_err(|e| CheckpointError::Corrupt { path: optim_path, message: e.to_string() })?;
+    Ok((state, optim, meta))
+}
+
+/// Load only the parameters (model and weighting) of the checkpoint in `dir`, for evaluation,
+/// prediction and export.
+pub fn load_state(dir: &Path, state: TrainState) -> Result<(TrainState, CheckpointMeta), CheckpointError> {
+    let (state, meta, _) = load_parameters(dir, state)?;
+    Ok((state, meta))
+}
+
+fn load_parameters(
+    dir: &Path,
+    state: TrainState,
+) -> Result<(TrainState, CheckpointMeta, PathBuf), CheckpointError> {
     let dir = readable(dir)?;
     let meta = read_meta(&dir)?;
-    let corrupt = |path: &Path, e: &dyn std::fmt::Display| CheckpointError::Corrupt {
-        path: path.to_path_buf(),
+    let model_path = dir.join("model.bpk");
+    let corrupt = |e: &dyn std::fmt::Display| CheckpointError::Corrupt {
+        path: model_path.clone(),
         message: e.to_string(),
     };
-    let model_path = dir.join("model.bpk");
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&model_path)?))
-        .map_err(|e| corrupt(&model_path, &e))?;
-    let state = state.try_load_record(record).map_err(|e| corrupt(&model_path, &e))?;
-    let optim_path = dir.join("optim.bpk");
-    let optim =
-        optim.from_bytes(Bytes::from_bytes_vec(read(&optim_path)?)).map_err(|e| corrupt(&optim_path, &e))?;
-    Ok((state, optim, meta))
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&model_path)?)).map_err(|e| corrupt(&e))?;
+    let state = state.try_load_record(record).map_err(|e| corrupt(&e))?;
+    Ok((state, meta, dir))
 }

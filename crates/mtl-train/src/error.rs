@@ -29,6 +29,19 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+    /// An input file (e.g. for `mtl predict`) is not usable.
+    #[error("input file `{path}`{}: {message}", line.map_or(String::new(), |l| format!(" line {l}")))]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<u64>,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Command-line arguments that cannot work together or have bad values.
+    #[error("{0}")]
+    Usage(String),
     /// A loss became NaN or infinite.
     #[error(
         "training diverged at epoch {epoch}: {what}; {kept}. Lower `train.lr` or set `train.clip_grad_norm`"
@@ -59,7 +72,9 @@ impl Error {
             | Error::Data(_)
             | Error::Checkpoint(_)
             | Error::Backend(_)
-            | Error::RunDir { .. } => 2,
+            | Error::RunDir { .. }
+            | Error::Input { .. }
+            | Error::Usage(_) => 2,
             Error::Diverged { .. } | Error::Io { .. } => 1,
         }
     }

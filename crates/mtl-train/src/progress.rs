@@ -13,17 +13,24 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar over `total_steps`, shown when stderr is a terminal and `quiet` is off.
+    /// A bar over `total_steps` training steps, shown when stderr is a terminal and `quiet`
+    /// is off.
     pub fn new(total_steps: u64, quiet: bool) -> Self {
+        Self::counting(total_steps, "steps", quiet)
+    }
+
+    /// A bar over `total` things called `unit` (e.g. "runs").
+    pub fn counting(total: u64, unit: &str, quiet: bool) -> Self {
+        let total_steps = total;
         let terminal = std::io::stderr().is_terminal();
         let bar = if quiet || !terminal {
             ProgressBar::with_draw_target(Some(total_steps), ProgressDrawTarget::hidden())
         } else {
             let bar = ProgressBar::new(total_steps);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} steps ({elapsed}, ETA {eta}) {msg}",
-                )
+                ProgressStyle::with_template(&format!(
+                    "{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{elapsed}}, ETA {{eta}}) {{msg}}"
+                ))
                 .expect("static template")
                 .progress_chars("=> "),
             );
@@ -35,6 +42,11 @@ impl Progress {
     /// Show which epoch is running.
     pub fn set_epoch(&self, epoch: usize, epochs: usize) {
         self.bar.set_prefix(format!("epoch {epoch}/{epochs}"));
+    }
+
+    /// Text before the bar.
+    pub fn set_prefix(&self, prefix: &str) {
+        self.bar.set_prefix(prefix.to_string());
     }
 
     /// Count steps as done.

@@ -13,15 +13,20 @@ use serde::Serialize;
 
 use crate::backend::SelectedDevice;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use crate::config::RunConfig;
+use crate::config::{ConfigError, Monitor, RunConfig};
+use crate::delta::{Delta, delta};
 use crate::error::{Error, io};
 use crate::evaluate::{Evaluation, evaluate, json_f64};
 use crate::grads::clip_global_norm;
 use crate::io::{append_json_line, atomic_write, truncate_epochs};
 use crate::metrics::host_values;
 use crate::optimizer::build_optimizer;
+use crate::plots::plot_run;
+use crate::predict::InputSchema;
 use crate::progress::Progress;
+use crate::schedule::{PlateauState, Schedule};
 use crate::step::{TrainState, batch_losses, inner_batch, train_step};
+use crate::stl::{self, StlReference};
 
 /// How to run a training.
 #[derive(Debug, Clone)]
@@ -38,6 +43,9 @@ pub struct TrainOptions {
     pub overwrite: bool,
     /// Stop after this many epochs in total, as if interrupted (for tests and time-boxed runs).
     pub stop_after_epoch: Option<usize>,
+    /// Single-task baselines to compare with; `None` looks them up by the config's key in
+    /// `<run.output_dir>/stl/` (see [`crate::stl`]).
+    pub reference: Option<StlReference>,
 }
 
 /// What a finished run reports (`summary.json`).
@@ -55,12 +63,20 @@ pub struct RunSummary {
     pub epochs: usize,
     /// Epochs completed.
     pub epochs_done: usize,
-    /// Whether all epochs ran.
+    /// Whether training is over: all epochs ran, or early stopping ended it.
     pub finished: bool,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+    /// What selected the best epoch (`train.monitor`, with `auto` resolved).
+    pub monitor: String,
+    /// Its value at the best epoch (validation split).
+    pub best_monitor: Option<f64>,
     /// Epoch (1-based) whose checkpoint is `best/`.
     pub best_epoch: usize,
     /// Its validation loss (sum over tasks).
     pub best_valid_loss: f64,
+    /// Learning rate of the last step.
+    pub final_lr: f64,
     /// Parameters of the network.
     pub parameters: usize,
     /// Of which shared by the tasks.
@@ -71,14 +87,26 @@ pub struct RunSummary {
     pub wall_s: f64,
     /// Best checkpoint on the validation split: `{task: {loss, metrics…}}`.
     pub valid: serde_json::Value,
-    /// Best checkpoint on the test split (null when the run stopped early).
+    /// Best checkpoint on the test split (null when the run was interrupted).
     pub test: serde_json::Value,
+    /// Δp and Δm over the single-task baselines, when they exist:
+    /// `{valid: {delta_p, delta_m}, test: {…}, baselines: [run folders]}`; else null.
+    pub delta: serde_json::Value,
 }
 
-/// Build the data splits of a run.
+/// Build the data splits of a run (only the trained task's column for a single-task run).
 pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
-    let data = config.synthetic.generate(&config.task_specs())?;
-    Ok(config.split.split(&data, config.seed)?)
+    let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
+    let data = config.synthetic.generate(&specs)?;
+    let splits = config.split.split(&data, config.seed)?;
+    Ok(match config.single_task {
+        None => splits,
+        Some(t) => Splits {
+            train: splits.train.select_tasks(&[t]),
+            valid: splits.valid.select_tasks(&[t]),
+            test: splits.test.select_tasks(&[t]),
+        },
+    })
 }
 
 /// A fresh, fully initialised training state on `device` (autodiff), seeded by the run seed.
@@ -134,18 +162,77 @@ fn prepare_run_dir(dir: &Path, options: &TrainOptions) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(io(dir))
 }
 
+/// The monitor with `auto` resolved, checked against the baselines available.
+fn resolve_monitor(
+    config: &RunConfig,
+    reference: Option<&StlReference>,
+) -> Result<(Monitor, Option<String>), Error> {
+    let names = task_names(config);
+    let usable = reference.map(|r| delta(&r.valid, &r.valid, &names));
+    let invalid = |message: String| {
+        Error::Config(ConfigError::Invalid {
+            path: config.source.clone(),
+            key: "train.monitor".into(),
+            message,
+        })
+    };
+    match (config.train.monitor, usable) {
+        (Monitor::Auto, Some(Ok(_))) => Ok((Monitor::DeltaP, None)),
+        (Monitor::Auto, Some(Err(e))) => {
+            Ok((Monitor::Loss, Some(format!("single-task baselines found, but Δ is undefined ({e}); selecting on the loss"))))
+        }
+        (Monitor::Auto, None) => Ok((Monitor::Loss, None)),
+        (Monitor::DeltaP | Monitor::DeltaM, None) => Err(invalid(
+            "needs the single-task baselines of this config; train them first with `mtl train --single-task CONFIG` \
+             (or use `mtl compare`, which trains them), or use \"loss\""
+                .into(),
+        )),
+        (Monitor::DeltaP | Monitor::DeltaM, Some(Err(e))) => Err(invalid(format!("Δ is undefined: {e}; use \"loss\""))),
+        (m, _) => Ok((m, None)),
+    }
+}
+
+fn task_names(config: &RunConfig) -> Vec<String> {
+    config.tasks.iter().map(|t| t.spec.name.clone()).collect()
+}
+
+/// The monitored value as written (`raw`) and in "higher is better" form (`score`).
+fn monitor_value(monitor: Monitor, e: &Evaluation, d: Option<&Delta>) -> (f64, f64) {
+    match monitor {
+        Monitor::Auto | Monitor::Loss => (e.total_loss(), -e.total_loss()),
+        Monitor::DeltaP => {
+            let v = d.map_or(f64::NAN, |d| d.delta_p);
+            (v, v)
+        }
+        Monitor::DeltaM => {
+            let v = d.map_or(f64::NAN, |d| d.delta_m);
+            (v, v)
+        }
+        Monitor::Metric { task, metric } => {
+            let v = e.metrics[task].iter().find(|(k, _)| *k == metric).map_or(f64::NAN, |(_, v)| *v);
+            (v, if metric.higher_is_better() { v } else { -v })
+        }
+    }
+}
+
 /// Train `config` as `options` say, writing the run folder. Returns the summary.
 pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let run_dir = options.run_dir.clone().unwrap_or_else(|| config.run_dir());
+    let splits = prepare_data(config)?;
+    let reference = match &options.reference {
+        Some(r) => Some(r.clone()),
+        None => stl::find_reference(config)?,
+    };
+    let (monitor, monitor_note) = resolve_monitor(config, reference.as_ref())?;
     prepare_run_dir(&run_dir, options)?;
     let ckpt_dir = run_dir.join("checkpoints");
     let metrics_path = run_dir.join("metrics.jsonl");
 
-    let splits = prepare_data(config)?;
     let device = options.device.device.clone().autodiff();
     let eval_device = options.device.device.clone();
     let tasks = config.task_specs();
+    let names = task_names(config);
     let t_count = tasks.len();
 
     let mut state = init_state(config, &device);
@@ -158,6 +245,9 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         best_valid_loss: f64::INFINITY,
         seed: config.seed,
         weighting_state: serde_json::Value::Null,
+        best_monitor: None,
+        plateau: PlateauState::default(),
+        stopped_early: false,
     };
     if options.resume {
         let (s, o, m) = checkpoint::load(&ckpt_dir.join("last"), state, optim)?;
@@ -171,6 +261,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
     }
     // On a resume this records the `--set` overrides (e.g. more epochs) too.
     atomic_write(&run_dir.join("config.toml"), config.toml.as_bytes())?;
+    InputSchema::for_config(config).save(&run_dir)?;
 
     let parameters = parameter_count(&state.model);
     let shared_parameters = parameter_count_of(&state.model, &state.model.shared_param_ids());
@@ -181,7 +272,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         batch_indices(&(0..n_train).collect::<Vec<_>>(), train_config.batch_size, train_config.drop_last)
             .len();
     if steps_per_epoch == 0 {
-        return Err(Error::Config(crate::config::ConfigError::Invalid {
+        return Err(Error::Config(ConfigError::Invalid {
             path: config.source.clone(),
             key: "train.batch_size".into(),
             message: format!(
@@ -190,11 +281,18 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             ),
         }));
     }
+    let schedule = Schedule {
+        lr: train_config.lr,
+        kind: train_config.schedule,
+        warmup_steps: (train_config.warmup_epochs * steps_per_epoch as f64).round() as usize,
+        total_steps: train_config.epochs * steps_per_epoch,
+    };
+    let early = train_config.early_stopping;
     let last_epoch = options.stop_after_epoch.map_or(train_config.epochs, |s| s.min(train_config.epochs));
     let progress = Progress::new((train_config.epochs * steps_per_epoch) as u64, options.quiet);
     progress.set_position((meta.epochs_done * steps_per_epoch) as u64);
     progress.line(&format!(
-        "training `{}` on {} — {} tasks, {} parameters ({} shared), {} train / {} valid / {} test samples, {} via {}",
+        "training `{}` on {} — {} tasks, {} parameters ({} shared), {} train / {} valid / {} test samples, {} via {}, selecting on {}",
         config.name,
         options.device.description,
         t_count,
@@ -205,12 +303,20 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         splits.test.len(),
         config.weighting.name(),
         config.weighting_input.name(),
+        monitor.name(&config.tasks),
     ));
+    if let Some(note) = &monitor_note {
+        progress.line(&format!("note: {note}"));
+    }
     let refresh = (steps_per_epoch / 10).max(1);
     let mut best_state =
         if meta.best_epoch > 0 { Some(load_best(&ckpt_dir, config, &device)?) } else { None };
+    let mut lr = schedule.lr(meta.steps_done, meta.epochs_done, &meta.plateau);
 
     for epoch in meta.epochs_done..last_epoch {
+        if meta.stopped_early {
+            break;
+        }
         let epoch_started = Instant::now();
         progress.set_epoch(epoch + 1, train_config.epochs);
         device.seed(epoch_seed(config.seed, epoch));
@@ -227,7 +333,8 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             if let Some(max_norm) = train_config.clip_grad_norm {
                 clip_global_norm(&state, &mut grads, max_norm);
             }
-            state = optim.step(train_config.lr, state, grads);
+            lr = schedule.lr(meta.steps_done, epoch, &meta.plateau);
+            state = optim.step(lr, state, grads);
             let after = state
                 .weighting
                 .wants_losses_after_step()
@@ -265,50 +372,82 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             &eval_device,
         );
         check_finite(&tasks, &valid.losses, "validation", epoch + 1, &kept)?;
+        let valid_delta = reference.as_ref().and_then(|r| delta(&valid.metrics, &r.valid, &names).ok());
+        let (raw, score) = monitor_value(monitor, &valid, valid_delta.as_ref());
 
         meta.epochs_done = epoch + 1;
         meta.weighting_state = state.weighting.state();
-        let improved = valid.total_loss() < meta.best_valid_loss;
+        let improved = early.improves(score, meta.best_monitor);
         if improved {
             meta.best_epoch = epoch + 1;
+            meta.best_monitor = Some(score);
             meta.best_valid_loss = valid.total_loss();
         }
-        append_json_line(
-            &metrics_path,
-            &serde_json::json!({
-                "epoch": epoch + 1,
-                "step": meta.steps_done,
-                "lr": train_config.lr,
-                "wall_s": epoch_started.elapsed().as_secs_f64(),
-                "train": {
-                    "loss": named(&tasks, &train_losses),
-                    "weights": named(&tasks, &weights),
-                },
-                "valid": valid.to_json(&config.tasks),
-                "best_epoch": meta.best_epoch,
-            }),
-        )?;
+        let cut = schedule.end_epoch(&mut meta.plateau, score);
+        meta.stopped_early = epoch + 1 < train_config.epochs && early.should_stop(epoch + 1, meta.best_epoch);
+        let mut line = serde_json::json!({
+            "epoch": epoch + 1,
+            "step": meta.steps_done,
+            "lr": lr,
+            "wall_s": epoch_started.elapsed().as_secs_f64(),
+            "train": {
+                "loss": named(&tasks, &train_losses),
+                "weights": named(&tasks, &weights),
+            },
+            "valid": valid.to_json(&config.tasks),
+            "monitor": json_f64(raw),
+            "best_epoch": meta.best_epoch,
+        });
+        if let Some(d) = &valid_delta {
+            line["valid_delta"] = serde_json::to_value(d).expect("numbers serialise");
+        }
+        append_json_line(&metrics_path, &line)?;
         if improved {
             checkpoint::save(&ckpt_dir.join("best"), &state, &optim, &meta)?;
             best_state = Some(state.clone());
         }
         checkpoint::save(&ckpt_dir.join("last"), &state, &optim, &meta)?;
         progress.line(&format!(
-            "epoch {}/{}  train {}  valid {}{}",
+            "epoch {}/{}  train {}  valid {}{}{}",
             epoch + 1,
             train_config.epochs,
             loss_message(&tasks, &train_losses),
             metric_message(&config.tasks, &valid),
+            valid_delta.map_or(String::new(), |d| format!(" Δp={:+.2}% Δm={:+.2}%", d.delta_p, d.delta_m)),
             if improved { "  (best)" } else { "" }
         ));
+        if cut {
+            progress.line(&format!(
+                "{} stalled: learning rate cut to {:.3e} (reduce-on-plateau)",
+                monitor.name(&config.tasks),
+                schedule.lr(meta.steps_done, epoch + 1, &meta.plateau)
+            ));
+        }
+        if meta.stopped_early {
+            progress.line(&format!(
+                "early stopping after epoch {}: {} has not improved for {} epochs (best epoch {})",
+                epoch + 1,
+                monitor.name(&config.tasks),
+                early.patience.unwrap_or(0),
+                meta.best_epoch
+            ));
+        }
     }
     progress.finish();
 
-    let finished = meta.epochs_done >= train_config.epochs;
+    let finished = meta.epochs_done >= train_config.epochs || meta.stopped_early;
     let best = best_state.unwrap_or_else(|| state.clone()).model.valid();
     let batch = train_config.batch_size.max(256);
     let valid = evaluate(&best, &splits.valid, &config.tasks, batch, &eval_device);
     let test = finished.then(|| evaluate(&best, &splits.test, &config.tasks, batch, &eval_device));
+    let delta_json = match (&reference, &test) {
+        (Some(r), Some(test)) => {
+            let v = delta(&valid.metrics, &r.valid, &names).ok();
+            let t = delta(&test.metrics, &r.test, &names).ok();
+            serde_json::json!({"valid": v, "test": t, "baselines": r.run_dirs})
+        }
+        _ => serde_json::Value::Null,
+    };
     let summary = RunSummary {
         name: config.name.clone(),
         run_dir: run_dir.clone(),
@@ -317,25 +456,47 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         epochs: train_config.epochs,
         epochs_done: meta.epochs_done,
         finished,
+        stopped_early: meta.stopped_early,
+        monitor: monitor.name(&config.tasks),
+        best_monitor: meta.best_monitor.map(|s| monitor_value_raw(monitor, s)),
         best_epoch: meta.best_epoch,
         best_valid_loss: meta.best_valid_loss,
+        final_lr: lr,
         parameters,
         shared_parameters,
         weighting: format!("{} ({})", config.weighting.name(), config.weighting_input.name()),
         wall_s: started.elapsed().as_secs_f64(),
         valid: valid.to_json(&config.tasks),
         test: test.as_ref().map_or(serde_json::Value::Null, |t| t.to_json(&config.tasks)),
+        delta: delta_json,
     };
     let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     atomic_write(&run_dir.join("summary.json"), &json)?;
     if let Some(test) = &test {
+        let d = summary.delta.get("test").and_then(|d| serde_json::from_value::<Delta>(d.clone()).ok());
         progress.line(&format!(
-            "test (best epoch {}): {}",
+            "test (best epoch {}): {}{}",
             meta.best_epoch,
-            metric_message(&config.tasks, test)
+            metric_message(&config.tasks, test),
+            d.map_or(String::new(), |d| format!(
+                "  Δp={:+.2}% Δm={:+.2}% vs single-task",
+                d.delta_p, d.delta_m
+            )),
         ));
     }
+    if let Err(e) = plot_run(&run_dir) {
+        progress.line(&format!("warning: plots not written: {e}"));
+    }
     Ok(summary)
+}
+
+/// A "higher is better" score back in the monitor's own sign.
+fn monitor_value_raw(monitor: Monitor, score: f64) -> f64 {
+    match monitor {
+        Monitor::Auto | Monitor::Loss => -score,
+        Monitor::Metric { metric, .. } if !metric.higher_is_better() => -score,
+        _ => score,
+    }
 }
 
 fn load_best(ckpt_dir: &Path, config: &RunConfig, device: &Device) -> Result<TrainState, Error> {

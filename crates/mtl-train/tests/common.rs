@@ -63,6 +63,7 @@ pub fn options(run_dir: PathBuf, backend: BackendChoice) -> TrainOptions {
         resume: false,
         overwrite: false,
         stop_after_epoch: None,
+        reference: None,
     }
 }
 

@@ -36,6 +36,9 @@ fn meta() -> CheckpointMeta {
         best_valid_loss: 1.5,
         seed: 7,
         weighting_state: serde_json::json!({"history": [1.0, 2.0]}),
+        best_monitor: Some(-1.5),
+        plateau: Default::default(),
+        stopped_early: false,
     }
 }
 

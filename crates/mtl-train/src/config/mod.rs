@@ -8,4 +8,4 @@ pub mod schema;
 
 pub use error::ConfigError;
 pub use load::{apply_override, load_file, parse_text};
-pub use resolve::{OptimizerConfig, RunConfig, TaskConfig, TrainConfig};
+pub use resolve::{Monitor, OptimizerConfig, RunConfig, TaskConfig, TrainConfig};

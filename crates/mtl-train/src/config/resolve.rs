@@ -13,9 +13,44 @@ use mtl_weighting::{UwConfig, WeightingConfig, WeightingInput};
 use super::error::ConfigError;
 use super::load::load_file;
 use super::schema::{
-    ArchitectureName, FileConfig, GradientsName, MethodName, MlpSection, OptimizerName, TaskKindName,
+    ArchitectureName, FileConfig, GradientsName, MethodName, MlpSection, OptimizerName, ScheduleName,
+    TaskKindName,
 };
 use crate::metrics::MetricKind;
+use crate::schedule::{EarlyStopping, ScheduleKind};
+
+/// What selects the best checkpoint, stops early and drives reduce-on-plateau.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    /// `delta_p` when single-task baselines exist, else `loss`.
+    Auto,
+    /// Sum of the validation task losses (lower is better).
+    Loss,
+    /// LibMTL's Δp over the single-task baselines (higher is better).
+    DeltaP,
+    /// The flat Δm of Nash-MTL/FAMO (higher is better).
+    DeltaM,
+    /// One metric of one task, in its own direction.
+    Metric {
+        /// Index into the trained tasks.
+        task: usize,
+        /// The metric.
+        metric: MetricKind,
+    },
+}
+
+impl Monitor {
+    /// How it is written in a config.
+    pub fn name(&self, tasks: &[TaskConfig]) -> String {
+        match self {
+            Monitor::Auto => "auto".into(),
+            Monitor::Loss => "loss".into(),
+            Monitor::DeltaP => "delta_p".into(),
+            Monitor::DeltaM => "delta_m".into(),
+            Monitor::Metric { task, metric } => format!("{}.{}", tasks[*task].spec.name, metric.name()),
+        }
+    }
+}
 
 /// One task with its metrics.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +106,14 @@ pub struct TrainConfig {
     pub optimizer: OptimizerConfig,
     /// Global gradient-norm clipping threshold.
     pub clip_grad_norm: Option<f64>,
+    /// Learning-rate rule.
+    pub schedule: ScheduleKind,
+    /// Linear warm-up, in epochs.
+    pub warmup_epochs: f64,
+    /// What picks the best epoch.
+    pub monitor: Monitor,
+    /// When to stop before `epochs`.
+    pub early_stopping: EarlyStopping,
 }
 
 /// A validated run: everything the trainer needs.
@@ -88,8 +131,12 @@ pub struct RunConfig {
     pub synthetic: SyntheticConfig,
     /// Split fractions.
     pub split: SplitFractions,
-    /// Tasks in order.
+    /// The tasks trained, in order (one with `run.single_task`).
     pub tasks: Vec<TaskConfig>,
+    /// Every task of the config: the data holds all of them even when one is trained.
+    pub data_tasks: Vec<TaskConfig>,
+    /// Index into `data_tasks` of the task trained alone (`run.single_task`).
+    pub single_task: Option<usize>,
     /// The network.
     pub model: MultiTaskModelConfig,
     /// The weighting method.
@@ -100,6 +147,9 @@ pub struct RunConfig {
     pub train: TrainConfig,
     /// The resolved TOML (file plus overrides), written to the run folder.
     pub toml: String,
+    /// The parsed file (plus overrides), from which derived configs (baselines, grid cells)
+    /// are built.
+    pub file: FileConfig,
 }
 
 impl RunConfig {
@@ -204,6 +254,21 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         };
         tasks.push(TaskConfig { spec: TaskSpec { name: t.name.clone(), kind }, metrics });
     }
+    let data_tasks = tasks.clone();
+    let single_task = match &file.run.single_task {
+        None => None,
+        Some(name) => {
+            let Some(i) = data_tasks.iter().position(|t| &t.spec.name == name) else {
+                let names: Vec<&str> = data_tasks.iter().map(|t| t.spec.name.as_str()).collect();
+                return Err(invalid(
+                    "run.single_task",
+                    format!("no task is named `{name}`; use one of {}", names.join(", ")),
+                ));
+            };
+            tasks = vec![data_tasks[i].clone()];
+            Some(i)
+        }
+    };
 
     // Data.
     let s = &file.data.synthetic;
@@ -219,7 +284,7 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
     let data_err = |e: mtl_data::DataError| match e {
         mtl_data::DataError::InvalidSetting { key, message } => invalid(&key, message),
     };
-    synthetic.validate(tasks.len()).map_err(data_err)?;
+    synthetic.validate(data_tasks.len()).map_err(data_err)?;
     let split = SplitFractions {
         train: file.data.split.train,
         valid: file.data.split.valid,
@@ -336,6 +401,58 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
             "use a positive norm, or remove the key to disable clipping".into(),
         ));
     }
+    let monitor = resolve_monitor(&t.monitor, &tasks, single_task.is_some())
+        .map_err(|m| invalid("train.monitor", m))?;
+    let sc = &t.schedule;
+    if !(sc.warmup_epochs >= 0.0 && sc.warmup_epochs.is_finite()) {
+        return Err(invalid("train.schedule.warmup_epochs", "use a number of epochs ≥ 0".into()));
+    }
+    if !(sc.min_lr >= 0.0 && sc.min_lr <= t.lr) {
+        return Err(invalid(
+            "train.schedule.min_lr",
+            format!("{} must lie in [0, train.lr = {}]", sc.min_lr, t.lr),
+        ));
+    }
+    let schedule = match sc.kind {
+        ScheduleName::Constant => ScheduleKind::Constant,
+        ScheduleName::Step => {
+            if sc.step_epochs == 0 {
+                return Err(invalid("train.schedule.step_epochs", "use at least 1 epoch".into()));
+            }
+            if !(sc.gamma > 0.0 && sc.gamma.is_finite()) {
+                return Err(invalid(
+                    "train.schedule.gamma",
+                    format!("{} is not a positive factor", sc.gamma),
+                ));
+            }
+            ScheduleKind::Step { every: sc.step_epochs, gamma: sc.gamma }
+        }
+        ScheduleName::Cosine => ScheduleKind::Cosine { min_lr: sc.min_lr },
+        ScheduleName::Plateau => {
+            if !(sc.factor > 0.0 && sc.factor < 1.0) {
+                return Err(invalid("train.schedule.factor", format!("{} is not in (0, 1)", sc.factor)));
+            }
+            if !(sc.threshold >= 0.0 && sc.threshold.is_finite()) {
+                return Err(invalid("train.schedule.threshold", "use a value ≥ 0".into()));
+            }
+            ScheduleKind::Plateau {
+                factor: sc.factor,
+                patience: sc.patience,
+                threshold: sc.threshold,
+                min_lr: sc.min_lr,
+            }
+        }
+    };
+    let es = &t.early_stopping;
+    if es.patience == Some(0) {
+        return Err(invalid(
+            "train.early_stopping.patience",
+            "use at least 1 epoch, or remove the key to turn early stopping off".into(),
+        ));
+    }
+    if !(es.min_delta >= 0.0 && es.min_delta.is_finite()) {
+        return Err(invalid("train.early_stopping.min_delta", "use a value ≥ 0".into()));
+    }
     let optimizer = match t.optimizer {
         OptimizerName::Adam => {
             OptimizerConfig::Adam { betas: t.betas, eps: t.eps, weight_decay: t.weight_decay }
@@ -354,6 +471,8 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         synthetic,
         split,
         tasks,
+        data_tasks,
+        single_task,
         model,
         weighting,
         weighting_input,
@@ -364,9 +483,51 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
             lr: t.lr,
             optimizer,
             clip_grad_norm: t.clip_grad_norm,
+            schedule,
+            warmup_epochs: sc.warmup_epochs,
+            monitor,
+            early_stopping: EarlyStopping { patience: es.patience, min_delta: es.min_delta },
         },
         toml,
+        file,
     })
+}
+
+fn resolve_monitor(text: &str, tasks: &[TaskConfig], single: bool) -> Result<Monitor, String> {
+    let relative = |m: Monitor| {
+        if single {
+            Err(format!(
+                "`{text}` compares with single-task baselines, which a single-task run cannot; use \"loss\" or \"TASK.METRIC\""
+            ))
+        } else {
+            Ok(m)
+        }
+    };
+    match text {
+        "auto" => Ok(Monitor::Auto),
+        "loss" => Ok(Monitor::Loss),
+        "delta_p" => relative(Monitor::DeltaP),
+        "delta_m" => relative(Monitor::DeltaM),
+        _ => {
+            let allowed = || {
+                let mut names = vec!["auto".to_string(), "loss".into(), "delta_p".into(), "delta_m".into()];
+                for t in tasks {
+                    names.extend(t.metrics.iter().map(|m| format!("{}.{}", t.spec.name, m.name())));
+                }
+                names.join(", ")
+            };
+            let Some((task, metric)) = text.rsplit_once('.') else {
+                return Err(format!("`{text}` is not a monitor; use one of {}", allowed()));
+            };
+            let Some(t) = tasks.iter().position(|t| t.spec.name == task) else {
+                return Err(format!("no trained task is named `{task}`; use one of {}", allowed()));
+            };
+            match MetricKind::from_name(metric) {
+                Some(m) if tasks[t].metrics.contains(&m) => Ok(Monitor::Metric { task: t, metric: m }),
+                _ => Err(format!("task `{task}` reports no metric `{metric}`; use one of {}", allowed())),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -406,6 +567,14 @@ mod tests {
             (&["weighting.method=uw", "weighting.gradients=parameters"], "weighting.gradients"),
             (&["train.momentum=0.9"], "train.momentum"),
             (&["model.encoder.dropout=1.0"], "model.encoder.dropout"),
+            (&["train.monitor=a.accuracy"], "train.monitor"),
+            (&["train.monitor=zz"], "train.monitor"),
+            (&["run.single_task=c"], "run.single_task"),
+            (&["run.single_task=a", "train.monitor=delta_p"], "train.monitor"),
+            (&["train.early_stopping.patience=0"], "train.early_stopping.patience"),
+            (&["train.schedule.kind=plateau", "train.schedule.factor=1.5"], "train.schedule.factor"),
+            (&["train.schedule.kind=step", "train.schedule.step_epochs=0"], "train.schedule.step_epochs"),
+            (&["train.schedule.min_lr=1.0"], "train.schedule.min_lr"),
         ];
         for (o, key) in cases {
             let e = run("", o).unwrap_err().to_string();
@@ -420,6 +589,18 @@ mod tests {
         let c = run("[[tasks]]\nname = \"m\"\nkind = \"multiclass\"\nclasses = 4\n", &[]).unwrap();
         assert_eq!(c.tasks[2].spec.kind, TaskKind::Multiclass { classes: 4 });
         assert_eq!(c.model.task_outputs, vec![1, 1, 4]);
+    }
+
+    #[test]
+    fn monitors_and_single_task_resolve() {
+        let c = run("", &["train.monitor=b.auc"]).unwrap();
+        assert_eq!(c.train.monitor, Monitor::Metric { task: 1, metric: MetricKind::Auc });
+        let c = run("", &["run.single_task=b", "train.monitor=b.auc"]).unwrap();
+        assert_eq!(c.tasks.len(), 1);
+        assert_eq!(c.data_tasks.len(), 2);
+        assert_eq!(c.single_task, Some(1));
+        assert_eq!(c.train.monitor, Monitor::Metric { task: 0, metric: MetricKind::Auc });
+        assert_eq!(c.model.task_outputs, vec![1]);
     }
 
     #[test]

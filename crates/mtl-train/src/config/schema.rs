@@ -40,11 +40,15 @@ pub struct RunSection {
     pub seed: u64,
     /// Folder that holds run folders, relative to the working directory. Default `"runs"`.
     pub output_dir: String,
+    /// Train only this task (a single-task baseline) on the same data; absent = all tasks.
+    /// `mtl train --single-task` sets it for each task in turn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub single_task: Option<String>,
 }
 
 impl Default for RunSection {
     fn default() -> Self {
-        Self { name: "run".into(), seed: 0, output_dir: "runs".into() }
+        Self { name: "run".into(), seed: 0, output_dir: "runs".into(), single_task: None }
     }
 }
 
@@ -270,6 +274,78 @@ pub struct TrainSection {
     /// Clip the global gradient norm to this value; absent = no clipping.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_grad_norm: Option<f64>,
+    /// What picks the best checkpoint (on the validation split), drives early stopping and
+    /// reduce-on-plateau: `"loss"` (sum of task losses), `"delta_p"` / `"delta_m"` (relative
+    /// improvement over the single-task baselines, which must exist), `"TASK.METRIC"` (e.g.
+    /// `"y1.r2"`), or `"auto"`: `delta_p` when baselines exist, else `loss`. Default `"auto"`.
+    pub monitor: String,
+    /// `[train.schedule]`: learning-rate schedule.
+    pub schedule: ScheduleSection,
+    /// `[train.early_stopping]`: stop when the monitored value stalls.
+    pub early_stopping: EarlyStoppingSection,
+}
+
+/// Learning-rate schedules a config may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleName {
+    /// `train.lr` throughout.
+    #[default]
+    Constant,
+    /// Multiply by `gamma` every `step_epochs` epochs.
+    Step,
+    /// Cosine decay to `min_lr` over the run, after the warm-up.
+    Cosine,
+    /// Multiply by `factor` when the monitor has not improved for more than `patience` epochs.
+    Plateau,
+}
+
+/// `[train.schedule]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleSection {
+    /// `"constant"`, `"step"`, `"cosine"` or `"plateau"`. Default `"constant"`.
+    pub kind: ScheduleName,
+    /// Linear warm-up over this many epochs (fractions allowed), for any kind. Default 0.
+    pub warmup_epochs: f64,
+    /// step: epochs between decays. Default 10.
+    pub step_epochs: usize,
+    /// step: decay factor. Default 0.1.
+    pub gamma: f64,
+    /// plateau: decay factor. Default 0.1.
+    pub factor: f64,
+    /// plateau: epochs without improvement tolerated. Default 10.
+    pub patience: usize,
+    /// plateau: relative improvement that counts. Default 1e-4.
+    pub threshold: f64,
+    /// cosine: final rate; plateau: floor. Default 0.
+    pub min_lr: f64,
+}
+
+impl Default for ScheduleSection {
+    fn default() -> Self {
+        Self {
+            kind: ScheduleName::Constant,
+            warmup_epochs: 0.0,
+            step_epochs: 10,
+            gamma: 0.1,
+            factor: 0.1,
+            patience: 10,
+            threshold: 1e-4,
+            min_lr: 0.0,
+        }
+    }
+}
+
+/// `[train.early_stopping]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EarlyStoppingSection {
+    /// Stop after this many epochs without improvement of `train.monitor`; absent = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
+    /// Smallest change of the monitor that counts as an improvement. Default 0.
+    pub min_delta: f64,
 }
 
 impl Default for TrainSection {
@@ -285,6 +361,9 @@ impl Default for TrainSection {
             betas: [0.9, 0.999],
             eps: 1e-8,
             clip_grad_norm: None,
+            monitor: "auto".into(),
+            schedule: ScheduleSection::default(),
+            early_stopping: EarlyStoppingSection::default(),
         }
     }
 }

@@ -1,0 +1,107 @@
+//! `mtl export`: a run's weights as safetensors, named and laid out the way PyTorch names
+//! them, plus a JSON description of the architecture.
+//!
+//! Burn stores a Linear weight as `[in, out]`; the export goes through burn-store's
+//! `BurnToPyTorchAdapter`, which transposes it to PyTorch's `[out, in]`, and leaves enum
+//! variant names out of the paths (`architecture.encoder.layers.0.weight`, not
+//! `architecture.Hps.encoder…`). `model.json` lists every tensor with its shape, the input
+//! columns, the tasks and their output meaning, and the `[model]` config section, which is
+//! enough to rebuild the network in PyTorch (or in mtl: [`load_safetensors`]).
+
+use std::path::{Path, PathBuf};
+
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use clap::ValueEnum;
+use mtl_data::TaskKind;
+use mtl_model::MultiTaskModel;
+
+use crate::error::{Error, io};
+use crate::io::atomic_write;
+use crate::predict::InputSchema;
+use crate::runs::OpenedRun;
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Hugging Face safetensors (PyTorch layout and names).
+    Safetensors,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The weights.
+    pub weights: PathBuf,
+    /// The description.
+    pub description: PathBuf,
+}
+
+/// Export `run` into folder `out` (`model.safetensors`, `model.json`).
+pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let weights = out.join("model.safetensors");
+    let description = out.join("model.json");
+    let store_err = |e: &dyn std::fmt::Display| Error::Io {
+        path: weights.clone(),
+        source: std::io::Error::other(e.to_string()),
+    };
+
+    let mut store = SafetensorsStore::from_bytes(None)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .skip_enum_variants(true)
+        .metadata("producer", "mtl")
+        .metadata("run", run.config.name.clone())
+        .metadata("epoch", run.meta.best_epoch.to_string());
+    run.model.save_into(&mut store).map_err(|e| store_err(&e))?;
+    let bytes = store.get_bytes().map_err(|e| store_err(&e))?;
+    atomic_write(&weights, &bytes)?;
+
+    let tensors: Vec<serde_json::Value> = run
+        .model
+        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
+        .into_iter()
+        .map(|t| serde_json::json!({"name": t.name, "shape": t.shape.to_vec(), "dtype": format!("{:?}", t.dtype)}))
+        .collect();
+    let tasks: Vec<serde_json::Value> = run
+        .config
+        .tasks
+        .iter()
+        .map(|t| {
+            let (outputs, meaning) = match t.spec.kind {
+                TaskKind::Regression => (1, "the predicted value"),
+                TaskKind::Binary => (1, "the logit of class 1 (apply a sigmoid)"),
+                TaskKind::Multiclass { .. } => (t.spec.kind.output_dim(), "class logits (apply a softmax)"),
+            };
+            serde_json::json!({"name": t.spec.name, "kind": t.spec.kind.name(), "outputs": outputs, "output": meaning})
+        })
+        .collect();
+    let inputs = InputSchema::load(&run.dir)?;
+    let json = serde_json::json!({
+        "format": "safetensors",
+        "layout": "PyTorch: Linear weights are [out, in]; enum variant names left out of the paths",
+        "run": run.config.name,
+        "checkpoint": run.checkpoint,
+        "epoch": run.meta.epochs_done,
+        "inputs": inputs,
+        "tasks": tasks,
+        "model": run.config.file.model,
+        "tensors": tensors,
+    });
+    atomic_write(&description, &serde_json::to_vec_pretty(&json).expect("description serialises"))?;
+    Ok(Exported { weights, description })
+}
+
+/// Load an exported `model.safetensors` into `model` (built from the same config). Fails when
+/// a tensor is missing, unused, or of the wrong shape.
+pub fn load_safetensors(model: &mut MultiTaskModel, path: &Path) -> Result<(), String> {
+    let mut store =
+        SafetensorsStore::from_file(path).with_from_adapter(PyTorchToBurnAdapter).skip_enum_variants(true);
+    let result = model.load_from(&mut store).map_err(|e| e.to_string())?;
+    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+        return Err(format!(
+            "errors {:?}, missing {:?}, unused {:?}",
+            result.errors, result.missing, result.unused
+        ));
+    }
+    Ok(())
+}

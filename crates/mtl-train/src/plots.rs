@@ -1,0 +1,330 @@
+//! SVG plots (plotters): a run's curves from `metrics.jsonl` (`RUN_DIR/plots/`, written at the
+//! end of training and by `mtl plot`), and the charts of `mtl compare`.
+//!
+//! A run gets `loss.svg` (train and valid loss per task), `metrics.svg` (valid metrics, one
+//! panel per task), `weights.svg` (mean task weight per epoch), `lr.svg` (learning rate) and,
+//! when single-task baselines exist, `delta.svg` (valid Δp and Δm).
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use crate::error::{Error, io};
+use crate::io::atomic_write;
+
+/// One line of a chart; `std` draws error bars (compare plots).
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend label.
+    pub name: String,
+    /// `(x, y, std)` points.
+    pub points: Vec<(f64, f64, Option<f64>)>,
+}
+
+/// One panel: a title, axis names and its lines.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Caption.
+    pub title: String,
+    /// X axis name.
+    pub x_desc: String,
+    /// Y axis name.
+    pub y_desc: String,
+    /// Lines.
+    pub series: Vec<Series>,
+    /// Tick labels for integer x positions (categorical x axis), if any.
+    pub x_labels: Option<Vec<String>>,
+    /// Logarithmic y axis (all values must be positive).
+    pub log_y: bool,
+}
+
+type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Render `panels` side by side (up to 3 per row) into an SVG file at `path`, atomically.
+pub fn write_svg(path: &Path, title: &str, panels: &[Panel]) -> Result<(), Error> {
+    let cols = panels.len().clamp(1, 3);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let size = (460 * cols as u32, 340 * rows as u32 + 30);
+    let mut svg = String::new();
+    draw(&mut svg, size, title, panels, cols, rows)
+        .map_err(|e| Error::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+    atomic_write(path, svg.as_bytes())
+}
+
+fn draw(
+    svg: &mut String,
+    size: (u32, u32),
+    title: &str,
+    panels: &[Panel],
+    cols: usize,
+    rows: usize,
+) -> DrawResult<()> {
+    let root = SVGBackend::with_string(svg, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(title, ("sans-serif", 20))?;
+    for (panel, area) in panels.iter().zip(root.split_evenly((rows, cols))) {
+        draw_panel(&area, panel)?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.filter(|v| v.is_finite()).fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, p: &Panel) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let points = || p.series.iter().flat_map(|s| s.points.iter());
+    let Some((x0, x1)) = bounds(points().map(|q| q.0)) else { return Ok(()) };
+    let (y0, y1) = bounds(points().flat_map(|q| {
+        let s = q.2.unwrap_or(0.0);
+        [q.1 - s, q.1 + s]
+    }))
+    .unwrap_or((0.0, 1.0));
+    let (x0, x1) = if x0 == x1 { (x0 - 0.5, x1 + 0.5) } else { (x0, x1) };
+    let pad = if y1 > y0 { 0.05 * (y1 - y0) } else { 0.5_f64.max(y0.abs() * 0.05) };
+    let mut builder = ChartBuilder::on(area);
+    builder.caption(&p.title, ("sans-serif", 16)).margin(8).x_label_area_size(32).y_label_area_size(56);
+    let labels = p.x_labels.clone();
+    let x_fmt = move |x: &f64| match &labels {
+        Some(l) if (x.round() - x).abs() < 1e-6 => l.get(x.round() as usize).cloned().unwrap_or_default(),
+        Some(_) => String::new(),
+        None => tidy(*x),
+    };
+    let positive = y0 > 0.0;
+    if p.log_y && positive {
+        let mut chart = builder.build_cartesian_2d(x0..x1, (y0 * 0.9..y1 * 1.1).log_scale())?;
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .x_desc(&p.x_desc)
+            .y_desc(&p.y_desc)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&|y| tidy(*y))
+            .draw()?;
+        for (i, s) in p.series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(s.points.iter().map(|q| (q.0, q.1)), color.stroke_width(2)))?
+                .label(&s.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    } else {
+        let mut chart = builder.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .x_desc(&p.x_desc)
+            .y_desc(&p.y_desc)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&|y| tidy(*y))
+            .draw()?;
+        for (i, s) in p.series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(s.points.iter().map(|q| (q.0, q.1)), color.stroke_width(2)))?
+                .label(&s.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            chart.draw_series(s.points.iter().map(|q| Circle::new((q.0, q.1), 3, color.filled())))?;
+            chart.draw_series(s.points.iter().filter_map(|q| {
+                q.2.filter(|sd| *sd > 0.0)
+                    .map(|sd| ErrorBar::new_vertical(q.0, q.1 - sd, q.1, q.1 + sd, color.stroke_width(1), 8))
+            }))?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    }
+    Ok(())
+}
+
+/// A tick label without float noise: at most 4 significant decimals, trailing zeros cut
+/// (0.30000000000000004 → "0.3"); scientific notation for very small or large values.
+fn tidy(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        return format!("{v:.2e}");
+    }
+    let decimals = (4 - a.log10().floor() as i32 - 1).clamp(0, 6) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+/// Read `metrics.jsonl` of `run_dir`.
+pub fn read_log(run_dir: &Path) -> Result<Vec<serde_json::Value>, Error> {
+    let path = run_dir.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::RunDir {
+        path: run_dir.to_path_buf(),
+        message: format!("cannot read metrics.jsonl ({e}); is this a run folder with at least one epoch?"),
+    })?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::RunDir {
+                path: path.clone(),
+                message: format!("line {} is not JSON ({e})", i + 1),
+            })
+        })
+        .collect()
+}
+
+/// Lines of `{task: value}` objects found at `pointer` (e.g. `/train/loss`) in each epoch.
+fn task_series(log: &[serde_json::Value], pointer: &str, suffix: &str) -> Vec<Series> {
+    let Some(first) = log.first().and_then(|l| l.pointer(pointer)).and_then(|v| v.as_object()) else {
+        return Vec::new();
+    };
+    first
+        .keys()
+        .map(|task| Series {
+            name: format!("{task}{suffix}"),
+            points: epochs_of(log, &format!("{pointer}/{}", escape(task))),
+        })
+        .collect()
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn epochs_of(log: &[serde_json::Value], pointer: &str) -> Vec<(f64, f64, Option<f64>)> {
+    log.iter()
+        .filter_map(|l| {
+            let e = l.get("epoch")?.as_f64()?;
+            let v = l.pointer(pointer)?.as_f64()?;
+            Some((e, v, None))
+        })
+        .collect()
+}
+
+fn panel(title: &str, y_desc: &str, series: Vec<Series>, log_y: bool) -> Panel {
+    Panel {
+        title: title.into(),
+        x_desc: "epoch".into(),
+        y_desc: y_desc.into(),
+        series,
+        x_labels: None,
+        log_y,
+    }
+}
+
+/// Draw the plots of the run in `run_dir` into `run_dir/plots/`. Returns the files written.
+pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let log = read_log(run_dir)?;
+    let dir = run_dir.join("plots");
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let mut written = Vec::new();
+    let mut write = |name: &str, title: &str, panels: Vec<Panel>| -> Result<(), Error> {
+        if panels.iter().all(|p| p.series.iter().all(|s| s.points.is_empty())) {
+            return Ok(());
+        }
+        let path = dir.join(name);
+        write_svg(&path, title, &panels)?;
+        written.push(path);
+        Ok(())
+    };
+    let run = run_dir.file_name().map_or(String::new(), |n| n.to_string_lossy().to_string());
+
+    write(
+        "loss.svg",
+        &format!("{run}: task losses"),
+        vec![
+            panel("train", "loss", task_series(&log, "/train/loss", ""), true),
+            panel(
+                "valid",
+                "loss",
+                task_series(&log, "/valid", "").into_iter().map(|s| loss_of(&log, s)).collect(),
+                true,
+            ),
+        ],
+    )?;
+
+    let mut metric_panels = Vec::new();
+    if let Some(valid) = log.first().and_then(|l| l.get("valid")).and_then(|v| v.as_object()) {
+        for (task, values) in valid {
+            let series = values
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter(|k| *k != "loss")
+                .map(|k| Series {
+                    name: k.clone(),
+                    points: epochs_of(&log, &format!("/valid/{}/{}", escape(task), escape(k))),
+                })
+                .collect();
+            metric_panels.push(panel(task, "valid metric", series, false));
+        }
+    }
+    write("metrics.svg", &format!("{run}: validation metrics"), metric_panels)?;
+    write(
+        "weights.svg",
+        &format!("{run}: task weights (epoch mean)"),
+        vec![panel("weights", "weight", task_series(&log, "/train/weights", ""), false)],
+    )?;
+    write(
+        "lr.svg",
+        &format!("{run}: learning rate"),
+        vec![panel(
+            "learning rate",
+            "lr",
+            vec![Series { name: "lr".into(), points: epochs_of(&log, "/lr") }],
+            false,
+        )],
+    )?;
+    let deltas = ["delta_p", "delta_m"]
+        .iter()
+        .map(|k| Series { name: format!("{k} (%)"), points: epochs_of(&log, &format!("/valid_delta/{k}")) })
+        .collect();
+    write(
+        "delta.svg",
+        &format!("{run}: improvement over single-task (valid)"),
+        vec![panel("Δ", "%", deltas, false)],
+    )?;
+    Ok(written)
+}
+
+/// The `loss` entry of a task's valid object.
+fn loss_of(log: &[serde_json::Value], s: Series) -> Series {
+    Series { points: epochs_of(log, &format!("/valid/{}/loss", escape(&s.name))), name: s.name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_tidy() {
+        assert_eq!(tidy(0.30000000000000004), "0.3");
+        assert_eq!(tidy(0.7999999999999999), "0.8");
+        assert_eq!(tidy(12.5), "12.5");
+        assert_eq!(tidy(-4.0), "-4");
+        assert_eq!(tidy(0.0), "0");
+        assert_eq!(tidy(3e-4), "3.00e-4");
+    }
+
+    #[test]
+    fn an_svg_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.svg");
+        let series = vec![Series { name: "s".into(), points: vec![(0.0, 1.0, Some(0.1)), (1.0, 2.0, None)] }];
+        let p = Panel {
+            title: "t".into(),
+            x_desc: "x".into(),
+            y_desc: "y".into(),
+            series,
+            x_labels: None,
+            log_y: false,
+        };
+        write_svg(&path, "title", &[p]).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("title") && svg.contains("polyline"), "{svg}");
+    }
+}

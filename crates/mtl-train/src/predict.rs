@@ -1,0 +1,251 @@
+//! `mtl predict`: per-task predictions of a trained run on new rows (a CSV file) or on one of
+//! the run's own splits, written as CSV.
+//!
+//! The input columns a run expects, and the preprocessing fitted on its training split, are
+//! saved in the run folder as `inputs.json` ([`InputSchema`]) when training starts, so that
+//! prediction applies exactly what training saw. Output columns, per task: `TASK` (the value
+//! for regression, the class for binary and multiclass), `TASK_prob` (binary: probability of
+//! class 1) or `TASK_prob_K` (multiclass: probability of class K); with `--split`, also
+//! `TASK_label` (empty where the sample has no label).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::{Device, Tensor, TensorData};
+use mtl_data::{MultiTaskDataset, TaskKind, batch_indices};
+use mtl_model::MultiTaskModel;
+use serde::{Deserialize, Serialize};
+
+use crate::config::schema::DataSourceKind;
+use crate::config::{RunConfig, TaskConfig};
+use crate::error::{Error, io};
+use crate::io::atomic_write;
+use crate::metrics::host_values;
+
+/// The input a run's network reads, saved as `RUN_DIR/inputs.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSchema {
+    /// Feature column names, in the order the network reads them.
+    pub features: Vec<String>,
+    /// Per-column `(x − mean) / std` fitted on the training split; `None` when the features
+    /// are used as they are (the synthetic generator's are already standard normal).
+    pub standardize: Option<Vec<(f64, f64)>>,
+}
+
+impl InputSchema {
+    /// The schema of `config`'s data.
+    pub fn for_config(config: &RunConfig) -> Self {
+        match config.file.data.source {
+            DataSourceKind::Synthetic => Self {
+                features: (0..config.synthetic.features).map(|i| format!("x{i}")).collect(),
+                standardize: None,
+            },
+        }
+    }
+
+    /// Write `inputs.json` into `run_dir`.
+    pub fn save(&self, run_dir: &Path) -> Result<(), Error> {
+        let json = serde_json::to_vec_pretty(self).expect("schema serialises");
+        atomic_write(&run_dir.join("inputs.json"), &json)
+    }
+
+    /// Read `inputs.json` from `run_dir`.
+    pub fn load(run_dir: &Path) -> Result<Self, Error> {
+        let path = run_dir.join("inputs.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::RunDir {
+            path: run_dir.to_path_buf(),
+            message: format!(
+                "cannot read inputs.json ({e}); it is written when training starts — is this a run folder?"
+            ),
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::RunDir {
+            path: run_dir.to_path_buf(),
+            message: format!("inputs.json is corrupt ({e}); train the run again"),
+        })
+    }
+
+    /// Apply the saved preprocessing to row-major `features`.
+    pub fn preprocess(&self, features: &mut [f32]) {
+        if let Some(stats) = &self.standardize {
+            for row in features.chunks_mut(stats.len()) {
+                for (x, (mean, std)) in row.iter_mut().zip(stats) {
+                    *x = ((*x as f64 - mean) / std) as f32;
+                }
+            }
+        }
+    }
+
+    /// Read a CSV file with a header naming exactly the feature columns (in any order). Returns
+    /// row-major features in schema order, preprocessed.
+    pub fn read_csv(&self, path: &Path) -> Result<(Vec<f32>, usize), Error> {
+        let bad =
+            |line: Option<u64>, message: String| Error::Input { path: path.to_path_buf(), line, message };
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| bad(None, e.to_string()))?;
+        let header: Vec<String> =
+            reader.headers().map_err(|e| bad(Some(1), e.to_string()))?.iter().map(String::from).collect();
+        if header.iter().all(|h| h.is_empty()) {
+            return Err(bad(
+                Some(1),
+                "the file is empty; it needs a header naming the feature columns".into(),
+            ));
+        }
+        let position: HashMap<&str, usize> =
+            header.iter().enumerate().map(|(i, h)| (h.as_str(), i)).collect();
+        let missing: Vec<&str> =
+            self.features.iter().filter(|f| !position.contains_key(f.as_str())).map(String::as_str).collect();
+        let extra: Vec<&str> =
+            header.iter().filter(|h| !self.features.contains(h)).map(String::as_str).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            let mut parts = Vec::new();
+            if !missing.is_empty() {
+                parts.push(format!("missing column(s) {}", list(&missing)));
+            }
+            if !extra.is_empty() {
+                parts.push(format!("unexpected column(s) {}", list(&extra)));
+            }
+            return Err(bad(
+                Some(1),
+                format!(
+                    "{}; the run reads exactly the {} columns {} (see inputs.json)",
+                    parts.join(" and "),
+                    self.features.len(),
+                    list(&self.features.iter().map(String::as_str).collect::<Vec<_>>())
+                ),
+            ));
+        }
+        let order: Vec<usize> = self.features.iter().map(|f| position[f.as_str()]).collect();
+        let mut features = Vec::new();
+        let mut rows = 0;
+        for record in reader.records() {
+            let record = record.map_err(|e| bad(e.position().map(|p| p.line()), e.to_string()))?;
+            let line = record.position().map(|p| p.line());
+            for (&i, name) in order.iter().zip(&self.features) {
+                let cell = &record[i];
+                let v: f32 = cell
+                    .parse()
+                    .map_err(|_| bad(line, format!("column `{name}`: `{cell}` is not a number")))?;
+                features.push(v);
+            }
+            rows += 1;
+        }
+        if rows == 0 {
+            return Err(bad(None, "no data rows after the header".into()));
+        }
+        self.preprocess(&mut features);
+        Ok((features, rows))
+    }
+}
+
+fn list(items: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    let mut s: Vec<String> = items.iter().take(SHOWN).map(|i| format!("`{i}`")).collect();
+    if items.len() > SHOWN {
+        s.push(format!("… ({} in all)", items.len()));
+    }
+    s.join(", ")
+}
+
+/// Per-task outputs of `model` for row-major `features`: for each task, one row of values per
+/// sample (regression: `[value]`, binary: `[p(1)]`, multiclass: class probabilities).
+pub fn predict(
+    model: &MultiTaskModel,
+    tasks: &[TaskConfig],
+    features: &[f32],
+    num_features: usize,
+    device: &Device,
+) -> Vec<Vec<Vec<f32>>> {
+    let n = features.len() / num_features;
+    let mut out: Vec<Vec<Vec<f32>>> = vec![Vec::with_capacity(n); tasks.len()];
+    let order: Vec<usize> = (0..n).collect();
+    for idx in batch_indices(&order, 1024, false) {
+        let rows = &features[idx[0] * num_features..(idx[idx.len() - 1] + 1) * num_features];
+        let x = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [idx.len(), num_features]), device);
+        for (t, y) in model.forward(x).into_iter().enumerate() {
+            let y = match tasks[t].spec.kind {
+                TaskKind::Regression => y,
+                TaskKind::Binary => sigmoid(y),
+                TaskKind::Multiclass { .. } => softmax(y, 1),
+            };
+            let width = y.dims()[1];
+            let values = host_values(y.flatten(0, 1));
+            out[t].extend(values.chunks(width).map(|c| c.iter().map(|v| *v as f32).collect::<Vec<_>>()));
+        }
+    }
+    out
+}
+
+/// Write predictions (and, with `labels`, the true labels) as CSV to `path`, atomically.
+pub fn write_predictions(
+    path: &Path,
+    tasks: &[TaskConfig],
+    outputs: &[Vec<Vec<f32>>],
+    labels: Option<&MultiTaskDataset>,
+) -> Result<(), Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = Vec::new();
+    for t in tasks {
+        let name = &t.spec.name;
+        header.push(name.clone());
+        match t.spec.kind {
+            TaskKind::Regression => {}
+            TaskKind::Binary => header.push(format!("{name}_prob")),
+            TaskKind::Multiclass { classes } => {
+                header.extend((0..classes).map(|k| format!("{name}_prob_{k}")))
+            }
+        }
+        if labels.is_some() {
+            header.push(format!("{name}_label"));
+        }
+    }
+    let csv_err = |e: csv::Error| Error::Io { path: path.to_path_buf(), source: e.into() };
+    w.write_record(&header).map_err(csv_err)?;
+    let n = outputs.first().map_or(0, Vec::len);
+    for i in 0..n {
+        let mut row: Vec<String> = Vec::with_capacity(header.len());
+        for (t, task) in tasks.iter().enumerate() {
+            let o = &outputs[t][i];
+            match task.spec.kind {
+                TaskKind::Regression => row.push(o[0].to_string()),
+                TaskKind::Binary => {
+                    row.push(u8::from(o[0] >= 0.5).to_string());
+                    row.push(o[0].to_string());
+                }
+                TaskKind::Multiclass { .. } => {
+                    let best = o.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k);
+                    row.push(best.to_string());
+                    row.extend(o.iter().map(f32::to_string));
+                }
+            }
+            if let Some(d) = labels {
+                row.push(if d.masks[t][i] > 0.0 {
+                    match task.spec.kind {
+                        TaskKind::Regression => d.targets[t][i].to_string(),
+                        _ => (d.targets[t][i] as i64).to_string(),
+                    }
+                } else {
+                    String::new()
+                });
+            }
+        }
+        w.write_record(&row).map_err(csv_err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::Io { path: path.to_path_buf(), source: e.into_error() })?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    atomic_write(path, &bytes)
+}
+
+/// Where `mtl predict` writes when `--output` is not given.
+pub fn default_output(run_dir: &Path, input: Option<&Path>, split: Option<&str>) -> PathBuf {
+    let stem = match (input, split) {
+        (Some(p), _) => p.file_stem().map_or("input".into(), |s| s.to_string_lossy().to_string()),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => "predictions".into(),
+    };
+    run_dir.join("predictions").join(format!("{stem}.csv"))
+}

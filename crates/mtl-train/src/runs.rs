@@ -1,0 +1,122 @@
+//! Reading a finished (or interrupted) run folder back: its config and a checkpoint, for
+//! `mtl eval`, `mtl predict` and `mtl export`.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use clap::ValueEnum;
+use mtl_data::MultiTaskDataset;
+use mtl_model::MultiTaskModel;
+use serde::Serialize;
+
+use crate::backend::SelectedDevice;
+use crate::checkpoint::{self, CheckpointMeta};
+use crate::config::RunConfig;
+use crate::delta::{Delta, delta};
+use crate::error::Error;
+use crate::evaluate::{Evaluation, evaluate};
+use crate::stl;
+use crate::trainer::{init_state, prepare_data};
+
+/// Which checkpoint of a run to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointChoice {
+    /// The best epoch on the validation split.
+    Best,
+    /// The last completed epoch.
+    Last,
+}
+
+impl CheckpointChoice {
+    /// Folder name under `checkpoints/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckpointChoice::Best => "best",
+            CheckpointChoice::Last => "last",
+        }
+    }
+}
+
+/// Which split of a run's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitChoice {
+    /// Training split.
+    Train,
+    /// Validation split.
+    Valid,
+    /// Test split.
+    Test,
+}
+
+impl SplitChoice {
+    /// How it is written.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitChoice::Train => "train",
+            SplitChoice::Valid => "valid",
+            SplitChoice::Test => "test",
+        }
+    }
+}
+
+/// A run folder with one of its checkpoints loaded.
+#[derive(Debug)]
+pub struct OpenedRun {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its config (`config.toml`).
+    pub config: RunConfig,
+    /// The network, without autodiff.
+    pub model: MultiTaskModel,
+    /// The checkpoint's trainer state (epoch, ...).
+    pub meta: CheckpointMeta,
+    /// Which checkpoint.
+    pub checkpoint: CheckpointChoice,
+}
+
+/// Open the run in `dir` and load its `which` checkpoint on `device`.
+pub fn open_run(dir: &Path, which: CheckpointChoice, device: &SelectedDevice) -> Result<OpenedRun, Error> {
+    let config_path = dir.join("config.toml");
+    if !config_path.exists() {
+        return Err(Error::RunDir {
+            path: dir.to_path_buf(),
+            message: "is not a run folder (no config.toml); give the folder `mtl train` printed".into(),
+        });
+    }
+    let config = RunConfig::from_file(&config_path, &[])?;
+    let state = init_state(&config, &device.device.clone().autodiff());
+    let (state, meta) = checkpoint::load_state(&dir.join("checkpoints").join(which.name()), state)?;
+    Ok(OpenedRun { dir: dir.to_path_buf(), config, model: state.model.valid(), meta, checkpoint: which })
+}
+
+impl OpenedRun {
+    /// The run's own data split.
+    pub fn split(&self, split: SplitChoice) -> Result<MultiTaskDataset, Error> {
+        let splits = prepare_data(&self.config)?;
+        Ok(match split {
+            SplitChoice::Train => splits.train,
+            SplitChoice::Valid => splits.valid,
+            SplitChoice::Test => splits.test,
+        })
+    }
+
+    /// Losses and metrics on `split`, and Δ against the single-task baselines if they exist.
+    pub fn evaluate(
+        &self,
+        split: SplitChoice,
+        device: &SelectedDevice,
+    ) -> Result<(Evaluation, Option<Delta>), Error> {
+        let data = self.split(split)?;
+        let batch = self.config.train.batch_size.max(256);
+        let e = evaluate(&self.model, &data, &self.config.tasks, batch, &device.device);
+        let names: Vec<String> = self.config.tasks.iter().map(|t| t.spec.name.clone()).collect();
+        let d = match (stl::find_reference(&self.config)?, split) {
+            (Some(r), SplitChoice::Valid) => delta(&e.metrics, &r.valid, &names).ok(),
+            (Some(r), SplitChoice::Test) => delta(&e.metrics, &r.test, &names).ok(),
+            _ => None,
+        };
+        Ok((e, d))
+    }
+}
