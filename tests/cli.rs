@@ -187,3 +187,128 @@ fn devices_lists_the_cpu_backends() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("flex") && out.contains("ndarray") && out.contains("auto"), "{out}");
 }
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn eval_predict_export_and_plot_on_a_trained_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    assert!(
+        mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path()).status.success()
+    );
+    let run = dir.path().join("runs/tiny");
+    let run_s = run.to_str().unwrap();
+
+    // eval --json reproduces summary.json's test metrics.
+    let o = mtl(&["eval", run_s, "--backend", "ndarray", "--json"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let eval: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    for (task, metric) in [("a", "r2"), ("b", "auc")] {
+        let (a, b) = (
+            eval["metrics"][task][metric].as_f64().unwrap(),
+            summary["test"][task][metric].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-6, "{task}.{metric}: {a} vs {b}");
+    }
+
+    // predict --split writes predictions beside labels; --input with a wrong header exits 2.
+    let o = mtl(&["predict", run_s, "--split", "test", "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(run.join("predictions/test.csv")).unwrap();
+    assert!(csv.starts_with("a,a_label,b,b_prob,b_label\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 41, "header + 40 test rows");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "x0,x1,x2,x3,x4,x5,x6,label\n0,0,0,0,0,0,0,1\n").unwrap();
+    let o = mtl(&["predict", run_s, "--input", bad.to_str().unwrap(), "--backend", "ndarray"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("bad.csv")
+            && e.contains("missing column(s) `x7`")
+            && e.contains("unexpected column(s) `label`"),
+        "{e}"
+    );
+
+    // export writes safetensors and a description; plot redraws the curves.
+    let o = mtl(&["export", run_s], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run.join("export/model.safetensors").exists() && run.join("export/model.json").exists());
+    std::fs::remove_dir_all(run.join("plots")).unwrap();
+    let o = mtl(&["plot", run_s], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run.join("plots/loss.svg").exists());
+
+    // A folder that is not a run is refused.
+    let o = mtl(&["eval", dir.path().to_str().unwrap(), "--backend", "ndarray"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a run folder"), "{}", stderr(&o));
+}
+
+#[test]
+fn compare_runs_the_grid_with_baselines_and_skips_finished_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let args = [
+        "compare",
+        cfg.to_str().unwrap(),
+        "--methods",
+        "ew,uw",
+        "--seeds",
+        "2",
+        "--sweep",
+        "data.synthetic.correlation=0.9,0.1",
+        "--backend",
+        "ndarray",
+        "-q",
+    ];
+    let o = mtl(&args, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("runs/compare-tiny");
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    // 2 sweep values × (stl + ew + uw), each over 2 seeds.
+    assert_eq!(table.lines().filter(|l| l.contains("| hps | 2 |")).count(), 6, "{table}");
+    assert!(table.contains("Δp %") && table.contains("| stl |"), "{table}");
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(results.lines().count(), 1 + 12, "{results}");
+    assert!(out.join("plots/compare.svg").exists());
+    // 2 sweep values × 2 seeds × 2 tasks baselines in the shared cache.
+    assert_eq!(std::fs::read_dir(dir.path().join("runs/stl")).unwrap().count(), 8);
+
+    // Re-running trains nothing: every cell's log is left as it was.
+    let log = out.join("cells/ew-hps-correlation=0.9/seed-3/metrics.jsonl");
+    let before = std::fs::metadata(&log).unwrap().modified().unwrap();
+    let o = mtl(&args, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::metadata(&log).unwrap().modified().unwrap(), before);
+    assert_eq!(std::fs::read_to_string(out.join("table.md")).unwrap(), table);
+
+    // A bad method name is refused before anything trains.
+    let o = mtl(
+        &["compare", cfg.to_str().unwrap(), "--methods", "ew,nope", "--backend", "ndarray", "-q"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("weighting.method"), "{}", stderr(&o));
+}
+
+#[test]
+fn single_task_writes_stl_json_and_train_then_reports_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--single-task", "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stl: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/tiny/stl.json")).unwrap()).unwrap();
+    assert!(stl["a"]["test"]["r2"].is_number() && stl["b"]["valid"]["auc"].is_number(), "{stl}");
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q", "--overwrite"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/tiny/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["monitor"], "delta_p");
+    assert!(summary["delta"]["test"]["delta_m"].is_number(), "{summary}");
+}
