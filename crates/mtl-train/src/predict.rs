@@ -204,6 +204,8 @@ pub fn write_predictions(
     let csv_err = |e: csv::Error| Error::Io { path: path.to_path_buf(), source: e.into() };
     w.write_record(&header).map_err(csv_err)?;
     let n = outputs.first().map_or(0, Vec::len);
+    // Row i gathers column i of every task's outputs and labels.
+    #[allow(clippy::needless_range_loop)]
     for i in 0..n {
         let mut row: Vec<String> = Vec::with_capacity(header.len());
         for (t, task) in tasks.iter().enumerate() {

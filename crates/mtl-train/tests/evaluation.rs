@@ -8,7 +8,6 @@ use std::path::Path;
 
 use burn::module::Module;
 use common::{config, options, serial};
-use mtl_train::Error;
 use mtl_train::backend::{BackendChoice, select_device};
 use mtl_train::config::RunConfig;
 use mtl_train::delta::{delta, scores_from_json};
@@ -171,7 +170,7 @@ fn baselines_are_trained_once_and_give_delta() {
         train_baselines(&c, &device, true, &mut |b, t| trained_now.push((b.task.clone(), t))).unwrap();
     assert_eq!(trained_now, vec![("a".into(), true), ("b".into(), true), ("c".into(), true)]);
     let mut again = Vec::new();
-    train_baselines(&c, &device, true, &mut |b, t| again.push(t)).unwrap();
+    train_baselines(&c, &device, true, &mut |_, t| again.push(t)).unwrap();
     assert_eq!(again, vec![false, false, false], "finished baselines are reused");
     // Each baseline trained one task on the same data.
     for b in baselines(&c).unwrap() {
