@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 use crate::error::{Error, io};
@@ -97,49 +98,48 @@ where
         Some(_) => String::new(),
         None => tidy(*x),
     };
-    let positive = y0 > 0.0;
-    if p.log_y && positive {
-        let mut chart = builder.build_cartesian_2d(x0..x1, (y0 * 0.9..y1 * 1.1).log_scale())?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .x_desc(&p.x_desc)
-            .y_desc(&p.y_desc)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&|y| tidy(*y))
-            .draw()?;
-        for (i, s) in p.series.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(s.points.iter().map(|q| (q.0, q.1)), color.stroke_width(2)))?
-                .label(&s.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
-        }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    if p.log_y && y0 > 0.0 {
+        let chart = builder.build_cartesian_2d(x0..x1, (y0 * 0.9..y1 * 1.1).log_scale())?;
+        draw_lines(chart, p, &x_fmt)
     } else {
-        let mut chart = builder.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .x_desc(&p.x_desc)
-            .y_desc(&p.y_desc)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&|y| tidy(*y))
-            .draw()?;
-        for (i, s) in p.series.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(s.points.iter().map(|q| (q.0, q.1)), color.stroke_width(2)))?
-                .label(&s.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
-            chart.draw_series(s.points.iter().map(|q| Circle::new((q.0, q.1), 3, color.filled())))?;
-            chart.draw_series(s.points.iter().filter_map(|q| {
-                q.2.filter(|sd| *sd > 0.0)
-                    .map(|sd| ErrorBar::new_vertical(q.0, q.1 - sd, q.1, q.1 + sd, color.stroke_width(1), 8))
-            }))?;
-        }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        let chart = builder.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
+        draw_lines(chart, p, &x_fmt)
     }
+}
+
+/// Mesh, one line per series (with markers and error bars) and the legend, on either y scale.
+fn draw_lines<'a, DB, X, Y>(
+    mut chart: ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    p: &Panel,
+    x_fmt: &dyn Fn(&f64) -> String,
+) -> DrawResult<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_desc(&p.x_desc)
+        .y_desc(&p.y_desc)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(&|y| tidy(*y))
+        .draw()?;
+    for (i, s) in p.series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(s.points.iter().map(|q| (q.0, q.1)), color.stroke_width(2)))?
+            .label(&s.name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        chart.draw_series(s.points.iter().map(|q| Circle::new((q.0, q.1), 3, color.filled())))?;
+        chart.draw_series(s.points.iter().filter_map(|q| {
+            q.2.filter(|sd| *sd > 0.0)
+                .map(|sd| ErrorBar::new_vertical(q.0, q.1 - sd, q.1, q.1 + sd, color.stroke_width(1), 8))
+        }))?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
     Ok(())
 }
 
