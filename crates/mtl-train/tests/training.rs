@@ -44,27 +44,44 @@ fn short_run_lowers_every_task_loss_and_writes_the_run_folder() {
 #[test]
 fn resume_reaches_exactly_the_metrics_of_an_uninterrupted_run() {
     let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&[]);
+    // The second case carries reduce-on-plateau state (cuts at almost every epoch with this
+    // threshold) and a warm-up across the interruption.
+    let cases: [&[&str]; 2] = [
+        &[],
+        &[
+            "train.schedule.kind=plateau",
+            "train.schedule.patience=0",
+            "train.schedule.threshold=0.5",
+            "train.schedule.warmup_epochs=2.5",
+        ],
+    ];
+    for overrides in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(overrides);
 
-    let whole = dir.path().join("whole");
-    let a = train(&cfg, &options(whole.clone(), BackendChoice::Ndarray)).unwrap();
+        let whole = dir.path().join("whole");
+        let a = train(&cfg, &options(whole.clone(), BackendChoice::Ndarray)).unwrap();
 
-    let split = dir.path().join("split");
-    let mut first = options(split.clone(), BackendChoice::Ndarray);
-    first.stop_after_epoch = Some(2);
-    let partial = train(&cfg, &first).unwrap();
-    assert!(!partial.finished);
-    assert_eq!(partial.epochs_done, 2);
-    let mut second = options(split.clone(), BackendChoice::Ndarray);
-    second.resume = true;
-    let b = train(&cfg, &second).unwrap();
+        let split = dir.path().join("split");
+        let mut first = options(split.clone(), BackendChoice::Ndarray);
+        first.stop_after_epoch = Some(2);
+        let partial = train(&cfg, &first).unwrap();
+        assert!(!partial.finished);
+        assert_eq!(partial.epochs_done, 2);
+        let mut second = options(split.clone(), BackendChoice::Ndarray);
+        second.resume = true;
+        let b = train(&cfg, &second).unwrap();
 
-    assert!(b.finished);
-    assert_eq!(a.test, b.test, "test metrics differ after resume");
-    assert_eq!(a.valid, b.valid);
-    assert_eq!(a.best_epoch, b.best_epoch);
-    assert_eq!(log_without_times(&whole), log_without_times(&split));
+        assert!(b.finished);
+        assert_eq!(a.test, b.test, "{overrides:?}: test metrics differ after resume");
+        assert_eq!(a.valid, b.valid);
+        assert_eq!(a.best_epoch, b.best_epoch);
+        assert_eq!(a.final_lr, b.final_lr);
+        if !overrides.is_empty() {
+            assert!(a.final_lr < cfg.train.lr, "the plateau rule cut the rate: {}", a.final_lr);
+        }
+        assert_eq!(log_without_times(&whole), log_without_times(&split), "{overrides:?}");
+    }
 }
 
 #[test]
