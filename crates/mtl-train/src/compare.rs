@@ -572,6 +572,7 @@ fn panels(t: &Table) -> Vec<Panel> {
                     (true, Some(_)) => None,
                 },
                 log_y: false,
+                connect: swept,
             }
         })
         .collect()

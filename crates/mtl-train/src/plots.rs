@@ -37,6 +37,8 @@ pub struct Panel {
     pub x_labels: Option<Vec<String>>,
     /// Logarithmic y axis (all values must be positive).
     pub log_y: bool,
+    /// Join the points with lines (off for unordered categories).
+    pub connect: bool,
 }
 
 type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -88,7 +90,7 @@ where
         [q.1 - s, q.1 + s]
     }))
     .unwrap_or((0.0, 1.0));
-    let (x0, x1) = if x0 == x1 { (x0 - 0.5, x1 + 0.5) } else { (x0, x1) };
+    let (x0, x1) = if x0 == x1 || p.x_labels.is_some() { (x0 - 0.5, x1 + 0.5) } else { (x0, x1) };
     let pad = if y1 > y0 { 0.05 * (y1 - y0) } else { 0.5_f64.max(y0.abs() * 0.05) };
     let mut builder = ChartBuilder::on(area);
     builder.caption(&p.title, ("sans-serif", 16)).margin(8).x_label_area_size(32).y_label_area_size(56);
@@ -129,8 +131,9 @@ where
         .draw()?;
     for (i, s) in p.series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
+        let line = if p.connect { s.points.iter().map(|q| (q.0, q.1)).collect() } else { Vec::new() };
         chart
-            .draw_series(LineSeries::new(s.points.iter().map(|q| (q.0, q.1)), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))?
             .label(&s.name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
         chart.draw_series(s.points.iter().map(|q| Circle::new((q.0, q.1), 3, color.filled())))?;
@@ -213,6 +216,7 @@ fn panel(title: &str, y_desc: &str, series: Vec<Series>, log_y: bool) -> Panel {
         series,
         x_labels: None,
         log_y,
+        connect: true,
     }
 }
 
@@ -322,6 +326,7 @@ mod tests {
             series,
             x_labels: None,
             log_y: false,
+            connect: true,
         };
         write_svg(&path, "title", &[p]).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
