@@ -81,6 +81,9 @@ pub struct CheckpointMeta {
     /// Whether early stopping ended the run.
     #[serde(default)]
     pub stopped_early: bool,
+    /// The resolved `train.monitor` the run selects on (kept across resumes).
+    #[serde(default)]
+    pub monitor: String,
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> CheckpointError {

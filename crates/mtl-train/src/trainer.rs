@@ -192,6 +192,28 @@ fn resolve_monitor(
     }
 }
 
+/// On a resume, the monitor the run started with: values of different monitors cannot be
+/// compared, so `auto` keeps its first resolution (e.g. `loss` even if baselines appeared
+/// since), and an explicit change is refused.
+fn keep_monitor(config: &RunConfig, meta: &CheckpointMeta, now: Monitor) -> Result<Monitor, Error> {
+    let name = now.name(&config.tasks);
+    if meta.monitor.is_empty() || meta.monitor == name {
+        return Ok(now);
+    }
+    match (config.train.monitor, meta.monitor.as_str()) {
+        (Monitor::Auto, "loss") => Ok(Monitor::Loss),
+        _ => Err(Error::Config(ConfigError::Invalid {
+            path: config.source.clone(),
+            key: "train.monitor".into(),
+            message: format!(
+                "the run selected its best epoch on {} and would now use {name}; values of the two \
+                 cannot be compared, so resume with train.monitor = \"{}\" or start a new run",
+                meta.monitor, meta.monitor
+            ),
+        })),
+    }
+}
+
 fn task_names(config: &RunConfig) -> Vec<String> {
     config.tasks.iter().map(|t| t.spec.name.clone()).collect()
 }
@@ -224,7 +246,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         Some(r) => Some(r.clone()),
         None => stl::find_reference(config)?,
     };
-    let (monitor, monitor_note) = resolve_monitor(config, reference.as_ref())?;
+    let (mut monitor, mut monitor_note) = resolve_monitor(config, reference.as_ref())?;
     prepare_run_dir(&run_dir, options)?;
     let ckpt_dir = run_dir.join("checkpoints");
     let metrics_path = run_dir.join("metrics.jsonl");
@@ -248,6 +270,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         best_monitor: None,
         plateau: PlateauState::default(),
         stopped_early: false,
+        monitor: String::new(),
     };
     if options.resume {
         let (s, o, m) = checkpoint::load(&ckpt_dir.join("last"), state, optim)?;
@@ -258,7 +281,15 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             checkpoint::CheckpointError::Corrupt { path: ckpt_dir.join("last/state.json"), message }
         })?;
         truncate_epochs(&metrics_path, meta.epochs_done)?;
+        monitor = keep_monitor(config, &meta, monitor)?;
+        if monitor != resolve_monitor(config, reference.as_ref())?.0 {
+            monitor_note = Some(format!(
+                "the run began selecting on {} (before baselines existed) and keeps doing so",
+                monitor.name(&config.tasks)
+            ));
+        }
     }
+    meta.monitor = monitor.name(&config.tasks);
     // On a resume this records the `--set` overrides (e.g. more epochs) too.
     atomic_write(&run_dir.join("config.toml"), config.toml.as_bytes())?;
     InputSchema::for_config(config).save(&run_dir)?;

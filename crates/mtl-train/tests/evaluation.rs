@@ -240,3 +240,27 @@ fn a_monitor_on_a_metric_picks_its_best_epoch() {
     assert_eq!(s["monitor"], "b.auc");
     assert!((s["best_monitor"].as_f64().unwrap() - aucs[best]).abs() < 1e-12);
 }
+
+#[test]
+fn a_resumed_run_keeps_its_monitor_when_baselines_appear_meanwhile() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap().to_string();
+    let c = config(&["train.epochs=3", &format!("run.output_dir=\"{out}\"")]);
+    let run_dir = dir.path().join("mtl");
+    let mut first = options(run_dir.clone(), BackendChoice::Ndarray);
+    first.stop_after_epoch = Some(1);
+    assert_eq!(train(&c, &first).unwrap().monitor, "loss");
+    train_baselines(&c, &ndarray(), true, &mut |_, _| {}).unwrap();
+    let mut second = options(run_dir.clone(), BackendChoice::Ndarray);
+    second.resume = true;
+    let s = train(&c, &second).unwrap();
+    assert_eq!(s.monitor, "loss", "auto stays on what the run began with");
+    assert!(s.delta["test"]["delta_p"].is_f64(), "Δ is still reported");
+
+    // An explicit change of monitor on resume is refused.
+    let changed = config(&["train.epochs=4", "train.monitor=b.auc", &format!("run.output_dir=\"{out}\"")]);
+    let e = train(&changed, &second).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("train.monitor"), "{e}");
+}

@@ -39,6 +39,7 @@ fn meta() -> CheckpointMeta {
         best_monitor: Some(-1.5),
         plateau: Default::default(),
         stopped_early: false,
+        monitor: "loss".into(),
     }
 }
 
