@@ -12,12 +12,20 @@
 
 mod base;
 mod config;
+mod dwa;
 mod ew;
+mod gls;
+mod rlw;
+mod si;
 mod uw;
 mod weighting;
 
 pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
-pub use config::{UwConfig, WeightingConfig};
+pub use config::{DwaConfig, UwConfig, WeightingConfig};
+pub use dwa::Dwa;
 pub use ew::Ew;
+pub use gls::Gls;
+pub use rlw::Rlw;
+pub use si::Si;
 pub use uw::Uw;
 pub use weighting::Weighting;

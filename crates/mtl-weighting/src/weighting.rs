@@ -4,7 +4,11 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::dwa::Dwa;
 use crate::ew::Ew;
+use crate::gls::Gls;
+use crate::rlw::Rlw;
+use crate::si::Si;
 use crate::uw::Uw;
 
 /// A built weighting method.
@@ -14,6 +18,14 @@ pub enum Weighting {
     Ew(Ew),
     /// Uncertainty weighting.
     Uw(Uw),
+    /// Dynamic weight average.
+    Dwa(Dwa),
+    /// Random loss weighting.
+    Rlw(Rlw),
+    /// Geometric loss strategy.
+    Gls(Gls),
+    /// Scale-invariant Σ log L_t.
+    Si(Si),
 }
 
 impl Weighting {
@@ -21,6 +33,10 @@ impl Weighting {
         match self {
             Weighting::Ew(m) => m,
             Weighting::Uw(m) => m,
+            Weighting::Dwa(m) => m,
+            Weighting::Rlw(m) => m,
+            Weighting::Gls(m) => m,
+            Weighting::Si(m) => m,
         }
     }
 
@@ -28,6 +44,10 @@ impl Weighting {
         match self {
             Weighting::Ew(m) => m,
             Weighting::Uw(m) => m,
+            Weighting::Dwa(m) => m,
+            Weighting::Rlw(m) => m,
+            Weighting::Gls(m) => m,
+            Weighting::Si(m) => m,
         }
     }
 }

@@ -8,7 +8,7 @@ use mtl_data::{SplitFractions, SyntheticConfig, TaskKind, TaskSpec};
 use mtl_model::architecture::HpsConfig;
 use mtl_model::encoder::MlpConfig;
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
-use mtl_weighting::{UwConfig, WeightingConfig, WeightingInput};
+use mtl_weighting::{DwaConfig, UwConfig, WeightingConfig, WeightingInput};
 
 use super::error::ConfigError;
 use super::load::load_file;
@@ -336,6 +336,19 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
             }
             WeightingConfig::Uw(UwConfig { init_log_var: v })
         }
+        MethodName::Dwa => {
+            let t = file.weighting.dwa.temperature;
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(invalid(
+                    "weighting.dwa.temperature",
+                    format!("{t} is not a positive temperature"),
+                ));
+            }
+            WeightingConfig::Dwa(DwaConfig { temperature: t })
+        }
+        MethodName::Rlw => WeightingConfig::Rlw,
+        MethodName::Gls => WeightingConfig::Gls,
+        MethodName::Si => WeightingConfig::Si,
     };
     let supported = weighting.inputs();
     let weighting_input = match file.weighting.gradients {
@@ -565,6 +578,8 @@ mod tests {
             (&["tasks.0.classes=3"], "tasks[0].classes"),
             (&["tasks.1.name=\"a\""], "tasks[1].name"),
             (&["weighting.method=uw", "weighting.gradients=parameters"], "weighting.gradients"),
+            (&["weighting.method=gls", "weighting.gradients=representation"], "weighting.gradients"),
+            (&["weighting.method=dwa", "weighting.dwa.temperature=0"], "weighting.dwa.temperature"),
             (&["train.momentum=0.9"], "train.momentum"),
             (&["model.encoder.dropout=1.0"], "model.encoder.dropout"),
             (&["train.monitor=a.accuracy"], "train.monitor"),

@@ -201,6 +201,14 @@ pub enum MethodName {
     Ew,
     /// Uncertainty weighting.
     Uw,
+    /// Dynamic weight average.
+    Dwa,
+    /// Random loss weighting.
+    Rlw,
+    /// Geometric loss strategy.
+    Gls,
+    /// Scale-invariant Σ log L_t.
+    Si,
 }
 
 /// What a weighting method reads, as written in a config.
@@ -226,6 +234,22 @@ pub struct WeightingSection {
     pub gradients: Option<GradientsName>,
     /// `[weighting.uw]`: uncertainty weighting settings.
     pub uw: UwSection,
+    /// `[weighting.dwa]`: dynamic weight average settings.
+    pub dwa: DwaSection,
+}
+
+/// `[weighting.dwa]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DwaSection {
+    /// Softmax temperature τ. Default 2.
+    pub temperature: f64,
+}
+
+impl Default for DwaSection {
+    fn default() -> Self {
+        Self { temperature: 2.0 }
+    }
 }
 
 /// `[weighting.uw]`.
