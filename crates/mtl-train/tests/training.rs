@@ -119,7 +119,7 @@ fn same_seed_same_numbers() {
 }
 
 #[test]
-fn every_optimizer_route_clipping_setting_and_loss_method_trains() {
+fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
     let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let cases: &[&[&str]] = &[
@@ -131,6 +131,18 @@ fn every_optimizer_route_clipping_setting_and_loss_method_trains() {
         &["weighting.method=rlw"],
         &["weighting.method=gls"],
         &["weighting.method=si"],
+        &["weighting.method=mgda"],
+        &[
+            "weighting.method=mgda",
+            "weighting.gradients=representation",
+            "weighting.mgda.normalization=\"loss+\"",
+        ],
+        &["weighting.method=pcgrad"],
+        &["weighting.method=pcgrad", "weighting.gradients=representation"],
+        &["weighting.method=cagrad"],
+        &["weighting.method=imtl_g"],
+        &["weighting.method=nash_mtl", "weighting.nash_mtl.update_weights_every=2"],
+        &["weighting.method=upgrad", "weighting.gradients=representation"],
     ];
     for (i, overrides) in cases.iter().enumerate() {
         let mut o = vec!["train.epochs=3"];

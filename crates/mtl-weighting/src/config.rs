@@ -3,11 +3,17 @@
 use burn::tensor::Device;
 
 use crate::base::WeightingInput;
+use crate::cagrad::CaGrad;
 use crate::dwa::Dwa;
 use crate::ew::Ew;
 use crate::gls::Gls;
+use crate::imtl::ImtlG;
+use crate::mgda::{Mgda, MgdaNormalization};
+use crate::nash::NashMtl;
+use crate::pcgrad::PcGrad;
 use crate::rlw::Rlw;
 use crate::si::Si;
+use crate::upgrad::UpGrad;
 use crate::uw::Uw;
 use crate::weighting::Weighting;
 
@@ -38,6 +44,55 @@ impl Default for DwaConfig {
     }
 }
 
+/// Settings of [`Mgda`] (`[weighting.mgda]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MgdaConfig {
+    /// Gradient normalisation before the min-norm solve. Default none (LibMTL's).
+    pub normalization: MgdaNormalization,
+}
+
+/// Settings of [`CaGrad`] (`[weighting.cagrad]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaGradConfig {
+    /// Conflict weight α (c = α‖g₀‖). Default 0.5 (LibMTL's `calpha`; the paper uses 0.4 on
+    /// NYUv2).
+    pub c: f64,
+    /// 0: no rescale, 1: divide by 1 + α² (default), 2: divide by 1 + α.
+    pub rescale: usize,
+}
+
+impl Default for CaGradConfig {
+    fn default() -> Self {
+        Self { c: 0.5, rescale: 1 }
+    }
+}
+
+/// Settings of [`NashMtl`] (`[weighting.nash_mtl]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NashMtlConfig {
+    /// Solve for new weights every this many steps. Default 1.
+    pub update_weights_every: usize,
+}
+
+impl Default for NashMtlConfig {
+    fn default() -> Self {
+        Self { update_weights_every: 1 }
+    }
+}
+
+/// Settings of [`UpGrad`] (`[weighting.upgrad]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpGradConfig {
+    /// Diagonal regularisation of the normalised Gram matrix. Default 1e-4 (TorchJD's).
+    pub reg_eps: f64,
+}
+
+impl Default for UpGradConfig {
+    fn default() -> Self {
+        Self { reg_eps: 1e-4 }
+    }
+}
+
 /// Which method to build, with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WeightingConfig {
@@ -53,11 +108,24 @@ pub enum WeightingConfig {
     Gls,
     /// Scale-invariant Σ log L_t.
     Si,
+    /// Min-norm multiple-gradient descent.
+    Mgda(MgdaConfig),
+    /// Gradient surgery.
+    PcGrad,
+    /// Conflict-averse gradient descent.
+    CaGrad(CaGradConfig),
+    /// Impartial MTL, gradient part.
+    ImtlG,
+    /// Nash bargaining.
+    NashMtl(NashMtlConfig),
+    /// Unconflicting projection of gradients.
+    UpGrad(UpGradConfig),
 }
 
 impl WeightingConfig {
     /// Every config name, for error messages.
-    pub const NAMES: &'static [&'static str] = &["ew", "uw", "dwa", "rlw", "gls", "si"];
+    pub const NAMES: &'static [&'static str] =
+        &["ew", "uw", "dwa", "rlw", "gls", "si", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "upgrad"];
 
     /// Config name (`weighting.method`).
     pub fn name(&self) -> &'static str {
@@ -68,6 +136,12 @@ impl WeightingConfig {
             WeightingConfig::Rlw => "rlw",
             WeightingConfig::Gls => "gls",
             WeightingConfig::Si => "si",
+            WeightingConfig::Mgda(_) => "mgda",
+            WeightingConfig::PcGrad => "pcgrad",
+            WeightingConfig::CaGrad(_) => "cagrad",
+            WeightingConfig::ImtlG => "imtl_g",
+            WeightingConfig::NashMtl(_) => "nash_mtl",
+            WeightingConfig::UpGrad(_) => "upgrad",
         }
     }
 
@@ -80,6 +154,14 @@ impl WeightingConfig {
             WeightingConfig::Rlw => Weighting::Rlw(Rlw::new(num_tasks)),
             WeightingConfig::Gls => Weighting::Gls(Gls::new(num_tasks)),
             WeightingConfig::Si => Weighting::Si(Si::new(num_tasks)),
+            WeightingConfig::Mgda(c) => Weighting::Mgda(Mgda::new(c.normalization)),
+            WeightingConfig::PcGrad => Weighting::PcGrad(PcGrad::new(num_tasks)),
+            WeightingConfig::CaGrad(c) => Weighting::CaGrad(CaGrad::new(c.c, c.rescale)),
+            WeightingConfig::ImtlG => Weighting::ImtlG(ImtlG::new(num_tasks)),
+            WeightingConfig::NashMtl(c) => {
+                Weighting::NashMtl(NashMtl::new(num_tasks, c.update_weights_every))
+            }
+            WeightingConfig::UpGrad(c) => Weighting::UpGrad(UpGrad::new(c.reg_eps)),
         }
     }
 
@@ -92,6 +174,12 @@ impl WeightingConfig {
             WeightingConfig::Rlw => Rlw::INPUTS,
             WeightingConfig::Gls => Gls::INPUTS,
             WeightingConfig::Si => Si::INPUTS,
+            WeightingConfig::Mgda(_) => Mgda::INPUTS,
+            WeightingConfig::PcGrad => PcGrad::INPUTS,
+            WeightingConfig::CaGrad(_) => CaGrad::INPUTS,
+            WeightingConfig::ImtlG => ImtlG::INPUTS,
+            WeightingConfig::NashMtl(_) => NashMtl::INPUTS,
+            WeightingConfig::UpGrad(_) => UpGrad::INPUTS,
         }
     }
 }

@@ -11,21 +11,36 @@
 #![cfg_attr(test, allow(deprecated))]
 
 mod base;
+mod cagrad;
 mod config;
 mod dwa;
 mod ew;
 mod gls;
+pub mod gram;
+mod imtl;
+mod mgda;
+mod nash;
+mod pcgrad;
 mod rlw;
 mod si;
+mod upgrad;
 mod uw;
 mod weighting;
 
 pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
-pub use config::{DwaConfig, UwConfig, WeightingConfig};
+pub use cagrad::CaGrad;
+pub use config::{
+    CaGradConfig, DwaConfig, MgdaConfig, NashMtlConfig, UpGradConfig, UwConfig, WeightingConfig,
+};
 pub use dwa::Dwa;
 pub use ew::Ew;
 pub use gls::Gls;
+pub use imtl::ImtlG;
+pub use mgda::{Mgda, MgdaNormalization};
+pub use nash::NashMtl;
+pub use pcgrad::PcGrad;
 pub use rlw::Rlw;
 pub use si::Si;
+pub use upgrad::UpGrad;
 pub use uw::Uw;
 pub use weighting::Weighting;

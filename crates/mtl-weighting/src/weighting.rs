@@ -4,11 +4,17 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::cagrad::CaGrad;
 use crate::dwa::Dwa;
 use crate::ew::Ew;
 use crate::gls::Gls;
+use crate::imtl::ImtlG;
+use crate::mgda::Mgda;
+use crate::nash::NashMtl;
+use crate::pcgrad::PcGrad;
 use crate::rlw::Rlw;
 use crate::si::Si;
+use crate::upgrad::UpGrad;
 use crate::uw::Uw;
 
 /// A built weighting method.
@@ -26,6 +32,18 @@ pub enum Weighting {
     Gls(Gls),
     /// Scale-invariant Σ log L_t.
     Si(Si),
+    /// Min-norm multiple-gradient descent.
+    Mgda(Mgda),
+    /// Gradient surgery.
+    PcGrad(PcGrad),
+    /// Conflict-averse gradient descent.
+    CaGrad(CaGrad),
+    /// Impartial MTL, gradient part.
+    ImtlG(ImtlG),
+    /// Nash bargaining.
+    NashMtl(NashMtl),
+    /// Unconflicting projection of gradients.
+    UpGrad(UpGrad),
 }
 
 impl Weighting {
@@ -37,6 +55,12 @@ impl Weighting {
             Weighting::Rlw(m) => m,
             Weighting::Gls(m) => m,
             Weighting::Si(m) => m,
+            Weighting::Mgda(m) => m,
+            Weighting::PcGrad(m) => m,
+            Weighting::CaGrad(m) => m,
+            Weighting::ImtlG(m) => m,
+            Weighting::NashMtl(m) => m,
+            Weighting::UpGrad(m) => m,
         }
     }
 
@@ -48,6 +72,12 @@ impl Weighting {
             Weighting::Rlw(m) => m,
             Weighting::Gls(m) => m,
             Weighting::Si(m) => m,
+            Weighting::Mgda(m) => m,
+            Weighting::PcGrad(m) => m,
+            Weighting::CaGrad(m) => m,
+            Weighting::ImtlG(m) => m,
+            Weighting::NashMtl(m) => m,
+            Weighting::UpGrad(m) => m,
         }
     }
 }

@@ -8,13 +8,16 @@ use mtl_data::{SplitFractions, SyntheticConfig, TaskKind, TaskSpec};
 use mtl_model::architecture::HpsConfig;
 use mtl_model::encoder::MlpConfig;
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
-use mtl_weighting::{DwaConfig, UwConfig, WeightingConfig, WeightingInput};
+use mtl_weighting::{
+    CaGradConfig, DwaConfig, MgdaConfig, MgdaNormalization, NashMtlConfig, UpGradConfig, UwConfig,
+    WeightingConfig, WeightingInput,
+};
 
 use super::error::ConfigError;
 use super::load::load_file;
 use super::schema::{
-    ArchitectureName, FileConfig, GradientsName, MethodName, MlpSection, OptimizerName, ScheduleName,
-    TaskKindName,
+    ArchitectureName, FileConfig, GradientsName, MethodName, MgdaNormalizationName, MlpSection,
+    OptimizerName, ScheduleName, TaskKindName,
 };
 use crate::metrics::MetricKind;
 use crate::schedule::{EarlyStopping, ScheduleKind};
@@ -349,6 +352,40 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         MethodName::Rlw => WeightingConfig::Rlw,
         MethodName::Gls => WeightingConfig::Gls,
         MethodName::Si => WeightingConfig::Si,
+        MethodName::Mgda => WeightingConfig::Mgda(MgdaConfig {
+            normalization: match file.weighting.mgda.normalization {
+                MgdaNormalizationName::None => MgdaNormalization::None,
+                MgdaNormalizationName::L2 => MgdaNormalization::L2,
+                MgdaNormalizationName::Loss => MgdaNormalization::Loss,
+                MgdaNormalizationName::LossPlus => MgdaNormalization::LossPlus,
+            },
+        }),
+        MethodName::Pcgrad => WeightingConfig::PcGrad,
+        MethodName::Cagrad => {
+            let c = &file.weighting.cagrad;
+            if !(c.c >= 0.0 && c.c.is_finite()) {
+                return Err(invalid("weighting.cagrad.c", format!("{} is not a weight ≥ 0", c.c)));
+            }
+            if c.rescale > 2 {
+                return Err(invalid("weighting.cagrad.rescale", format!("{}: use 0, 1 or 2", c.rescale)));
+            }
+            WeightingConfig::CaGrad(CaGradConfig { c: c.c, rescale: c.rescale })
+        }
+        MethodName::ImtlG => WeightingConfig::ImtlG,
+        MethodName::NashMtl => {
+            let every = file.weighting.nash_mtl.update_weights_every;
+            if every == 0 {
+                return Err(invalid("weighting.nash_mtl.update_weights_every", "use at least 1 step".into()));
+            }
+            WeightingConfig::NashMtl(NashMtlConfig { update_weights_every: every })
+        }
+        MethodName::Upgrad => {
+            let r = file.weighting.upgrad.reg_eps;
+            if !(r >= 0.0 && r.is_finite()) {
+                return Err(invalid("weighting.upgrad.reg_eps", "use a value ≥ 0".into()));
+            }
+            WeightingConfig::UpGrad(UpGradConfig { reg_eps: r })
+        }
     };
     let supported = weighting.inputs();
     let weighting_input = match file.weighting.gradients {
@@ -580,6 +617,12 @@ mod tests {
             (&["weighting.method=uw", "weighting.gradients=parameters"], "weighting.gradients"),
             (&["weighting.method=gls", "weighting.gradients=representation"], "weighting.gradients"),
             (&["weighting.method=dwa", "weighting.dwa.temperature=0"], "weighting.dwa.temperature"),
+            (&["weighting.method=pcgrad", "weighting.gradients=losses"], "weighting.gradients"),
+            (&["weighting.method=cagrad", "weighting.cagrad.rescale=3"], "weighting.cagrad.rescale"),
+            (
+                &["weighting.method=nash_mtl", "weighting.nash_mtl.update_weights_every=0"],
+                "weighting.nash_mtl",
+            ),
             (&["train.momentum=0.9"], "train.momentum"),
             (&["model.encoder.dropout=1.0"], "model.encoder.dropout"),
             (&["train.monitor=a.accuracy"], "train.monitor"),

@@ -209,6 +209,18 @@ pub enum MethodName {
     Gls,
     /// Scale-invariant Σ log L_t.
     Si,
+    /// Min-norm multiple-gradient descent.
+    Mgda,
+    /// Gradient surgery.
+    Pcgrad,
+    /// Conflict-averse gradient descent.
+    Cagrad,
+    /// Impartial MTL, gradient part.
+    ImtlG,
+    /// Nash bargaining.
+    NashMtl,
+    /// Unconflicting projection of gradients.
+    Upgrad,
 }
 
 /// What a weighting method reads, as written in a config.
@@ -236,6 +248,82 @@ pub struct WeightingSection {
     pub uw: UwSection,
     /// `[weighting.dwa]`: dynamic weight average settings.
     pub dwa: DwaSection,
+    /// `[weighting.mgda]`: MGDA settings.
+    pub mgda: MgdaSection,
+    /// `[weighting.cagrad]`: CAGrad settings.
+    pub cagrad: CaGradSection,
+    /// `[weighting.nash_mtl]`: Nash-MTL settings.
+    pub nash_mtl: NashMtlSection,
+    /// `[weighting.upgrad]`: UPGrad settings.
+    pub upgrad: UpGradSection,
+}
+
+/// MGDA's gradient normalisations, as written in a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MgdaNormalizationName {
+    /// None.
+    #[default]
+    None,
+    /// g/‖g‖.
+    L2,
+    /// g/L.
+    Loss,
+    /// g/(L‖g‖).
+    #[serde(rename = "loss+")]
+    LossPlus,
+}
+
+/// `[weighting.mgda]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MgdaSection {
+    /// `"none"`, `"l2"`, `"loss"` or `"loss+"`. Default `"none"`.
+    pub normalization: MgdaNormalizationName,
+}
+
+/// `[weighting.cagrad]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaGradSection {
+    /// Conflict weight α ≥ 0. Default 0.5.
+    pub c: f64,
+    /// 0, 1 (÷(1+α²), default) or 2 (÷(1+α)).
+    pub rescale: usize,
+}
+
+impl Default for CaGradSection {
+    fn default() -> Self {
+        Self { c: 0.5, rescale: 1 }
+    }
+}
+
+/// `[weighting.nash_mtl]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NashMtlSection {
+    /// Solve for new weights every this many steps. Default 1.
+    pub update_weights_every: usize,
+}
+
+impl Default for NashMtlSection {
+    fn default() -> Self {
+        Self { update_weights_every: 1 }
+    }
+}
+
+/// `[weighting.upgrad]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpGradSection {
+    /// Diagonal regularisation of the normalised Gram matrix. Default 1e-4.
+    pub reg_eps: f64,
+}
+
+impl Default for UpGradSection {
+    fn default() -> Self {
+        Self { reg_eps: 1e-4 }
+    }
 }
 
 /// `[weighting.dwa]`.

@@ -1,0 +1,149 @@
+//! CAGrad — conflict-averse gradient descent.
+//!
+//! Liu, Liu, Jin, Stone, Liu, "Conflict-Averse Gradient Descent for Multi-task Learning",
+//! NeurIPS 2021 (<https://arxiv.org/abs/2110.14048>), Algorithm 1.
+//!
+//! With g₀ the mean gradient and c = α‖g₀‖ (α = `weighting.cagrad.c`), solve on the simplex
+//!
+//!   min_w  g_wᵀ g₀ + c‖g_w‖,   g_w = Σ_t w_t g_t,
+//!
+//! then update with d = (g₀ + (c/‖g_w‖) g_w) / s, where the rescale s is 1 + α² (rescale = 1,
+//! the default of the paper's code and LibMTL), 1 + α (rescale = 2) or 1 (rescale = 0). In
+//! Gram terms g_wᵀg₀ = wᵀKb with b = 1/T and ‖g_w‖² = wᵀKw; the convex T-dimensional problem is
+//! solved on the host by projected gradient descent (LibMTL calls scipy's SLSQP on the CPU
+//! with the full gradients copied there). α = 0 gives the mean gradient.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::gram::{Gram, combine, gram, mat_vec, project_simplex, quad};
+
+/// Conflict-averse gradient descent.
+#[derive(Module, Debug)]
+pub struct CaGrad {
+    c: f64,
+    rescale: usize,
+}
+
+impl CaGrad {
+    /// CAGrad reads gradients (shared parameters by default).
+    pub const INPUTS: &'static [WeightingInput] =
+        &[WeightingInput::ParameterGradients, WeightingInput::RepresentationGradients];
+
+    /// CAGrad with conflict weight `c` (α) and rescale mode 0, 1 or 2.
+    pub fn new(c: f64, rescale: usize) -> Self {
+        Self { c, rescale }
+    }
+
+    /// The weights of the original gradients in d.
+    pub fn weights(&self, k: &Gram) -> Vec<f64> {
+        let t = k.len();
+        let b = vec![1.0 / t as f64; t];
+        let g0_norm = quad(k, &b).max(0.0).sqrt();
+        let c = self.c * g0_norm;
+        let w = if c > 0.0 { solve_simplex(k, &b, c) } else { b.clone() };
+        let gw_norm = quad(k, &w).max(0.0).sqrt();
+        let lambda = if gw_norm > 1e-12 { c / gw_norm } else { 0.0 };
+        let s = match self.rescale {
+            0 => 1.0,
+            2 => 1.0 + self.c,
+            _ => 1.0 + self.c * self.c,
+        };
+        (0..t).map(|i| (b[i] + lambda * w[i]) / s).collect()
+    }
+}
+
+/// `F(w) = wᵀKb + c·√(wᵀKw)`.
+fn objective(k: &Gram, b: &[f64], c: f64, w: &[f64]) -> f64 {
+    let kb = mat_vec(k, b);
+    w.iter().zip(&kb).map(|(a, x)| a * x).sum::<f64>() + c * quad(k, w).max(0.0).sqrt()
+}
+
+/// Projected gradient descent with backtracking on the simplex.
+fn solve_simplex(k: &Gram, b: &[f64], c: f64) -> Vec<f64> {
+    let t = b.len();
+    let kb = mat_vec(k, b);
+    let mut w = b.to_vec();
+    let mut f = objective(k, b, c, &w);
+    let scale = (0..t).map(|i| k[i][i]).fold(0.0f64, f64::max).max(1e-30);
+    let mut step = 1.0 / scale;
+    for _ in 0..1000 {
+        let kw = mat_vec(k, &w);
+        let norm = quad(k, &w).max(1e-30).sqrt();
+        let grad: Vec<f64> = (0..t).map(|i| kb[i] + c * kw[i] / norm).collect();
+        let mut moved = false;
+        while step > 1e-20 * (1.0 / scale) {
+            let cand = project_simplex(&w.iter().zip(&grad).map(|(x, g)| x - step * g).collect::<Vec<_>>());
+            let fc = objective(k, b, c, &cand);
+            if fc <= f - 1e-12 * f.abs() {
+                let change: f64 = cand.iter().zip(&w).map(|(a, b)| (a - b).abs()).sum();
+                w = cand;
+                f = fc;
+                step *= 2.0;
+                moved = change > 1e-12;
+                break;
+            }
+            step *= 0.5;
+        }
+        if !moved {
+            break;
+        }
+    }
+    w
+}
+
+impl WeightingMethod for CaGrad {
+    fn inputs(&self) -> &'static [WeightingInput] {
+        Self::INPUTS
+    }
+
+    fn combine_gradients(
+        &mut self,
+        _ctx: &StepContext,
+        gradients: Tensor<2>,
+        _losses: Tensor<1>,
+    ) -> GradientCombination {
+        let w = self.weights(&gram(&gradients));
+        let (gradient, weights) = combine(gradients, &w);
+        GradientCombination { gradient, weights }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_zero_is_the_mean_gradient() {
+        let k = vec![vec![1.0, -0.5, 0.2], vec![-0.5, 2.0, 0.1], vec![0.2, 0.1, 0.5]];
+        let w = CaGrad::new(0.0, 1).weights(&k);
+        assert!(w.iter().all(|x| (x - 1.0 / 3.0).abs() < 1e-12), "{w:?}");
+    }
+
+    #[test]
+    fn the_inner_problem_is_solved_and_the_update_follows_the_formula() {
+        // Two conflicting gradients; compare the solver with a fine grid on the simplex.
+        let k = vec![vec![1.0, -0.8], vec![-0.8, 4.0]];
+        let b = [0.5, 0.5];
+        let (alpha, g0) = (0.5, (quad(&k, &b)).sqrt());
+        let c = alpha * g0;
+        let w = solve_simplex(&k, &b, c);
+        let best = (0..=10_000)
+            .map(|i| i as f64 / 10_000.0)
+            .map(|x| objective(&k, &b, c, &[x, 1.0 - x]))
+            .fold(f64::INFINITY, f64::min);
+        assert!(objective(&k, &b, c, &w) <= best + 1e-9, "{w:?}");
+        // d = (g₀ + c/‖g_w‖ · g_w) / (1 + α²).
+        let weights = CaGrad::new(alpha, 1).weights(&k);
+        let lambda = c / quad(&k, &w).sqrt();
+        for t in 0..2 {
+            let want = (0.5 + lambda * w[t]) / (1.0 + alpha * alpha);
+            assert!((weights[t] - want).abs() < 1e-12);
+        }
+        // The update conflicts less with the worse-off task than the mean does: its smallest
+        // inner product with a task gradient is larger.
+        let min_dot = |v: &[f64]| mat_vec(&k, v).into_iter().fold(f64::INFINITY, f64::min);
+        assert!(min_dot(&weights) * (1.0 + alpha * alpha) > min_dot(&b));
+    }
+}

@@ -1,0 +1,186 @@
+//! Shared pieces of the gradient-level methods.
+//!
+//! Every gradient method here needs the per-task gradients only through their Gram matrix
+//! `K = G Gᵀ` (`[T, T]`) and returns task weights `w`; the update is `wᵀ G`. So the `[T, P]`
+//! matrix never leaves the device: the device computes `K` (one matmul), the T×T numbers
+//! cross to the host for the small solve, and the device forms `wᵀ G` (one matmul).
+
+use burn::tensor::{Tensor, TensorData};
+
+/// A small dense symmetric matrix on the host, row-major.
+pub type Gram = Vec<Vec<f64>>;
+
+/// `G Gᵀ` of a `[T, P]` gradient matrix, read back to the host.
+pub fn gram(gradients: &Tensor<2>) -> Gram {
+    let t = gradients.dims()[0];
+    let k = gradients.clone().matmul(gradients.clone().transpose());
+    let v = k.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64 data");
+    v.chunks(t).map(<[f64]>::to_vec).collect()
+}
+
+/// `wᵀ G` on the device, and `w` as a `[T]` tensor for logging.
+pub fn combine(gradients: Tensor<2>, w: &[f64]) -> (Tensor<1>, Tensor<1>) {
+    let device = gradients.device();
+    let weights =
+        Tensor::<1>::from_data(TensorData::new(w.iter().map(|x| *x as f32).collect(), [w.len()]), &device);
+    let gradient = weights.clone().unsqueeze_dim::<2>(0).matmul(gradients).squeeze_dim::<1>(0);
+    (gradient, weights)
+}
+
+/// A `[T]` tensor read back to the host.
+pub fn host(t: Tensor<1>) -> Vec<f64> {
+    t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64 data")
+}
+
+/// `K w`.
+pub fn mat_vec(k: &Gram, w: &[f64]) -> Vec<f64> {
+    k.iter().map(|row| row.iter().zip(w).map(|(a, b)| a * b).sum()).collect()
+}
+
+/// `wᵀ K w`.
+pub fn quad(k: &Gram, w: &[f64]) -> f64 {
+    mat_vec(k, w).iter().zip(w).map(|(a, b)| a * b).sum()
+}
+
+/// Euclidean projection onto the probability simplex (Duchi et al., ICML 2008).
+pub fn project_simplex(v: &[f64]) -> Vec<f64> {
+    let mut u = v.to_vec();
+    u.sort_by(|a, b| b.total_cmp(a));
+    let mut cumsum = 0.0;
+    let mut theta = 0.0;
+    for (i, x) in u.iter().enumerate() {
+        cumsum += x;
+        let t = (cumsum - 1.0) / (i + 1) as f64;
+        if x - t > 0.0 {
+            theta = t;
+        }
+    }
+    v.iter().map(|x| (x - theta).max(0.0)).collect()
+}
+
+/// The minimum-norm point of the convex hull of the gradients: `argmin_{λ ∈ Δ} λᵀ K λ`, by
+/// Frank–Wolfe with exact line search (Sener & Koltun 2018, Algorithm 2; Jaggi 2013), from the
+/// best vertex or pair, as LibMTL's `_find_min_norm_element`. Stops when an iteration moves λ
+/// by less than `tol` (L1) or after `max_iter` iterations.
+pub fn min_norm_point(k: &Gram, max_iter: usize, tol: f64) -> Vec<f64> {
+    let t = k.len();
+    if t == 1 {
+        return vec![1.0];
+    }
+    // Start from the best pair (the exact 2-task solution on each edge).
+    let mut best = (f64::INFINITY, vec![1.0 / t as f64; t]);
+    for i in 0..t {
+        for j in i + 1..t {
+            let (gamma, cost) = min_norm_pair(k[i][i], k[i][j], k[j][j]);
+            if cost < best.0 {
+                let mut l = vec![0.0; t];
+                l[i] = gamma;
+                l[j] = 1.0 - gamma;
+                best = (cost, l);
+            }
+        }
+    }
+    let mut lambda = best.1;
+    for _ in 0..max_iter {
+        let kl = mat_vec(k, &lambda);
+        let s = (0..t).min_by(|a, b| kl[*a].total_cmp(&kl[*b])).expect("T ≥ 1");
+        // Line search between v = Σ λ g and g_s: v·v, v·g_s, g_s·g_s.
+        let vv = quad(k, &lambda);
+        let (gamma, _) = min_norm_pair(vv, kl[s], k[s][s]);
+        let mut next: Vec<f64> = lambda.iter().map(|l| gamma * l).collect();
+        next[s] += 1.0 - gamma;
+        let change: f64 = next.iter().zip(&lambda).map(|(a, b)| (a - b).abs()).sum();
+        lambda = next;
+        if change < tol {
+            break;
+        }
+    }
+    lambda
+}
+
+/// `argmin_{γ ∈ [0, 1]} ‖γ a + (1 − γ) b‖²` from `a·a`, `a·b`, `b·b`: `(γ, value)`.
+pub fn min_norm_pair(aa: f64, ab: f64, bb: f64) -> (f64, f64) {
+    if ab >= aa {
+        return (1.0, aa);
+    }
+    if ab >= bb {
+        return (0.0, bb);
+    }
+    let gamma = (bb - ab) / (aa + bb - 2.0 * ab);
+    (gamma, gamma * gamma * aa + 2.0 * gamma * (1.0 - gamma) * ab + (1.0 - gamma) * (1.0 - gamma) * bb)
+}
+
+/// Solve `A x = b` for a small dense `A` by Gaussian elimination with partial pivoting;
+/// `None` when `A` is singular to working precision.
+pub fn solve(a: &Gram, b: &[f64]) -> Option<Vec<f64>> {
+    let n = b.len();
+    let mut m: Vec<Vec<f64>> =
+        a.iter().zip(b).map(|(row, bi)| row.iter().copied().chain([*bi]).collect()).collect();
+    let scale = a.iter().flatten().fold(0.0f64, |s, x| s.max(x.abs())).max(f64::MIN_POSITIVE);
+    for col in 0..n {
+        let pivot = (col..n).max_by(|i, j| m[*i][col].abs().total_cmp(&m[*j][col].abs()))?;
+        if m[pivot][col].abs() <= 1e-12 * scale {
+            return None;
+        }
+        m.swap(col, pivot);
+        let (top, bottom) = m.split_at_mut(col + 1);
+        let p = &top[col];
+        for row in bottom.iter_mut() {
+            let f = row[col] / p[col];
+            for (x, y) in row[col..].iter_mut().zip(&p[col..]) {
+                *x -= f * y;
+            }
+        }
+    }
+    let mut x = vec![0.0; n];
+    for row in (0..n).rev() {
+        let s: f64 = (row + 1..n).map(|c| m[row][c] * x[c]).sum();
+        x[row] = (m[row][n] - s) / m[row][row];
+    }
+    Some(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn simplex_projection_matches_hand_values() {
+        assert_eq!(project_simplex(&[0.5, 0.5]), vec![0.5, 0.5]);
+        assert_eq!(project_simplex(&[2.0, 0.0]), vec![1.0, 0.0]);
+        // (0.6, 0.6, −1): θ = 0.1 → (0.5, 0.5, 0).
+        let p = project_simplex(&[0.6, 0.6, -1.0]);
+        assert!((p[0] - 0.5).abs() < 1e-12 && (p[1] - 0.5).abs() < 1e-12 && p[2] == 0.0, "{p:?}");
+    }
+
+    #[test]
+    fn min_norm_point_of_two_and_three_gradients() {
+        // g1 = (1, 0), g2 = (0, 2): λ = (4/5, 1/5), the point (4/5, 2/5).
+        let k = vec![vec![1.0, 0.0], vec![0.0, 4.0]];
+        let l = min_norm_point(&k, 250, 1e-9);
+        assert!((l[0] - 0.8).abs() < 1e-12 && (l[1] - 0.2).abs() < 1e-12, "{l:?}");
+        // Three orthonormal gradients: the centroid.
+        let k = vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]];
+        let l = min_norm_point(&k, 1000, 1e-12);
+        assert!(l.iter().all(|x| (x - 1.0 / 3.0).abs() < 1e-3), "{l:?}");
+        // A gradient inside the hull's cone: (1, 0) and (2, 0) → all weight on the shorter.
+        let k = vec![vec![1.0, 2.0], vec![2.0, 4.0]];
+        assert_eq!(min_norm_point(&k, 250, 1e-9), vec![1.0, 0.0]);
+    }
+
+    #[test]
+    fn solve_and_device_helpers() {
+        let a = vec![vec![2.0, 1.0], vec![1.0, 3.0]];
+        let x = solve(&a, &[3.0, 5.0]).unwrap();
+        assert!((x[0] - 0.8).abs() < 1e-12 && (x[1] - 1.4).abs() < 1e-12, "{x:?}");
+        assert!(solve(&vec![vec![1.0, 2.0], vec![2.0, 4.0]], &[1.0, 2.0]).is_none());
+
+        let device = Device::ndarray();
+        let g = Tensor::<2>::from_floats([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]], &device);
+        assert_eq!(gram(&g), vec![vec![5.0, 2.0], vec![2.0, 2.0]]);
+        let (c, w) = combine(g, &[2.0, -1.0]);
+        assert_eq!(c.into_data().to_vec::<f32>().unwrap(), vec![2.0, 3.0, -1.0]);
+        assert_eq!(w.into_data().to_vec::<f32>().unwrap(), vec![2.0, -1.0]);
+    }
+}

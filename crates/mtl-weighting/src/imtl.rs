@@ -1,0 +1,107 @@
+//! IMTL-G — impartial multi-task learning, gradient part.
+//!
+//! Liu, Li, Kuang, Xue, Chen, Yang, Liao, Zhang, "Towards Impartial Multi-task Learning",
+//! ICLR 2021 (<https://openreview.net/forum?id=IMPnRXEWpvr>), §3.2.
+//!
+//! Find the update g = Σ_t α_t g_t (Σ α_t = 1) whose projections on the unit task gradients
+//! u_t = g_t/‖g_t‖ are all equal: with D the rows g₁ − g_t and U the rows u₁ − u_t
+//! (t = 2..T), α_{2..T} = g₁Uᵀ (DUᵀ)⁻¹ and α₁ = 1 − Σ_{t≥2} α_t. Every product is an entry of
+//! the Gram matrix divided by norms, so the (T−1)×(T−1) system is solved on the host. When it is
+//! singular (e.g. two identical gradients) the mean gradient is used.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::gram::{Gram, combine, gram, solve};
+
+/// IMTL-G.
+#[derive(Module, Debug)]
+pub struct ImtlG {
+    num_tasks: usize,
+}
+
+impl ImtlG {
+    /// IMTL-G reads gradients (shared parameters by default).
+    pub const INPUTS: &'static [WeightingInput] =
+        &[WeightingInput::ParameterGradients, WeightingInput::RepresentationGradients];
+
+    /// IMTL-G over `num_tasks` tasks.
+    pub fn new(num_tasks: usize) -> Self {
+        Self { num_tasks }
+    }
+}
+
+/// The closed-form α of IMTL-G from the Gram matrix.
+pub fn imtl_g_weights(k: &Gram) -> Vec<f64> {
+    let t = k.len();
+    let mean = vec![1.0 / t as f64; t];
+    if t == 1 {
+        return vec![1.0];
+    }
+    let n: Vec<f64> = (0..t).map(|i| k[i][i].max(0.0).sqrt()).collect();
+    if n.iter().any(|x| *x <= 1e-30) {
+        return mean;
+    }
+    // g₁·(u₁ − u_j) and (g₁ − g_i)·(u₁ − u_j) for i, j = 2..T.
+    let gu = |i: usize, j: usize| k[i][j] / n[j];
+    let rhs: Vec<f64> = (1..t).map(|j| gu(0, 0) - gu(0, j)).collect();
+    let m: Gram =
+        (1..t).map(|i| (1..t).map(|j| gu(0, 0) - gu(0, j) - gu(i, 0) + gu(i, j)).collect()).collect();
+    // α Mᵀ... the row vector α_{2..T} solves α M = rhs, i.e. Mᵀ αᵀ = rhsᵀ.
+    let mt: Gram = (0..t - 1).map(|j| (0..t - 1).map(|i| m[i][j]).collect()).collect();
+    let Some(a) = solve(&mt, &rhs) else { return mean };
+    let mut alpha = vec![1.0 - a.iter().sum::<f64>()];
+    alpha.extend(a);
+    if alpha.iter().all(|x| x.is_finite()) { alpha } else { mean }
+}
+
+impl WeightingMethod for ImtlG {
+    fn inputs(&self) -> &'static [WeightingInput] {
+        Self::INPUTS
+    }
+
+    fn combine_gradients(
+        &mut self,
+        _ctx: &StepContext,
+        gradients: Tensor<2>,
+        _losses: Tensor<1>,
+    ) -> GradientCombination {
+        debug_assert_eq!(gradients.dims()[0], self.num_tasks);
+        let w = imtl_g_weights(&gram(&gradients));
+        let (gradient, weights) = combine(gradients, &w);
+        GradientCombination { gradient, weights }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn projections_on_the_unit_gradients_are_equal() {
+        let device = Device::ndarray();
+        let g = Tensor::<2>::from_floats(
+            [[3.0, 0.0, 1.0, 0.5], [0.5, 2.0, -1.0, 0.0], [-1.0, 0.5, 0.5, 4.0]],
+            &device,
+        );
+        let k = gram(&g);
+        let alpha = imtl_g_weights(&k);
+        assert!((alpha.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{alpha:?}");
+        // g·u_t = Σ_j α_j K_jt / ‖g_t‖ must be the same for every t.
+        let proj: Vec<f64> =
+            (0..3).map(|t| (0..3).map(|j| alpha[j] * k[j][t]).sum::<f64>() / k[t][t].sqrt()).collect();
+        assert!(proj.iter().all(|p| (p - proj[0]).abs() < 1e-4 * proj[0].abs()), "{proj:?}");
+        assert!(proj[0] > 0.0);
+    }
+
+    #[test]
+    fn two_orthogonal_gradients_get_weights_inverse_to_their_norms() {
+        // g₁ = (2, 0), g₂ = (0, 1): equal projections need α₁·2 = α₂·1 → α = (1/3, 2/3).
+        let a = imtl_g_weights(&vec![vec![4.0, 0.0], vec![0.0, 1.0]]);
+        assert!((a[0] - 1.0 / 3.0).abs() < 1e-12 && (a[1] - 2.0 / 3.0).abs() < 1e-12, "{a:?}");
+        // Identical gradients: singular system, mean weights.
+        assert_eq!(imtl_g_weights(&vec![vec![1.0, 1.0], vec![1.0, 1.0]]), vec![0.5, 0.5]);
+    }
+}
