@@ -2,8 +2,9 @@
 //! end of training and by `mtl plot`), and the charts of `mtl compare`.
 //!
 //! A run gets `loss.svg` (train and valid loss per task), `metrics.svg` (valid metrics, one
-//! panel per task), `weights.svg` (mean task weight per epoch), `lr.svg` (learning rate) and,
-//! when single-task baselines exist, `delta.svg` (valid Δp and Δm).
+//! panel per task), `weights.svg` (mean task weight per epoch), `gradients.svg` (on the
+//! gradient routes: task gradient norms and the mean and minimum pairwise cosine), `lr.svg`
+//! (learning rate) and, when single-task baselines exist, `delta.svg` (valid Δp and Δm).
 
 use std::path::{Path, PathBuf};
 
@@ -272,6 +273,21 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
         "weights.svg",
         &format!("{run}: task weights (epoch mean)"),
         vec![panel("weights", "weight", task_series(&log, "/train/weights", ""), false)],
+    )?;
+    let cos = ["cos_mean", "cos_min"]
+        .iter()
+        .map(|k| Series {
+            name: k.replace('_', " "),
+            points: epochs_of(&log, &format!("/train/gradients/{k}")),
+        })
+        .collect();
+    write(
+        "gradients.svg",
+        &format!("{run}: task gradients (epoch mean)"),
+        vec![
+            panel("norm ‖g_t‖", "norm", task_series(&log, "/train/gradients/norm", ""), false),
+            panel("pairwise cosine", "cosine", cos, false),
+        ],
     )?;
     write(
         "lr.svg",

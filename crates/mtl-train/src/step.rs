@@ -28,6 +28,29 @@ pub struct StepReport {
     pub losses: Tensor<1>,
     /// Task weights the method used. Shape `[T]`.
     pub weights: Tensor<1>,
+    /// On the gradient routes, [`gradient_stats`] of the step's task gradients.
+    pub gradient_stats: Option<Tensor<1>>,
+}
+
+/// Conflict statistics of a `[T, P]` task-gradient matrix, on the device: the T gradient
+/// norms, then the mean and the minimum of the pairwise cosines (1 and 1 for one task).
+/// Shape `[T + 2]`. Costs one `[T, P] × [P, T]` product.
+pub fn gradient_stats(g: &Tensor<2>) -> Tensor<1> {
+    let t = g.dims()[0];
+    let device = g.device();
+    let k = g.clone().matmul(g.clone().transpose());
+    let eye = Tensor::<2>::eye(t, &device);
+    let norms = (k.clone() * eye.clone()).sum_dim(1).reshape([t]).clamp_min(0.0).sqrt();
+    if t < 2 {
+        return Tensor::cat(vec![norms, Tensor::ones([2], &device)], 0);
+    }
+    let n = norms.clone().clamp_min(1e-30);
+    let cos = k / (n.clone().unsqueeze_dim::<2>(1) * n.unsqueeze_dim::<2>(0));
+    let pairs = (t * (t - 1)) as f64;
+    let mean = (cos.clone().sum() - (cos.clone() * eye.clone()).sum()).div_scalar(pairs);
+    // Push the diagonal (1) out of the minimum's way.
+    let min = (cos + eye.mul_scalar(4.0)).min();
+    Tensor::cat(vec![norms, mean, min], 0)
 }
 
 /// Compute the gradients of one step on `batch` (which lives on an autodiff device).
@@ -88,7 +111,7 @@ fn losses_route(
     let losses = batch_losses(&state.model, batch, tasks);
     let combined = state.weighting.combine_losses(ctx, losses.clone());
     let grads = GradientsParams::from_grads(combined.loss.backward(), state);
-    (grads, StepReport { losses: losses.detach().inner(), weights: combined.weights })
+    (grads, StepReport { losses: losses.detach().inner(), weights: combined.weights, gradient_stats: None })
 }
 
 fn representation_route(
@@ -114,11 +137,13 @@ fn representation_route(
         losses.push(loss.detach().inner());
     }
     let losses = Tensor::cat(losses, 0);
-    let combined = state.weighting.combine_gradients(ctx, Tensor::stack(rows, 0), losses.clone());
+    let matrix = Tensor::stack(rows, 0);
+    let stats = gradient_stats(&matrix);
+    let combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());
     let g = combined.gradient.reshape(dims);
     // g carries no autodiff, so it acts as a constant: d(z·g)/dz = g.
     acc.accumulate(state, GradientsParams::from_grads((z * g).sum().backward(), state));
-    (acc.grads(), StepReport { losses, weights: combined.weights })
+    (acc.grads(), StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
 }
 
 fn parameter_route(
@@ -146,8 +171,26 @@ fn parameter_route(
         losses.push(loss.detach().inner());
     }
     let losses = Tensor::cat(losses, 0);
-    let combined = state.weighting.combine_gradients(ctx, Tensor::stack(rows, 0), losses.clone());
+    let matrix = Tensor::stack(rows, 0);
+    let stats = gradient_stats(&matrix);
+    let combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());
     let mut grads = acc.grads();
     crate::grads::unflatten(&state.model, combined.gradient, &shared_set, &mut grads);
-    (grads, StepReport { losses, weights: combined.weights })
+    (grads, StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn gradient_stats_on_hand_computed_gradients() {
+        // g₁ = (1, 0), g₂ = (1, 1), g₃ = (−1, 0): norms 1, √2, 1; cosines 1/√2, −1, −1/√2,
+        // so the mean is −1/3 and the minimum −1.
+        let g = Tensor::<2>::from_floats([[1.0, 0.0], [1.0, 1.0], [-1.0, 0.0]], &Device::ndarray());
+        let s = gradient_stats(&g).into_data().to_vec::<f32>().unwrap();
+        let want = [1.0, std::f32::consts::SQRT_2, 1.0, -1.0 / 3.0, -1.0];
+        assert!(s.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{s:?}");
+    }
 }

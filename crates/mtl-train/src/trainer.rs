@@ -354,6 +354,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         let order = epoch_permutation(n_train, config.seed, epoch);
         let mut loss_sum: Option<Tensor<1>> = None;
         let mut weight_sum: Option<Tensor<1>> = None;
+        let mut stats_sum: Option<Tensor<1>> = None;
         for (i, idx) in
             batch_indices(&order, train_config.batch_size, train_config.drop_last).into_iter().enumerate()
         {
@@ -374,6 +375,9 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             meta.steps_done += 1;
             loss_sum = Some(loss_sum.map_or(report.losses.clone(), |s| s + report.losses));
             weight_sum = Some(weight_sum.map_or(report.weights.clone(), |s| s + report.weights));
+            if let Some(g) = report.gradient_stats {
+                stats_sum = Some(stats_sum.map_or(g.clone(), |s| s + g));
+            }
             progress.advance(1);
             if (i + 1) % refresh == 0 {
                 let means: Vec<f64> = host_values(loss_sum.clone().expect("a step ran"))
@@ -416,6 +420,14 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         }
         let cut = schedule.end_epoch(&mut meta.plateau, score);
         meta.stopped_early = epoch + 1 < train_config.epochs && early.should_stop(epoch + 1, meta.best_epoch);
+        let gradients = stats_sum.map(|s| {
+            let v: Vec<f64> = host_values(s).iter().map(|x| x / steps).collect();
+            serde_json::json!({
+                "norm": named(&tasks, &v[..t_count]),
+                "cos_mean": json_f64(v[t_count]),
+                "cos_min": json_f64(v[t_count + 1]),
+            })
+        });
         let mut line = serde_json::json!({
             "epoch": epoch + 1,
             "step": meta.steps_done,
@@ -429,6 +441,9 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             "monitor": json_f64(raw),
             "best_epoch": meta.best_epoch,
         });
+        if let Some(g) = gradients {
+            line["train"]["gradients"] = g;
+        }
         if let Some(d) = &valid_delta {
             line["valid_delta"] = serde_json::to_value(d).expect("numbers serialise");
         }

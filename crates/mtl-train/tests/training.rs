@@ -122,29 +122,33 @@ fn same_seed_same_numbers() {
 fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
     let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
-    let cases: &[&[&str]] = &[
-        &["train.optimizer=adamw", "train.weight_decay=0.01"],
-        &["train.optimizer=sgd", "train.momentum=0.9", "train.lr=0.01"],
-        &["weighting.method=ew", "weighting.gradients=representation"],
-        &["weighting.method=ew", "weighting.gradients=parameters", "train.clip_grad_norm=1.0"],
-        &["weighting.method=dwa"],
-        &["weighting.method=rlw"],
-        &["weighting.method=gls"],
-        &["weighting.method=si"],
-        &["weighting.method=mgda"],
-        &[
-            "weighting.method=mgda",
-            "weighting.gradients=representation",
-            "weighting.mgda.normalization=\"loss+\"",
-        ],
-        &["weighting.method=pcgrad"],
-        &["weighting.method=pcgrad", "weighting.gradients=representation"],
-        &["weighting.method=cagrad"],
-        &["weighting.method=imtl_g"],
-        &["weighting.method=nash_mtl", "weighting.nash_mtl.update_weights_every=2"],
-        &["weighting.method=upgrad", "weighting.gradients=representation"],
+    // (overrides, whether the run reads task gradients)
+    let cases: &[(&[&str], bool)] = &[
+        (&["train.optimizer=adamw", "train.weight_decay=0.01"], false),
+        (&["train.optimizer=sgd", "train.momentum=0.9", "train.lr=0.01"], false),
+        (&["weighting.method=ew", "weighting.gradients=representation"], true),
+        (&["weighting.method=ew", "weighting.gradients=parameters", "train.clip_grad_norm=1.0"], true),
+        (&["weighting.method=dwa"], false),
+        (&["weighting.method=rlw"], false),
+        (&["weighting.method=gls"], false),
+        (&["weighting.method=si"], false),
+        (&["weighting.method=mgda"], true),
+        (
+            &[
+                "weighting.method=mgda",
+                "weighting.gradients=representation",
+                "weighting.mgda.normalization=\"loss+\"",
+            ],
+            true,
+        ),
+        (&["weighting.method=pcgrad"], true),
+        (&["weighting.method=pcgrad", "weighting.gradients=representation"], true),
+        (&["weighting.method=cagrad"], true),
+        (&["weighting.method=imtl_g"], true),
+        (&["weighting.method=nash_mtl", "weighting.nash_mtl.update_weights_every=2"], true),
+        (&["weighting.method=upgrad", "weighting.gradients=representation"], true),
     ];
-    for (i, overrides) in cases.iter().enumerate() {
+    for (i, (overrides, gradient_route)) in cases.iter().enumerate() {
         let mut o = vec!["train.epochs=3"];
         o.extend_from_slice(overrides);
         let run = dir.path().join(format!("run{i}"));
@@ -154,6 +158,15 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
             let first = log[0]["train"]["loss"][task].as_f64().unwrap();
             let last = log[2]["train"]["loss"][task].as_f64().unwrap();
             assert!(last < first, "{overrides:?}, task {task}: loss {first} -> {last}");
+        }
+        // The gradient routes log the task-gradient norms and cosines.
+        let g = &log[2]["train"]["gradients"];
+        if *gradient_route {
+            assert!(g["norm"]["a"].as_f64().unwrap() > 0.0, "{overrides:?}: {g}");
+            let (mean, min) = (g["cos_mean"].as_f64().unwrap(), g["cos_min"].as_f64().unwrap());
+            assert!((-1.0..=1.0).contains(&min) && min <= mean && mean <= 1.0, "{overrides:?}: {g}");
+        } else {
+            assert!(g.is_null(), "{overrides:?}: the loss route computes no task gradients");
         }
     }
 }
