@@ -46,7 +46,7 @@ fn resume_reaches_exactly_the_metrics_of_an_uninterrupted_run() {
     let _serial = common::serial();
     // The second case carries reduce-on-plateau state (cuts at almost every epoch with this
     // threshold) and a warm-up across the interruption.
-    let cases: [&[&str]; 4] = [
+    let cases: [&[&str]; 5] = [
         &[],
         &[
             "train.schedule.kind=plateau",
@@ -57,6 +57,7 @@ fn resume_reaches_exactly_the_metrics_of_an_uninterrupted_run() {
         // DWA's loss history and RLW's random draws must survive the interruption.
         &["weighting.method=dwa"],
         &["weighting.method=rlw"],
+        &["weighting.method=famo"],
     ];
     for overrides in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -147,6 +148,9 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
         (&["weighting.method=imtl_g"], true),
         (&["weighting.method=nash_mtl", "weighting.nash_mtl.update_weights_every=2"], true),
         (&["weighting.method=upgrad", "weighting.gradients=representation"], true),
+        (&["weighting.method=imtl_l"], false),
+        (&["weighting.method=famo"], false),
+        (&["weighting.method=gradvac"], true),
     ];
     for (i, (overrides, gradient_route)) in cases.iter().enumerate() {
         let mut o = vec!["train.epochs=3"];

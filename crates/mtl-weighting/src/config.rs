@@ -6,8 +6,11 @@ use crate::base::WeightingInput;
 use crate::cagrad::CaGrad;
 use crate::dwa::Dwa;
 use crate::ew::Ew;
+use crate::famo::Famo;
 use crate::gls::Gls;
+use crate::gradvac::GradVac;
 use crate::imtl::ImtlG;
+use crate::imtl_l::ImtlL;
 use crate::mgda::{Mgda, MgdaNormalization};
 use crate::nash::NashMtl;
 use crate::pcgrad::PcGrad;
@@ -93,6 +96,34 @@ impl Default for UpGradConfig {
     }
 }
 
+/// Settings of [`Famo`] (`[weighting.famo]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamoConfig {
+    /// Adam learning rate of the task logits. Default 0.025 (the paper's).
+    pub lr: f64,
+    /// Adam weight decay of the logits. Default 1e-3 (the paper's).
+    pub weight_decay: f64,
+}
+
+impl Default for FamoConfig {
+    fn default() -> Self {
+        Self { lr: 0.025, weight_decay: 1e-3 }
+    }
+}
+
+/// Settings of [`GradVac`] (`[weighting.gradvac]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradVacConfig {
+    /// EMA rate of the target cosines. Default 0.5 (LibMTL's; the paper uses 1e-2).
+    pub beta: f64,
+}
+
+impl Default for GradVacConfig {
+    fn default() -> Self {
+        Self { beta: 0.5 }
+    }
+}
+
 /// Which method to build, with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WeightingConfig {
@@ -120,6 +151,12 @@ pub enum WeightingConfig {
     NashMtl(NashMtlConfig),
     /// Unconflicting projection of gradients.
     UpGrad(UpGradConfig),
+    /// Impartial MTL, loss part.
+    ImtlL,
+    /// Fast adaptive multitask optimisation.
+    Famo(FamoConfig),
+    /// Gradient vaccine.
+    GradVac(GradVacConfig),
 }
 
 impl WeightingConfig {
@@ -142,6 +179,9 @@ impl WeightingConfig {
             WeightingConfig::ImtlG => "imtl_g",
             WeightingConfig::NashMtl(_) => "nash_mtl",
             WeightingConfig::UpGrad(_) => "upgrad",
+            WeightingConfig::ImtlL => "imtl_l",
+            WeightingConfig::Famo(_) => "famo",
+            WeightingConfig::GradVac(_) => "gradvac",
         }
     }
 
@@ -162,6 +202,9 @@ impl WeightingConfig {
                 Weighting::NashMtl(NashMtl::new(num_tasks, c.update_weights_every))
             }
             WeightingConfig::UpGrad(c) => Weighting::UpGrad(UpGrad::new(c.reg_eps)),
+            WeightingConfig::ImtlL => Weighting::ImtlL(ImtlL::new(num_tasks, device)),
+            WeightingConfig::Famo(c) => Weighting::Famo(Famo::new(num_tasks, c.lr, c.weight_decay)),
+            WeightingConfig::GradVac(c) => Weighting::GradVac(GradVac::new(num_tasks, c.beta)),
         }
     }
 
@@ -180,6 +223,9 @@ impl WeightingConfig {
             WeightingConfig::ImtlG => ImtlG::INPUTS,
             WeightingConfig::NashMtl(_) => NashMtl::INPUTS,
             WeightingConfig::UpGrad(_) => UpGrad::INPUTS,
+            WeightingConfig::ImtlL => ImtlL::INPUTS,
+            WeightingConfig::Famo(_) => Famo::INPUTS,
+            WeightingConfig::GradVac(_) => GradVac::INPUTS,
         }
     }
 }

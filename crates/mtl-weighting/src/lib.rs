@@ -15,9 +15,12 @@ mod cagrad;
 mod config;
 mod dwa;
 mod ew;
+mod famo;
 mod gls;
+mod gradvac;
 pub mod gram;
 mod imtl;
+mod imtl_l;
 mod mgda;
 mod nash;
 mod pcgrad;
@@ -30,12 +33,16 @@ mod weighting;
 pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 pub use cagrad::CaGrad;
 pub use config::{
-    CaGradConfig, DwaConfig, MgdaConfig, NashMtlConfig, UpGradConfig, UwConfig, WeightingConfig,
+    CaGradConfig, DwaConfig, FamoConfig, GradVacConfig, MgdaConfig, NashMtlConfig, UpGradConfig, UwConfig,
+    WeightingConfig,
 };
 pub use dwa::Dwa;
 pub use ew::Ew;
+pub use famo::Famo;
 pub use gls::Gls;
+pub use gradvac::GradVac;
 pub use imtl::ImtlG;
+pub use imtl_l::ImtlL;
 pub use mgda::{Mgda, MgdaNormalization};
 pub use nash::NashMtl;
 pub use pcgrad::PcGrad;

@@ -7,8 +7,11 @@ use crate::base::{GradientCombination, LossCombination, StepContext, WeightingIn
 use crate::cagrad::CaGrad;
 use crate::dwa::Dwa;
 use crate::ew::Ew;
+use crate::famo::Famo;
 use crate::gls::Gls;
+use crate::gradvac::GradVac;
 use crate::imtl::ImtlG;
+use crate::imtl_l::ImtlL;
 use crate::mgda::Mgda;
 use crate::nash::NashMtl;
 use crate::pcgrad::PcGrad;
@@ -44,6 +47,12 @@ pub enum Weighting {
     NashMtl(NashMtl),
     /// Unconflicting projection of gradients.
     UpGrad(UpGrad),
+    /// Impartial MTL, loss part.
+    ImtlL(ImtlL),
+    /// Fast adaptive multitask optimisation.
+    Famo(Famo),
+    /// Gradient vaccine.
+    GradVac(GradVac),
 }
 
 impl Weighting {
@@ -61,6 +70,9 @@ impl Weighting {
             Weighting::ImtlG(m) => m,
             Weighting::NashMtl(m) => m,
             Weighting::UpGrad(m) => m,
+            Weighting::ImtlL(m) => m,
+            Weighting::Famo(m) => m,
+            Weighting::GradVac(m) => m,
         }
     }
 
@@ -78,6 +90,9 @@ impl Weighting {
             Weighting::ImtlG(m) => m,
             Weighting::NashMtl(m) => m,
             Weighting::UpGrad(m) => m,
+            Weighting::ImtlL(m) => m,
+            Weighting::Famo(m) => m,
+            Weighting::GradVac(m) => m,
         }
     }
 }

@@ -9,8 +9,8 @@ use mtl_model::architecture::HpsConfig;
 use mtl_model::encoder::MlpConfig;
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{
-    CaGradConfig, DwaConfig, MgdaConfig, MgdaNormalization, NashMtlConfig, UpGradConfig, UwConfig,
-    WeightingConfig, WeightingInput,
+    CaGradConfig, DwaConfig, FamoConfig, GradVacConfig, MgdaConfig, MgdaNormalization, NashMtlConfig,
+    UpGradConfig, UwConfig, WeightingConfig, WeightingInput,
 };
 
 use super::error::ConfigError;
@@ -385,6 +385,27 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                 return Err(invalid("weighting.upgrad.reg_eps", "use a value ≥ 0".into()));
             }
             WeightingConfig::UpGrad(UpGradConfig { reg_eps: r })
+        }
+        MethodName::ImtlL => WeightingConfig::ImtlL,
+        MethodName::Famo => {
+            let f = &file.weighting.famo;
+            if !(f.lr > 0.0 && f.lr.is_finite()) {
+                return Err(invalid(
+                    "weighting.famo.lr",
+                    format!("{} is not a positive learning rate", f.lr),
+                ));
+            }
+            if !(f.weight_decay >= 0.0 && f.weight_decay.is_finite()) {
+                return Err(invalid("weighting.famo.weight_decay", "use a value ≥ 0".into()));
+            }
+            WeightingConfig::Famo(FamoConfig { lr: f.lr, weight_decay: f.weight_decay })
+        }
+        MethodName::Gradvac => {
+            let b = file.weighting.gradvac.beta;
+            if !(b > 0.0 && b <= 1.0) {
+                return Err(invalid("weighting.gradvac.beta", format!("{b} is not in (0, 1]")));
+            }
+            WeightingConfig::GradVac(GradVacConfig { beta: b })
         }
     };
     let supported = weighting.inputs();

@@ -221,6 +221,12 @@ pub enum MethodName {
     NashMtl,
     /// Unconflicting projection of gradients.
     Upgrad,
+    /// Impartial MTL, loss part.
+    ImtlL,
+    /// Fast adaptive multitask optimisation.
+    Famo,
+    /// Gradient vaccine.
+    Gradvac,
 }
 
 /// What a weighting method reads, as written in a config.
@@ -256,6 +262,40 @@ pub struct WeightingSection {
     pub nash_mtl: NashMtlSection,
     /// `[weighting.upgrad]`: UPGrad settings.
     pub upgrad: UpGradSection,
+    /// `[weighting.famo]`: FAMO settings.
+    pub famo: FamoSection,
+    /// `[weighting.gradvac]`: GradVac settings.
+    pub gradvac: GradVacSection,
+}
+
+/// `[weighting.famo]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FamoSection {
+    /// Adam learning rate of the task logits. Default 0.025.
+    pub lr: f64,
+    /// Adam weight decay of the logits. Default 1e-3.
+    pub weight_decay: f64,
+}
+
+impl Default for FamoSection {
+    fn default() -> Self {
+        Self { lr: 0.025, weight_decay: 1e-3 }
+    }
+}
+
+/// `[weighting.gradvac]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradVacSection {
+    /// EMA rate of the target cosines, in (0, 1]. Default 0.5.
+    pub beta: f64,
+}
+
+impl Default for GradVacSection {
+    fn default() -> Self {
+        Self { beta: 0.5 }
+    }
 }
 
 /// MGDA's gradient normalisations, as written in a config.
