@@ -151,6 +151,9 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
         (&["weighting.method=imtl_l"], false),
         (&["weighting.method=famo"], false),
         (&["weighting.method=gradvac"], true),
+        (&["weighting.method=config"], true),
+        (&["weighting.method=graddrop", "weighting.gradients=representation"], true),
+        (&["weighting.method=fairgrad", "weighting.fairgrad.alpha=2.0"], true),
     ];
     for (i, (overrides, gradient_route)) in cases.iter().enumerate() {
         let mut o = vec!["train.epochs=3"];

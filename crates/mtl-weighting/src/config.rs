@@ -4,10 +4,13 @@ use burn::tensor::Device;
 
 use crate::base::WeightingInput;
 use crate::cagrad::CaGrad;
+use crate::conflict_free::ConFig;
 use crate::dwa::Dwa;
 use crate::ew::Ew;
+use crate::fairgrad::FairGrad;
 use crate::famo::Famo;
 use crate::gls::Gls;
+use crate::graddrop::GradDrop;
 use crate::gradvac::GradVac;
 use crate::imtl::ImtlG;
 use crate::imtl_l::ImtlL;
@@ -124,6 +127,19 @@ impl Default for GradVacConfig {
     }
 }
 
+/// Settings of [`FairGrad`] (`[weighting.fairgrad]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FairGradConfig {
+    /// Fairness α > 0 (1 = proportional fairness). Default 1.
+    pub alpha: f64,
+}
+
+impl Default for FairGradConfig {
+    fn default() -> Self {
+        Self { alpha: 1.0 }
+    }
+}
+
 /// Which method to build, with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WeightingConfig {
@@ -157,6 +173,12 @@ pub enum WeightingConfig {
     Famo(FamoConfig),
     /// Gradient vaccine.
     GradVac(GradVacConfig),
+    /// Conflict-free inverse gradients.
+    ConFig,
+    /// Gradient sign dropout.
+    GradDrop,
+    /// α-fair allocation.
+    FairGrad(FairGradConfig),
 }
 
 impl WeightingConfig {
@@ -182,6 +204,9 @@ impl WeightingConfig {
             WeightingConfig::ImtlL => "imtl_l",
             WeightingConfig::Famo(_) => "famo",
             WeightingConfig::GradVac(_) => "gradvac",
+            WeightingConfig::ConFig => "config",
+            WeightingConfig::GradDrop => "graddrop",
+            WeightingConfig::FairGrad(_) => "fairgrad",
         }
     }
 
@@ -205,6 +230,9 @@ impl WeightingConfig {
             WeightingConfig::ImtlL => Weighting::ImtlL(ImtlL::new(num_tasks, device)),
             WeightingConfig::Famo(c) => Weighting::Famo(Famo::new(num_tasks, c.lr, c.weight_decay)),
             WeightingConfig::GradVac(c) => Weighting::GradVac(GradVac::new(num_tasks, c.beta)),
+            WeightingConfig::ConFig => Weighting::ConFig(ConFig::new(num_tasks)),
+            WeightingConfig::GradDrop => Weighting::GradDrop(GradDrop::new(num_tasks)),
+            WeightingConfig::FairGrad(c) => Weighting::FairGrad(FairGrad::new(num_tasks, c.alpha)),
         }
     }
 
@@ -226,6 +254,9 @@ impl WeightingConfig {
             WeightingConfig::ImtlL => ImtlL::INPUTS,
             WeightingConfig::Famo(_) => Famo::INPUTS,
             WeightingConfig::GradVac(_) => GradVac::INPUTS,
+            WeightingConfig::ConFig => ConFig::INPUTS,
+            WeightingConfig::GradDrop => GradDrop::INPUTS,
+            WeightingConfig::FairGrad(_) => FairGrad::INPUTS,
         }
     }
 }

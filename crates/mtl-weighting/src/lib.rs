@@ -13,16 +13,19 @@
 mod base;
 mod cagrad;
 mod config;
+mod conflict_free;
 mod dwa;
 mod ew;
+mod fairgrad;
 mod famo;
 mod gls;
+mod graddrop;
 mod gradvac;
 pub mod gram;
 mod imtl;
 mod imtl_l;
 mod mgda;
-mod nash;
+pub(crate) mod nash;
 mod pcgrad;
 mod rlw;
 mod si;
@@ -33,13 +36,16 @@ mod weighting;
 pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 pub use cagrad::CaGrad;
 pub use config::{
-    CaGradConfig, DwaConfig, FamoConfig, GradVacConfig, MgdaConfig, NashMtlConfig, UpGradConfig, UwConfig,
-    WeightingConfig,
+    CaGradConfig, DwaConfig, FairGradConfig, FamoConfig, GradVacConfig, MgdaConfig, NashMtlConfig,
+    UpGradConfig, UwConfig, WeightingConfig,
 };
+pub use conflict_free::ConFig;
 pub use dwa::Dwa;
 pub use ew::Ew;
+pub use fairgrad::FairGrad;
 pub use famo::Famo;
 pub use gls::Gls;
+pub use graddrop::GradDrop;
 pub use gradvac::GradVac;
 pub use imtl::ImtlG;
 pub use imtl_l::ImtlL;

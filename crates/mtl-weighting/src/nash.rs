@@ -47,23 +47,31 @@ impl NashMtl {
 
 /// The α > 0 with Kα = 1/α, or `None` when there is none.
 pub fn nash_weights(k: &Gram) -> Option<Vec<f64>> {
+    power_barrier_weights(k, 1.0)
+}
+
+/// The w > 0 with Kw = w^{−p} (element-wise), or `None` when there is none: the minimiser of
+/// the strictly convex ½ wᵀKw − Σ φ(w_t) with φ' = w^{−p} (φ = log for p = 1), by damped
+/// Newton. p = 1 is Nash-MTL; p = 1/α is FairGrad's α-fair allocation.
+pub fn power_barrier_weights(k: &Gram, p: f64) -> Option<Vec<f64>> {
     let t = k.len();
-    let f = |a: &[f64]| 0.5 * quad(k, a) - a.iter().map(|x| x.ln()).sum::<f64>();
+    let phi = |x: f64| if (p - 1.0).abs() < 1e-12 { x.ln() } else { x.powf(1.0 - p) / (1.0 - p) };
+    let f = |a: &[f64]| 0.5 * quad(k, a) - a.iter().map(|x| phi(*x)).sum::<f64>();
     let d: Vec<f64> = (0..t).map(|i| k[i][i]).collect();
     if d.iter().any(|x| *x <= 0.0) {
         return None;
     }
-    // Start from the orthogonal-case solution.
-    let mut a: Vec<f64> = d.iter().map(|x| 1.0 / x.sqrt()).collect();
+    // Start from the orthogonal-case solution K_tt w = w^{−p}.
+    let mut a: Vec<f64> = d.iter().map(|x| x.powf(-1.0 / (1.0 + p))).collect();
     let mut fa = f(&a);
     for _ in 0..100 {
         let ka = mat_vec(k, &a);
-        let grad: Vec<f64> = (0..t).map(|i| ka[i] - 1.0 / a[i]).collect();
+        let grad: Vec<f64> = (0..t).map(|i| ka[i] - a[i].powf(-p)).collect();
         if grad.iter().zip(&a).all(|(g, x)| (g * x).abs() < 1e-10) {
             return Some(a);
         }
         let h: Gram = (0..t)
-            .map(|i| (0..t).map(|j| k[i][j] + if i == j { 1.0 / (a[i] * a[i]) } else { 0.0 }).collect())
+            .map(|i| (0..t).map(|j| k[i][j] + if i == j { p * a[i].powf(-p - 1.0) } else { 0.0 }).collect())
             .collect();
         let step = solve(&h, &grad.iter().map(|g| -g).collect::<Vec<_>>())?;
         let slope: f64 = step.iter().zip(&grad).map(|(s, g)| s * g).sum();

@@ -5,10 +5,13 @@ use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::cagrad::CaGrad;
+use crate::conflict_free::ConFig;
 use crate::dwa::Dwa;
 use crate::ew::Ew;
+use crate::fairgrad::FairGrad;
 use crate::famo::Famo;
 use crate::gls::Gls;
+use crate::graddrop::GradDrop;
 use crate::gradvac::GradVac;
 use crate::imtl::ImtlG;
 use crate::imtl_l::ImtlL;
@@ -53,6 +56,12 @@ pub enum Weighting {
     Famo(Famo),
     /// Gradient vaccine.
     GradVac(GradVac),
+    /// Conflict-free inverse gradients.
+    ConFig(ConFig),
+    /// Gradient sign dropout.
+    GradDrop(GradDrop),
+    /// α-fair allocation.
+    FairGrad(FairGrad),
 }
 
 impl Weighting {
@@ -73,6 +82,9 @@ impl Weighting {
             Weighting::ImtlL(m) => m,
             Weighting::Famo(m) => m,
             Weighting::GradVac(m) => m,
+            Weighting::ConFig(m) => m,
+            Weighting::GradDrop(m) => m,
+            Weighting::FairGrad(m) => m,
         }
     }
 
@@ -93,6 +105,9 @@ impl Weighting {
             Weighting::ImtlL(m) => m,
             Weighting::Famo(m) => m,
             Weighting::GradVac(m) => m,
+            Weighting::ConFig(m) => m,
+            Weighting::GradDrop(m) => m,
+            Weighting::FairGrad(m) => m,
         }
     }
 }

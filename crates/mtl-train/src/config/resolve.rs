@@ -9,8 +9,8 @@ use mtl_model::architecture::HpsConfig;
 use mtl_model::encoder::MlpConfig;
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{
-    CaGradConfig, DwaConfig, FamoConfig, GradVacConfig, MgdaConfig, MgdaNormalization, NashMtlConfig,
-    UpGradConfig, UwConfig, WeightingConfig, WeightingInput,
+    CaGradConfig, DwaConfig, FairGradConfig, FamoConfig, GradVacConfig, MgdaConfig, MgdaNormalization,
+    NashMtlConfig, UpGradConfig, UwConfig, WeightingConfig, WeightingInput,
 };
 
 use super::error::ConfigError;
@@ -406,6 +406,15 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                 return Err(invalid("weighting.gradvac.beta", format!("{b} is not in (0, 1]")));
             }
             WeightingConfig::GradVac(GradVacConfig { beta: b })
+        }
+        MethodName::Config => WeightingConfig::ConFig,
+        MethodName::Graddrop => WeightingConfig::GradDrop,
+        MethodName::Fairgrad => {
+            let a = file.weighting.fairgrad.alpha;
+            if !(a > 0.0 && a.is_finite()) {
+                return Err(invalid("weighting.fairgrad.alpha", format!("{a} is not a positive α")));
+            }
+            WeightingConfig::FairGrad(FairGradConfig { alpha: a })
         }
     };
     let supported = weighting.inputs();

@@ -227,6 +227,12 @@ pub enum MethodName {
     Famo,
     /// Gradient vaccine.
     Gradvac,
+    /// Conflict-free inverse gradients.
+    Config,
+    /// Gradient sign dropout.
+    Graddrop,
+    /// α-fair allocation.
+    Fairgrad,
 }
 
 /// What a weighting method reads, as written in a config.
@@ -266,6 +272,22 @@ pub struct WeightingSection {
     pub famo: FamoSection,
     /// `[weighting.gradvac]`: GradVac settings.
     pub gradvac: GradVacSection,
+    /// `[weighting.fairgrad]`: FairGrad settings.
+    pub fairgrad: FairGradSection,
+}
+
+/// `[weighting.fairgrad]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FairGradSection {
+    /// Fairness α > 0. Default 1.
+    pub alpha: f64,
+}
+
+impl Default for FairGradSection {
+    fn default() -> Self {
+        Self { alpha: 1.0 }
+    }
 }
 
 /// `[weighting.famo]`.

@@ -1,0 +1,104 @@
+//! ConFIG — conflict-free inverse gradients.
+//!
+//! Liu, Chu, Thuerey, "ConFIG: Towards Conflict-free Training of Physics Informed Neural
+//! Networks", ICLR 2025 (<https://arxiv.org/abs/2408.11104>), eq. 2–3.
+//!
+//! With the unit gradients u_t = g_t/‖g_t‖ stacked in U, the direction is the minimum-norm
+//! solution of U g_u = 1 (equal, positive cosine with every task), g_u = Uᵀ(UUᵀ)⁻¹1, and the
+//! length is the sum of the task gradients' projections on it:
+//!
+//!   g_ConFIG = (Σ_t g_tᵀ ĝ_u) ĝ_u,   ĝ_u = g_u / ‖g_u‖.
+//!
+//! In Gram terms g_u = Gᵀa with a = D⁻¹(D⁻¹KD⁻¹)⁻¹1 (D = diag of the norms), so the weights
+//! are a · (1ᵀKa) / (aᵀKa). When UUᵀ is singular (linearly dependent gradients) the mean
+//! gradient is used.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::gram::{Gram, combine, gram, mat_vec, quad, solve};
+
+/// ConFIG.
+#[derive(Module, Debug)]
+pub struct ConFig {
+    num_tasks: usize,
+}
+
+impl ConFig {
+    /// ConFIG reads gradients (shared parameters by default).
+    pub const INPUTS: &'static [WeightingInput] =
+        &[WeightingInput::ParameterGradients, WeightingInput::RepresentationGradients];
+
+    /// ConFIG over `num_tasks` tasks.
+    pub fn new(num_tasks: usize) -> Self {
+        Self { num_tasks }
+    }
+}
+
+/// ConFIG's weights of the original gradients.
+pub fn config_weights(k: &Gram) -> Vec<f64> {
+    let t = k.len();
+    let mean = vec![1.0 / t as f64; t];
+    let n: Vec<f64> = (0..t).map(|i| k[i][i].max(0.0).sqrt()).collect();
+    if n.iter().any(|x| *x <= 1e-30) {
+        return mean;
+    }
+    let uu: Gram = (0..t).map(|i| (0..t).map(|j| k[i][j] / (n[i] * n[j])).collect()).collect();
+    let Some(b) = solve(&uu, &vec![1.0; t]) else { return mean };
+    let a: Vec<f64> = b.iter().zip(&n).map(|(b, n)| b / n).collect();
+    let norm2 = quad(k, &a);
+    if norm2 <= 0.0 {
+        return mean;
+    }
+    let projections: f64 = mat_vec(k, &a).iter().sum();
+    a.iter().map(|x| x * projections / norm2).collect()
+}
+
+impl WeightingMethod for ConFig {
+    fn inputs(&self) -> &'static [WeightingInput] {
+        Self::INPUTS
+    }
+
+    fn combine_gradients(
+        &mut self,
+        _ctx: &StepContext,
+        gradients: Tensor<2>,
+        _losses: Tensor<1>,
+    ) -> GradientCombination {
+        debug_assert_eq!(gradients.dims()[0], self.num_tasks);
+        let w = config_weights(&gram(&gradients));
+        let (gradient, weights) = combine(gradients, &w);
+        GradientCombination { gradient, weights }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn the_update_has_the_same_positive_cosine_with_every_task() {
+        let g = Tensor::<2>::from_floats(
+            [[1.0, 0.2, -0.5, 0.0, 0.3], [-0.6, 1.0, 0.1, 0.4, 0.0], [0.2, -0.3, 0.9, 0.5, -1.0]],
+            &Device::ndarray(),
+        );
+        let k = gram(&g);
+        let w = config_weights(&k);
+        let kw = mat_vec(&k, &w);
+        let norm = quad(&k, &w).sqrt();
+        let cos: Vec<f64> = (0..3).map(|t| kw[t] / (norm * k[t][t].sqrt())).collect();
+        assert!(cos.iter().all(|c| *c > 0.0 && (c - cos[0]).abs() < 1e-9), "{cos:?}");
+        // Its length is the sum of the task gradients' projections on its direction.
+        let projections: f64 = kw.iter().sum::<f64>() / norm;
+        assert!((norm - projections).abs() < 1e-9);
+    }
+
+    #[test]
+    fn orthogonal_gradients_of_equal_norm_give_their_sum() {
+        // u = e₁, e₂; g_u = (1, 1); ĝ_u·g₁ = ĝ_u·g₂ = 1/√2 → length √2: the update is (1, 1).
+        let w = config_weights(&vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
+        assert!((w[0] - 1.0).abs() < 1e-12 && (w[1] - 1.0).abs() < 1e-12, "{w:?}");
+    }
+}

@@ -1,0 +1,88 @@
+//! FairGrad — fair resource allocation in multi-task learning.
+//!
+//! Ban, Ji, "Fair Resource Allocation in Multi-Task Learning", ICML 2024
+//! (<https://arxiv.org/abs/2402.15638>).
+//!
+//! The update Σ_t w_t g_t uses the α-fair allocation w > 0 of K w = w^{−1/α} (element-wise;
+//! K the Gram matrix, unnormalised as in the authors' code). α = 1 is proportional fairness
+//! (Nash-MTL's equation), α → ∞ approaches max-min fairness. The authors solve it with scipy's
+//! `least_squares` on the CPU; here it is the minimiser of a strictly convex T-dimensional
+//! function, found by damped Newton ([`crate::nash`]). For orthogonal gradients
+//! w_t = ‖g_t‖^{−2α/(α+1)}. When no solution exists the previous weights are kept.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::gram::{combine, gram};
+use crate::nash::power_barrier_weights;
+
+/// FairGrad.
+#[derive(Module, Debug)]
+pub struct FairGrad {
+    num_tasks: usize,
+    alpha: f64,
+    #[module(skip)]
+    last: Option<Vec<f64>>,
+}
+
+impl FairGrad {
+    /// FairGrad reads gradients (shared parameters by default).
+    pub const INPUTS: &'static [WeightingInput] =
+        &[WeightingInput::ParameterGradients, WeightingInput::RepresentationGradients];
+
+    /// FairGrad over `num_tasks` tasks with fairness α > 0.
+    pub fn new(num_tasks: usize, alpha: f64) -> Self {
+        Self { num_tasks, alpha, last: None }
+    }
+}
+
+impl WeightingMethod for FairGrad {
+    fn inputs(&self) -> &'static [WeightingInput] {
+        Self::INPUTS
+    }
+
+    fn combine_gradients(
+        &mut self,
+        _ctx: &StepContext,
+        gradients: Tensor<2>,
+        _losses: Tensor<1>,
+    ) -> GradientCombination {
+        if let Some(w) = power_barrier_weights(&gram(&gradients), 1.0 / self.alpha) {
+            self.last = Some(w);
+        }
+        let w = self.last.clone().unwrap_or_else(|| vec![1.0 / self.num_tasks as f64; self.num_tasks]);
+        let (gradient, weights) = combine(gradients, &w);
+        GradientCombination { gradient, weights }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gram::mat_vec;
+    use crate::nash::power_barrier_weights;
+
+    #[test]
+    fn orthogonal_gradients_get_the_closed_form() {
+        // K = diag(4, 1/4), α = 2 (p = ½): w_t = K_tt^{−1/(1+p)} = 4^{−2/3}, 4^{2/3}.
+        let k = vec![vec![4.0, 0.0], vec![0.0, 0.25]];
+        let w = power_barrier_weights(&k, 0.5).unwrap();
+        assert!(
+            (w[0] - 4f64.powf(-2.0 / 3.0)).abs() < 1e-9 && (w[1] - 4f64.powf(2.0 / 3.0)).abs() < 1e-9,
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn the_solution_satisfies_the_alpha_fair_equation() {
+        let k = vec![vec![2.0, 0.5, -0.3], vec![0.5, 1.0, 0.2], vec![-0.3, 0.2, 0.8]];
+        for alpha in [0.5, 1.0, 3.0] {
+            let p = 1.0 / alpha;
+            let w = power_barrier_weights(&k, p).unwrap();
+            let kw = mat_vec(&k, &w);
+            for i in 0..3 {
+                assert!(w[i] > 0.0 && (kw[i] - w[i].powf(-p)).abs() < 1e-8, "α {alpha}: {w:?} {kw:?}");
+            }
+        }
+    }
+}
