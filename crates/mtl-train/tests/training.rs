@@ -154,6 +154,7 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
         (&["weighting.method=config"], true),
         (&["weighting.method=graddrop", "weighting.gradients=representation"], true),
         (&["weighting.method=fairgrad", "weighting.fairgrad.alpha=2.0"], true),
+        (&["weighting.method=aligned_mtl"], true),
     ];
     for (i, (overrides, gradient_route)) in cases.iter().enumerate() {
         let mut o = vec!["train.epochs=3"];

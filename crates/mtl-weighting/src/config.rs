@@ -2,6 +2,7 @@
 
 use burn::tensor::Device;
 
+use crate::aligned::AlignedMtl;
 use crate::base::WeightingInput;
 use crate::cagrad::CaGrad;
 use crate::conflict_free::ConFig;
@@ -179,6 +180,8 @@ pub enum WeightingConfig {
     GradDrop,
     /// α-fair allocation.
     FairGrad(FairGradConfig),
+    /// Independent component alignment.
+    AlignedMtl,
 }
 
 impl WeightingConfig {
@@ -207,6 +210,7 @@ impl WeightingConfig {
             WeightingConfig::ConFig => "config",
             WeightingConfig::GradDrop => "graddrop",
             WeightingConfig::FairGrad(_) => "fairgrad",
+            WeightingConfig::AlignedMtl => "aligned_mtl",
         }
     }
 
@@ -233,6 +237,7 @@ impl WeightingConfig {
             WeightingConfig::ConFig => Weighting::ConFig(ConFig::new(num_tasks)),
             WeightingConfig::GradDrop => Weighting::GradDrop(GradDrop::new(num_tasks)),
             WeightingConfig::FairGrad(c) => Weighting::FairGrad(FairGrad::new(num_tasks, c.alpha)),
+            WeightingConfig::AlignedMtl => Weighting::AlignedMtl(AlignedMtl::new(num_tasks)),
         }
     }
 
@@ -257,6 +262,7 @@ impl WeightingConfig {
             WeightingConfig::ConFig => ConFig::INPUTS,
             WeightingConfig::GradDrop => GradDrop::INPUTS,
             WeightingConfig::FairGrad(_) => FairGrad::INPUTS,
+            WeightingConfig::AlignedMtl => AlignedMtl::INPUTS,
         }
     }
 }

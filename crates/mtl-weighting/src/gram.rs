@@ -140,6 +140,52 @@ pub fn solve(a: &Gram, b: &[f64]) -> Option<Vec<f64>> {
     Some(x)
 }
 
+/// Eigenvalues and eigenvectors (columns of the returned matrix) of a small symmetric matrix,
+/// by the cyclic Jacobi method (Golub & Van Loan, §8.5). T is at most a few dozen here, where
+/// Jacobi is accurate and simple; a linear-algebra crate would add build time for one T×T
+/// call.
+pub fn symmetric_eigen(a: &Gram) -> (Vec<f64>, Gram) {
+    let n = a.len();
+    let mut a = a.clone();
+    let mut v: Gram = (0..n).map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect()).collect();
+    let total: f64 = a.iter().flatten().map(|x| x * x).sum();
+    for _ in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |j| *j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i][j] * a[i][j])
+            .sum();
+        if off <= 1e-30 * total.max(f64::MIN_POSITIVE) {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                if a[p][q] == 0.0 {
+                    continue;
+                }
+                let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
+                let t = if theta == 0.0 {
+                    1.0
+                } else {
+                    theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt())
+                };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for row in a.iter_mut().chain(v.iter_mut()) {
+                    let (x, y) = (row[p], row[q]);
+                    row[p] = c * x - s * y;
+                    row[q] = s * x + c * y;
+                }
+                let (rp, rq) = (a[p].clone(), a[q].clone());
+                for k in 0..n {
+                    a[p][k] = c * rp[k] - s * rq[k];
+                    a[q][k] = s * rp[k] + c * rq[k];
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i][i]).collect(), v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +213,24 @@ mod tests {
         // A gradient inside the hull's cone: (1, 0) and (2, 0) → all weight on the shorter.
         let k = vec![vec![1.0, 2.0], vec![2.0, 4.0]];
         assert_eq!(min_norm_point(&k, 250, 1e-9), vec![1.0, 0.0]);
+    }
+
+    #[test]
+    fn symmetric_eigen_reconstructs_the_matrix() {
+        let a = vec![vec![4.0, 1.0, -2.0], vec![1.0, 2.0, 0.5], vec![-2.0, 0.5, 3.0]];
+        let (l, v) = symmetric_eigen(&a);
+        for i in 0..3 {
+            for j in 0..3 {
+                let r: f64 = (0..3).map(|k| v[i][k] * l[k] * v[j][k]).sum();
+                assert!((r - a[i][j]).abs() < 1e-12, "({i}, {j}): {r} vs {}", a[i][j]);
+                let o: f64 = (0..3).map(|k| v[k][i] * v[k][j]).sum();
+                assert!((o - f64::from(u8::from(i == j))).abs() < 1e-12, "V is orthogonal");
+            }
+        }
+        // A 2×2 case by hand: [[2, 1], [1, 2]] has eigenvalues 1 and 3.
+        let (mut l, _) = symmetric_eigen(&vec![vec![2.0, 1.0], vec![1.0, 2.0]]);
+        l.sort_by(f64::total_cmp);
+        assert!((l[0] - 1.0).abs() < 1e-12 && (l[1] - 3.0).abs() < 1e-12, "{l:?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 // Tests use burn-ndarray, deprecated upstream but kept as our reference CPU backend.
 #![cfg_attr(test, allow(deprecated))]
 
+mod aligned;
 mod base;
 mod cagrad;
 mod config;
@@ -33,6 +34,7 @@ mod upgrad;
 mod uw;
 mod weighting;
 
+pub use aligned::AlignedMtl;
 pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 pub use cagrad::CaGrad;
 pub use config::{

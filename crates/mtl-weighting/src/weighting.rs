@@ -3,6 +3,7 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::aligned::AlignedMtl;
 use crate::base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::cagrad::CaGrad;
 use crate::conflict_free::ConFig;
@@ -62,6 +63,8 @@ pub enum Weighting {
     GradDrop(GradDrop),
     /// α-fair allocation.
     FairGrad(FairGrad),
+    /// Independent component alignment.
+    AlignedMtl(AlignedMtl),
 }
 
 impl Weighting {
@@ -85,6 +88,7 @@ impl Weighting {
             Weighting::ConFig(m) => m,
             Weighting::GradDrop(m) => m,
             Weighting::FairGrad(m) => m,
+            Weighting::AlignedMtl(m) => m,
         }
     }
 
@@ -108,6 +112,7 @@ impl Weighting {
             Weighting::ConFig(m) => m,
             Weighting::GradDrop(m) => m,
             Weighting::FairGrad(m) => m,
+            Weighting::AlignedMtl(m) => m,
         }
     }
 }

@@ -416,6 +416,7 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
             }
             WeightingConfig::FairGrad(FairGradConfig { alpha: a })
         }
+        MethodName::AlignedMtl => WeightingConfig::AlignedMtl,
     };
     let supported = weighting.inputs();
     let weighting_input = match file.weighting.gradients {

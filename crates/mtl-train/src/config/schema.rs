@@ -233,6 +233,8 @@ pub enum MethodName {
     Graddrop,
     /// α-fair allocation.
     Fairgrad,
+    /// Independent component alignment.
+    AlignedMtl,
 }
 
 /// What a weighting method reads, as written in a config.

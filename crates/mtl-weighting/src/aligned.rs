@@ -1,0 +1,119 @@
+//! Aligned-MTL — independent component alignment.
+//!
+//! Senushkin, Patakin, Kuznetsov, Konushin, "Independent Component Alignment for Multi-Task
+//! Learning", CVPR 2023 (<https://arxiv.org/abs/2305.19000>), Algorithm 1, as LibMTL's
+//! `Aligned_MTL` computes it.
+//!
+//! With the eigendecomposition K = VΛVᵀ of the Gram matrix, restricted to the eigenvalues above
+//! λ_max·T·ε (ε = 2⁻²³, f32 machine epsilon), the aligning transform is
+//! B = √λ_min · V Λ^{−1/2} Vᵀ and the task weights are w = B·1: the gradient system is made
+//! orthogonal with equal component norms (condition number 1), scaled to the smallest
+//! component. For orthogonal task gradients, w_t = min_s ‖g_s‖ / ‖g_t‖. On the representation
+//! route this is the paper's Aligned-MTL-UB.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::gram::{Gram, combine, gram, symmetric_eigen};
+
+/// Aligned-MTL.
+#[derive(Module, Debug)]
+pub struct AlignedMtl {
+    num_tasks: usize,
+}
+
+impl AlignedMtl {
+    /// Aligned-MTL reads gradients (shared parameters by default).
+    pub const INPUTS: &'static [WeightingInput] =
+        &[WeightingInput::ParameterGradients, WeightingInput::RepresentationGradients];
+
+    /// Aligned-MTL over `num_tasks` tasks.
+    pub fn new(num_tasks: usize) -> Self {
+        Self { num_tasks }
+    }
+}
+
+/// Aligned-MTL's weights w = B·1.
+pub fn aligned_weights(k: &Gram) -> Vec<f64> {
+    let t = k.len();
+    let (lambda, v) = symmetric_eigen(k);
+    let max = lambda.iter().copied().fold(0.0f64, f64::max);
+    let tol = max * t as f64 * f64::from(f32::EPSILON);
+    let kept: Vec<usize> = (0..t).filter(|i| lambda[*i] > tol).collect();
+    if kept.is_empty() {
+        return vec![0.0; t];
+    }
+    let min = kept.iter().map(|i| lambda[*i]).fold(f64::INFINITY, f64::min);
+    // w_i = √λ_min Σ_j Σ_k V_ik λ_k^{−½} V_jk.
+    (0..t)
+        .map(|i| {
+            kept.iter()
+                .map(|&k| v[i][k] / lambda[k].sqrt() * (0..t).map(|j| v[j][k]).sum::<f64>())
+                .sum::<f64>()
+                * min.sqrt()
+        })
+        .collect()
+}
+
+impl WeightingMethod for AlignedMtl {
+    fn inputs(&self) -> &'static [WeightingInput] {
+        Self::INPUTS
+    }
+
+    fn combine_gradients(
+        &mut self,
+        _ctx: &StepContext,
+        gradients: Tensor<2>,
+        _losses: Tensor<1>,
+    ) -> GradientCombination {
+        debug_assert_eq!(gradients.dims()[0], self.num_tasks);
+        let w = aligned_weights(&gram(&gradients));
+        let (gradient, weights) = combine(gradients, &w);
+        GradientCombination { gradient, weights }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orthogonal_gradients_are_scaled_to_the_smallest_norm() {
+        // Norms 2, 1, 4: w = (½, 1, ¼).
+        let k = vec![vec![4.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 16.0]];
+        let w = aligned_weights(&k);
+        for (a, b) in w.iter().zip([0.5, 1.0, 0.25]) {
+            assert!((a - b).abs() < 1e-12, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn the_aligned_system_is_orthogonal_with_equal_norms() {
+        // The rows of B G are √λ_min times an orthonormal system: (BG)(BG)ᵀ = B K B = λ_min·I.
+        let k = vec![vec![2.0, 0.5, -0.3], vec![0.5, 1.0, 0.2], vec![-0.3, 0.2, 0.8]];
+        let (lambda, v) = symmetric_eigen(&k);
+        let min = lambda.iter().copied().fold(f64::INFINITY, f64::min);
+        let b: Gram = (0..3)
+            .map(|i| {
+                (0..3)
+                    .map(|j| (0..3).map(|m| v[i][m] * v[j][m] / lambda[m].sqrt()).sum::<f64>() * min.sqrt())
+                    .collect()
+            })
+            .collect();
+        for i in 0..3 {
+            for j in 0..3 {
+                let bkb: f64 = (0..3)
+                    .flat_map(|p| (0..3).map(move |q| (p, q)))
+                    .map(|(p, q)| b[i][p] * k[p][q] * b[q][j])
+                    .sum();
+                let want = if i == j { min } else { 0.0 };
+                assert!((bkb - want).abs() < 1e-10, "({i}, {j}) {bkb}");
+            }
+        }
+        let w = aligned_weights(&k);
+        for i in 0..3 {
+            assert!((w[i] - b[i].iter().sum::<f64>()).abs() < 1e-12);
+        }
+    }
+}
