@@ -155,6 +155,8 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
         (&["weighting.method=graddrop", "weighting.gradients=representation"], true),
         (&["weighting.method=fairgrad", "weighting.fairgrad.alpha=2.0"], true),
         (&["weighting.method=aligned_mtl"], true),
+        (&["weighting.method=stch", "weighting.stch.warmup_epochs=1"], false),
+        (&["weighting.method=gradnorm"], true),
     ];
     for (i, (overrides, gradient_route)) in cases.iter().enumerate() {
         let mut o = vec!["train.epochs=3"];

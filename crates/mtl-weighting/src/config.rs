@@ -12,6 +12,7 @@ use crate::fairgrad::FairGrad;
 use crate::famo::Famo;
 use crate::gls::Gls;
 use crate::graddrop::GradDrop;
+use crate::gradnorm::GradNorm;
 use crate::gradvac::GradVac;
 use crate::imtl::ImtlG;
 use crate::imtl_l::ImtlL;
@@ -20,6 +21,7 @@ use crate::nash::NashMtl;
 use crate::pcgrad::PcGrad;
 use crate::rlw::Rlw;
 use crate::si::Si;
+use crate::stch::Stch;
 use crate::upgrad::UpGrad;
 use crate::uw::Uw;
 use crate::weighting::Weighting;
@@ -141,6 +143,36 @@ impl Default for FairGradConfig {
     }
 }
 
+/// Settings of [`Stch`] (`[weighting.stch]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StchConfig {
+    /// Smoothing μ > 0. Default 1 (LibMTL's).
+    pub mu: f64,
+    /// Epochs of Σ log L before the smooth max; the last one forms the nadir. Default 4.
+    pub warmup_epochs: usize,
+}
+
+impl Default for StchConfig {
+    fn default() -> Self {
+        Self { mu: 1.0, warmup_epochs: 4 }
+    }
+}
+
+/// Settings of [`GradNorm`] (`[weighting.gradnorm]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradNormConfig {
+    /// Restoring force α. Default 1.5 (the paper's and LibMTL's).
+    pub alpha: f64,
+    /// Adam learning rate of the weight logits. Default 0.025.
+    pub lr: f64,
+}
+
+impl Default for GradNormConfig {
+    fn default() -> Self {
+        Self { alpha: 1.5, lr: 0.025 }
+    }
+}
+
 /// Which method to build, with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WeightingConfig {
@@ -182,6 +214,10 @@ pub enum WeightingConfig {
     FairGrad(FairGradConfig),
     /// Independent component alignment.
     AlignedMtl,
+    /// Smooth Tchebycheff scalarisation.
+    Stch(StchConfig),
+    /// Gradient normalisation.
+    GradNorm(GradNormConfig),
 }
 
 impl WeightingConfig {
@@ -211,6 +247,8 @@ impl WeightingConfig {
             WeightingConfig::GradDrop => "graddrop",
             WeightingConfig::FairGrad(_) => "fairgrad",
             WeightingConfig::AlignedMtl => "aligned_mtl",
+            WeightingConfig::Stch(_) => "stch",
+            WeightingConfig::GradNorm(_) => "gradnorm",
         }
     }
 
@@ -238,6 +276,8 @@ impl WeightingConfig {
             WeightingConfig::GradDrop => Weighting::GradDrop(GradDrop::new(num_tasks)),
             WeightingConfig::FairGrad(c) => Weighting::FairGrad(FairGrad::new(num_tasks, c.alpha)),
             WeightingConfig::AlignedMtl => Weighting::AlignedMtl(AlignedMtl::new(num_tasks)),
+            WeightingConfig::Stch(c) => Weighting::Stch(Stch::new(num_tasks, c.mu, c.warmup_epochs)),
+            WeightingConfig::GradNorm(c) => Weighting::GradNorm(GradNorm::new(num_tasks, c.alpha, c.lr)),
         }
     }
 
@@ -263,6 +303,8 @@ impl WeightingConfig {
             WeightingConfig::GradDrop => GradDrop::INPUTS,
             WeightingConfig::FairGrad(_) => FairGrad::INPUTS,
             WeightingConfig::AlignedMtl => AlignedMtl::INPUTS,
+            WeightingConfig::Stch(_) => Stch::INPUTS,
+            WeightingConfig::GradNorm(_) => GradNorm::INPUTS,
         }
     }
 }

@@ -21,11 +21,9 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::host;
+use crate::gram::{adam_step, host};
 
 const EPS: f64 = 1e-8;
-const BETAS: (f64, f64) = (0.9, 0.999);
-const ADAM_EPS: f64 = 1e-8;
 
 /// FAMO.
 #[derive(Module, Debug)]
@@ -107,17 +105,10 @@ impl WeightingMethod for Famo {
         let z = self.z();
         let zd: f64 = z.iter().zip(&delta).map(|(z, d)| z * d).sum();
         let s = &mut self.state;
-        s.t += 1;
-        let (b1, b2) = BETAS;
-        for i in 0..self.num_tasks {
-            // PyTorch Adam: L2 weight decay is added to the gradient.
-            let g = z[i] * (delta[i] - zd) + self.weight_decay * s.xi[i];
-            s.m[i] = b1 * s.m[i] + (1.0 - b1) * g;
-            s.v[i] = b2 * s.v[i] + (1.0 - b2) * g * g;
-            let m_hat = s.m[i] / (1.0 - b1.powi(s.t as i32));
-            let v_hat = s.v[i] / (1.0 - b2.powi(s.t as i32));
-            s.xi[i] -= self.lr * m_hat / (v_hat.sqrt() + ADAM_EPS);
-        }
+        // PyTorch Adam: L2 weight decay is added to the gradient.
+        let g: Vec<f64> =
+            (0..self.num_tasks).map(|i| z[i] * (delta[i] - zd) + self.weight_decay * s.xi[i]).collect();
+        adam_step(&mut s.xi, &mut s.m, &mut s.v, &mut s.t, &g, self.lr);
     }
 
     fn state(&self) -> serde_json::Value {

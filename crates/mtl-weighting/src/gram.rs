@@ -27,6 +27,21 @@ pub fn combine(gradients: Tensor<2>, w: &[f64]) -> (Tensor<1>, Tensor<1>) {
     (gradient, weights)
 }
 
+/// One step of PyTorch's Adam (β = (0.9, 0.999), ε = 1e-8, no weight decay) on host
+/// parameters `x` with gradient `g`; `m`, `v` are the moments and `t` the step count. Used by
+/// the methods that learn T task logits outside the model's optimizer (FAMO, GradNorm).
+pub fn adam_step(x: &mut [f64], m: &mut [f64], v: &mut [f64], t: &mut u64, g: &[f64], lr: f64) {
+    const B1: f64 = 0.9;
+    const B2: f64 = 0.999;
+    *t += 1;
+    let (c1, c2) = (1.0 - B1.powi(*t as i32), 1.0 - B2.powi(*t as i32));
+    for (((x, m), v), g) in x.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+        *m = B1 * *m + (1.0 - B1) * g;
+        *v = B2 * *v + (1.0 - B2) * g * g;
+        *x -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
+    }
+}
+
 /// A `[T]` tensor read back to the host.
 pub fn host(t: Tensor<1>) -> Vec<f64> {
     t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64 data")

@@ -21,6 +21,7 @@ mod fairgrad;
 mod famo;
 mod gls;
 mod graddrop;
+mod gradnorm;
 mod gradvac;
 pub mod gram;
 mod imtl;
@@ -30,6 +31,7 @@ pub(crate) mod nash;
 mod pcgrad;
 mod rlw;
 mod si;
+mod stch;
 mod upgrad;
 mod uw;
 mod weighting;
@@ -38,8 +40,8 @@ pub use aligned::AlignedMtl;
 pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 pub use cagrad::CaGrad;
 pub use config::{
-    CaGradConfig, DwaConfig, FairGradConfig, FamoConfig, GradVacConfig, MgdaConfig, NashMtlConfig,
-    UpGradConfig, UwConfig, WeightingConfig,
+    CaGradConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig, MgdaConfig,
+    NashMtlConfig, StchConfig, UpGradConfig, UwConfig, WeightingConfig,
 };
 pub use conflict_free::ConFig;
 pub use dwa::Dwa;
@@ -48,6 +50,7 @@ pub use fairgrad::FairGrad;
 pub use famo::Famo;
 pub use gls::Gls;
 pub use graddrop::GradDrop;
+pub use gradnorm::GradNorm;
 pub use gradvac::GradVac;
 pub use imtl::ImtlG;
 pub use imtl_l::ImtlL;
@@ -56,6 +59,7 @@ pub use nash::NashMtl;
 pub use pcgrad::PcGrad;
 pub use rlw::Rlw;
 pub use si::Si;
+pub use stch::Stch;
 pub use upgrad::UpGrad;
 pub use uw::Uw;
 pub use weighting::Weighting;

@@ -13,6 +13,7 @@ use crate::fairgrad::FairGrad;
 use crate::famo::Famo;
 use crate::gls::Gls;
 use crate::graddrop::GradDrop;
+use crate::gradnorm::GradNorm;
 use crate::gradvac::GradVac;
 use crate::imtl::ImtlG;
 use crate::imtl_l::ImtlL;
@@ -21,6 +22,7 @@ use crate::nash::NashMtl;
 use crate::pcgrad::PcGrad;
 use crate::rlw::Rlw;
 use crate::si::Si;
+use crate::stch::Stch;
 use crate::upgrad::UpGrad;
 use crate::uw::Uw;
 
@@ -65,6 +67,10 @@ pub enum Weighting {
     FairGrad(FairGrad),
     /// Independent component alignment.
     AlignedMtl(AlignedMtl),
+    /// Smooth Tchebycheff scalarisation.
+    Stch(Stch),
+    /// Gradient normalisation.
+    GradNorm(GradNorm),
 }
 
 impl Weighting {
@@ -89,6 +95,8 @@ impl Weighting {
             Weighting::GradDrop(m) => m,
             Weighting::FairGrad(m) => m,
             Weighting::AlignedMtl(m) => m,
+            Weighting::Stch(m) => m,
+            Weighting::GradNorm(m) => m,
         }
     }
 
@@ -113,6 +121,8 @@ impl Weighting {
             Weighting::GradDrop(m) => m,
             Weighting::FairGrad(m) => m,
             Weighting::AlignedMtl(m) => m,
+            Weighting::Stch(m) => m,
+            Weighting::GradNorm(m) => m,
         }
     }
 }

@@ -9,8 +9,8 @@ use mtl_model::architecture::HpsConfig;
 use mtl_model::encoder::MlpConfig;
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{
-    CaGradConfig, DwaConfig, FairGradConfig, FamoConfig, GradVacConfig, MgdaConfig, MgdaNormalization,
-    NashMtlConfig, UpGradConfig, UwConfig, WeightingConfig, WeightingInput,
+    CaGradConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig, MgdaConfig,
+    MgdaNormalization, NashMtlConfig, StchConfig, UpGradConfig, UwConfig, WeightingConfig, WeightingInput,
 };
 
 use super::error::ConfigError;
@@ -417,6 +417,26 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
             WeightingConfig::FairGrad(FairGradConfig { alpha: a })
         }
         MethodName::AlignedMtl => WeightingConfig::AlignedMtl,
+        MethodName::Stch => {
+            let c = &file.weighting.stch;
+            if !(c.mu > 0.0 && c.mu.is_finite()) {
+                return Err(invalid("weighting.stch.mu", format!("{} is not a positive smoothing", c.mu)));
+            }
+            WeightingConfig::Stch(StchConfig { mu: c.mu, warmup_epochs: c.warmup_epochs })
+        }
+        MethodName::Gradnorm => {
+            let c = &file.weighting.gradnorm;
+            if !(c.alpha >= 0.0 && c.alpha.is_finite()) {
+                return Err(invalid("weighting.gradnorm.alpha", "use a value ≥ 0".into()));
+            }
+            if !(c.lr > 0.0 && c.lr.is_finite()) {
+                return Err(invalid(
+                    "weighting.gradnorm.lr",
+                    format!("{} is not a positive learning rate", c.lr),
+                ));
+            }
+            WeightingConfig::GradNorm(GradNormConfig { alpha: c.alpha, lr: c.lr })
+        }
     };
     let supported = weighting.inputs();
     let weighting_input = match file.weighting.gradients {

@@ -235,6 +235,10 @@ pub enum MethodName {
     Fairgrad,
     /// Independent component alignment.
     AlignedMtl,
+    /// Smooth Tchebycheff scalarisation.
+    Stch,
+    /// Gradient normalisation.
+    Gradnorm,
 }
 
 /// What a weighting method reads, as written in a config.
@@ -276,6 +280,42 @@ pub struct WeightingSection {
     pub gradvac: GradVacSection,
     /// `[weighting.fairgrad]`: FairGrad settings.
     pub fairgrad: FairGradSection,
+    /// `[weighting.stch]`: STCH settings.
+    pub stch: StchSection,
+    /// `[weighting.gradnorm]`: GradNorm settings.
+    pub gradnorm: GradNormSection,
+}
+
+/// `[weighting.stch]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StchSection {
+    /// Smoothing μ > 0. Default 1.
+    pub mu: f64,
+    /// Warm-up epochs of Σ log L (the last forms the nadir). Default 4.
+    pub warmup_epochs: usize,
+}
+
+impl Default for StchSection {
+    fn default() -> Self {
+        Self { mu: 1.0, warmup_epochs: 4 }
+    }
+}
+
+/// `[weighting.gradnorm]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradNormSection {
+    /// Restoring force α ≥ 0. Default 1.5.
+    pub alpha: f64,
+    /// Adam learning rate of the weight logits. Default 0.025.
+    pub lr: f64,
+}
+
+impl Default for GradNormSection {
+    fn default() -> Self {
+        Self { alpha: 1.5, lr: 0.025 }
+    }
 }
 
 /// `[weighting.fairgrad]`.
