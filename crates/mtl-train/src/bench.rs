@@ -6,6 +6,11 @@
 //! two towers 256 → 64 → 1, two regression tasks, batch 256, Adam (lr 1e-3, ε 1e-8), f32,
 //! 10,000 synthetic training rows. A timed step = batch gather + forward + losses + backward +
 //! Adam step; warm-up steps first; the median of the repeats is reported.
+//!
+//! With `--methods`, `mtl bench` instead measures the time of one training step of every
+//! listed weighting method on every input it supports, for T ∈ `--tasks` regression tasks
+//! (same encoder, towers 64, batch 256, Adam), beside part B of the reference (EW, UW, MGDA,
+//! PCGrad on shared-parameter gradients) in the same invocation.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -54,6 +59,13 @@ pub struct BenchOptions {
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Measure the step time of these weighting methods (comma-separated, or `all`) instead of
+    /// the throughput workload.
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// Task counts for `--methods`.
+    #[arg(long, value_delimiter = ',', default_value = "2,4,8,16")]
+    pub tasks: Vec<usize>,
 }
 
 fn loadavg() -> String {
@@ -165,10 +177,171 @@ fn reference(options: &BenchOptions) -> Result<Option<(f64, String)>, String> {
     Ok(Some((sps, version)))
 }
 
+/// The config of the step-time workload: T regression tasks, HPS 100 → 256 → 256, towers 64,
+/// batch 256, Adam, with `method` and its default settings.
+fn method_config(method: &str, tasks: usize) -> Result<crate::config::RunConfig, Error> {
+    let mut text = String::from(
+        "[data.synthetic]\nsamples = 10000\n[model.encoder]\nhidden = [256, 256]\n[model.head]\nhidden = [64]\n[train]\nbatch_size = 256\n",
+    );
+    text.push_str(&format!("[weighting]\nmethod = \"{method}\"\n"));
+    for t in 0..tasks {
+        text.push_str(&format!("[[tasks]]\nname = \"y{t}\"\nkind = \"regression\"\n"));
+    }
+    Ok(crate::config::RunConfig::from_toml(std::path::Path::new("<bench>"), &text, &[])?)
+}
+
+/// Seconds per training step of `method` on `input` with `tasks` tasks, one value per repeat.
+fn measure_method(
+    method: &str,
+    input: WeightingInput,
+    tasks: usize,
+    backend: BackendChoice,
+    options: &BenchOptions,
+) -> Result<Vec<f64>, Error> {
+    let config = method_config(method, tasks)?;
+    let selected = select_device(backend, None)?;
+    let device = selected.device.clone().autodiff();
+    let specs = config.task_specs();
+    let data = config.synthetic.generate(&specs)?;
+    let mut times = Vec::with_capacity(options.repeats);
+    for r in 0..options.repeats {
+        device.seed(r as u64);
+        let mut state = TrainState {
+            model: config.model.init(&device),
+            weighting: config.weighting.init(tasks, &device),
+        };
+        let mut optim = build_optimizer(&config.train.optimizer);
+        let order = epoch_permutation(data.len(), r as u64, 0);
+        let batches: Vec<Vec<usize>> =
+            batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect();
+        let mut t0 = Instant::now();
+        for step in 0..options.warmup + options.steps {
+            if step == options.warmup {
+                device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")))?;
+                t0 = Instant::now();
+            }
+            let batch = MultiTaskBatch::gather(&data, &batches[step % batches.len()], &device);
+            let ctx = StepContext { epoch: 0, step, steps_per_epoch: batches.len(), input };
+            let (grads, _) = train_step(&mut state, &batch, &specs, &ctx);
+            state = optim.step(1e-3, state, grads);
+        }
+        device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")))?;
+        times.push(t0.elapsed().as_secs_f64() / options.steps as f64);
+    }
+    Ok(times)
+}
+
+/// PyTorch's ms/step per (method, T) from part B of the reference script.
+fn reference_methods(options: &BenchOptions) -> Result<Vec<(String, usize, f64)>, String> {
+    let script = options.reference.clone().unwrap_or_else(|| PathBuf::from("../shared/bench/throughput.py"));
+    if !script.exists() {
+        return Err(format!("reference script `{}` not found", script.display()));
+    }
+    let out = std::env::temp_dir().join(format!("mtl-bench-torch-b-{}.json", std::process::id()));
+    let tasks: Vec<String> = options.tasks.iter().map(usize::to_string).collect();
+    let status = Command::new(&options.python)
+        .arg(&script)
+        .args(["--parts", "B", "--threads", &options.torch_threads.to_string()])
+        .args(["--repeats", &options.repeats.to_string(), "--b-steps", &options.steps.to_string()])
+        .args(["--warmup", &options.warmup.to_string(), "--tasks", &tasks.join(",")])
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .map_err(|e| format!("cannot run `{}`: {e}", options.python))?;
+    if !status.success() {
+        return Err(format!("`{} {}` failed ({status})", options.python, script.display()));
+    }
+    let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&out);
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let rows = json["B"].as_array().ok_or("no part B in the reference output")?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let m = r["method"].as_str()?.to_lowercase();
+            let t = r["T"].as_u64()? as usize;
+            let ms = r["step_ms_median"].as_f64()?;
+            Some((m, t, ms))
+        })
+        .collect())
+}
+
+/// `mtl bench --methods`: the step-time table.
+fn run_method_bench(options: &BenchOptions) -> Result<(), Error> {
+    let methods: Vec<String> = if options.methods.iter().any(|m| m == "all") {
+        mtl_weighting::WeightingConfig::NAMES.iter().map(|s| s.to_string()).collect()
+    } else {
+        options.methods.clone()
+    };
+    let backend = *options.backends.first().unwrap_or(&BackendChoice::Flex);
+    println!(
+        "step time (ms, median of {} repeats × {} steps): HPS 100→256→256, towers 64, batch 256, Adam, T regression tasks, {:?}",
+        options.repeats, options.steps, backend
+    );
+    println!("load before: {}", loadavg());
+    let mut rows = Vec::new();
+    let mut ew: Vec<f64> = Vec::new();
+    for m in &methods {
+        let inputs = method_config(m, 2)?.weighting.inputs();
+        for &input in inputs {
+            let mut cells = Vec::new();
+            for &t in &options.tasks {
+                cells.push(median(measure_method(m, input, t, backend, options)?) * 1e3);
+            }
+            if m == "ew" && input == WeightingInput::Losses {
+                ew = cells.clone();
+            }
+            let text: Vec<String> = cells.iter().map(|c| format!("{c:8.2}")).collect();
+            let vs_ew: Vec<String> = cells.iter().zip(&ew).map(|(c, e)| format!("{:5.2}×", c / e)).collect();
+            println!(
+                "  {m:<12} {:<15} {}   vs EW {}   (load {})",
+                input.name(),
+                text.join(" "),
+                vs_ew.join(" "),
+                loadavg()
+            );
+            rows.push(serde_json::json!({"method": m, "input": input.name(), "tasks": options.tasks, "step_ms": cells, "load_after": loadavg()}));
+        }
+    }
+    let torch = if options.no_reference { Ok(Vec::new()) } else { reference_methods(options) };
+    match &torch {
+        Ok(refs) => {
+            for (m, t, ms) in refs {
+                let ours = rows.iter().find(|r| {
+                    r["method"] == m.as_str()
+                        && r["input"] == if m == "ew" || m == "uw" { "losses" } else { "parameters" }
+                });
+                let i = options.tasks.iter().position(|x| x == t);
+                let ratio = match (ours, i) {
+                    (Some(r), Some(i)) => r["step_ms"][i].as_f64().map(|o| format!("{:.2}×", o / ms)),
+                    _ => None,
+                };
+                println!(
+                    "  PyTorch {m:<8} T={t:<3} {ms:8.2} ms   mtl/PyTorch {}",
+                    ratio.unwrap_or_else(|| "—".into())
+                );
+            }
+        }
+        Err(e) => println!("  PyTorch reference skipped: {e}"),
+    }
+    println!("load after: {}", loadavg());
+    if let Some(path) = &options.json {
+        let json = serde_json::json!({
+            "rows": rows,
+            "pytorch": torch.unwrap_or_default().iter().map(|(m, t, ms)| serde_json::json!({"method": m, "tasks": t, "step_ms": ms})).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&json).expect("json")).map_err(io(path))?;
+    }
+    Ok(())
+}
+
 /// Run the benchmark and print the table.
 pub fn run_bench(options: &BenchOptions) -> Result<(), Error> {
     if options.repeats == 0 || options.steps == 0 {
         return Err(Error::Backend("--repeats and --steps must be at least 1".into()));
+    }
+    if !options.methods.is_empty() {
+        return run_method_bench(options);
     }
     println!(
         "workload: HPS 100→256→256, towers 64, 2 tasks, batch 256, Adam, f32; {} steps × {} repeats (median)",

@@ -59,12 +59,16 @@ pub fn baseline_file(file: &FileConfig, task: &str) -> FileConfig {
     f
 }
 
-/// Content key of a config: what matters for its result, not its name or folder.
+/// Content key of a baseline's config: what matters for its result, not its name or folder.
+/// The `[weighting]` table is left out (a baseline always uses equal weighting on its one
+/// loss), so that new weighting methods and their settings do not change existing keys.
 pub fn config_key(file: &FileConfig) -> String {
     let mut f = file.clone();
     f.run.name = String::new();
     f.run.output_dir = String::new();
-    let text = toml::to_string(&f).expect("a parsed config serialises back to TOML");
+    let mut table = toml::Table::try_from(&f).expect("a parsed config serialises back to TOML");
+    table.remove("weighting");
+    let text = toml::to_string(&table).expect("a TOML table serialises");
     let digest = Sha256::digest(text.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -167,7 +171,15 @@ mod tests {
         let key = |o: &[&str]| baselines(&config(o)).unwrap()[0].key.clone();
         let k = key(&[]);
         assert_eq!(k.len(), 16);
-        assert_eq!(k, key(&["run.name=other", "weighting.method=uw", "run.output_dir=elsewhere"]));
+        assert_eq!(
+            k,
+            key(&[
+                "run.name=other",
+                "weighting.method=uw",
+                "weighting.cagrad.c=0.9",
+                "run.output_dir=elsewhere"
+            ])
+        );
         assert_eq!(k, key(&["train.monitor=b.auc"]), "a monitor on another task does not apply");
         for changed in [&["run.seed=1"][..], &["train.epochs=3"], &["model.encoder.hidden=[8]"]] {
             assert_ne!(k, key(changed), "{changed:?}");
