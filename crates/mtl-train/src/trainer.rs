@@ -250,6 +250,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
     prepare_run_dir(&run_dir, options)?;
     let ckpt_dir = run_dir.join("checkpoints");
     let metrics_path = run_dir.join("metrics.jsonl");
+    let steps_path = run_dir.join("steps.jsonl");
 
     let device = options.device.device.clone().autodiff();
     let eval_device = options.device.device.clone();
@@ -281,6 +282,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             checkpoint::CheckpointError::Corrupt { path: ckpt_dir.join("last/state.json"), message }
         })?;
         truncate_epochs(&metrics_path, meta.epochs_done)?;
+        truncate_epochs(&steps_path, meta.epochs_done)?;
         monitor = keep_monitor(config, &meta, monitor)?;
         if monitor != resolve_monitor(config, reference.as_ref())?.0 {
             monitor_note = Some(format!(
@@ -373,6 +375,18 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
                 .then(|| batch_losses(&state.model.valid(), &inner_batch(&batch), &tasks));
             state.weighting.after_step(&ctx, report.losses.clone(), after);
             meta.steps_done += 1;
+            if config.log_steps {
+                append_json_line(
+                    &steps_path,
+                    &serde_json::json!({
+                        "epoch": epoch + 1,
+                        "step": meta.steps_done,
+                        "lr": lr,
+                        "loss": named(&tasks, &host_values(report.losses.clone())),
+                        "weights": named(&tasks, &host_values(report.weights.clone())),
+                    }),
+                )?;
+            }
             loss_sum = Some(loss_sum.map_or(report.losses.clone(), |s| s + report.losses));
             weight_sum = Some(weight_sum.map_or(report.weights.clone(), |s| s + report.weights));
             if let Some(g) = report.gradient_stats {

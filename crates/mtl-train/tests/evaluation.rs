@@ -228,6 +228,23 @@ fn the_schedule_sets_the_logged_learning_rates() {
 }
 
 #[test]
+fn per_step_weights_are_logged_on_request() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    trained(&run_dir, &["train.epochs=2", "weighting.log_steps=true", "weighting.method=rlw"]);
+    let text = std::fs::read_to_string(run_dir.join("steps.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // 480 training samples in batches of 64: 8 steps per epoch.
+    assert_eq!(lines.len(), 16);
+    assert_eq!(lines[15]["epoch"], 2);
+    let w = &lines[0]["weights"];
+    let sum: f64 = ["a", "b", "c"].iter().map(|t| w[t].as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-5, "RLW's weights lie on the simplex: {w}");
+    assert_ne!(lines[0]["weights"], lines[1]["weights"], "drawn every step");
+}
+
+#[test]
 fn a_monitor_on_a_metric_picks_its_best_epoch() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();

@@ -146,6 +146,8 @@ pub struct RunConfig {
     pub weighting: WeightingConfig,
     /// What the weighting method reads.
     pub weighting_input: WeightingInput,
+    /// Log every step's weights and losses (`weighting.log_steps`).
+    pub log_steps: bool,
     /// Loop and optimizer.
     pub train: TrainConfig,
     /// The resolved TOML (file plus overrides), written to the run folder.
@@ -577,6 +579,7 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         model,
         weighting,
         weighting_input,
+        log_steps: file.weighting.log_steps,
         train: TrainConfig {
             epochs: t.epochs,
             batch_size: t.batch_size,

@@ -262,6 +262,9 @@ pub struct WeightingSection {
     /// What the method reads; default: the method's own default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gradients: Option<GradientsName>,
+    /// Also log every step's task weights and losses to `RUN_DIR/steps.jsonl` (one host read
+    /// per step). Default false: weights are logged per epoch in `metrics.jsonl`.
+    pub log_steps: bool,
     /// `[weighting.uw]`: uncertainty weighting settings.
     pub uw: UwSection,
     /// `[weighting.dwa]`: dynamic weight average settings.
