@@ -46,7 +46,7 @@ fn resume_reaches_exactly_the_metrics_of_an_uninterrupted_run() {
     let _serial = common::serial();
     // The second case carries reduce-on-plateau state (cuts at almost every epoch with this
     // threshold) and a warm-up across the interruption.
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 6] = [
         &[],
         &[
             "train.schedule.kind=plateau",
@@ -58,6 +58,8 @@ fn resume_reaches_exactly_the_metrics_of_an_uninterrupted_run() {
         &["weighting.method=dwa"],
         &["weighting.method=rlw"],
         &["weighting.method=famo"],
+        // DB-MTL's [T, P] running gradients go through the checkpoint.
+        &["weighting.method=db_mtl"],
     ];
     for overrides in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -157,6 +159,8 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
         (&["weighting.method=aligned_mtl"], true),
         (&["weighting.method=stch", "weighting.stch.warmup_epochs=1"], false),
         (&["weighting.method=gradnorm"], true),
+        (&["weighting.method=db_mtl"], true),
+        (&["weighting.method=moco"], true),
     ];
     for (i, (overrides, gradient_route)) in cases.iter().enumerate() {
         let mut o = vec!["train.epochs=3"];

@@ -6,6 +6,7 @@ use crate::aligned::AlignedMtl;
 use crate::base::WeightingInput;
 use crate::cagrad::CaGrad;
 use crate::conflict_free::ConFig;
+use crate::dbmtl::DbMtl;
 use crate::dwa::Dwa;
 use crate::ew::Ew;
 use crate::fairgrad::FairGrad;
@@ -17,6 +18,7 @@ use crate::gradvac::GradVac;
 use crate::imtl::ImtlG;
 use crate::imtl_l::ImtlL;
 use crate::mgda::{Mgda, MgdaNormalization};
+use crate::moco::{MoCo, MoCoRates};
 use crate::nash::NashMtl;
 use crate::pcgrad::PcGrad;
 use crate::rlw::Rlw;
@@ -173,6 +175,21 @@ impl Default for GradNormConfig {
     }
 }
 
+/// Settings of [`DbMtl`] (`[weighting.db_mtl]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbMtlConfig {
+    /// EMA rate β of the log-loss gradients. Default 0.9 (LibMTL's).
+    pub beta: f64,
+    /// Decay exponent σ of the rate (β/k^σ). Default 0.
+    pub beta_sigma: f64,
+}
+
+impl Default for DbMtlConfig {
+    fn default() -> Self {
+        Self { beta: 0.9, beta_sigma: 0.0 }
+    }
+}
+
 /// Which method to build, with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WeightingConfig {
@@ -218,6 +235,10 @@ pub enum WeightingConfig {
     Stch(StchConfig),
     /// Gradient normalisation.
     GradNorm(GradNormConfig),
+    /// Dual balancing.
+    DbMtl(DbMtlConfig),
+    /// Multi-objective gradient correction.
+    MoCo(MoCoRates),
 }
 
 impl WeightingConfig {
@@ -249,6 +270,8 @@ impl WeightingConfig {
             WeightingConfig::AlignedMtl => "aligned_mtl",
             WeightingConfig::Stch(_) => "stch",
             WeightingConfig::GradNorm(_) => "gradnorm",
+            WeightingConfig::DbMtl(_) => "db_mtl",
+            WeightingConfig::MoCo(_) => "moco",
         }
     }
 
@@ -278,6 +301,8 @@ impl WeightingConfig {
             WeightingConfig::AlignedMtl => Weighting::AlignedMtl(AlignedMtl::new(num_tasks)),
             WeightingConfig::Stch(c) => Weighting::Stch(Stch::new(num_tasks, c.mu, c.warmup_epochs)),
             WeightingConfig::GradNorm(c) => Weighting::GradNorm(GradNorm::new(num_tasks, c.alpha, c.lr)),
+            WeightingConfig::DbMtl(c) => Weighting::DbMtl(DbMtl::new(num_tasks, c.beta, c.beta_sigma)),
+            WeightingConfig::MoCo(r) => Weighting::MoCo(MoCo::new(num_tasks, *r)),
         }
     }
 
@@ -305,6 +330,8 @@ impl WeightingConfig {
             WeightingConfig::AlignedMtl => AlignedMtl::INPUTS,
             WeightingConfig::Stch(_) => Stch::INPUTS,
             WeightingConfig::GradNorm(_) => GradNorm::INPUTS,
+            WeightingConfig::DbMtl(_) => DbMtl::INPUTS,
+            WeightingConfig::MoCo(_) => MoCo::INPUTS,
         }
     }
 }

@@ -12,9 +12,11 @@
 
 mod aligned;
 mod base;
+mod buffer;
 mod cagrad;
 mod config;
 mod conflict_free;
+mod dbmtl;
 mod dwa;
 mod ew;
 mod fairgrad;
@@ -27,6 +29,7 @@ pub mod gram;
 mod imtl;
 mod imtl_l;
 mod mgda;
+mod moco;
 pub(crate) mod nash;
 mod pcgrad;
 mod rlw;
@@ -40,10 +43,11 @@ pub use aligned::AlignedMtl;
 pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 pub use cagrad::CaGrad;
 pub use config::{
-    CaGradConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig, MgdaConfig,
-    NashMtlConfig, StchConfig, UpGradConfig, UwConfig, WeightingConfig,
+    CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
+    MgdaConfig, NashMtlConfig, StchConfig, UpGradConfig, UwConfig, WeightingConfig,
 };
 pub use conflict_free::ConFig;
+pub use dbmtl::DbMtl;
 pub use dwa::Dwa;
 pub use ew::Ew;
 pub use fairgrad::FairGrad;
@@ -55,6 +59,7 @@ pub use gradvac::GradVac;
 pub use imtl::ImtlG;
 pub use imtl_l::ImtlL;
 pub use mgda::{Mgda, MgdaNormalization};
+pub use moco::{MoCo, MoCoRates};
 pub use nash::NashMtl;
 pub use pcgrad::PcGrad;
 pub use rlw::Rlw;

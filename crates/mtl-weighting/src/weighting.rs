@@ -7,6 +7,7 @@ use crate::aligned::AlignedMtl;
 use crate::base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::cagrad::CaGrad;
 use crate::conflict_free::ConFig;
+use crate::dbmtl::DbMtl;
 use crate::dwa::Dwa;
 use crate::ew::Ew;
 use crate::fairgrad::FairGrad;
@@ -18,6 +19,7 @@ use crate::gradvac::GradVac;
 use crate::imtl::ImtlG;
 use crate::imtl_l::ImtlL;
 use crate::mgda::Mgda;
+use crate::moco::MoCo;
 use crate::nash::NashMtl;
 use crate::pcgrad::PcGrad;
 use crate::rlw::Rlw;
@@ -71,6 +73,10 @@ pub enum Weighting {
     Stch(Stch),
     /// Gradient normalisation.
     GradNorm(GradNorm),
+    /// Dual balancing.
+    DbMtl(DbMtl),
+    /// Multi-objective gradient correction.
+    MoCo(MoCo),
 }
 
 impl Weighting {
@@ -97,6 +103,8 @@ impl Weighting {
             Weighting::AlignedMtl(m) => m,
             Weighting::Stch(m) => m,
             Weighting::GradNorm(m) => m,
+            Weighting::DbMtl(m) => m,
+            Weighting::MoCo(m) => m,
         }
     }
 
@@ -123,6 +131,8 @@ impl Weighting {
             Weighting::AlignedMtl(m) => m,
             Weighting::Stch(m) => m,
             Weighting::GradNorm(m) => m,
+            Weighting::DbMtl(m) => m,
+            Weighting::MoCo(m) => m,
         }
     }
 }

@@ -9,8 +9,9 @@ use mtl_model::architecture::HpsConfig;
 use mtl_model::encoder::MlpConfig;
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{
-    CaGradConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig, MgdaConfig,
-    MgdaNormalization, NashMtlConfig, StchConfig, UpGradConfig, UwConfig, WeightingConfig, WeightingInput,
+    CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
+    MgdaConfig, MgdaNormalization, MoCoRates, NashMtlConfig, StchConfig, UpGradConfig, UwConfig,
+    WeightingConfig, WeightingInput,
 };
 
 use super::error::ConfigError;
@@ -438,6 +439,37 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                 ));
             }
             WeightingConfig::GradNorm(GradNormConfig { alpha: c.alpha, lr: c.lr })
+        }
+        MethodName::DbMtl => {
+            let c = &file.weighting.db_mtl;
+            if !(0.0..1.0).contains(&c.beta) {
+                return Err(invalid("weighting.db_mtl.beta", format!("{} is not in [0, 1)", c.beta)));
+            }
+            if !(c.beta_sigma >= 0.0 && c.beta_sigma.is_finite()) {
+                return Err(invalid("weighting.db_mtl.beta_sigma", "use a value ≥ 0".into()));
+            }
+            WeightingConfig::DbMtl(DbMtlConfig { beta: c.beta, beta_sigma: c.beta_sigma })
+        }
+        MethodName::Moco => {
+            let c = &file.weighting.moco;
+            for (key, v) in [
+                ("beta", c.beta),
+                ("beta_sigma", c.beta_sigma),
+                ("gamma", c.gamma),
+                ("gamma_sigma", c.gamma_sigma),
+                ("rho", c.rho),
+            ] {
+                if !(v >= 0.0 && v.is_finite()) {
+                    return Err(invalid(&format!("weighting.moco.{key}"), "use a value ≥ 0".into()));
+                }
+            }
+            WeightingConfig::MoCo(MoCoRates {
+                beta: c.beta,
+                beta_sigma: c.beta_sigma,
+                gamma: c.gamma,
+                gamma_sigma: c.gamma_sigma,
+                rho: c.rho,
+            })
         }
     };
     let supported = weighting.inputs();

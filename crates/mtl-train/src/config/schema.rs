@@ -239,6 +239,10 @@ pub enum MethodName {
     Stch,
     /// Gradient normalisation.
     Gradnorm,
+    /// Dual balancing.
+    DbMtl,
+    /// Multi-objective gradient correction.
+    Moco,
 }
 
 /// What a weighting method reads, as written in a config.
@@ -287,6 +291,48 @@ pub struct WeightingSection {
     pub stch: StchSection,
     /// `[weighting.gradnorm]`: GradNorm settings.
     pub gradnorm: GradNormSection,
+    /// `[weighting.db_mtl]`: DB-MTL settings.
+    pub db_mtl: DbMtlSection,
+    /// `[weighting.moco]`: MoCo settings.
+    pub moco: MoCoSection,
+}
+
+/// `[weighting.db_mtl]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbMtlSection {
+    /// EMA rate β in [0, 1). Default 0.9.
+    pub beta: f64,
+    /// Decay exponent σ ≥ 0 of the rate. Default 0.
+    pub beta_sigma: f64,
+}
+
+impl Default for DbMtlSection {
+    fn default() -> Self {
+        Self { beta: 0.9, beta_sigma: 0.0 }
+    }
+}
+
+/// `[weighting.moco]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MoCoSection {
+    /// Tracking rate β. Default 0.5.
+    pub beta: f64,
+    /// Its decay exponent. Default 0.5.
+    pub beta_sigma: f64,
+    /// Weight step γ. Default 0.1.
+    pub gamma: f64,
+    /// Its decay exponent. Default 0.5.
+    pub gamma_sigma: f64,
+    /// ℓ₂ regularisation ρ. Default 0.
+    pub rho: f64,
+}
+
+impl Default for MoCoSection {
+    fn default() -> Self {
+        Self { beta: 0.5, beta_sigma: 0.5, gamma: 0.1, gamma_sigma: 0.5, rho: 0.0 }
+    }
 }
 
 /// `[weighting.stch]`.
