@@ -161,6 +161,7 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
         (&["weighting.method=gradnorm"], true),
         (&["weighting.method=db_mtl"], true),
         (&["weighting.method=moco"], true),
+        (&["weighting.method=imtl", "weighting.gradients=representation"], true),
     ];
     for (i, (overrides, gradient_route)) in cases.iter().enumerate() {
         let mut o = vec!["train.epochs=3"];

@@ -15,7 +15,7 @@ use crate::gls::Gls;
 use crate::graddrop::GradDrop;
 use crate::gradnorm::GradNorm;
 use crate::gradvac::GradVac;
-use crate::imtl::ImtlG;
+use crate::imtl::{Imtl, ImtlG};
 use crate::imtl_l::ImtlL;
 use crate::mgda::{Mgda, MgdaNormalization};
 use crate::moco::{MoCo, MoCoRates};
@@ -190,6 +190,19 @@ impl Default for DbMtlConfig {
     }
 }
 
+/// Settings of [`Imtl`] (`[weighting.imtl]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImtlConfig {
+    /// Adam learning rate of the loss scales. Default 1e-3.
+    pub lr: f64,
+}
+
+impl Default for ImtlConfig {
+    fn default() -> Self {
+        Self { lr: 1e-3 }
+    }
+}
+
 /// Which method to build, with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WeightingConfig {
@@ -239,6 +252,8 @@ pub enum WeightingConfig {
     DbMtl(DbMtlConfig),
     /// Multi-objective gradient correction.
     MoCo(MoCoRates),
+    /// IMTL = IMTL-L + IMTL-G.
+    Imtl(ImtlConfig),
 }
 
 impl WeightingConfig {
@@ -272,6 +287,7 @@ impl WeightingConfig {
             WeightingConfig::GradNorm(_) => "gradnorm",
             WeightingConfig::DbMtl(_) => "db_mtl",
             WeightingConfig::MoCo(_) => "moco",
+            WeightingConfig::Imtl(_) => "imtl",
         }
     }
 
@@ -303,6 +319,7 @@ impl WeightingConfig {
             WeightingConfig::GradNorm(c) => Weighting::GradNorm(GradNorm::new(num_tasks, c.alpha, c.lr)),
             WeightingConfig::DbMtl(c) => Weighting::DbMtl(DbMtl::new(num_tasks, c.beta, c.beta_sigma)),
             WeightingConfig::MoCo(r) => Weighting::MoCo(MoCo::new(num_tasks, *r)),
+            WeightingConfig::Imtl(c) => Weighting::Imtl(Imtl::new(num_tasks, c.lr)),
         }
     }
 
@@ -332,6 +349,7 @@ impl WeightingConfig {
             WeightingConfig::GradNorm(_) => GradNorm::INPUTS,
             WeightingConfig::DbMtl(_) => DbMtl::INPUTS,
             WeightingConfig::MoCo(_) => MoCo::INPUTS,
+            WeightingConfig::Imtl(_) => Imtl::INPUTS,
         }
     }
 }

@@ -8,12 +8,19 @@
 //! (t = 2..T), α_{2..T} = g₁Uᵀ (DUᵀ)⁻¹ and α₁ = 1 − Σ_{t≥2} α_t. Every product is an entry of
 //! the Gram matrix divided by norms, so the (T−1)×(T−1) system is solved on the host. When it is
 //! singular (e.g. two identical gradients) the mean gradient is used.
+//!
+//! [`Imtl`] is the paper's full method, IMTL = IMTL-L + IMTL-G, as LibMTL's `IMTL`: the losses
+//! are scaled to e^{s_t}L_t − s_t, so the task gradients become e^{s_t}g_t, IMTL-G combines those,
+//! and s follows ∂/∂s_t = e^{s_t}L_t − 1. LibMTL updates s with the model's optimizer; here the
+//! T numbers take their own Adam step (`weighting.imtl.lr`, default 1e-3), since the gradient
+//! routes never back-propagate into the weighting's parameters.
 
 use burn::module::Module;
 use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{Gram, combine, gram, solve};
+use crate::gram::{Gram, adam_step, combine, gram, host, solve};
+use serde::{Deserialize, Serialize};
 
 /// IMTL-G.
 #[derive(Module, Debug)]
@@ -74,6 +81,81 @@ impl WeightingMethod for ImtlG {
     }
 }
 
+/// IMTL = IMTL-L + IMTL-G.
+#[derive(Module, Debug)]
+pub struct Imtl {
+    num_tasks: usize,
+    lr: f64,
+    #[module(skip)]
+    state: ImtlState,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct ImtlState {
+    s: Vec<f64>,
+    m: Vec<f64>,
+    v: Vec<f64>,
+    t: u64,
+}
+
+impl Imtl {
+    /// IMTL reads gradients (shared parameters by default).
+    pub const INPUTS: &'static [WeightingInput] = ImtlG::INPUTS;
+
+    /// IMTL over `num_tasks` tasks; `lr` is the Adam learning rate of the loss scales.
+    pub fn new(num_tasks: usize, lr: f64) -> Self {
+        let z = vec![0.0; num_tasks];
+        Self { num_tasks, lr, state: ImtlState { s: z.clone(), m: z.clone(), v: z, t: 0 } }
+    }
+
+    /// The loss scales e^{s_t}.
+    pub fn scales(&self) -> Vec<f64> {
+        self.state.s.iter().map(|x| x.exp()).collect()
+    }
+}
+
+impl WeightingMethod for Imtl {
+    fn inputs(&self) -> &'static [WeightingInput] {
+        Self::INPUTS
+    }
+
+    fn combine_gradients(
+        &mut self,
+        _ctx: &StepContext,
+        gradients: Tensor<2>,
+        losses: Tensor<1>,
+    ) -> GradientCombination {
+        let e = self.scales();
+        let k = gram(&gradients);
+        let scaled: Gram = (0..self.num_tasks)
+            .map(|i| (0..self.num_tasks).map(|j| e[i] * e[j] * k[i][j]).collect())
+            .collect();
+        let w: Vec<f64> = imtl_g_weights(&scaled).iter().zip(&e).map(|(a, e)| a * e).collect();
+        let g: Vec<f64> = host(losses).iter().zip(&e).map(|(l, e)| e * l - 1.0).collect();
+        let st = &mut self.state;
+        adam_step(&mut st.s, &mut st.m, &mut st.v, &mut st.t, &g, self.lr);
+        let (gradient, weights) = combine(gradients, &w);
+        GradientCombination { gradient, weights }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).expect("numbers serialise")
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        if state.is_null() {
+            *self = Imtl::new(self.num_tasks, self.lr);
+            return Ok(());
+        }
+        let s: ImtlState = serde_json::from_value(state.clone()).map_err(|e| format!("IMTL state: {e}"))?;
+        if s.s.len() != self.num_tasks {
+            return Err(format!("IMTL state holds another number of tasks than {}", self.num_tasks));
+        }
+        self.state = s;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +176,33 @@ mod tests {
             (0..3).map(|t| (0..3).map(|j| alpha[j] * k[j][t]).sum::<f64>() / k[t][t].sqrt()).collect();
         assert!(proj.iter().all(|p| (p - proj[0]).abs() < 1e-4 * proj[0].abs()), "{proj:?}");
         assert!(proj[0] > 0.0);
+    }
+
+    #[test]
+    fn imtl_starts_as_imtl_g_and_drives_the_scaled_losses_to_one() {
+        let device = Device::ndarray();
+        let g = Tensor::<2>::from_floats([[2.0, 0.0], [0.0, 1.0]], &device);
+        let losses = Tensor::<1>::from_floats([4.0, 0.5], &device);
+        let ctx =
+            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let mut imtl = Imtl::new(2, 0.05);
+        let w = imtl
+            .combine_gradients(&ctx, g.clone(), losses.clone())
+            .weights
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let want = imtl_g_weights(&gram(&g));
+        assert!(w.iter().zip(&want).all(|(a, b)| (*a as f64 - b).abs() < 1e-6), "{w:?} vs {want:?}");
+        for _ in 0..500 {
+            imtl.combine_gradients(&ctx, g.clone(), losses.clone());
+        }
+        // e^{s_t}·L_t → 1: s → (−log 4, log 2).
+        let scaled: Vec<f64> = imtl.scales().iter().zip([4.0, 0.5]).map(|(e, l)| e * l).collect();
+        assert!(scaled.iter().all(|x| (x - 1.0).abs() < 0.05), "{scaled:?}");
+        let mut other = Imtl::new(2, 0.05);
+        other.load_state(&imtl.state()).unwrap();
+        assert_eq!(other.scales(), imtl.scales());
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput
 pub use cagrad::CaGrad;
 pub use config::{
     CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
-    MgdaConfig, NashMtlConfig, StchConfig, UpGradConfig, UwConfig, WeightingConfig,
+    ImtlConfig, MgdaConfig, NashMtlConfig, StchConfig, UpGradConfig, UwConfig, WeightingConfig,
 };
 pub use conflict_free::ConFig;
 pub use dbmtl::DbMtl;
@@ -56,7 +56,7 @@ pub use gls::Gls;
 pub use graddrop::GradDrop;
 pub use gradnorm::GradNorm;
 pub use gradvac::GradVac;
-pub use imtl::ImtlG;
+pub use imtl::{Imtl, ImtlG};
 pub use imtl_l::ImtlL;
 pub use mgda::{Mgda, MgdaNormalization};
 pub use moco::{MoCo, MoCoRates};

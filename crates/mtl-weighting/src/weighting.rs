@@ -16,7 +16,7 @@ use crate::gls::Gls;
 use crate::graddrop::GradDrop;
 use crate::gradnorm::GradNorm;
 use crate::gradvac::GradVac;
-use crate::imtl::ImtlG;
+use crate::imtl::{Imtl, ImtlG};
 use crate::imtl_l::ImtlL;
 use crate::mgda::Mgda;
 use crate::moco::MoCo;
@@ -77,6 +77,8 @@ pub enum Weighting {
     DbMtl(DbMtl),
     /// Multi-objective gradient correction.
     MoCo(MoCo),
+    /// IMTL = IMTL-L + IMTL-G.
+    Imtl(Imtl),
 }
 
 impl Weighting {
@@ -105,6 +107,7 @@ impl Weighting {
             Weighting::GradNorm(m) => m,
             Weighting::DbMtl(m) => m,
             Weighting::MoCo(m) => m,
+            Weighting::Imtl(m) => m,
         }
     }
 
@@ -133,6 +136,7 @@ impl Weighting {
             Weighting::GradNorm(m) => m,
             Weighting::DbMtl(m) => m,
             Weighting::MoCo(m) => m,
+            Weighting::Imtl(m) => m,
         }
     }
 }

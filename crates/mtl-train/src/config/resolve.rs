@@ -10,7 +10,7 @@ use mtl_model::encoder::MlpConfig;
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{
     CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
-    MgdaConfig, MgdaNormalization, MoCoRates, NashMtlConfig, StchConfig, UpGradConfig, UwConfig,
+    ImtlConfig, MgdaConfig, MgdaNormalization, MoCoRates, NashMtlConfig, StchConfig, UpGradConfig, UwConfig,
     WeightingConfig, WeightingInput,
 };
 
@@ -470,6 +470,13 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                 gamma_sigma: c.gamma_sigma,
                 rho: c.rho,
             })
+        }
+        MethodName::Imtl => {
+            let lr = file.weighting.imtl.lr;
+            if !(lr > 0.0 && lr.is_finite()) {
+                return Err(invalid("weighting.imtl.lr", format!("{lr} is not a positive learning rate")));
+            }
+            WeightingConfig::Imtl(ImtlConfig { lr })
         }
     };
     let supported = weighting.inputs();

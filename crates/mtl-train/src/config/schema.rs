@@ -243,6 +243,8 @@ pub enum MethodName {
     DbMtl,
     /// Multi-objective gradient correction.
     Moco,
+    /// IMTL = IMTL-L + IMTL-G.
+    Imtl,
 }
 
 /// What a weighting method reads, as written in a config.
@@ -295,6 +297,22 @@ pub struct WeightingSection {
     pub db_mtl: DbMtlSection,
     /// `[weighting.moco]`: MoCo settings.
     pub moco: MoCoSection,
+    /// `[weighting.imtl]`: IMTL settings.
+    pub imtl: ImtlSection,
+}
+
+/// `[weighting.imtl]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImtlSection {
+    /// Adam learning rate of the loss scales. Default 1e-3.
+    pub lr: f64,
+}
+
+impl Default for ImtlSection {
+    fn default() -> Self {
+        Self { lr: 1e-3 }
+    }
 }
 
 /// `[weighting.db_mtl]`.
