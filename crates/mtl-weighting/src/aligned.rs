@@ -69,8 +69,7 @@ impl WeightingMethod for AlignedMtl {
     ) -> GradientCombination {
         debug_assert_eq!(gradients.dims()[0], self.num_tasks);
         let w = aligned_weights(&gram(&gradients));
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 }
 

@@ -105,8 +105,7 @@ impl WeightingMethod for CaGrad {
         _losses: Tensor<1>,
     ) -> GradientCombination {
         let w = self.weights(&gram(&gradients));
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 }
 

@@ -68,8 +68,7 @@ impl WeightingMethod for ConFig {
     ) -> GradientCombination {
         debug_assert_eq!(gradients.dims()[0], self.num_tasks);
         let w = config_weights(&gram(&gradients));
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 }
 

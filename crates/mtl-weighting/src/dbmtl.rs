@@ -76,7 +76,7 @@ impl WeightingMethod for DbMtl {
         let norms: Vec<f64> = (0..self.num_tasks).map(|i| k[i][i].max(0.0).sqrt()).collect();
         let max = norms.iter().copied().fold(0.0f64, f64::max);
         let alpha: Vec<f64> = norms.iter().map(|n| max / (n + 1e-8)).collect();
-        let (gradient, _) = combine(buffer, &alpha);
+        let gradient = combine(buffer, &alpha).gradient;
         // Weights of the current task gradients g_t in the step's share of the update.
         let w: Vec<f32> = alpha.iter().zip(&inv).map(|(a, i)| (a * i * (1.0 - rate)) as f32).collect();
         let weights = Tensor::from_data(TensorData::new(w, [self.num_tasks]), &gradients.device());

@@ -52,8 +52,7 @@ impl WeightingMethod for FairGrad {
             self.last = Some(w);
         }
         let w = self.last.clone().unwrap_or_else(|| vec![1.0 / self.num_tasks as f64; self.num_tasks]);
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 }
 

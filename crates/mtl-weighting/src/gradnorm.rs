@@ -99,8 +99,7 @@ impl WeightingMethod for GradNorm {
     ) -> GradientCombination {
         let Some(initial) = self.state.initial_losses.clone() else {
             let w = vec![1.0; self.num_tasks];
-            let (gradient, weights) = combine(gradients, &w);
-            return GradientCombination { gradient, weights };
+            return combine(gradients, &w);
         };
         let w = self.weights();
         let k = gram(&gradients);
@@ -108,8 +107,7 @@ impl WeightingMethod for GradNorm {
         let d = self.grad_s(&norms, &host(losses), &initial);
         let st = &mut self.state;
         adam_step(&mut st.s, &mut st.m, &mut st.v, &mut st.t, &d, self.lr);
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 
     fn end_epoch(&mut self, _epoch: usize, mean_losses: &[f64]) {

@@ -17,11 +17,11 @@
 //! first step equals PCGrad's.
 
 use burn::module::Module;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{Gram, combine, gram, host};
+use crate::gram::{Gram, combine, gram, random_orders};
 
 /// Gradient vaccine.
 #[derive(Module, Debug)]
@@ -92,19 +92,9 @@ impl WeightingMethod for GradVac {
         _losses: Tensor<1>,
     ) -> GradientCombination {
         let t = self.num_tasks;
-        let keys =
-            host(Tensor::<2>::random([t, t], Distribution::Default, &gradients.device()).reshape([t * t]));
-        let orders: Vec<Vec<usize>> = keys
-            .chunks(t)
-            .map(|row| {
-                let mut o: Vec<usize> = (0..t).collect();
-                o.sort_by(|a, b| row[*a].total_cmp(&row[*b]));
-                o
-            })
-            .collect();
+        let orders = random_orders(t, &gradients.device());
         let w = self.weights(&gram(&gradients), &orders);
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 
     fn state(&self) -> serde_json::Value {

@@ -5,7 +5,9 @@
 //! matrix never leaves the device: the device computes `K` (one matmul), the T×T numbers
 //! cross to the host for the small solve, and the device forms `wᵀ G` (one matmul).
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+use crate::base::GradientCombination;
 
 /// A small dense symmetric matrix on the host, row-major.
 pub type Gram = Vec<Vec<f64>>;
@@ -18,13 +20,26 @@ pub fn gram(gradients: &Tensor<2>) -> Gram {
     v.chunks(t).map(<[f64]>::to_vec).collect()
 }
 
-/// `wᵀ G` on the device, and `w` as a `[T]` tensor for logging.
-pub fn combine(gradients: Tensor<2>, w: &[f64]) -> (Tensor<1>, Tensor<1>) {
+/// The update `wᵀ G`, formed on the device, with `w` as the logged weights.
+pub fn combine(gradients: Tensor<2>, w: &[f64]) -> GradientCombination {
     let device = gradients.device();
     let weights =
         Tensor::<1>::from_data(TensorData::new(w.iter().map(|x| *x as f32).collect(), [w.len()]), &device);
     let gradient = weights.clone().unsqueeze_dim::<2>(0).matmul(gradients).squeeze_dim::<1>(0);
-    (gradient, weights)
+    GradientCombination { gradient, weights }
+}
+
+/// For each task i, a random order of the tasks, drawn with the backend's generator on
+/// `device` (seeded per epoch by the trainer). PCGrad and GradVac visit the others in it.
+pub fn random_orders(t: usize, device: &Device) -> Vec<Vec<usize>> {
+    let keys = host(Tensor::<2>::random([t, t], Distribution::Default, device).reshape([t * t]));
+    keys.chunks(t)
+        .map(|row| {
+            let mut o: Vec<usize> = (0..t).collect();
+            o.sort_by(|a, b| row[*a].total_cmp(&row[*b]));
+            o
+        })
+        .collect()
 }
 
 /// One step of PyTorch's Adam (β = (0.9, 0.999), ε = 1e-8, no weight decay) on host
@@ -258,7 +273,7 @@ mod tests {
         let device = Device::ndarray();
         let g = Tensor::<2>::from_floats([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]], &device);
         assert_eq!(gram(&g), vec![vec![5.0, 2.0], vec![2.0, 2.0]]);
-        let (c, w) = combine(g, &[2.0, -1.0]);
+        let GradientCombination { gradient: c, weights: w } = combine(g, &[2.0, -1.0]);
         assert_eq!(c.into_data().to_vec::<f32>().unwrap(), vec![2.0, 3.0, -1.0]);
         assert_eq!(w.into_data().to_vec::<f32>().unwrap(), vec![2.0, -1.0]);
     }

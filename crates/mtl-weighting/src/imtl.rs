@@ -76,8 +76,7 @@ impl WeightingMethod for ImtlG {
     ) -> GradientCombination {
         debug_assert_eq!(gradients.dims()[0], self.num_tasks);
         let w = imtl_g_weights(&gram(&gradients));
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 }
 
@@ -134,8 +133,7 @@ impl WeightingMethod for Imtl {
         let g: Vec<f64> = host(losses).iter().zip(&e).map(|(l, e)| e * l - 1.0).collect();
         let st = &mut self.state;
         adam_step(&mut st.s, &mut st.m, &mut st.v, &mut st.t, &g, self.lr);
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 
     fn state(&self) -> serde_json::Value {

@@ -83,8 +83,7 @@ impl WeightingMethod for Mgda {
         losses: Tensor<1>,
     ) -> GradientCombination {
         let w = self.weights(&gram(&gradients), &host(losses));
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 }
 

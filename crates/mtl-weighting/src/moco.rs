@@ -112,8 +112,7 @@ impl WeightingMethod for MoCo {
         let e: Vec<f64> = logits.iter().map(|x| (x - max).exp()).collect();
         let sum: f64 = e.iter().sum();
         self.lambda = e.iter().map(|x| x / sum).collect();
-        let (gradient, weights) = combine(y, &self.lambda);
-        GradientCombination { gradient, weights }
+        combine(y, &self.lambda)
     }
 
     fn state(&self) -> serde_json::Value {

@@ -120,8 +120,7 @@ impl WeightingMethod for NashMtl {
             }
         }
         let w = self.alpha.clone().unwrap_or_else(|| vec![1.0; self.num_tasks]);
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 
     fn state(&self) -> serde_json::Value {

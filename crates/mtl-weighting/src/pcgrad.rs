@@ -11,11 +11,10 @@
 //! backend's generator, seeded by the trainer.
 
 use burn::module::Module;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::host;
-use crate::gram::{Gram, combine, gram};
+use crate::gram::{Gram, combine, gram, random_orders};
 
 /// Gradient surgery.
 #[derive(Module, Debug)]
@@ -68,19 +67,9 @@ impl WeightingMethod for PcGrad {
         _losses: Tensor<1>,
     ) -> GradientCombination {
         let t = self.num_tasks;
-        let keys =
-            host(Tensor::<2>::random([t, t], Distribution::Default, &gradients.device()).reshape([t * t]));
-        let orders: Vec<Vec<usize>> = keys
-            .chunks(t)
-            .map(|row| {
-                let mut o: Vec<usize> = (0..t).collect();
-                o.sort_by(|a, b| row[*a].total_cmp(&row[*b]));
-                o
-            })
-            .collect();
+        let orders = random_orders(t, &gradients.device());
         let w = pcgrad_weights(&gram(&gradients), &orders);
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 }
 
@@ -103,7 +92,7 @@ pub(crate) mod tests {
         let g = Tensor::<2>::from_floats([[1.0, 0.0], [-1.0, 1.0]], &device);
         let w = pcgrad_weights(&gram(&g), &[vec![0, 1], vec![1, 0]]);
         assert_eq!(w, vec![2.0, 1.5]);
-        let (update, _) = combine(g, &w);
+        let update = combine(g, &w).gradient;
         assert_eq!(update.into_data().to_vec::<f32>().unwrap(), vec![0.5, 1.5]);
     }
 
@@ -119,7 +108,7 @@ pub(crate) mod tests {
         let g = Tensor::<2>::from_floats(REFERENCE_G, &device);
         let orders = vec![vec![1, 2, 3], vec![3, 0, 2], vec![0, 3, 1], vec![2, 1, 0]];
         let w = pcgrad_weights(&gram(&g), &orders);
-        let (update, _) = combine(g, &w);
+        let update = combine(g, &w).gradient;
         let want = [
             1.9024295793064883,
             2.2282099061811107,

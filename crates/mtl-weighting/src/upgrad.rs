@@ -85,8 +85,7 @@ impl WeightingMethod for UpGrad {
         _losses: Tensor<1>,
     ) -> GradientCombination {
         let w = upgrad_weights(&gram(&gradients), self.reg_eps);
-        let (gradient, weights) = combine(gradients, &w);
-        GradientCombination { gradient, weights }
+        combine(gradients, &w)
     }
 }
 
