@@ -81,63 +81,45 @@ pub enum Weighting {
     Imtl(Imtl),
 }
 
+/// `match` over every variant, binding the method to `$m` (one list for both borrows).
+macro_rules! each_method {
+    ($value:expr, $m:ident => $body:expr) => {
+        match $value {
+            Weighting::Ew($m) => $body,
+            Weighting::Uw($m) => $body,
+            Weighting::Dwa($m) => $body,
+            Weighting::Rlw($m) => $body,
+            Weighting::Gls($m) => $body,
+            Weighting::Si($m) => $body,
+            Weighting::Mgda($m) => $body,
+            Weighting::PcGrad($m) => $body,
+            Weighting::CaGrad($m) => $body,
+            Weighting::ImtlG($m) => $body,
+            Weighting::NashMtl($m) => $body,
+            Weighting::UpGrad($m) => $body,
+            Weighting::ImtlL($m) => $body,
+            Weighting::Famo($m) => $body,
+            Weighting::GradVac($m) => $body,
+            Weighting::ConFig($m) => $body,
+            Weighting::GradDrop($m) => $body,
+            Weighting::FairGrad($m) => $body,
+            Weighting::AlignedMtl($m) => $body,
+            Weighting::Stch($m) => $body,
+            Weighting::GradNorm($m) => $body,
+            Weighting::DbMtl($m) => $body,
+            Weighting::MoCo($m) => $body,
+            Weighting::Imtl($m) => $body,
+        }
+    };
+}
+
 impl Weighting {
     fn method(&mut self) -> &mut dyn WeightingMethod {
-        match self {
-            Weighting::Ew(m) => m,
-            Weighting::Uw(m) => m,
-            Weighting::Dwa(m) => m,
-            Weighting::Rlw(m) => m,
-            Weighting::Gls(m) => m,
-            Weighting::Si(m) => m,
-            Weighting::Mgda(m) => m,
-            Weighting::PcGrad(m) => m,
-            Weighting::CaGrad(m) => m,
-            Weighting::ImtlG(m) => m,
-            Weighting::NashMtl(m) => m,
-            Weighting::UpGrad(m) => m,
-            Weighting::ImtlL(m) => m,
-            Weighting::Famo(m) => m,
-            Weighting::GradVac(m) => m,
-            Weighting::ConFig(m) => m,
-            Weighting::GradDrop(m) => m,
-            Weighting::FairGrad(m) => m,
-            Weighting::AlignedMtl(m) => m,
-            Weighting::Stch(m) => m,
-            Weighting::GradNorm(m) => m,
-            Weighting::DbMtl(m) => m,
-            Weighting::MoCo(m) => m,
-            Weighting::Imtl(m) => m,
-        }
+        each_method!(self, m => m)
     }
 
     fn method_ref(&self) -> &dyn WeightingMethod {
-        match self {
-            Weighting::Ew(m) => m,
-            Weighting::Uw(m) => m,
-            Weighting::Dwa(m) => m,
-            Weighting::Rlw(m) => m,
-            Weighting::Gls(m) => m,
-            Weighting::Si(m) => m,
-            Weighting::Mgda(m) => m,
-            Weighting::PcGrad(m) => m,
-            Weighting::CaGrad(m) => m,
-            Weighting::ImtlG(m) => m,
-            Weighting::NashMtl(m) => m,
-            Weighting::UpGrad(m) => m,
-            Weighting::ImtlL(m) => m,
-            Weighting::Famo(m) => m,
-            Weighting::GradVac(m) => m,
-            Weighting::ConFig(m) => m,
-            Weighting::GradDrop(m) => m,
-            Weighting::FairGrad(m) => m,
-            Weighting::AlignedMtl(m) => m,
-            Weighting::Stch(m) => m,
-            Weighting::GradNorm(m) => m,
-            Weighting::DbMtl(m) => m,
-            Weighting::MoCo(m) => m,
-            Weighting::Imtl(m) => m,
-        }
+        each_method!(self, m => m)
     }
 }
 
