@@ -258,8 +258,32 @@ pub enum WeightingConfig {
 
 impl WeightingConfig {
     /// Every config name, for error messages.
-    pub const NAMES: &'static [&'static str] =
-        &["ew", "uw", "dwa", "rlw", "gls", "si", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "upgrad"];
+    pub const NAMES: &'static [&'static str] = &[
+        "ew",
+        "uw",
+        "dwa",
+        "rlw",
+        "gls",
+        "si",
+        "imtl_l",
+        "famo",
+        "stch",
+        "gradnorm",
+        "mgda",
+        "pcgrad",
+        "gradvac",
+        "cagrad",
+        "imtl_g",
+        "imtl",
+        "nash_mtl",
+        "upgrad",
+        "config",
+        "fairgrad",
+        "aligned_mtl",
+        "graddrop",
+        "db_mtl",
+        "moco",
+    ];
 
     /// Config name (`weighting.method`).
     pub fn name(&self) -> &'static str {

@@ -755,6 +755,23 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_method_resolves_and_the_readme_documents_it() {
+        let readme = include_str!("../../../../README.md");
+        for name in WeightingConfig::NAMES {
+            let c = run("", &[&format!("weighting.method={name}")]).unwrap();
+            assert_eq!(c.weighting.name(), *name);
+            assert!(readme.contains(&format!("| `{name}` |")), "README's weighting table lacks `{name}`");
+        }
+        // The schema's names are exactly the listed ones: an unknown name's error lists them all.
+        let e = run("", &["weighting.method=nope"]).unwrap_err().to_string();
+        let listed = e.matches('`').count() / 2;
+        assert!(listed >= WeightingConfig::NAMES.len(), "{e}");
+        for name in WeightingConfig::NAMES {
+            assert!(e.contains(&format!("`{name}`")), "{name} missing from: {e}");
+        }
+    }
+
+    #[test]
     fn ew_accepts_every_input() {
         let c = run("", &["weighting.gradients=representation"]).unwrap();
         assert_eq!(c.weighting_input, WeightingInput::RepresentationGradients);
