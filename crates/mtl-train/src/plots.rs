@@ -150,7 +150,8 @@ where
 /// A tick label without float noise: at most 4 significant decimals, trailing zeros cut
 /// (0.30000000000000004 → "0.3"); scientific notation for very small or large values.
 fn tidy(v: f64) -> String {
-    if v == 0.0 {
+    // Tick positions computed as sums of steps leave rounding residue (−1.39e-17 for 0).
+    if v.abs() < 1e-12 {
         return "0".into();
     }
     let a = v.abs();
@@ -327,6 +328,7 @@ mod tests {
         assert_eq!(tidy(12.5), "12.5");
         assert_eq!(tidy(-4.0), "-4");
         assert_eq!(tidy(0.0), "0");
+        assert_eq!(tidy(-1.39e-17), "0");
         assert_eq!(tidy(3e-4), "3.00e-4");
     }
 
