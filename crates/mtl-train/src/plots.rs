@@ -182,16 +182,20 @@ pub fn read_log(run_dir: &Path) -> Result<Vec<serde_json::Value>, Error> {
         .collect()
 }
 
-/// Lines of `{task: value}` objects found at `pointer` (e.g. `/train/loss`) in each epoch.
-fn task_series(log: &[serde_json::Value], pointer: &str, suffix: &str) -> Vec<Series> {
+/// One line per task of the `{task: …}` object at `pointer` (e.g. `/train/loss`): the task's
+/// value, or with `field` its `field` entry (e.g. `/valid` with `loss`), in each epoch.
+fn task_series(log: &[serde_json::Value], pointer: &str, field: Option<&str>) -> Vec<Series> {
     let Some(first) = log.first().and_then(|l| l.pointer(pointer)).and_then(|v| v.as_object()) else {
         return Vec::new();
     };
     first
         .keys()
-        .map(|task| Series {
-            name: format!("{task}{suffix}"),
-            points: epochs_of(log, &format!("{pointer}/{}", escape(task))),
+        .map(|task| {
+            let mut at = format!("{pointer}/{}", escape(task));
+            if let Some(f) = field {
+                at.push_str(&format!("/{}", escape(f)));
+            }
+            Series { name: task.clone(), points: epochs_of(log, &at) }
         })
         .collect()
 }
@@ -243,13 +247,8 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
         "loss.svg",
         &format!("{run}: task losses"),
         vec![
-            panel("train", "loss", task_series(&log, "/train/loss", ""), true),
-            panel(
-                "valid",
-                "loss",
-                task_series(&log, "/valid", "").into_iter().map(|s| loss_of(&log, s)).collect(),
-                true,
-            ),
+            panel("train", "loss", task_series(&log, "/train/loss", None), true),
+            panel("valid", "loss", task_series(&log, "/valid", Some("loss")), true),
         ],
     )?;
 
@@ -273,7 +272,7 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     write(
         "weights.svg",
         &format!("{run}: task weights (epoch mean)"),
-        vec![panel("weights", "weight", task_series(&log, "/train/weights", ""), false)],
+        vec![panel("weights", "weight", task_series(&log, "/train/weights", None), false)],
     )?;
     let cos = ["cos_mean", "cos_min"]
         .iter()
@@ -286,7 +285,7 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
         "gradients.svg",
         &format!("{run}: task gradients (epoch mean)"),
         vec![
-            panel("norm ‖g_t‖", "norm", task_series(&log, "/train/gradients/norm", ""), false),
+            panel("norm ‖g_t‖", "norm", task_series(&log, "/train/gradients/norm", None), false),
             panel("pairwise cosine", "cosine", cos, false),
         ],
     )?;
@@ -310,11 +309,6 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
         vec![panel("Δ", "%", deltas, false)],
     )?;
     Ok(written)
-}
-
-/// The `loss` entry of a task's valid object.
-fn loss_of(log: &[serde_json::Value], s: Series) -> Series {
-    Series { points: epochs_of(log, &format!("/valid/{}/loss", escape(&s.name))), name: s.name }
 }
 
 #[cfg(test)]

@@ -283,8 +283,9 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         })?;
         truncate_epochs(&metrics_path, meta.epochs_done)?;
         truncate_epochs(&steps_path, meta.epochs_done)?;
+        let resolved = monitor;
         monitor = keep_monitor(config, &meta, monitor)?;
-        if monitor != resolve_monitor(config, reference.as_ref())?.0 {
+        if monitor != resolved {
             monitor_note = Some(format!(
                 "the run began selecting on {} (before baselines existed) and keeps doing so",
                 monitor.name(&config.tasks)

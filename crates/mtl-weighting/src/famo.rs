@@ -21,7 +21,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{adam_step, host};
+use crate::gram::{HostAdam, host};
 
 const EPS: f64 = 1e-8;
 
@@ -39,9 +39,8 @@ pub struct Famo {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct FamoState {
     xi: Vec<f64>,
-    m: Vec<f64>,
-    v: Vec<f64>,
-    t: u64,
+    #[serde(flatten)]
+    adam: HostAdam,
 }
 
 impl Famo {
@@ -51,12 +50,7 @@ impl Famo {
     /// FAMO over `num_tasks` tasks with the logits' Adam learning rate and weight decay.
     pub fn new(num_tasks: usize, lr: f64, weight_decay: f64) -> Self {
         let zeros = vec![0.0; num_tasks];
-        Self {
-            num_tasks,
-            lr,
-            weight_decay,
-            state: FamoState { xi: zeros.clone(), m: zeros.clone(), v: zeros, t: 0 },
-        }
+        Self { num_tasks, lr, weight_decay, state: FamoState { xi: zeros, adam: HostAdam::new(num_tasks) } }
     }
 
     /// z = softmax(ξ).
@@ -108,7 +102,7 @@ impl WeightingMethod for Famo {
         // PyTorch Adam: L2 weight decay is added to the gradient.
         let g: Vec<f64> =
             (0..self.num_tasks).map(|i| z[i] * (delta[i] - zd) + self.weight_decay * s.xi[i]).collect();
-        adam_step(&mut s.xi, &mut s.m, &mut s.v, &mut s.t, &g, self.lr);
+        s.adam.step(&mut s.xi, &g, self.lr);
     }
 
     fn state(&self) -> serde_json::Value {
@@ -121,7 +115,7 @@ impl WeightingMethod for Famo {
             return Ok(());
         }
         let s: FamoState = serde_json::from_value(state.clone()).map_err(|e| format!("FAMO state: {e}"))?;
-        if s.xi.len() != self.num_tasks || s.m.len() != self.num_tasks || s.v.len() != self.num_tasks {
+        if s.xi.len() != self.num_tasks || !s.adam.fits(self.num_tasks) {
             return Err(format!("FAMO state holds another number of tasks than {}", self.num_tasks));
         }
         self.state = s;

@@ -21,7 +21,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{adam_step, combine, gram, host};
+use crate::gram::{HostAdam, combine, gram, host};
 
 /// GradNorm.
 #[derive(Module, Debug)]
@@ -36,9 +36,8 @@ pub struct GradNorm {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct GradNormState {
     s: Vec<f64>,
-    m: Vec<f64>,
-    v: Vec<f64>,
-    t: u64,
+    #[serde(flatten)]
+    adam: HostAdam,
     initial_losses: Option<Vec<f64>>,
 }
 
@@ -54,7 +53,7 @@ impl GradNorm {
             num_tasks,
             alpha,
             lr,
-            state: GradNormState { s: z.clone(), m: z.clone(), v: z, t: 0, initial_losses: None },
+            state: GradNormState { s: z, adam: HostAdam::new(num_tasks), initial_losses: None },
         }
     }
 
@@ -106,7 +105,7 @@ impl WeightingMethod for GradNorm {
         let norms: Vec<f64> = (0..self.num_tasks).map(|i| k[i][i].max(0.0).sqrt()).collect();
         let d = self.grad_s(&norms, &host(losses), &initial);
         let st = &mut self.state;
-        adam_step(&mut st.s, &mut st.m, &mut st.v, &mut st.t, &d, self.lr);
+        st.adam.step(&mut st.s, &d, self.lr);
         combine(gradients, &w)
     }
 
@@ -127,7 +126,7 @@ impl WeightingMethod for GradNorm {
         }
         let s: GradNormState =
             serde_json::from_value(state.clone()).map_err(|e| format!("GradNorm state: {e}"))?;
-        if s.s.len() != self.num_tasks {
+        if s.s.len() != self.num_tasks || !s.adam.fits(self.num_tasks) {
             return Err(format!("GradNorm state holds another number of tasks than {}", self.num_tasks));
         }
         self.state = s;

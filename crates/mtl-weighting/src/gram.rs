@@ -7,6 +7,8 @@
 
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
+use serde::{Deserialize, Serialize};
+
 use crate::base::GradientCombination;
 
 /// A small dense symmetric matrix on the host, row-major.
@@ -42,18 +44,38 @@ pub fn random_orders(t: usize, device: &Device) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// One step of PyTorch's Adam (β = (0.9, 0.999), ε = 1e-8, no weight decay) on host
-/// parameters `x` with gradient `g`; `m`, `v` are the moments and `t` the step count. Used by
-/// the methods that learn T task logits outside the model's optimizer (FAMO, GradNorm).
-pub fn adam_step(x: &mut [f64], m: &mut [f64], v: &mut [f64], t: &mut u64, g: &[f64], lr: f64) {
-    const B1: f64 = 0.9;
-    const B2: f64 = 0.999;
-    *t += 1;
-    let (c1, c2) = (1.0 - B1.powi(*t as i32), 1.0 - B2.powi(*t as i32));
-    for (((x, m), v), g) in x.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-        *m = B1 * *m + (1.0 - B1) * g;
-        *v = B2 * *v + (1.0 - B2) * g * g;
-        *x -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
+/// PyTorch's Adam (β = (0.9, 0.999), ε = 1e-8, no weight decay) for T host parameters: the
+/// moments and step count of the methods that learn task logits outside the model's optimizer
+/// (FAMO, GradNorm, IMTL). Saved with their state (flattened into it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostAdam {
+    m: Vec<f64>,
+    v: Vec<f64>,
+    t: u64,
+}
+
+impl HostAdam {
+    /// Zero moments for `n` parameters.
+    pub fn new(n: usize) -> Self {
+        Self { m: vec![0.0; n], v: vec![0.0; n], t: 0 }
+    }
+
+    /// Whether the moments hold `n` parameters.
+    pub fn fits(&self, n: usize) -> bool {
+        self.m.len() == n && self.v.len() == n
+    }
+
+    /// One step on `x` with gradient `g`.
+    pub fn step(&mut self, x: &mut [f64], g: &[f64], lr: f64) {
+        const B1: f64 = 0.9;
+        const B2: f64 = 0.999;
+        self.t += 1;
+        let (c1, c2) = (1.0 - B1.powi(self.t as i32), 1.0 - B2.powi(self.t as i32));
+        for (((x, m), v), g) in x.iter_mut().zip(self.m.iter_mut()).zip(self.v.iter_mut()).zip(g) {
+            *m = B1 * *m + (1.0 - B1) * g;
+            *v = B2 * *v + (1.0 - B2) * g * g;
+            *x -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{Gram, adam_step, combine, gram, host, solve};
+use crate::gram::{Gram, HostAdam, combine, gram, host, solve};
 use serde::{Deserialize, Serialize};
 
 /// IMTL-G.
@@ -92,9 +92,8 @@ pub struct Imtl {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct ImtlState {
     s: Vec<f64>,
-    m: Vec<f64>,
-    v: Vec<f64>,
-    t: u64,
+    #[serde(flatten)]
+    adam: HostAdam,
 }
 
 impl Imtl {
@@ -104,7 +103,7 @@ impl Imtl {
     /// IMTL over `num_tasks` tasks; `lr` is the Adam learning rate of the loss scales.
     pub fn new(num_tasks: usize, lr: f64) -> Self {
         let z = vec![0.0; num_tasks];
-        Self { num_tasks, lr, state: ImtlState { s: z.clone(), m: z.clone(), v: z, t: 0 } }
+        Self { num_tasks, lr, state: ImtlState { s: z, adam: HostAdam::new(num_tasks) } }
     }
 
     /// The loss scales e^{s_t}.
@@ -132,7 +131,7 @@ impl WeightingMethod for Imtl {
         let w: Vec<f64> = imtl_g_weights(&scaled).iter().zip(&e).map(|(a, e)| a * e).collect();
         let g: Vec<f64> = host(losses).iter().zip(&e).map(|(l, e)| e * l - 1.0).collect();
         let st = &mut self.state;
-        adam_step(&mut st.s, &mut st.m, &mut st.v, &mut st.t, &g, self.lr);
+        st.adam.step(&mut st.s, &g, self.lr);
         combine(gradients, &w)
     }
 
@@ -146,7 +145,7 @@ impl WeightingMethod for Imtl {
             return Ok(());
         }
         let s: ImtlState = serde_json::from_value(state.clone()).map_err(|e| format!("IMTL state: {e}"))?;
-        if s.s.len() != self.num_tasks {
+        if s.s.len() != self.num_tasks || !s.adam.fits(self.num_tasks) {
             return Err(format!("IMTL state holds another number of tasks than {}", self.num_tasks));
         }
         self.state = s;
