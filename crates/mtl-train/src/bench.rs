@@ -16,8 +16,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
+use burn::tensor::Device;
 use clap::Args;
-use mtl_data::{MultiTaskBatch, SyntheticConfig, TaskKind, TaskSpec, batch_indices, epoch_permutation};
+use mtl_data::{
+    MultiTaskBatch, MultiTaskDataset, SyntheticConfig, TaskKind, TaskSpec, batch_indices, epoch_permutation,
+};
 use mtl_model::architecture::HpsConfig;
 use mtl_model::encoder::MlpConfig;
 use mtl_model::{ActivationKind, ArchitectureConfig, MultiTaskModelConfig};
@@ -79,6 +82,48 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Seconds per timed training step of `state` on batches of 256 drawn from `data` (a new
+/// seeded order each epoch, full batches only), after `options.warmup` untimed steps.
+#[allow(clippy::too_many_arguments)]
+fn time_steps(
+    mut state: TrainState,
+    data: &MultiTaskDataset,
+    tasks: &[TaskSpec],
+    input: WeightingInput,
+    optimizer: &OptimizerConfig,
+    device: &Device,
+    seed: u64,
+    options: &BenchOptions,
+) -> Result<f64, Error> {
+    let mut optim = build_optimizer(optimizer);
+    let epoch_batches = |epoch: usize| -> Vec<Vec<usize>> {
+        let order = epoch_permutation(data.len(), seed, epoch);
+        batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect()
+    };
+    let sync = || device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")));
+    let (mut epoch, mut next) = (0, 0);
+    let mut batches = epoch_batches(epoch);
+    let mut t0 = Instant::now();
+    for step in 0..options.warmup + options.steps {
+        if step == options.warmup {
+            sync()?;
+            t0 = Instant::now();
+        }
+        if next == batches.len() {
+            epoch += 1;
+            batches = epoch_batches(epoch);
+            next = 0;
+        }
+        let batch = MultiTaskBatch::gather(data, &batches[next], device);
+        next += 1;
+        let ctx = StepContext { epoch, step, steps_per_epoch: batches.len(), input };
+        let (grads, _) = train_step(&mut state, &batch, tasks, &ctx);
+        state = optim.step(1e-3, state, grads);
+    }
+    sync()?;
+    Ok(t0.elapsed().as_secs_f64() / options.steps as f64)
+}
+
 /// Seconds per training step of the workload on `backend`, one value per repeat.
 fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Vec<f64>), Error> {
     let selected = select_device(backend, None)?;
@@ -105,36 +150,18 @@ fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Ve
     let mut times = Vec::with_capacity(options.repeats);
     for r in 0..options.repeats {
         device.seed(r as u64);
-        let mut state =
+        let state =
             TrainState { model: model.init(&device), weighting: WeightingConfig::Ew.init(2, &device) };
-        let mut optim = build_optimizer(&optimizer);
-        let mut epoch = 0;
-        let epoch_batches = |epoch: usize| -> Vec<Vec<usize>> {
-            let order = epoch_permutation(data.len(), r as u64, epoch);
-            batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect()
-        };
-        let mut batches = epoch_batches(epoch);
-        let mut next = 0;
-        let mut t0 = Instant::now();
-        for step in 0..options.warmup + options.steps {
-            if step == options.warmup {
-                device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")))?;
-                t0 = Instant::now();
-            }
-            if next == batches.len() {
-                epoch += 1;
-                batches = epoch_batches(epoch);
-                next = 0;
-            }
-            let batch = MultiTaskBatch::gather(&data, &batches[next], &device);
-            next += 1;
-            let ctx =
-                StepContext { epoch, step, steps_per_epoch: batches.len(), input: WeightingInput::Losses };
-            let (grads, _) = train_step(&mut state, &batch, &tasks, &ctx);
-            state = optim.step(1e-3, state, grads);
-        }
-        device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")))?;
-        times.push(t0.elapsed().as_secs_f64() / options.steps as f64);
+        times.push(time_steps(
+            state,
+            &data,
+            &tasks,
+            WeightingInput::Losses,
+            &optimizer,
+            &device,
+            r as u64,
+            options,
+        )?);
     }
     Ok((selected.description, times))
 }
@@ -206,27 +233,20 @@ fn measure_method(
     let mut times = Vec::with_capacity(options.repeats);
     for r in 0..options.repeats {
         device.seed(r as u64);
-        let mut state = TrainState {
+        let state = TrainState {
             model: config.model.init(&device),
             weighting: config.weighting.init(tasks, &device),
         };
-        let mut optim = build_optimizer(&config.train.optimizer);
-        let order = epoch_permutation(data.len(), r as u64, 0);
-        let batches: Vec<Vec<usize>> =
-            batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect();
-        let mut t0 = Instant::now();
-        for step in 0..options.warmup + options.steps {
-            if step == options.warmup {
-                device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")))?;
-                t0 = Instant::now();
-            }
-            let batch = MultiTaskBatch::gather(&data, &batches[step % batches.len()], &device);
-            let ctx = StepContext { epoch: 0, step, steps_per_epoch: batches.len(), input };
-            let (grads, _) = train_step(&mut state, &batch, &specs, &ctx);
-            state = optim.step(1e-3, state, grads);
-        }
-        device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")))?;
-        times.push(t0.elapsed().as_secs_f64() / options.steps as f64);
+        times.push(time_steps(
+            state,
+            &data,
+            &specs,
+            input,
+            &config.train.optimizer,
+            &device,
+            r as u64,
+            options,
+        )?);
     }
     Ok(times)
 }
