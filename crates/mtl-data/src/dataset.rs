@@ -37,7 +37,24 @@ impl MultiTaskDataset {
         self.tasks.len()
     }
 
-    /// The features of sample `i`.
+    /// Check that each of `columns` holds integer codes below its cardinality.
+    pub fn check_categories(
+        &self,
+        columns: &[usize],
+        cardinalities: &[usize],
+    ) -> Result<(), crate::DataError> {
+        for (&column, &n) in columns.iter().zip(cardinalities) {
+            for row in 0..self.len() {
+                let value = self.features[row * self.num_features + column];
+                if !(value >= 0.0 && value.fract() == 0.0 && (value as usize) < n) {
+                    return Err(crate::DataError::BadCategory { column, row, value, max: n - 1 });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Features of sample `i`.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.features[i * self.num_features..(i + 1) * self.num_features]
     }

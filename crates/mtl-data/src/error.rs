@@ -11,4 +11,19 @@ pub enum DataError {
         /// What is wrong and what is allowed.
         message: String,
     },
+    /// A categorical feature holds a value that is not a category code.
+    #[error(
+        "feature column {column}, row {row}: {value} is not a category code 0..={max}; recode the column \
+         to integers from 0 or raise its entry in `model.encoder.cardinalities`"
+    )]
+    BadCategory {
+        /// Feature column index.
+        column: usize,
+        /// Row index (0-based, in the data as loaded).
+        row: usize,
+        /// The value found.
+        value: f32,
+        /// Largest allowed code.
+        max: usize,
+    },
 }

@@ -46,6 +46,12 @@ pub struct SyntheticConfig {
     pub noise_std: f64,
     /// Seed of the generator.
     pub seed: u64,
+    /// Number of leading features replaced by category codes 0..categories (balanced
+    /// quantile bins of the feature), after the labels are computed from the continuous
+    /// values: inputs for the tabular encoder's embeddings.
+    pub categorical_features: usize,
+    /// Categories of each such feature.
+    pub categories: usize,
 }
 
 impl Default for SyntheticConfig {
@@ -58,6 +64,8 @@ impl Default for SyntheticConfig {
             sin_terms: 10,
             noise_std: 0.1,
             seed: 0,
+            categorical_features: 0,
+            categories: 8,
         }
     }
 }
@@ -91,6 +99,15 @@ impl SyntheticConfig {
         }
         if !(self.noise_std >= 0.0 && self.noise_std.is_finite()) {
             return Err(invalid("noise_std", "must be a finite value ≥ 0".into()));
+        }
+        if self.categorical_features > self.features {
+            return Err(invalid(
+                "categorical_features",
+                format!("{} exceeds the {} features", self.categorical_features, self.features),
+            ));
+        }
+        if self.categorical_features > 0 && self.categories < 2 {
+            return Err(invalid("categories", "needs at least 2 categories".into()));
         }
         if !(self.scale > 0.0 && self.scale.is_finite()) {
             return Err(invalid("scale", "must be a finite value > 0".into()));
@@ -126,6 +143,13 @@ impl SyntheticConfig {
             features.extend(x.iter().map(|&v| v as f32));
         }
 
+        for j in 0..self.categorical_features {
+            let column: Vec<f64> = (0..n).map(|i| f64::from(features[i * d + j])).collect();
+            let cuts = quantile_cuts(&column, self.categories);
+            for (i, v) in column.iter().enumerate() {
+                features[i * d + j] = cuts.iter().filter(|&&c| *v > c).count() as f32;
+            }
+        }
         let targets = tasks.iter().zip(&latent).map(|(task, y)| label(task.kind, y)).collect();
         Ok(MultiTaskDataset {
             features,
@@ -232,6 +256,31 @@ mod tests {
         // ‖w_t‖ = c = 1 and x ~ N(0, I): var(y_t) ≈ 1.
         let var = y[0].iter().map(|v| v * v).sum::<f64>() / y[0].len() as f64;
         assert!((var - 1.0).abs() < 0.05, "var = {var}");
+    }
+
+    #[test]
+    fn categorical_features_become_balanced_codes() {
+        let cfg = SyntheticConfig {
+            samples: 400,
+            features: 6,
+            categorical_features: 2,
+            categories: 4,
+            ..Default::default()
+        };
+        let data = cfg.generate(&[task("a", TaskKind::Regression)]).unwrap();
+        let plain = SyntheticConfig { categorical_features: 0, ..cfg.clone() }
+            .generate(&[task("a", TaskKind::Regression)])
+            .unwrap();
+        for j in 0..2 {
+            let mut counts = [0usize; 4];
+            for i in 0..400 {
+                counts[data.features[i * 6 + j] as usize] += 1;
+            }
+            assert_eq!(counts, [100; 4], "column {j}");
+        }
+        // Labels and the other columns are those of the continuous data.
+        assert_eq!(data.targets, plain.targets);
+        assert_eq!(data.features[2..6], plain.features[2..6]);
     }
 
     #[test]

@@ -79,6 +79,16 @@ impl MultiTaskModel {
         self.heads[t].forward(self.architecture.task_input(t, x, z))
     }
 
+    /// Each task's gate weights, `[batch, gate width]` (see [`Architecture::gate_weights`]).
+    pub fn gate_weights(&self, x: &Tensor<2>) -> Option<Vec<Tensor<2>>> {
+        self.architecture.gate_weights(x, self.num_tasks())
+    }
+
+    /// The architecture's regulariser on `x`, if it has one. Shape `[1]`.
+    pub fn regularizer(&self, x: &Tensor<2>) -> Option<Tensor<1>> {
+        self.architecture.regularizer(x)
+    }
+
     /// Ids of the parameters shared by the tasks.
     pub fn shared_param_ids(&self) -> Vec<ParamId> {
         self.architecture.shared_param_ids()
@@ -89,18 +99,18 @@ impl MultiTaskModel {
 mod tests {
     use super::*;
     use crate::architecture::HpsConfig;
-    use crate::encoder::MlpConfig;
+    use crate::encoder::{EncoderConfig, MlpConfig};
     use crate::params::{param_ids, parameter_count};
 
     fn config() -> MultiTaskModelConfig {
         MultiTaskModelConfig {
             architecture: ArchitectureConfig::Hps(HpsConfig {
-                encoder: MlpConfig {
+                encoder: EncoderConfig::Mlp(MlpConfig {
                     d_input: 6,
                     hidden: vec![8, 4],
                     activation: ActivationKind::Relu,
                     dropout: 0.0,
-                },
+                }),
             }),
             head_hidden: vec![3],
             head_activation: ActivationKind::Relu,

@@ -22,7 +22,7 @@ use mtl_data::{
     MultiTaskBatch, MultiTaskDataset, SyntheticConfig, TaskKind, TaskSpec, batch_indices, epoch_permutation,
 };
 use mtl_model::architecture::HpsConfig;
-use mtl_model::encoder::MlpConfig;
+use mtl_model::encoder::{EncoderConfig, MlpConfig};
 use mtl_model::{ActivationKind, ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{StepContext, WeightingConfig, WeightingInput};
 
@@ -134,12 +134,12 @@ fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Ve
         SyntheticConfig { samples: 10_000, correlation: 0.5, ..Default::default() }.generate(&tasks)?;
     let model = MultiTaskModelConfig {
         architecture: ArchitectureConfig::Hps(HpsConfig {
-            encoder: MlpConfig {
+            encoder: EncoderConfig::Mlp(MlpConfig {
                 d_input: 100,
                 hidden: vec![256, 256],
                 activation: ActivationKind::Relu,
                 dropout: 0.0,
-            },
+            }),
         }),
         head_hidden: vec![64],
         head_activation: ActivationKind::Relu,

@@ -15,6 +15,9 @@ pub struct Evaluation {
     pub losses: Vec<f64>,
     /// Per task, `(metric, value)` in config order.
     pub metrics: Vec<Vec<(MetricKind, f64)>>,
+    /// Per task, the mean gate weight of each expert (cross-stitch: of each column) over the
+    /// split; `None` for architectures without gates.
+    pub gates: Option<Vec<Vec<f64>>>,
 }
 
 impl Evaluation {
@@ -32,6 +35,19 @@ impl Evaluation {
             for (k, v) in &self.metrics[t] {
                 m.insert(k.name().into(), json_f64(*v));
             }
+            out.insert(task.spec.name.clone(), m.into());
+        }
+        out.into()
+    }
+
+    /// `{task: {label: mean weight}}` with `labels` naming the gate's columns; null without
+    /// gates.
+    pub fn gates_json(&self, tasks: &[TaskConfig], labels: &[String]) -> serde_json::Value {
+        let Some(gates) = &self.gates else { return serde_json::Value::Null };
+        let mut out = serde_json::Map::new();
+        for (task, g) in tasks.iter().zip(gates) {
+            let m: serde_json::Map<_, _> =
+                labels.iter().zip(g).map(|(l, v)| (l.clone(), json_f64(*v))).collect();
             out.insert(task.spec.name.clone(), m.into());
         }
         out.into()
@@ -54,10 +70,18 @@ pub fn evaluate(
     let mut metrics: Vec<TaskMetrics> =
         tasks.iter().map(|t| TaskMetrics::new(&t.metrics, t.spec.kind, device)).collect();
     let mut loss_sums: Option<Tensor<1>> = None; // [2T]: Σ m·ℓ then Σ m, per task
+    let mut gate_sums: Option<Vec<Tensor<1>>> = None; // T × [gate width]: Σ over rows
     let order: Vec<usize> = (0..data.len()).collect();
     for idx in batch_indices(&order, batch_size, false) {
         let batch = MultiTaskBatch::gather(data, idx, device);
         let outputs = model.forward(batch.inputs.clone());
+        if let Some(gates) = model.gate_weights(&batch.inputs) {
+            let sums = gates.into_iter().map(|g| g.sum_dim(0).squeeze_dim::<1>(0));
+            gate_sums = Some(match gate_sums {
+                Some(acc) => acc.into_iter().zip(sums).map(|(a, b)| a + b).collect(),
+                None => sums.collect(),
+            });
+        }
         let mut parts = Vec::with_capacity(2 * tasks.len());
         for (t, out) in outputs.iter().enumerate() {
             let (y, m) = (&batch.targets[t], &batch.masks[t]);
@@ -76,5 +100,9 @@ pub fn evaluate(
     Evaluation {
         losses: (0..tasks.len()).map(|t| sums[2 * t] / sums[2 * t + 1]).collect(),
         metrics: metrics.iter().map(TaskMetrics::compute).collect(),
+        gates: gate_sums.map(|g| {
+            let n = data.len().max(1) as f64;
+            g.into_iter().map(|s| crate::metrics::host_values(s).iter().map(|v| v / n).collect()).collect()
+        }),
     }
 }

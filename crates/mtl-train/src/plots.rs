@@ -4,7 +4,8 @@
 //! A run gets `loss.svg` (train and valid loss per task), `metrics.svg` (valid metrics, one
 //! panel per task), `weights.svg` (mean task weight per epoch), `gradients.svg` (on the
 //! gradient routes: task gradient norms and the mean and minimum pairwise cosine), `lr.svg`
-//! (learning rate) and, when single-task baselines exist, `delta.svg` (valid Δp and Δm).
+//! (learning rate), when single-task baselines exist, `delta.svg` (valid Δp and Δm), and for
+//! gated architectures `gates.svg` (each task's mean gate weight per expert).
 
 use std::path::{Path, PathBuf};
 
@@ -226,6 +227,30 @@ fn panel(title: &str, y_desc: &str, series: Vec<Series>, log_y: bool) -> Panel {
     }
 }
 
+/// One panel per task of the `{task: {key: value}}` object `root` of each epoch, one line per
+/// key (the loss left out).
+fn nested_panels(log: &[serde_json::Value], root: &str, y_desc: &str) -> Vec<Panel> {
+    let Some(first) = log.first().and_then(|l| l.get(root)).and_then(|v| v.as_object()) else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .map(|(task, values)| {
+            let series = values
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter(|k| *k != "loss")
+                .map(|k| Series {
+                    name: k.clone(),
+                    points: epochs_of(log, &format!("/{root}/{}/{}", escape(task), escape(k))),
+                })
+                .collect();
+            panel(task, y_desc, series, false)
+        })
+        .collect()
+}
+
 /// Draw the plots of the run in `run_dir` into `run_dir/plots/`. Returns the files written.
 pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let log = read_log(run_dir)?;
@@ -252,23 +277,13 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
         ],
     )?;
 
-    let mut metric_panels = Vec::new();
-    if let Some(valid) = log.first().and_then(|l| l.get("valid")).and_then(|v| v.as_object()) {
-        for (task, values) in valid {
-            let series = values
-                .as_object()
-                .into_iter()
-                .flat_map(|m| m.keys())
-                .filter(|k| *k != "loss")
-                .map(|k| Series {
-                    name: k.clone(),
-                    points: epochs_of(&log, &format!("/valid/{}/{}", escape(task), escape(k))),
-                })
-                .collect();
-            metric_panels.push(panel(task, "valid metric", series, false));
-        }
-    }
+    let metric_panels = nested_panels(&log, "valid", "valid metric");
     write("metrics.svg", &format!("{run}: validation metrics"), metric_panels)?;
+    write(
+        "gates.svg",
+        &format!("{run}: mean gate weight per expert (valid)"),
+        nested_panels(&log, "valid_gates", "gate weight"),
+    )?;
     write(
         "weights.svg",
         &format!("{run}: task weights (epoch mean)"),

@@ -65,18 +65,28 @@ pub fn gradient_stats(g: &Tensor<2>) -> Tensor<1> {
 ///   gradient.
 ///
 /// In both gradient routes each head receives the gradient of its own unweighted loss, as in
-/// LibMTL and TorchJD; the weights act on the shared part.
+/// LibMTL and TorchJD; the weights act on the shared part. An architecture's regulariser
+/// (DSelect-k) adds its own gradient on every route, unweighted.
 pub fn train_step(
     state: &mut TrainState,
     batch: &MultiTaskBatch,
     tasks: &[TaskSpec],
     ctx: &StepContext,
 ) -> (GradientsParams, StepReport) {
-    match ctx.input {
+    let (grads, report) = match ctx.input {
         WeightingInput::Losses => losses_route(state, batch, tasks, ctx),
         WeightingInput::RepresentationGradients => representation_route(state, batch, tasks, ctx),
         WeightingInput::ParameterGradients => parameter_route(state, batch, tasks, ctx),
-    }
+    };
+    // The architecture's own loss term (DSelect-k's entropy) is outside the task weighting:
+    // its gradient is added to whatever the method produced.
+    let Some(reg) = state.model.regularizer(&batch.inputs) else {
+        return (grads, report);
+    };
+    let mut acc = GradientsAccumulator::<TrainState>::new();
+    acc.accumulate(state, grads);
+    acc.accumulate(state, GradientsParams::from_grads(reg.backward(), state));
+    (acc.grads(), report)
 }
 
 fn task_loss(t: usize, out: Tensor<2>, batch: &MultiTaskBatch, tasks: &[TaskSpec]) -> Tensor<1> {

@@ -98,6 +98,9 @@ pub struct RunSummary {
 pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
     let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
     let data = config.synthetic.generate(&specs)?;
+    if let mtl_model::encoder::EncoderConfig::Tabular(t) = config.model.architecture.encoder() {
+        data.check_categories(&t.categorical, &t.cardinalities)?;
+    }
     let splits = config.split.split(&data, config.seed)?;
     Ok(match config.single_task {
         None => splits,
@@ -326,10 +329,12 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
     let progress = Progress::new((train_config.epochs * steps_per_epoch) as u64, options.quiet);
     progress.set_position((meta.epochs_done * steps_per_epoch) as u64);
     progress.line(&format!(
-        "training `{}` on {} — {} tasks, {} parameters ({} shared), {} train / {} valid / {} test samples, {} via {}, selecting on {}",
+        "training `{}` on {} — {} tasks, {} on a {} encoder, {} parameters ({} shared), {} train / {} valid / {} test samples, {} via {}, selecting on {}",
         config.name,
         options.device.description,
         t_count,
+        config.model.architecture.name(),
+        config.model.architecture.encoder().name(),
         parameters,
         shared_parameters,
         n_train,
@@ -458,6 +463,9 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         });
         if let Some(g) = gradients {
             line["train"]["gradients"] = g;
+        }
+        if let Some(labels) = config.model.architecture.gate_labels() {
+            line["valid_gates"] = valid.gates_json(&config.tasks, &labels);
         }
         if let Some(d) = &valid_delta {
             line["valid_delta"] = serde_json::to_value(d).expect("numbers serialise");

@@ -6,20 +6,20 @@
 use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
-use crate::encoder::{Mlp, MlpConfig};
+use crate::encoder::{Encoder, EncoderConfig};
 use crate::params::param_ids;
 
 /// Configuration of [`Hps`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct HpsConfig {
     /// The shared encoder.
-    pub encoder: MlpConfig,
+    pub encoder: EncoderConfig,
 }
 
 /// Hard parameter sharing: every task reads the same encoder output.
 #[derive(Module, Debug)]
 pub struct Hps {
-    encoder: Mlp,
+    encoder: Encoder,
 }
 
 impl HpsConfig {

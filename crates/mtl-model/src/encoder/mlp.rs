@@ -34,6 +34,11 @@ impl MlpConfig {
         self.hidden.last().copied().unwrap_or(self.d_input)
     }
 
+    /// Output width of layer `i`.
+    pub fn layer_width(&self, i: usize) -> usize {
+        self.hidden[i]
+    }
+
     /// Build the network with freshly initialised weights on `device`.
     pub fn init(&self, device: &Device) -> Mlp {
         let mut d_in = self.d_input;
@@ -55,10 +60,25 @@ impl Mlp {
     /// - input: `[batch, d_input]`
     /// - output: `[batch, d_output]`
     pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
-        for layer in &self.layers {
-            x = self.dropout.forward(self.activation.forward(layer.forward(x)));
+        for i in 0..self.layers.len() {
+            x = self.forward_layer(i, x);
         }
         x
+    }
+
+    /// Layer `i` alone (Linear → activation → dropout).
+    pub fn forward_layer(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
+        self.dropout.forward(self.activation.forward(self.layers[i].forward(x)))
+    }
+
+    /// Layer `i`'s linear map.
+    pub fn layer(&self, i: usize) -> &Linear {
+        &self.layers[i]
+    }
+
+    /// Number of layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
     }
 }
 

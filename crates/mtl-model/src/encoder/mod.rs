@@ -1,6 +1,13 @@
 //! Encoders: the networks that turn inputs into representations. Usable as the shared
-//! encoder, as experts and as per-task towers.
+//! encoder, as experts and as per-task columns; [`EncoderConfig`] / [`Encoder`] is the runtime
+//! choice.
 
+mod base;
+mod cnn;
 mod mlp;
+mod tabular;
 
+pub use base::{Encoder, EncoderConfig};
+pub use cnn::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
+pub use tabular::{Tabular, TabularConfig};

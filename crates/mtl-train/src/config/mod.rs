@@ -3,6 +3,7 @@
 
 mod error;
 mod load;
+mod model;
 mod resolve;
 pub mod schema;
 

@@ -5,9 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use mtl_data::{SplitFractions, SyntheticConfig, TaskKind, TaskSpec};
-use mtl_model::architecture::HpsConfig;
-use mtl_model::encoder::MlpConfig;
-use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
+use mtl_model::MultiTaskModelConfig;
 use mtl_weighting::{
     CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
     ImtlConfig, MgdaConfig, MgdaNormalization, MoCoRates, NashMtlConfig, StchConfig, UpGradConfig, UwConfig,
@@ -17,8 +15,7 @@ use mtl_weighting::{
 use super::error::ConfigError;
 use super::load::load_file;
 use super::schema::{
-    ArchitectureName, FileConfig, GradientsName, MethodName, MgdaNormalizationName, MlpSection,
-    OptimizerName, ScheduleName, TaskKindName,
+    FileConfig, GradientsName, MethodName, MgdaNormalizationName, OptimizerName, ScheduleName, TaskKindName,
 };
 use crate::metrics::MetricKind;
 use crate::schedule::{EarlyStopping, ScheduleKind};
@@ -286,9 +283,12 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         sin_terms: s.sin_terms,
         noise_std: s.noise_std,
         seed: s.seed.unwrap_or(file.run.seed),
+        categorical_features: s.categorical_features,
+        categories: s.categories,
     };
     let data_err = |e: mtl_data::DataError| match e {
         mtl_data::DataError::InvalidSetting { key, message } => invalid(&key, message),
+        other => invalid("data", other.to_string()),
     };
     synthetic.validate(data_tasks.len()).map_err(data_err)?;
     let split = SplitFractions {
@@ -305,32 +305,8 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
     }
 
     // Model.
-    let mlp = |section: &MlpSection,
-               key: &str,
-               default: &[usize],
-               d_input: usize|
-     -> Result<MlpConfig, ConfigError> {
-        let hidden = section.hidden.clone().unwrap_or_else(|| default.to_vec());
-        if hidden.contains(&0) {
-            return Err(invalid(&format!("{key}.hidden"), "layer widths must be at least 1".into()));
-        }
-        if !(0.0..1.0).contains(&section.dropout) {
-            return Err(invalid(&format!("{key}.dropout"), format!("{} is not in [0, 1)", section.dropout)));
-        }
-        Ok(MlpConfig { d_input, hidden, activation: section.activation, dropout: section.dropout })
-    };
-    let encoder = mlp(&file.model.encoder, "model.encoder", &[256, 256], synthetic.features)?;
-    let head = mlp(&file.model.head, "model.head", &[64], encoder.d_output())?;
-    let architecture = match file.model.architecture {
-        ArchitectureName::Hps => ArchitectureConfig::Hps(HpsConfig { encoder }),
-    };
-    let model = MultiTaskModelConfig {
-        architecture,
-        head_hidden: head.hidden,
-        head_activation: head.activation,
-        head_dropout: head.dropout,
-        task_outputs: tasks.iter().map(|t| t.spec.kind.output_dim()).collect(),
-    };
+    let task_outputs = tasks.iter().map(|t| t.spec.kind.output_dim()).collect();
+    let model = super::model::resolve_model(path, &file.model, synthetic.features, task_outputs)?;
 
     // Weighting.
     let weighting = match file.weighting.method {

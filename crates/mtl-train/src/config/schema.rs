@@ -91,6 +91,11 @@ pub struct SyntheticSection {
     pub noise_std: f64,
     /// Generator seed; default: `run.seed`.
     pub seed: Option<u64>,
+    /// Number of leading features turned into category codes (balanced quantile bins of the
+    /// Gaussian feature), for the tabular encoder. Default 0.
+    pub categorical_features: usize,
+    /// Categories of each such feature. Default 8.
+    pub categories: usize,
 }
 
 impl Default for SyntheticSection {
@@ -103,6 +108,8 @@ impl Default for SyntheticSection {
             sin_terms: 10,
             noise_std: 0.1,
             seed: None,
+            categorical_features: 0,
+            categories: 8,
         }
     }
 }
@@ -160,6 +167,31 @@ pub enum ArchitectureName {
     /// Hard parameter sharing.
     #[default]
     Hps,
+    /// Multi-gate mixture of experts.
+    Mmoe,
+    /// One-gate mixture of experts.
+    Omoe,
+    /// Customized gate control.
+    Cgc,
+    /// Progressive layered extraction.
+    Ple,
+    /// Cross-stitch networks.
+    CrossStitch,
+    /// MMoE with DSelect-k gates.
+    DselectK,
+}
+
+/// Encoders a config may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncoderKind {
+    /// Fully connected layers.
+    #[default]
+    Mlp,
+    /// Conv/pool stages then fully connected layers (images as flat rows).
+    Cnn,
+    /// Categorical embeddings plus numeric columns, then an MLP.
+    Tabular,
 }
 
 /// `[model]`.
@@ -168,13 +200,132 @@ pub enum ArchitectureName {
 pub struct ModelSection {
     /// Sharing architecture. Default `"hps"`.
     pub architecture: ArchitectureName,
-    /// `[model.encoder]`: the shared MLP.
-    pub encoder: MlpSection,
+    /// `[model.encoder]`: the shared encoder, each expert, each cross-stitch column.
+    pub encoder: EncoderSection,
     /// `[model.head]`: each task's tower.
     pub head: MlpSection,
+    /// `[model.experts]`: the mixture-of-experts architectures.
+    pub experts: ExpertsSection,
+    /// `[model.ple]`.
+    pub ple: PleSection,
+    /// `[model.cross_stitch]`.
+    pub cross_stitch: CrossStitchSection,
+    /// `[model.dselect_k]`.
+    pub dselect_k: DselectKSection,
 }
 
-/// An MLP's settings (`[model.encoder]`, `[model.head]`).
+/// `[model.encoder]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncoderSection {
+    /// `"mlp"` (default), `"cnn"` or `"tabular"`.
+    pub kind: EncoderKind,
+    /// Fully connected layers (after the convs or the embeddings). Default `[256, 256]`; `[50]`
+    /// for a CNN (LeNet).
+    pub hidden: Option<Vec<usize>>,
+    /// Activation. Default `"relu"`.
+    pub activation: ActivationKind,
+    /// Dropout after every fully connected layer, in [0, 1). Default 0.
+    pub dropout: f64,
+    /// CNN: image shape `[channels, height, width]`; its product must equal the feature count.
+    pub input_shape: Option<[usize; 3]>,
+    /// CNN: output channels of each conv stage. Default `[10, 20]` (LeNet).
+    pub channels: Option<Vec<usize>>,
+    /// CNN: square kernel of every conv. Default 5.
+    pub kernel_size: usize,
+    /// CNN: max-pool window after every conv; 1 = none. Default 2.
+    pub pool: usize,
+    /// Tabular: indices of the categorical feature columns (0-based, increasing).
+    pub categorical: Vec<usize>,
+    /// Tabular: number of categories of each categorical column.
+    pub cardinalities: Vec<usize>,
+    /// Tabular: embedding width of each categorical column; default 8 for every column.
+    pub embedding_dims: Option<Vec<usize>>,
+}
+
+impl Default for EncoderSection {
+    fn default() -> Self {
+        Self {
+            kind: EncoderKind::Mlp,
+            hidden: None,
+            activation: ActivationKind::Relu,
+            dropout: 0.0,
+            input_shape: None,
+            channels: None,
+            kernel_size: 5,
+            pool: 2,
+            categorical: Vec::new(),
+            cardinalities: Vec::new(),
+            embedding_dims: None,
+        }
+    }
+}
+
+/// `[model.experts]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExpertsSection {
+    /// MMoE, OMoE, DSelect-k: number of experts. Default 8.
+    pub count: usize,
+    /// CGC, PLE: experts shared by all tasks (per level). Default 2.
+    pub shared: usize,
+    /// CGC, PLE: experts of each task (per level). Default 1.
+    pub per_task: usize,
+    /// Fully connected layers of each expert, replacing `[model.encoder] hidden` (experts are
+    /// usually narrower than a shared-bottom encoder). Default: the encoder's.
+    pub hidden: Option<Vec<usize>>,
+    /// CNN encoders: channels of the gates' conv stem. Default 8.
+    pub gate_stem_channels: usize,
+}
+
+impl Default for ExpertsSection {
+    fn default() -> Self {
+        Self { count: 8, shared: 2, per_task: 1, hidden: None, gate_stem_channels: 8 }
+    }
+}
+
+/// `[model.ple]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PleSection {
+    /// Extraction levels, at most the encoder's number of blocks. Default 2 (or 1 for a
+    /// one-block encoder).
+    pub levels: Option<usize>,
+}
+
+/// `[model.cross_stitch]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrossStitchSection {
+    /// Initial diagonal of the mixing matrices, in (0, 1]. Default 0.9 (the paper's α_S).
+    pub self_weight: f64,
+}
+
+impl Default for CrossStitchSection {
+    fn default() -> Self {
+        Self { self_weight: 0.9 }
+    }
+}
+
+/// `[model.dselect_k]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DselectKSection {
+    /// Number of selectors (non-zero experts per gate). Default 2.
+    pub k: usize,
+    /// Smooth-step width γ. Default 1.
+    pub gamma: f64,
+    /// Weight λ of the selectors' entropy regulariser. Default 0.1.
+    pub entropy_weight: f64,
+}
+
+impl Default for DselectKSection {
+    fn default() -> Self {
+        Self { k: 2, gamma: 1.0, entropy_weight: 0.1 }
+    }
+}
+
+/// An MLP's settings (`[model.head]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MlpSection {

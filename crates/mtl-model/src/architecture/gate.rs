@@ -1,0 +1,234 @@
+//! Pieces shared by the mixture-of-experts architectures: the gates' input (a stem, so that a
+//! gate never reads raw flattened pixels or category codes), softmax gates and expert mixing.
+
+use burn::module::Module;
+use burn::nn::activation::Activation;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+
+use crate::ActivationKind;
+use crate::encoder::{Encoder, EncoderConfig, Tabular, TabularConfig};
+
+/// Side of the pooled map of the conv stem: its output is `channels × 4 × 4`.
+const STEM_POOL: usize = 4;
+
+/// What the gates read, decided by the encoder: MLP encoders' gates read the input row itself;
+/// a CNN's read a small conv stem (conv 3×3 → the encoder's activation → adaptive average
+/// pool to 4×4); a tabular
+/// encoder's read their own embeddings of the categorical columns next to the numeric ones.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StemConfig {
+    /// The input row as it is.
+    Identity {
+        /// Its width.
+        d_input: usize,
+    },
+    /// A conv stem on images.
+    Conv {
+        /// Image shape `[C, H, W]`.
+        input_shape: [usize; 3],
+        /// Output channels of the stem conv.
+        channels: usize,
+        /// Activation after the conv (the encoder's).
+        activation: ActivationKind,
+    },
+    /// Embeddings of the categorical columns.
+    Embed(TabularConfig),
+}
+
+impl StemConfig {
+    /// The stem that suits `encoder`, with `channels` for a conv stem.
+    pub fn for_encoder(encoder: &EncoderConfig, channels: usize) -> Self {
+        match encoder {
+            EncoderConfig::Mlp(c) => StemConfig::Identity { d_input: c.d_input },
+            EncoderConfig::Cnn(c) => {
+                StemConfig::Conv { input_shape: c.input_shape, channels, activation: c.activation }
+            }
+            EncoderConfig::Tabular(c) => StemConfig::Embed(TabularConfig { hidden: vec![], ..c.clone() }),
+        }
+    }
+
+    /// Width of the gates' input.
+    pub fn d_output(&self) -> usize {
+        match self {
+            StemConfig::Identity { d_input } => *d_input,
+            StemConfig::Conv { channels, .. } => channels * STEM_POOL * STEM_POOL,
+            StemConfig::Embed(c) => c.d_embedded(),
+        }
+    }
+
+    /// Whether the stem has parameters (and so belongs to the shared part of the network).
+    pub fn is_learned(&self) -> bool {
+        !matches!(self, StemConfig::Identity { .. })
+    }
+
+    /// Build on `device`; `None` for the identity.
+    pub fn init(&self, device: &Device) -> Option<Stem> {
+        match self {
+            StemConfig::Identity { .. } => None,
+            StemConfig::Conv { input_shape, channels, activation } => Some(Stem::Conv(ConvStem {
+                conv: Conv2dConfig::new([input_shape[0], *channels], [3, 3])
+                    .with_padding(PaddingConfig2d::Same)
+                    .init(device),
+                pool: AdaptiveAvgPool2dConfig::new([STEM_POOL, STEM_POOL]).init(),
+                activation: activation.init(device),
+                input_shape: *input_shape,
+            })),
+            StemConfig::Embed(c) => Some(Stem::Embed(c.init(device))),
+        }
+    }
+}
+
+/// A conv stem for image gates.
+#[derive(Module, Debug)]
+pub struct ConvStem {
+    conv: Conv2d,
+    pool: AdaptiveAvgPool2d,
+    activation: Activation,
+    #[module(skip)]
+    input_shape: [usize; 3],
+}
+
+/// A built, learned stem.
+#[derive(Module, Debug)]
+pub enum Stem {
+    /// Conv stem.
+    Conv(ConvStem),
+    /// Embedding stage of a tabular encoder.
+    Embed(Tabular),
+}
+
+impl Stem {
+    /// # Shapes
+    /// - input: `[batch, d_input]`
+    /// - output: `[batch, d_stem]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Stem::Conv(s) => {
+                let batch = x.dims()[0];
+                let [c, h, w] = s.input_shape;
+                let y = s.pool.forward(s.activation.forward(s.conv.forward(x.reshape([batch, c, h, w]))));
+                let [_, c, h, w] = y.dims(); // [batch, channels, 4, 4]
+                y.reshape([batch, c * h * w])
+            }
+            Stem::Embed(t) => t.embed(x),
+        }
+    }
+}
+
+/// The stem's output, or the input itself when there is no stem.
+pub fn gate_features(stem: Option<&Stem>, x: Tensor<2>) -> Tensor<2> {
+    match stem {
+        Some(s) => s.forward(x),
+        None => x,
+    }
+}
+
+/// A softmax gate over `experts` experts reading `d_input` features.
+pub fn gate_layer(d_input: usize, experts: usize, device: &Device) -> Linear {
+    LinearConfig::new(d_input, experts).init(device)
+}
+
+/// Softmax of the gate's logits.
+///
+/// # Shapes
+/// - input: `[batch, d_gate]`
+/// - output: `[batch, experts]`, rows summing to 1
+pub fn softmax_gate(gate: &Linear, features: Tensor<2>) -> Tensor<2> {
+    softmax(gate.forward(features), 1)
+}
+
+/// Run every expert on `x` and stack the outputs.
+///
+/// # Shapes
+/// - output: `[batch, experts, d_expert]`
+pub fn run_experts(experts: &[Encoder], x: &Tensor<2>) -> Tensor<3> {
+    Tensor::stack(experts.iter().map(|e| e.forward(x.clone())).collect(), 1)
+}
+
+/// Run blocks `blocks` of every expert on `x` and stack the outputs.
+///
+/// # Shapes
+/// - output: `[batch, experts, width of the last block]`
+pub fn run_experts_blocks(experts: &[Encoder], blocks: &std::ops::Range<usize>, x: &Tensor<2>) -> Tensor<3> {
+    Tensor::stack(experts.iter().map(|e| e.forward_blocks(blocks.clone(), x.clone())).collect(), 1)
+}
+
+/// Σ_i w_i · e_i per row.
+///
+/// # Shapes
+/// - weights: `[batch, experts]`, experts: `[batch, experts, d]`
+/// - output: `[batch, d]`
+pub fn mix(weights: Tensor<2>, experts: Tensor<3>) -> Tensor<2> {
+    let [batch, _, d] = experts.dims();
+    weights.unsqueeze_dim::<3>(1).matmul(experts).reshape([batch, d]) // [batch, 1, d] → [batch, d]
+}
+
+/// Flatten stacked experts to rows and append the (learned) gate features: the shared
+/// representation `z` of the gated architectures.
+///
+/// # Shapes
+/// - experts: `[batch, experts, d]`, stem: `[batch, d_stem]`
+/// - output: `[batch, experts·d (+ d_stem)]`
+pub fn pack(experts: Tensor<3>, stem: Option<Tensor<2>>) -> Tensor<2> {
+    let [batch, e, d] = experts.dims();
+    let flat = experts.reshape([batch, e * d]);
+    match stem {
+        Some(s) => Tensor::cat(vec![flat, s], 1),
+        None => flat,
+    }
+}
+
+/// Inverse of [`pack`]: the stacked experts and the gate features (the stem's part of `z`,
+/// or `x` when the stem is the identity).
+pub fn unpack(
+    z: Tensor<2>,
+    experts: usize,
+    d: usize,
+    learned_stem: bool,
+    x: &Tensor<2>,
+) -> (Tensor<3>, Tensor<2>) {
+    let [batch, width] = z.dims();
+    let stacked = z.clone().narrow(1, 0, experts * d).reshape([batch, experts, d]);
+    let features = if learned_stem { z.narrow(1, experts * d, width - experts * d) } else { x.clone() };
+    (stacked, features)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mix_is_the_weighted_sum_of_experts() {
+        let device = Device::ndarray();
+        // Two rows, two experts of width 2.
+        let experts = Tensor::<3>::from_floats([[[1.0, 2.0], [3.0, 4.0]], [[1.0, 0.0], [0.0, 1.0]]], &device);
+        let w = Tensor::<2>::from_floats([[0.25, 0.75], [0.5, 0.5]], &device);
+        let y = mix(w, experts).into_data().to_vec::<f32>().unwrap();
+        assert_eq!(y, vec![2.5, 3.5, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn pack_and_unpack_are_inverse() {
+        let device = Device::ndarray();
+        let experts = Tensor::<3>::random([2, 3, 4], burn::tensor::Distribution::Default, &device);
+        let stem = Tensor::<2>::random([2, 5], burn::tensor::Distribution::Default, &device);
+        let x = Tensor::<2>::zeros([2, 7], &device);
+        let (e, f) = unpack(pack(experts.clone(), Some(stem.clone())), 3, 4, true, &x);
+        e.into_data().assert_eq(&experts.into_data(), true);
+        f.into_data().assert_eq(&stem.into_data(), true);
+    }
+
+    #[test]
+    fn conv_stem_output_width() {
+        let device = Device::ndarray();
+        let cfg =
+            StemConfig::Conv { input_shape: [1, 10, 10], channels: 3, activation: ActivationKind::Relu };
+        let stem = cfg.init(&device).unwrap();
+        assert_eq!(stem.forward(Tensor::zeros([2, 100], &device)).dims(), [2, cfg.d_output()]);
+        assert_eq!(cfg.d_output(), 48);
+    }
+}

@@ -1,0 +1,98 @@
+//! Multi-gate Mixture-of-Experts (MMoE): f_t(x) = h_t(Σ_i w_{t,i}(x) g_i(x)) with one softmax
+//! gate w_t per task over experts g_1 … g_E shared by all tasks.
+//!
+//! Ma, Zhao, Yi, Chen, Hong, Chi, "Modeling Task Relationships in Multi-task Learning with
+//! Multi-gate Mixture-of-Experts", KDD 2018 (<https://doi.org/10.1145/3219819.3220007>),
+//! eq. (5)–(6). Experts are copies of the configured encoder; each gate is a linear layer and a
+//! softmax reading the input features (or the gates' stem, see [`StemConfig`]).
+//!
+//! Shared part: the experts (and a learned stem); `z` = the stacked expert outputs (then the
+//! stem's features). Task part: the task's gate and the mixture.
+
+use burn::module::{Module, ParamId};
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor};
+
+use crate::architecture::gate::{
+    Stem, StemConfig, gate_features, gate_layer, mix, pack, run_experts, softmax_gate, unpack,
+};
+use crate::encoder::{Encoder, EncoderConfig};
+use crate::params::param_ids;
+
+/// Configuration of [`Mmoe`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MmoeConfig {
+    /// Each expert's network.
+    pub expert: EncoderConfig,
+    /// Number of experts E.
+    pub experts: usize,
+    /// Number of tasks (one gate each).
+    pub num_tasks: usize,
+    /// What the gates read.
+    pub stem: StemConfig,
+}
+
+/// Experts shared by every task, one gate per task.
+#[derive(Module, Debug)]
+pub struct Mmoe {
+    experts: Vec<Encoder>,
+    gates: Vec<Linear>,
+    stem: Option<Stem>,
+    #[module(skip)]
+    d_expert: usize,
+}
+
+impl MmoeConfig {
+    /// Build on `device`.
+    pub fn init(&self, device: &Device) -> Mmoe {
+        Mmoe {
+            experts: (0..self.experts).map(|_| self.expert.init(device)).collect(),
+            gates: (0..self.num_tasks)
+                .map(|_| gate_layer(self.stem.d_output(), self.experts, device))
+                .collect(),
+            stem: self.stem.init(device),
+            d_expert: self.expert.d_output(),
+        }
+    }
+
+    /// Width of each task representation: an expert's output.
+    pub fn d_task(&self) -> usize {
+        self.expert.d_output()
+    }
+}
+
+impl Mmoe {
+    /// # Shapes
+    /// - input: `[batch, d_input]`
+    /// - output: `[batch, E·d_expert (+ d_stem)]`
+    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+        let stem = self.stem.as_ref().map(|s| s.forward(x.clone()));
+        pack(run_experts(&self.experts, &x), stem)
+    }
+
+    /// Task `t`'s mixture of the experts in `z`.
+    pub fn task_input(&self, t: usize, x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+        let (experts, features) = self.split(x, z);
+        mix(softmax_gate(&self.gates[t], features), experts)
+    }
+
+    fn split(&self, x: &Tensor<2>, z: Tensor<2>) -> (Tensor<3>, Tensor<2>) {
+        unpack(z, self.experts.len(), self.d_expert, self.stem.is_some(), x)
+    }
+
+    /// Every task's gate weights.
+    ///
+    /// # Shapes
+    /// - output: `T` tensors `[batch, E]`
+    pub fn gate_weights(&self, x: &Tensor<2>) -> Vec<Tensor<2>> {
+        let features = gate_features(self.stem.as_ref(), x.clone());
+        self.gates.iter().map(|g| softmax_gate(g, features.clone())).collect()
+    }
+
+    /// The experts' and the stem's parameters.
+    pub fn shared_param_ids(&self) -> Vec<ParamId> {
+        let mut ids = param_ids(&self.experts);
+        ids.extend(self.stem.as_ref().map(param_ids).unwrap_or_default());
+        ids
+    }
+}

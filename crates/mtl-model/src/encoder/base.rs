@@ -1,0 +1,189 @@
+//! The encoder enum pair. Every encoder is a sequence of blocks on flat rows (`[batch, width]`),
+//! so that architectures can mix (cross-stitch) or gate (PLE) between blocks whatever the
+//! encoder is.
+
+use burn::module::{Module, ParamId};
+use burn::tensor::{Device, Tensor};
+
+use crate::encoder::{Cnn, CnnConfig, Mlp, MlpConfig, Tabular, TabularConfig};
+use crate::params::param_ids;
+
+/// Which encoder to build (`[model.encoder] kind`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EncoderConfig {
+    /// Fully connected layers.
+    Mlp(MlpConfig),
+    /// Conv/pool stages then fully connected layers, on images given as flat rows.
+    Cnn(CnnConfig),
+    /// Categorical embeddings concatenated with numeric columns, then an MLP.
+    Tabular(TabularConfig),
+}
+
+/// A built encoder.
+// Built once per expert and moved rarely; boxing would only add an indirection per forward.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Encoder {
+    /// Fully connected layers.
+    Mlp(Mlp),
+    /// Convolutional stages.
+    Cnn(Cnn),
+    /// Embeddings and an MLP.
+    Tabular(Tabular),
+}
+
+impl EncoderConfig {
+    /// Build with fresh weights on `device`.
+    pub fn init(&self, device: &Device) -> Encoder {
+        match self {
+            EncoderConfig::Mlp(c) => Encoder::Mlp(c.init(device)),
+            EncoderConfig::Cnn(c) => Encoder::Cnn(c.init(device)),
+            EncoderConfig::Tabular(c) => Encoder::Tabular(c.init(device)),
+        }
+    }
+
+    /// Width of the input rows.
+    pub fn d_input(&self) -> usize {
+        match self {
+            EncoderConfig::Mlp(c) => c.d_input,
+            EncoderConfig::Cnn(c) => c.d_input(),
+            EncoderConfig::Tabular(c) => c.d_input,
+        }
+    }
+
+    /// Width of the output representation.
+    pub fn d_output(&self) -> usize {
+        match self {
+            EncoderConfig::Mlp(c) => c.d_output(),
+            EncoderConfig::Cnn(c) => c.d_output(),
+            EncoderConfig::Tabular(c) => c.d_output(),
+        }
+    }
+
+    /// Number of blocks (layers, conv stages, the embedding stage).
+    pub fn num_blocks(&self) -> usize {
+        match self {
+            EncoderConfig::Mlp(c) => c.hidden.len(),
+            EncoderConfig::Cnn(c) => c.num_blocks(),
+            EncoderConfig::Tabular(c) => c.num_blocks(),
+        }
+    }
+
+    /// Flat output width of block `i`.
+    pub fn block_width(&self, i: usize) -> usize {
+        match self {
+            EncoderConfig::Mlp(c) => c.layer_width(i),
+            EncoderConfig::Cnn(c) => c.block_width(i),
+            EncoderConfig::Tabular(c) => c.block_width(i),
+        }
+    }
+
+    /// Config name (`[model.encoder] kind`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EncoderConfig::Mlp(_) => "mlp",
+            EncoderConfig::Cnn(_) => "cnn",
+            EncoderConfig::Tabular(_) => "tabular",
+        }
+    }
+
+    /// The same encoder with other fully connected layers (experts narrower than the
+    /// shared-bottom encoder, `[model.experts] hidden`).
+    pub fn with_hidden(&self, hidden: Vec<usize>) -> Self {
+        let mut c = self.clone();
+        match &mut c {
+            EncoderConfig::Mlp(m) => m.hidden = hidden,
+            EncoderConfig::Cnn(m) => m.hidden = hidden,
+            EncoderConfig::Tabular(m) => m.hidden = hidden,
+        }
+        c
+    }
+}
+
+impl Encoder {
+    /// # Shapes
+    /// - input: `[batch, d_input]`
+    /// - output: `[batch, d_output]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Encoder::Mlp(e) => e.forward(x),
+            Encoder::Cnn(e) => e.forward(x),
+            Encoder::Tabular(e) => e.forward(x),
+        }
+    }
+
+    /// Blocks `range` in order.
+    ///
+    /// # Shapes
+    /// - input: `[batch, width before block range.start]`
+    /// - output: `[batch, width of block range.end − 1]`
+    pub fn forward_blocks(&self, range: std::ops::Range<usize>, mut x: Tensor<2>) -> Tensor<2> {
+        for i in range {
+            x = match self {
+                Encoder::Mlp(e) => e.forward_layer(i, x),
+                Encoder::Cnn(e) => e.forward_block(i, x),
+                Encoder::Tabular(e) => e.forward_block(i, x),
+            };
+        }
+        x
+    }
+
+    /// Ids of the parameters of blocks `range`.
+    pub fn block_param_ids(&self, range: std::ops::Range<usize>) -> Vec<ParamId> {
+        range
+            .flat_map(|i| match self {
+                Encoder::Mlp(e) => param_ids(e.layer(i)),
+                Encoder::Cnn(e) => e.block_param_ids(i),
+                Encoder::Tabular(e) => e.block_param_ids(i),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ActivationKind;
+
+    #[test]
+    fn blocks_of_every_encoder_compose_to_its_forward() {
+        let device = Device::ndarray();
+        let configs = [
+            EncoderConfig::Mlp(MlpConfig {
+                d_input: 16,
+                hidden: vec![5, 3],
+                activation: ActivationKind::Tanh,
+                dropout: 0.0,
+            }),
+            EncoderConfig::Cnn(CnnConfig {
+                channels: vec![2],
+                kernel_size: 3,
+                hidden: vec![4],
+                ..CnnConfig::lenet([1, 4, 4])
+            }),
+            EncoderConfig::Tabular(TabularConfig {
+                d_input: 16,
+                categorical: vec![0],
+                cardinalities: vec![3],
+                embedding_dims: vec![2],
+                hidden: vec![4],
+                activation: ActivationKind::Relu,
+                dropout: 0.0,
+            }),
+        ];
+        for cfg in configs {
+            let enc = cfg.init(&device);
+            let x = Tensor::<2>::random([3, 16], burn::tensor::Distribution::Uniform(0.0, 2.0), &device);
+            let n = cfg.num_blocks();
+            let split = enc.forward_blocks(1..n, enc.forward_blocks(0..1, x.clone()));
+            assert_eq!(split.dims(), [3, cfg.d_output()], "{}", cfg.name());
+            assert_eq!(cfg.block_width(n - 1), cfg.d_output());
+            split.into_data().assert_approx_eq::<f32>(&enc.forward(x).into_data(), Default::default());
+            let mut by_block: Vec<_> = (0..n).flat_map(|i| enc.block_param_ids(i..i + 1)).collect();
+            let mut all = param_ids(&enc);
+            by_block.sort_by_key(|id| id.val());
+            all.sort_by_key(|id| id.val());
+            assert_eq!(by_block, all, "{}: every parameter belongs to exactly one block", cfg.name());
+        }
+    }
+}
