@@ -95,13 +95,63 @@ fn bad_value_exits_2_saying_what_is_allowed() {
 
 #[test]
 fn shipped_configs_pass_check() {
-    for entry in std::fs::read_dir(repo().join("configs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let o = mtl(&["check", path.to_str().unwrap()], &repo());
-            assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+    let mut checked = 0;
+    let mut folders = vec![repo().join("configs")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                let o = mtl(&["check", path.to_str().unwrap()], &repo());
+                assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+                checked += 1;
+            }
         }
     }
+    assert!(checked >= 2, "the quickstart and the MMoE-paper configs");
+}
+
+#[test]
+fn gated_architecture_trains_logs_gates_and_round_trips_through_eval_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let set = ["--set", "model.architecture=\"ple\"", "--set", "model.encoder.hidden=[8, 8]"];
+    let mut args = vec!["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"];
+    args.extend(set);
+    let o = mtl(&args, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/tiny");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["architecture"], "ple (mlp)");
+    // PLE's last-level gate of task a: 2 shared experts and 1 own, summing to 1.
+    let gates = summary["gates"]["a"].as_object().unwrap();
+    assert_eq!(gates.keys().collect::<Vec<_>>(), vec!["own1", "shared1", "shared2"]);
+    assert!((gates.values().map(|v| v.as_f64().unwrap()).sum::<f64>() - 1.0).abs() < 1e-5);
+    assert!(run.join("plots/gates.svg").exists());
+    let o = mtl(&["eval", run.to_str().unwrap(), "--backend", "ndarray", "--json"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let eval: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let (a, b) = (eval["metrics"]["a"]["r2"].as_f64().unwrap(), summary["test"]["a"]["r2"].as_f64().unwrap());
+    assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    let o = mtl(&["export", run.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // A setting the architecture cannot take exits 2 naming its key.
+    let o = mtl(
+        &[
+            "check",
+            cfg.to_str().unwrap(),
+            "--set",
+            "model.architecture=\"ple\"",
+            "--set",
+            "model.ple.levels=5",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("model.ple.levels"), "{}", stderr(&o));
 }
 
 #[test]

@@ -81,6 +81,8 @@ pub struct RunSummary {
     pub parameters: usize,
     /// Of which shared by the tasks.
     pub shared_parameters: usize,
+    /// Sharing architecture and encoder, e.g. `mmoe (mlp)`.
+    pub architecture: String,
     /// Weighting method and the input it read.
     pub weighting: String,
     /// Seconds spent in this process.
@@ -92,6 +94,9 @@ pub struct RunSummary {
     /// Δp and Δm over the single-task baselines, when they exist:
     /// `{valid: {delta_p, delta_m}, test: {…}, baselines: [run folders]}`; else null.
     pub delta: serde_json::Value,
+    /// Best checkpoint's mean gate weights on the validation split, `{task: {expert: w}}`;
+    /// null for architectures without gates.
+    pub gates: serde_json::Value,
 }
 
 /// Build the data splits of a run (only the trained task's column for a single-task run).
@@ -533,11 +538,21 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         final_lr: lr,
         parameters,
         shared_parameters,
+        architecture: format!(
+            "{} ({})",
+            config.model.architecture.name(),
+            config.model.architecture.encoder().name()
+        ),
         weighting: format!("{} ({})", config.weighting.name(), config.weighting_input.name()),
         wall_s: started.elapsed().as_secs_f64(),
         valid: valid.to_json(&config.tasks),
         test: test.as_ref().map_or(serde_json::Value::Null, |t| t.to_json(&config.tasks)),
         delta: delta_json,
+        gates: config
+            .model
+            .architecture
+            .gate_labels()
+            .map_or(serde_json::Value::Null, |labels| valid.gates_json(&config.tasks, &labels)),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     atomic_write(&run_dir.join("summary.json"), &json)?;
