@@ -2,9 +2,10 @@
 //! beside the PyTorch reference (`shared/bench/throughput.py`, part A) run in the same
 //! invocation, reported as ratios.
 //!
-//! Workload (identical to the reference's first row): hard sharing 100 → 256 → 256 (ReLU),
-//! two towers 256 → 64 → 1, two regression tasks, batch 256, Adam (lr 1e-3, ε 1e-8), f32,
-//! 10,000 synthetic training rows. A timed step = batch gather + forward + losses + backward +
+//! Workloads (the reference's part A rows, in order): hard sharing 100 → 256 → 256 (ReLU) with
+//! towers 256 → 64 → 1; the MMoE paper's shared bottom 100 → 113 with towers 8; the paper's
+//! MMoE, 8 experts 100 → 16 with towers 8. Two regression tasks, batch 256, Adam (lr 1e-3,
+//! ε 1e-8), f32, 10,000 synthetic training rows. A timed step = batch gather + forward + losses + backward +
 //! Adam step; warm-up steps first; the median of the repeats is reported.
 //!
 //! With `--methods`, `mtl bench` instead measures the time of one training step of every
@@ -21,7 +22,7 @@ use clap::Args;
 use mtl_data::{
     MultiTaskBatch, MultiTaskDataset, SyntheticConfig, TaskKind, TaskSpec, batch_indices, epoch_permutation,
 };
-use mtl_model::architecture::HpsConfig;
+use mtl_model::architecture::{HpsConfig, MmoeConfig, StemConfig};
 use mtl_model::encoder::{EncoderConfig, MlpConfig};
 use mtl_model::{ActivationKind, ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{StepContext, WeightingConfig, WeightingInput};
@@ -124,8 +125,49 @@ fn time_steps(
     Ok(t0.elapsed().as_secs_f64() / options.steps as f64)
 }
 
-/// Seconds per training step of the workload on `backend`, one value per repeat.
-fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Vec<f64>), Error> {
+/// One row of the throughput benchmark, the same network as the reference's row of that index.
+struct Workload {
+    name: &'static str,
+    architecture: ArchitectureConfig,
+    tower: Vec<usize>,
+}
+
+fn mlp(hidden: Vec<usize>) -> EncoderConfig {
+    EncoderConfig::Mlp(MlpConfig { d_input: 100, hidden, activation: ActivationKind::Relu, dropout: 0.0 })
+}
+
+/// The rows of part A of the reference, in its order.
+fn workloads() -> Vec<Workload> {
+    vec![
+        Workload {
+            name: "HPS 256-256 / towers 64",
+            architecture: ArchitectureConfig::Hps(HpsConfig { encoder: mlp(vec![256, 256]) }),
+            tower: vec![64],
+        },
+        Workload {
+            name: "HPS 113 / towers 8 (MMoE paper)",
+            architecture: ArchitectureConfig::Hps(HpsConfig { encoder: mlp(vec![113]) }),
+            tower: vec![8],
+        },
+        Workload {
+            name: "MMoE 8×16 / towers 8 (paper)",
+            architecture: ArchitectureConfig::Mmoe(MmoeConfig {
+                expert: mlp(vec![16]),
+                experts: 8,
+                num_tasks: 2,
+                stem: StemConfig::Identity { d_input: 100 },
+            }),
+            tower: vec![8],
+        },
+    ]
+}
+
+/// Seconds per training step of `workload` on `backend`, one value per repeat.
+fn measure(
+    workload: &Workload,
+    backend: BackendChoice,
+    options: &BenchOptions,
+) -> Result<(String, Vec<f64>), Error> {
     let selected = select_device(backend, None)?;
     let device = selected.device.clone().autodiff();
     let tasks: Vec<TaskSpec> =
@@ -133,15 +175,8 @@ fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Ve
     let data =
         SyntheticConfig { samples: 10_000, correlation: 0.5, ..Default::default() }.generate(&tasks)?;
     let model = MultiTaskModelConfig {
-        architecture: ArchitectureConfig::Hps(HpsConfig {
-            encoder: EncoderConfig::Mlp(MlpConfig {
-                d_input: 100,
-                hidden: vec![256, 256],
-                activation: ActivationKind::Relu,
-                dropout: 0.0,
-            }),
-        }),
-        head_hidden: vec![64],
+        architecture: workload.architecture.clone(),
+        head_hidden: workload.tower.clone(),
         head_activation: ActivationKind::Relu,
         head_dropout: 0.0,
         task_outputs: vec![1, 1],
@@ -166,8 +201,8 @@ fn measure(backend: BackendChoice, options: &BenchOptions) -> Result<(String, Ve
     Ok((selected.description, times))
 }
 
-/// PyTorch's samples/s on the same workload, from the reference script.
-fn reference(options: &BenchOptions) -> Result<Option<(f64, String)>, String> {
+/// PyTorch's samples/s on each workload (part A's rows, in order), and its version.
+fn reference(options: &BenchOptions) -> Result<Option<(Vec<f64>, String)>, String> {
     if options.no_reference {
         return Ok(None);
     }
@@ -198,8 +233,12 @@ fn reference(options: &BenchOptions) -> Result<Option<(f64, String)>, String> {
     let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&out);
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let row = &json["A"][0];
-    let sps = row["samples_per_s_median"].as_f64().ok_or("no samples/s in the reference output")?;
+    let sps: Vec<f64> = json["A"]
+        .as_array()
+        .ok_or("no part A in the reference output")?
+        .iter()
+        .map(|row| row["samples_per_s_median"].as_f64().unwrap_or(f64::NAN))
+        .collect();
     let version = json["env"]["torch"].as_str().unwrap_or("?").to_string();
     Ok(Some((sps, version)))
 }
@@ -364,27 +403,31 @@ pub fn run_bench(options: &BenchOptions) -> Result<(), Error> {
         return run_method_bench(options);
     }
     println!(
-        "workload: HPS 100→256→256, towers 64, 2 tasks, batch 256, Adam, f32; {} steps × {} repeats (median)",
+        "workloads: 100 inputs, 2 regression tasks, batch 256, Adam, f32; {} steps × {} repeats (median)",
         options.steps, options.repeats
     );
     println!("load before: {}", loadavg());
     let mut rows = Vec::new();
-    for &b in &options.backends {
-        let (description, times) = measure(b, options)?;
-        let step = median(times.clone());
-        println!(
-            "  {description:<28} {:>9.0} samples/s  {:>7.3} ms/step   (load {})",
-            256.0 / step,
-            step * 1e3,
-            loadavg()
-        );
-        rows.push(serde_json::json!({
-            "backend": description,
-            "samples_per_s": 256.0 / step,
-            "step_ms": step * 1e3,
-            "step_ms_runs": times.iter().map(|t| t * 1e3).collect::<Vec<_>>(),
-            "load_after": loadavg(),
-        }));
+    for w in workloads() {
+        for &b in &options.backends {
+            let (description, times) = measure(&w, b, options)?;
+            let step = median(times.clone());
+            println!(
+                "  {:<34} {description:<24} {:>9.0} samples/s  {:>7.3} ms/step   (load {})",
+                w.name,
+                256.0 / step,
+                step * 1e3,
+                loadavg()
+            );
+            rows.push(serde_json::json!({
+                "workload": w.name,
+                "backend": description,
+                "samples_per_s": 256.0 / step,
+                "step_ms": step * 1e3,
+                "step_ms_runs": times.iter().map(|t| t * 1e3).collect::<Vec<_>>(),
+                "load_after": loadavg(),
+            }));
+        }
     }
     let torch = match reference(options) {
         Ok(r) => r,
@@ -394,27 +437,33 @@ pub fn run_bench(options: &BenchOptions) -> Result<(), Error> {
         }
     };
     if let Some((sps, version)) = &torch {
-        println!(
-            "  {:<28} {:>9.0} samples/s  {:>7.3} ms/step   (load {})",
-            format!("PyTorch {version} ({} threads)", options.torch_threads),
-            sps,
-            256e3 / sps,
-            loadavg()
-        );
-        for row in &rows {
-            let ours = row["samples_per_s"].as_f64().unwrap_or(0.0);
+        let who = format!("PyTorch {version} ({} threads)", options.torch_threads);
+        for (w, &ref_sps) in workloads().iter().zip(sps) {
             println!(
-                "  ratio {:<22} {:.2}× PyTorch's throughput",
-                row["backend"].as_str().unwrap_or("?"),
-                ours / sps
+                "  {:<34} {who:<24} {:>9.0} samples/s  {:>7.3} ms/step",
+                w.name,
+                ref_sps,
+                256e3 / ref_sps
             );
+            for row in rows.iter().filter(|r| r["workload"] == w.name) {
+                let ours = row["samples_per_s"].as_f64().unwrap_or(0.0);
+                println!(
+                    "    ratio {:<24} {:.2}× PyTorch's throughput",
+                    row["backend"].as_str().unwrap_or("?"),
+                    ours / ref_sps
+                );
+            }
         }
     }
     println!("load after: {}", loadavg());
     if let Some(path) = &options.json {
         let json = serde_json::json!({
             "rows": rows,
-            "pytorch": torch.as_ref().map(|(sps, v)| serde_json::json!({"samples_per_s": sps, "torch": v, "threads": options.torch_threads})),
+            "pytorch": torch.as_ref().map(|(sps, v)| serde_json::json!({
+                "samples_per_s": workloads().iter().zip(sps).map(|(w, s)| serde_json::json!({"workload": w.name, "samples_per_s": s})).collect::<Vec<_>>(),
+                "torch": v,
+                "threads": options.torch_threads,
+            })),
             "steps": options.steps,
             "repeats": options.repeats,
         });

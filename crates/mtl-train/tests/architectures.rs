@@ -105,21 +105,23 @@ fn every_architecture_trains_with_every_encoder() {
 }
 
 #[test]
-fn every_architecture_trains_on_both_gradient_routes() {
+fn every_architecture_trains_on_both_gradient_routes_with_every_encoder() {
     let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let methods: [&[&str]; 2] = [
         &["weighting.method=pcgrad", "weighting.gradients=parameters"],
         &["weighting.method=mgda", "weighting.gradients=representation"],
     ];
-    for arch in ARCHITECTURES {
-        for (i, m) in methods.iter().enumerate() {
-            let mut o = vec![format!("model.architecture={arch}"), "train.epochs=3".into()];
-            o.extend(m.iter().map(|s| s.to_string()));
-            let o: Vec<&str> = o.iter().map(String::as_str).collect();
-            let run = dir.path().join(format!("{arch}-{i}"));
-            train(&config("mlp", &o), &options(run.clone(), BackendChoice::Ndarray)).unwrap();
-            losses_fall(&run, &format!("{arch} with {m:?}"));
+    for encoder in ["mlp", "cnn", "tabular"] {
+        for arch in ARCHITECTURES {
+            for (i, m) in methods.iter().enumerate() {
+                let mut o = vec![format!("model.architecture={arch}"), "train.epochs=3".into()];
+                o.extend(m.iter().map(|s| s.to_string()));
+                let o: Vec<&str> = o.iter().map(String::as_str).collect();
+                let run = dir.path().join(format!("{arch}-{encoder}-{i}"));
+                train(&config(encoder, &o), &options(run.clone(), BackendChoice::Ndarray)).unwrap();
+                losses_fall(&run, &format!("{arch} on {encoder} with {m:?}"));
+            }
         }
     }
 }
