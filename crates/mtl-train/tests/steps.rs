@@ -2,17 +2,12 @@
 
 mod common;
 
-use std::collections::HashSet;
-
-use burn::module::{Module, ParamId};
-use burn::optim::GradientsParams;
+use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::Device;
 use common::config;
 use mtl_data::{MultiTaskBatch, batch_indices, epoch_permutation};
-use mtl_model::param_ids;
 use mtl_train::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use mtl_train::grads::flatten;
 use mtl_train::optimizer::build_optimizer;
 use mtl_train::step::{TrainState, train_step};
 use mtl_train::trainer::{init_state, prepare_data};
@@ -43,50 +38,7 @@ fn meta() -> CheckpointMeta {
     }
 }
 
-fn all_grads(state: &TrainState, grads: &GradientsParams, device: &Device) -> Vec<f32> {
-    let ids: HashSet<ParamId> = param_ids(state).into_iter().collect();
-    flatten(state, grads, &ids, device).into_data().try_to_vec::<f32>().unwrap()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
-/// With equal weights, all three routes compute the gradient of Σ_t L_t: the representation
-/// route exactly (the chain rule through z), the parameter route up to float summation order.
-#[test]
-fn ew_gives_the_same_gradients_on_every_route() {
-    let _serial = common::serial();
-    let cfg = config(&["weighting.method=ew", "model.encoder.dropout=0.0"]);
-    let device = ndarray().autodiff();
-    let splits = prepare_data(&cfg).unwrap();
-    let idx: Vec<usize> = (0..64).collect();
-    let batch = MultiTaskBatch::gather(&splits.train, &idx, &device);
-    let tasks = cfg.task_specs();
-    let mut state = init_state(&cfg, &device);
-    let inner = device.clone().inner();
-
-    let (g_loss, r_loss) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::Losses));
-    let (g_rep, r_rep) =
-        train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::RepresentationGradients));
-    let (g_par, r_par) = train_step(&mut state, &batch, &tasks, &ctx(WeightingInput::ParameterGradients));
-    let (a, b, c) = (
-        all_grads(&state, &g_loss, &inner),
-        all_grads(&state, &g_rep, &inner),
-        all_grads(&state, &g_par, &inner),
-    );
-    let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
-    assert!(scale > 0.0);
-    assert!(max_abs_diff(&a, &b) <= 1e-5 * scale, "representation route: {}", max_abs_diff(&a, &b));
-    assert!(max_abs_diff(&a, &c) <= 1e-5 * scale, "parameter route: {}", max_abs_diff(&a, &c));
-    for r in [&r_rep, &r_par] {
-        r.losses
-            .clone()
-            .into_data()
-            .assert_approx_eq::<f32>(&r_loss.losses.clone().into_data(), burn::tensor::Tolerance::default());
-    }
-}
+// EW's equality of the three routes is tested for every architecture in `architectures.rs`.
 
 #[test]
 fn checkpoint_round_trip_restores_parameters_and_optimizer_state() {
