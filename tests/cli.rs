@@ -362,3 +362,78 @@ fn single_task_writes_stl_json_and_train_then_reports_delta() {
     assert_eq!(summary["monitor"], "delta_p");
     assert!(summary["delta"]["test"]["delta_m"].is_number(), "{summary}");
 }
+
+/// IDX bytes with `dims` and `data` (unsigned bytes).
+fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn multi_mnist_trains_on_a_tiny_idx_fixture_and_bad_idx_files_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let digits = dir.path().join("data/digits");
+    std::fs::create_dir_all(&digits).unwrap();
+    let n = 40u32;
+    let pixels: Vec<u8> = (0..n as usize * 784).map(|i| ((i * 7) % 256) as u8).collect();
+    let labels: Vec<u8> = (0..n as u8).map(|i| i % 10).collect();
+    for split in ["train", "t10k"] {
+        std::fs::write(digits.join(format!("{split}-images-idx3-ubyte")), idx_bytes(&[n, 28, 28], &pixels))
+            .unwrap();
+        std::fs::write(digits.join(format!("{split}-labels-idx1-ubyte")), idx_bytes(&[n], &labels)).unwrap();
+    }
+    let cfg = dir.path().join("mm.toml");
+    let text = std::fs::read_to_string(repo().join("configs/multi-mnist.toml")).unwrap();
+    std::fs::write(&cfg, text).unwrap();
+    let set = |extra: &[&str]| {
+        let mut a = vec![
+            "train",
+            cfg.to_str().unwrap(),
+            "--backend",
+            "ndarray",
+            "-q",
+            "--set",
+            "data.multi_mnist.dir=\"data\"",
+            "--set",
+            "data.multi_mnist.left=\"digits\"",
+            "--set",
+            "data.multi_mnist.right=\"digits\"",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "data.split.valid=0.25",
+            "--set",
+            "data.split.train=0.75",
+        ];
+        a.extend_from_slice(extra);
+        mtl(&a, dir.path())
+    };
+    let o = set(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/multi-mnist/summary.json")).unwrap())
+            .unwrap();
+    assert!(summary["test"]["left"]["accuracy"].as_f64().is_some());
+
+    // A truncated images file: exit 2, naming the file and what is wrong.
+    std::fs::write(digits.join("train-images-idx3-ubyte"), &idx_bytes(&[n, 28, 28], &pixels)[..1000])
+        .unwrap();
+    let o = set(&["--overwrite"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("train-images-idx3-ubyte") && e.contains("truncated"), "{e}");
+    // A labels file with the images' magic number.
+    std::fs::write(digits.join("train-images-idx3-ubyte"), idx_bytes(&[n, 28, 28], &pixels)).unwrap();
+    std::fs::write(digits.join("train-labels-idx1-ubyte"), idx_bytes(&[n, 1, 1], &labels)).unwrap();
+    let o = set(&["--overwrite"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("magic number 0x00000803, expected 0x00000801"), "{}", stderr(&o));
+    // Missing folder.
+    let o = set(&["--overwrite", "--set", "data.multi_mnist.left=\"nowhere\""]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nowhere") && stderr(&o).contains("MTL_DATA_DIR"), "{}", stderr(&o));
+}

@@ -26,4 +26,20 @@ pub enum DataError {
         /// Largest allowed code.
         max: usize,
     },
+    /// An IDX file is malformed or does not match its partner.
+    #[error("{}: {message}", path.display())]
+    Idx {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A data file is not where the config points.
+    #[error("{}: not found ({hint}); set the data folder in the config or MTL_DATA_DIR", path.display())]
+    MissingFile {
+        /// The path looked for.
+        path: std::path::PathBuf,
+        /// What was tried.
+        hint: String,
+    },
 }

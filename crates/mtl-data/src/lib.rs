@@ -1,6 +1,6 @@
 //! Data for the mtl multi-task trainer: task descriptions, in-memory multi-task datasets,
-//! seeded splits, batching onto a Burn device, and the embedded synthetic generator of the
-//! MMoE paper.
+//! seeded splits, batching onto a Burn device, the embedded synthetic generator of the MMoE
+//! paper, IDX image files and the MultiMNIST family built from them.
 #![warn(missing_docs)]
 // Tests use burn-ndarray, deprecated upstream but kept as our reference CPU backend.
 #![cfg_attr(test, allow(deprecated))]
@@ -8,6 +8,8 @@
 mod batch;
 mod dataset;
 mod error;
+pub mod idx;
+mod multi_mnist;
 mod split;
 mod synthetic;
 mod task;
@@ -15,6 +17,7 @@ mod task;
 pub use batch::{MultiTaskBatch, batch_indices, epoch_permutation};
 pub use dataset::MultiTaskDataset;
 pub use error::DataError;
+pub use multi_mnist::MultiMnistConfig;
 pub use split::{SplitFractions, Splits};
 pub use synthetic::SyntheticConfig;
 pub use task::{TaskId, TaskKind, TaskSpec};

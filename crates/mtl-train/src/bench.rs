@@ -268,7 +268,10 @@ fn measure_method(
     let selected = select_device(backend, None)?;
     let device = selected.device.clone().autodiff();
     let specs = config.task_specs();
-    let data = config.synthetic.generate(&specs)?;
+    let data = match &config.data {
+        crate::data::DataSource::Synthetic(s) => s.generate(&specs)?,
+        _ => unreachable!("the bench config is synthetic"),
+    };
     let mut times = Vec::with_capacity(options.repeats);
     for r in 0..options.repeats {
         device.seed(r as u64);

@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod data;
 pub mod delta;
 mod error;
 pub mod evaluate;

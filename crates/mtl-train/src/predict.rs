@@ -38,7 +38,12 @@ impl InputSchema {
     pub fn for_config(config: &RunConfig) -> Self {
         match config.file.data.source {
             DataSourceKind::Synthetic => Self {
-                features: (0..config.synthetic.features).map(|i| format!("x{i}")).collect(),
+                features: (0..config.data.d_input()).map(|i| format!("x{i}")).collect(),
+                standardize: None,
+            },
+            // Pixels in [0, 1], row-major: p0 … p783.
+            DataSourceKind::MultiMnist => Self {
+                features: (0..config.data.d_input()).map(|i| format!("p{i}")).collect(),
                 standardize: None,
             },
         }

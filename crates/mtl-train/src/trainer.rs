@@ -102,11 +102,12 @@ pub struct RunSummary {
 /// Build the data splits of a run (only the trained task's column for a single-task run).
 pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
     let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
-    let data = config.synthetic.generate(&specs)?;
+    let splits = config.data.splits(&specs, &config.split, config.seed)?;
     if let mtl_model::encoder::EncoderConfig::Tabular(t) = config.model.architecture.encoder() {
-        data.check_categories(&t.categorical, &t.cardinalities)?;
+        for part in [&splits.train, &splits.valid, &splits.test] {
+            part.check_categories(&t.categorical, &t.cardinalities)?;
+        }
     }
-    let splits = config.split.split(&data, config.seed)?;
     Ok(match config.single_task {
         None => splits,
         Some(t) => Splits {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use mtl_data::{SplitFractions, SyntheticConfig, TaskKind, TaskSpec};
+use mtl_data::{MultiMnistConfig, SplitFractions, SyntheticConfig, TaskKind, TaskSpec};
 use mtl_model::MultiTaskModelConfig;
 use mtl_weighting::{
     CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
@@ -15,8 +15,10 @@ use mtl_weighting::{
 use super::error::ConfigError;
 use super::load::load_file;
 use super::schema::{
-    FileConfig, GradientsName, MethodName, MgdaNormalizationName, OptimizerName, ScheduleName, TaskKindName,
+    DataSourceKind, FileConfig, GradientsName, MethodName, MgdaNormalizationName, OptimizerName,
+    ScheduleName, TaskKindName,
 };
+use crate::data::DataSource;
 use crate::metrics::MetricKind;
 use crate::schedule::{EarlyStopping, ScheduleKind};
 
@@ -128,8 +130,8 @@ pub struct RunConfig {
     pub seed: u64,
     /// Folder holding run folders.
     pub output_dir: PathBuf,
-    /// Generator settings.
-    pub synthetic: SyntheticConfig,
+    /// Where the samples come from.
+    pub data: DataSource,
     /// Split fractions.
     pub split: SplitFractions,
     /// The tasks trained, in order (one with `run.single_task`).
@@ -290,7 +292,21 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         mtl_data::DataError::InvalidSetting { key, message } => invalid(&key, message),
         other => invalid("data", other.to_string()),
     };
-    synthetic.validate(data_tasks.len()).map_err(data_err)?;
+    let data = match file.data.source {
+        DataSourceKind::Synthetic => {
+            synthetic.validate(data_tasks.len()).map_err(data_err)?;
+            DataSource::Synthetic(synthetic)
+        }
+        DataSourceKind::MultiMnist => {
+            let m = &file.data.multi_mnist;
+            let dir = m.dir.as_ref().map_or_else(DataSource::default_dir, PathBuf::from);
+            DataSource::MultiMnist(MultiMnistConfig {
+                left_dir: dir.join(&m.left),
+                right_dir: dir.join(&m.right),
+                seed: m.seed.unwrap_or(file.run.seed),
+            })
+        }
+    };
     let split = SplitFractions {
         train: file.data.split.train,
         valid: file.data.split.valid,
@@ -306,7 +322,7 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
 
     // Model.
     let task_outputs = tasks.iter().map(|t| t.spec.kind.output_dim()).collect();
-    let model = super::model::resolve_model(path, &file.model, synthetic.features, task_outputs)?;
+    let model = super::model::resolve_model(path, &file.model, data.d_input(), task_outputs)?;
 
     // Weighting.
     let weighting = match file.weighting.method {
@@ -586,7 +602,7 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         name: file.run.name.clone(),
         seed: file.run.seed,
         output_dir: PathBuf::from(&file.run.output_dir),
-        synthetic,
+        data,
         split,
         tasks,
         data_tasks,

@@ -59,6 +59,8 @@ pub enum DataSourceKind {
     /// The embedded generator of the MMoE paper (`[data.synthetic]`).
     #[default]
     Synthetic,
+    /// MultiMNIST-style overlays built from IDX files (`[data.multi_mnist]`).
+    MultiMnist,
 }
 
 /// `[data]`.
@@ -69,8 +71,31 @@ pub struct DataSection {
     pub source: DataSourceKind,
     /// `[data.synthetic]`: generator settings.
     pub synthetic: SyntheticSection,
+    /// `[data.multi_mnist]`: image folders.
+    pub multi_mnist: MultiMnistSection,
     /// `[data.split]`: train/valid/test fractions.
     pub split: SplitSection,
+}
+
+/// `[data.multi_mnist]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultiMnistSection {
+    /// Folder holding the data set folders. Default: `$MTL_DATA_DIR`, else `../shared/data`.
+    pub dir: Option<String>,
+    /// Folder (under `dir`) of the left images' IDX files. Default `"mnist"`.
+    pub left: String,
+    /// Folder of the partners' IDX files. Default `"mnist"` (`"fashion-mnist"` for
+    /// MultiFashion; one of each for Multi-(Fashion+MNIST)).
+    pub right: String,
+    /// Seed of the partner draws; default: `run.seed`.
+    pub seed: Option<u64>,
+}
+
+impl Default for MultiMnistSection {
+    fn default() -> Self {
+        Self { dir: None, left: "mnist".into(), right: "mnist".into(), seed: None }
+    }
 }
 
 /// `[data.synthetic]`.
