@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mtl_data::idx::encode_idx as idx_bytes;
+
 fn mtl(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mtl")).args(args).current_dir(cwd).output().expect("mtl runs")
 }
@@ -361,16 +363,6 @@ fn single_task_writes_stl_json_and_train_then_reports_delta() {
         serde_json::from_slice(&std::fs::read(dir.path().join("runs/tiny/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["monitor"], "delta_p");
     assert!(summary["delta"]["test"]["delta_m"].is_number(), "{summary}");
-}
-
-/// IDX bytes with `dims` and `data` (unsigned bytes).
-fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut b = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        b.extend_from_slice(&d.to_be_bytes());
-    }
-    b.extend_from_slice(data);
-    b
 }
 
 #[test]

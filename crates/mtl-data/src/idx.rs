@@ -71,6 +71,16 @@ pub fn parse_idx(path: &Path, bytes: &[u8], rank: usize) -> Result<IdxArray, Dat
     Ok(IdxArray { dims, data: body.to_vec() })
 }
 
+/// Encode an unsigned-byte IDX array (for fixtures and exports): the inverse of [`parse_idx`].
+pub fn encode_idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
 /// Images `[n, height, width]` and their labels, checked against each other.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelledImages {
@@ -140,15 +150,7 @@ pub fn find_split_files(dir: &Path, split: &str) -> Result<(PathBuf, PathBuf), D
 pub(crate) mod tests {
     use super::*;
 
-    /// IDX bytes with `dims` and `data`.
-    pub fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
-        let mut b = vec![0, 0, 8, dims.len() as u8];
-        for d in dims {
-            b.extend_from_slice(&d.to_be_bytes());
-        }
-        b.extend_from_slice(data);
-        b
-    }
+    pub use super::encode_idx as idx_bytes;
 
     #[test]
     fn a_valid_file_parses() {
