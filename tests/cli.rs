@@ -429,3 +429,27 @@ fn multi_mnist_trains_on_a_tiny_idx_fixture_and_bad_idx_files_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nowhere") && stderr(&o).contains("MTL_DATA_DIR"), "{}", stderr(&o));
 }
+
+#[test]
+fn data_describes_each_task_and_split_as_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let o = mtl(&["data", cfg.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("8 input features\n"), "{text}");
+    assert!(
+        text.contains("b                binary       train       320       320     0.0%  52% 48%"),
+        "{text}"
+    );
+    let o = mtl(&["data", cfg.to_str().unwrap(), "--json"], dir.path());
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let a = &json["tasks"][0];
+    assert_eq!((a["task"].as_str(), a["test"]["samples"].as_u64()), (Some("a"), Some(40)));
+    assert!(a["train"]["std"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["tasks"][1]["valid"]["class_counts"].as_array().unwrap().len(), 2);
+    assert!(json["warnings"].as_array().unwrap().is_empty());
+    // A config error exits 2 like every other command.
+    let o = mtl(&["data", cfg.to_str().unwrap(), "--set", "data.synthetic.correlation=3"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+}

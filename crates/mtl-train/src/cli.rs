@@ -139,6 +139,18 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Describe a config's data: labelled samples, missing rate and class balance (or target
+    /// mean and std) per task and split, with warnings.
+    Data {
+        /// The TOML config.
+        config: PathBuf,
+        /// Override a config key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the backends and devices this build can use.
     Devices,
     /// Measure training throughput beside the PyTorch reference.
@@ -247,6 +259,17 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Compare(args) => run_compare(&args),
+        Command::Data { config, set, json } => {
+            let report = crate::data_report::describe(&RunConfig::from_file(&config, &set)?)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+            } else {
+                for line in report.lines() {
+                    println!("{line}");
+                }
+            }
+            Ok(())
+        }
         Command::Check { config, set } => {
             let c = RunConfig::from_file(&config, &set)?;
             let tasks: Vec<String> =

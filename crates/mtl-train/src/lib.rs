@@ -14,6 +14,7 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod data;
+pub mod data_report;
 pub mod delta;
 mod error;
 pub mod evaluate;

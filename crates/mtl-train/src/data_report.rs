@@ -1,0 +1,222 @@
+//! `mtl data CONFIG`: what a config's data looks like before training — per task and split the
+//! labelled samples, the missing rate, the class balance (or the target's mean and std), and
+//! warnings for imbalanced classes, tasks without labels and constant feature columns.
+
+use mtl_data::{MultiTaskDataset, TaskKind};
+use serde::Serialize;
+
+use crate::config::RunConfig;
+use crate::error::Error;
+use crate::trainer::prepare_data;
+
+/// A class that holds less than this share of a task's labels is flagged.
+const RARE_CLASS: f64 = 0.05;
+
+/// One task on one split.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskSplitStats {
+    /// Samples in the split.
+    pub samples: usize,
+    /// Of which labelled for this task.
+    pub labelled: usize,
+    /// Unlabelled share, in [0, 1].
+    pub missing_rate: f64,
+    /// Classification: count of each class among the labelled samples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_counts: Option<Vec<usize>>,
+    /// Regression: mean of the labelled targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean: Option<f64>,
+    /// Regression: population standard deviation of the labelled targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub std: Option<f64>,
+}
+
+/// One task on the three splits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskStats {
+    /// Task name.
+    pub task: String,
+    /// Task kind.
+    pub kind: String,
+    /// On the training split.
+    pub train: TaskSplitStats,
+    /// On the validation split.
+    pub valid: TaskSplitStats,
+    /// On the test split.
+    pub test: TaskSplitStats,
+}
+
+impl TaskStats {
+    fn splits(&self) -> [(&'static str, &TaskSplitStats); 3] {
+        [("train", &self.train), ("valid", &self.valid), ("test", &self.test)]
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataReport {
+    /// Input width.
+    pub features: usize,
+    /// Per task.
+    pub tasks: Vec<TaskStats>,
+    /// Things worth a look.
+    pub warnings: Vec<String>,
+}
+
+fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
+    let labelled: Vec<f64> = data.targets[t]
+        .iter()
+        .zip(&data.masks[t])
+        .filter(|(_, m)| **m > 0.0)
+        .map(|(y, _)| f64::from(*y))
+        .collect();
+    let n = labelled.len();
+    let mut s = TaskSplitStats {
+        samples: data.len(),
+        labelled: n,
+        missing_rate: if data.is_empty() { 0.0 } else { 1.0 - n as f64 / data.len() as f64 },
+        class_counts: None,
+        mean: None,
+        std: None,
+    };
+    match data.tasks[t].kind {
+        TaskKind::Regression if n > 0 => {
+            let mean = labelled.iter().sum::<f64>() / n as f64;
+            let var = labelled.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n as f64;
+            (s.mean, s.std) = (Some(mean), Some(var.sqrt()));
+        }
+        TaskKind::Regression => {}
+        kind => {
+            let classes = if let TaskKind::Multiclass { classes } = kind { classes } else { 2 };
+            let mut counts = vec![0; classes];
+            for y in labelled {
+                counts[(y as usize).min(classes - 1)] += 1;
+            }
+            s.class_counts = Some(counts);
+        }
+    }
+    s
+}
+
+/// Load the data of `config` and describe it.
+pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
+    let splits = prepare_data(config)?;
+    let parts = [("train", &splits.train), ("valid", &splits.valid), ("test", &splits.test)];
+    let mut warnings = Vec::new();
+    let tasks = config
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(t, task)| {
+            let name = &task.spec.name;
+            let [train, valid, test] = parts.map(|(_, d)| split_stats(d, t));
+            let stats = TaskStats { task: name.clone(), kind: task.spec.kind.name().to_string(), train, valid, test };
+            for (split, s) in stats.splits() {
+                if s.labelled == 0 && s.samples > 0 {
+                    warnings.push(format!("task `{name}` has no labelled sample in the {split} split"));
+                }
+            }
+            let train = &stats.train;
+            if let Some(counts) = &train.class_counts {
+                for (c, &k) in counts.iter().enumerate() {
+                    let share = k as f64 / train.labelled.max(1) as f64;
+                    if share < RARE_CLASS {
+                        warnings.push(format!(
+                            "task `{name}`: class {c} is {:.1} % of the training labels ({k} of {}); consider class weights or resampling",
+                            100.0 * share,
+                            train.labelled
+                        ));
+                    }
+                }
+            }
+            if train.std == Some(0.0) {
+                warnings.push(format!("task `{name}`: the training target is constant"));
+            }
+            stats
+        })
+        .collect();
+    let train = &splits.train;
+    let d = train.num_features;
+    let constant: Vec<usize> = (0..d)
+        .filter(|&j| {
+            let first = train.features.get(j).copied();
+            (0..train.len()).all(|i| Some(train.features[i * d + j]) == first)
+        })
+        .collect();
+    if !constant.is_empty() {
+        let shown: Vec<String> = constant.iter().take(10).map(|j| j.to_string()).collect();
+        warnings.push(format!(
+            "{} feature column(s) constant on the training split (e.g. {}{}); they carry no information",
+            constant.len(),
+            shown.join(", "),
+            if constant.len() > 10 { ", …" } else { "" }
+        ));
+    }
+    Ok(DataReport { features: d, tasks, warnings })
+}
+
+impl DataReport {
+    /// The report as terminal lines.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![format!("{} input features", self.features)];
+        out.push(format!(
+            "{:<16} {:<12} {:<6} {:>8} {:>9} {:>8}  distribution",
+            "task", "kind", "split", "samples", "labelled", "missing"
+        ));
+        for t in &self.tasks {
+            for (split, s) in t.splits() {
+                let dist = match (&s.class_counts, s.mean, s.std) {
+                    (Some(c), _, _) => {
+                        let total = s.labelled.max(1) as f64;
+                        c.iter()
+                            .map(|k| format!("{:.0}%", 100.0 * *k as f64 / total))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    }
+                    (None, Some(m), Some(sd)) => format!("mean {m:.4}, std {sd:.4}"),
+                    _ => "—".into(),
+                };
+                out.push(format!(
+                    "{:<16} {:<12} {:<6} {:>8} {:>9} {:>7.1}%  {dist}",
+                    t.task,
+                    t.kind,
+                    split,
+                    s.samples,
+                    s.labelled,
+                    100.0 * s.missing_rate
+                ));
+            }
+        }
+        out.extend(self.warnings.iter().map(|w| format!("warning: {w}")));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mtl_data::TaskSpec;
+
+    #[test]
+    fn stats_count_only_labelled_samples() {
+        let data = MultiTaskDataset {
+            features: vec![0.0; 5],
+            num_features: 1,
+            tasks: vec![
+                TaskSpec { name: "r".into(), kind: TaskKind::Regression },
+                TaskSpec { name: "c".into(), kind: TaskKind::Multiclass { classes: 3 } },
+            ],
+            targets: vec![vec![1.0, 3.0, 100.0, 5.0, 7.0], vec![0.0, 2.0, 2.0, 1.0, 0.0]],
+            masks: vec![vec![1.0, 1.0, 0.0, 1.0, 1.0], vec![1.0, 0.0, 1.0, 1.0, 0.0]],
+        };
+        let r = split_stats(&data, 0);
+        // Labelled 1, 3, 5, 7: mean 4, population variance (9 + 1 + 1 + 9)/4 = 5.
+        assert_eq!((r.samples, r.labelled), (5, 4));
+        assert!((r.missing_rate - 0.2).abs() < 1e-12);
+        assert_eq!(r.mean, Some(4.0));
+        assert!((r.std.unwrap() - 5f64.sqrt()).abs() < 1e-12);
+        let c = split_stats(&data, 1);
+        assert_eq!((c.labelled, c.class_counts), (3, Some(vec![1, 1, 1])));
+    }
+}
