@@ -24,8 +24,8 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
-use crate::architecture::gate::{Stem, StemConfig, gate_features, mix, pack, run_experts, unpack};
-use crate::encoder::{Encoder, EncoderConfig};
+use crate::architecture::gate::{SharedExperts, StemConfig, mix};
+use crate::encoder::EncoderConfig;
 use crate::params::param_ids;
 
 /// Configuration of [`DselectK`].
@@ -59,9 +59,8 @@ pub struct DselectGate {
 /// Experts shared by every task, one DSelect-k gate per task.
 #[derive(Module, Debug)]
 pub struct DselectK {
-    experts: Vec<Encoder>,
+    pool: SharedExperts,
     pub(crate) gates: Vec<DselectGate>,
-    stem: Option<Stem>,
     #[module(skip)]
     bits: usize,
     #[module(skip)]
@@ -70,8 +69,6 @@ pub struct DselectK {
     gamma: f64,
     #[module(skip)]
     entropy_weight: f64,
-    #[module(skip)]
-    d_expert: usize,
 }
 
 impl DselectKConfig {
@@ -85,7 +82,7 @@ impl DselectKConfig {
         let (d, m, g) = (self.stem.d_output(), self.bits(), self.gamma);
         let uniform = |r: f64| Initializer::Uniform { min: -r, max: r };
         DselectK {
-            experts: (0..self.experts).map(|_| self.expert.init(device)).collect(),
+            pool: SharedExperts::new(&self.expert, self.experts, &self.stem, device),
             gates: (0..self.num_tasks)
                 .map(|_| DselectGate {
                     z_logits: LinearConfig::new(d, self.k * m)
@@ -94,12 +91,10 @@ impl DselectKConfig {
                     w_logits: LinearConfig::new(d, self.k).with_initializer(uniform(0.05)).init(device),
                 })
                 .collect(),
-            stem: self.stem.init(device),
             bits: m,
             k: self.k,
             gamma: g,
             entropy_weight: self.entropy_weight,
-            d_expert: self.expert.d_output(),
         }
     }
 
@@ -124,7 +119,7 @@ impl DselectK {
     /// - output: `[batch, k, n]` and `[batch, k]`
     fn selectors(&self, t: usize, features: Tensor<2>) -> (Tensor<3>, Tensor<2>) {
         let [batch, _] = features.dims();
-        let (n, m, k) = (self.experts.len(), self.bits, self.k);
+        let (n, m, k) = (self.pool.count(), self.bits, self.k);
         let device = features.device();
         let gate = &self.gates[t];
         let s = smooth_step(gate.z_logits.forward(features.clone()), self.gamma).reshape([batch, k, 1, m]);
@@ -151,20 +146,19 @@ impl DselectK {
     /// - input: `[batch, d_input]`
     /// - output: `[batch, n·d_expert (+ d_stem)]`
     pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
-        let stem = self.stem.as_ref().map(|s| s.forward(x.clone()));
-        pack(run_experts(&self.experts, &x), stem)
+        self.pool.shared(x)
     }
 
     /// Task `t`'s gated mixture of the experts in `z`.
     pub fn task_input(&self, t: usize, x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
-        let (experts, features) = unpack(z, self.experts.len(), self.d_expert, self.stem.is_some(), x);
+        let (experts, features) = self.pool.unpack(x, z);
         let (r, a) = self.selectors(t, features);
         mix(self.weights_from(r, a), experts)
     }
 
     /// Every task's gate weights, `[batch, n]`.
     pub fn gate_weights(&self, x: &Tensor<2>) -> Vec<Tensor<2>> {
-        let features = gate_features(self.stem.as_ref(), x.clone());
+        let features = self.pool.features(x);
         (0..self.gates.len())
             .map(|t| {
                 let (r, a) = self.selectors(t, features.clone());
@@ -175,8 +169,8 @@ impl DselectK {
 
     /// λ · batch mean of Σ_tasks Σ_i H(r⁽ⁱ⁾) (+ the non-power-of-two penalty). Shape `[1]`.
     pub fn regularizer(&self, x: &Tensor<2>) -> Tensor<1> {
-        let features = gate_features(self.stem.as_ref(), x.clone());
-        let n = self.experts.len();
+        let features = self.pool.features(x);
+        let n = self.pool.count();
         let terms: Vec<Tensor<1>> = (0..self.gates.len())
             .map(|t| {
                 let (r, _) = self.selectors(t, features.clone()); // [batch, k, n]
@@ -194,8 +188,6 @@ impl DselectK {
 
     /// The experts' and the stem's parameters.
     pub fn shared_param_ids(&self) -> Vec<ParamId> {
-        let mut ids = param_ids(&self.experts);
-        ids.extend(self.stem.as_ref().map(param_ids).unwrap_or_default());
-        ids
+        param_ids(&self.pool)
     }
 }

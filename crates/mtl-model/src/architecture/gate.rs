@@ -167,13 +167,57 @@ pub fn mix(weights: Tensor<2>, experts: Tensor<3>) -> Tensor<2> {
     weights.unsqueeze_dim::<3>(1).matmul(experts).reshape([batch, d]) // [batch, 1, d] → [batch, d]
 }
 
+/// Experts shared by every task and the gates' stem: the shared part of MMoE and DSelect-k.
+/// `z` packs the stacked expert outputs, then the stem's features when the stem is learned.
+#[derive(Module, Debug)]
+pub struct SharedExperts {
+    experts: Vec<Encoder>,
+    stem: Option<Stem>,
+    #[module(skip)]
+    d_expert: usize,
+}
+
+impl SharedExperts {
+    /// `count` copies of `expert` and the stem `stem`, on `device`.
+    pub fn new(expert: &EncoderConfig, count: usize, stem: &StemConfig, device: &Device) -> Self {
+        Self {
+            experts: (0..count).map(|_| expert.init(device)).collect(),
+            stem: stem.init(device),
+            d_expert: expert.d_output(),
+        }
+    }
+
+    /// Number of experts.
+    pub fn count(&self) -> usize {
+        self.experts.len()
+    }
+
+    /// # Shapes
+    /// - input: `[batch, d_input]`
+    /// - output: `[batch, E·d_expert (+ d_stem)]`
+    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+        let stem = self.stem.as_ref().map(|s| s.forward(x.clone()));
+        pack(run_experts(&self.experts, &x), stem)
+    }
+
+    /// The stacked experts `[batch, E, d_expert]` and the gates' features, read from `z`.
+    pub fn unpack(&self, x: &Tensor<2>, z: Tensor<2>) -> (Tensor<3>, Tensor<2>) {
+        unpack(z, self.experts.len(), self.d_expert, self.stem.is_some(), x)
+    }
+
+    /// The gates' features computed from the input.
+    pub fn features(&self, x: &Tensor<2>) -> Tensor<2> {
+        gate_features(self.stem.as_ref(), x.clone())
+    }
+}
+
 /// Flatten stacked experts to rows and append the (learned) gate features: the shared
 /// representation `z` of the gated architectures.
 ///
 /// # Shapes
 /// - experts: `[batch, experts, d]`, stem: `[batch, d_stem]`
 /// - output: `[batch, experts·d (+ d_stem)]`
-pub fn pack(experts: Tensor<3>, stem: Option<Tensor<2>>) -> Tensor<2> {
+fn pack(experts: Tensor<3>, stem: Option<Tensor<2>>) -> Tensor<2> {
     let [batch, e, d] = experts.dims();
     let flat = experts.reshape([batch, e * d]);
     match stem {

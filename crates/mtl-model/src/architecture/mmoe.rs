@@ -13,10 +13,8 @@ use burn::module::{Module, ParamId};
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
-use crate::architecture::gate::{
-    Stem, StemConfig, gate_features, gate_layer, mix, pack, run_experts, softmax_gate, unpack,
-};
-use crate::encoder::{Encoder, EncoderConfig};
+use crate::architecture::gate::{SharedExperts, StemConfig, gate_layer, mix, softmax_gate};
+use crate::encoder::EncoderConfig;
 use crate::params::param_ids;
 
 /// Configuration of [`Mmoe`].
@@ -35,23 +33,18 @@ pub struct MmoeConfig {
 /// Experts shared by every task, one gate per task.
 #[derive(Module, Debug)]
 pub struct Mmoe {
-    experts: Vec<Encoder>,
+    pool: SharedExperts,
     gates: Vec<Linear>,
-    stem: Option<Stem>,
-    #[module(skip)]
-    d_expert: usize,
 }
 
 impl MmoeConfig {
     /// Build on `device`.
     pub fn init(&self, device: &Device) -> Mmoe {
         Mmoe {
-            experts: (0..self.experts).map(|_| self.expert.init(device)).collect(),
+            pool: SharedExperts::new(&self.expert, self.experts, &self.stem, device),
             gates: (0..self.num_tasks)
                 .map(|_| gate_layer(self.stem.d_output(), self.experts, device))
                 .collect(),
-            stem: self.stem.init(device),
-            d_expert: self.expert.d_output(),
         }
     }
 
@@ -66,18 +59,13 @@ impl Mmoe {
     /// - input: `[batch, d_input]`
     /// - output: `[batch, E·d_expert (+ d_stem)]`
     pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
-        let stem = self.stem.as_ref().map(|s| s.forward(x.clone()));
-        pack(run_experts(&self.experts, &x), stem)
+        self.pool.shared(x)
     }
 
     /// Task `t`'s mixture of the experts in `z`.
     pub fn task_input(&self, t: usize, x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
-        let (experts, features) = self.split(x, z);
+        let (experts, features) = self.pool.unpack(x, z);
         mix(softmax_gate(&self.gates[t], features), experts)
-    }
-
-    fn split(&self, x: &Tensor<2>, z: Tensor<2>) -> (Tensor<3>, Tensor<2>) {
-        unpack(z, self.experts.len(), self.d_expert, self.stem.is_some(), x)
     }
 
     /// Every task's gate weights.
@@ -85,14 +73,12 @@ impl Mmoe {
     /// # Shapes
     /// - output: `T` tensors `[batch, E]`
     pub fn gate_weights(&self, x: &Tensor<2>) -> Vec<Tensor<2>> {
-        let features = gate_features(self.stem.as_ref(), x.clone());
+        let features = self.pool.features(x);
         self.gates.iter().map(|g| softmax_gate(g, features.clone())).collect()
     }
 
     /// The experts' and the stem's parameters.
     pub fn shared_param_ids(&self) -> Vec<ParamId> {
-        let mut ids = param_ids(&self.experts);
-        ids.extend(self.stem.as_ref().map(param_ids).unwrap_or_default());
-        ids
+        param_ids(&self.pool)
     }
 }
