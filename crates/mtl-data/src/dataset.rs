@@ -19,6 +19,9 @@ pub struct MultiTaskDataset {
     pub targets: Vec<Vec<f32>>,
     /// `masks[t][i]`: 1 if sample `i` has a label for task `t`, else 0.
     pub masks: Vec<Vec<f32>>,
+    /// Multi-input mode: `groups[i]` is the task whose source sample `i` came from (the only
+    /// task it can be labelled for); `None` when every sample carries all tasks' labels.
+    pub groups: Option<Vec<usize>>,
 }
 
 impl MultiTaskDataset {
@@ -72,19 +75,44 @@ impl MultiTaskDataset {
             tasks: self.tasks.clone(),
             targets: self.targets.iter().map(pick).collect(),
             masks: self.masks.iter().map(pick).collect(),
+            groups: self.groups.as_ref().map(|g| indices.iter().map(|&i| g[i]).collect()),
         }
     }
 
     /// The same samples with only the tasks at `tasks` (in that order): the data of a
-    /// single-task baseline is the multi-task data with one task kept.
+    /// single-task baseline is the multi-task data with one task kept. In multi-input mode
+    /// only the samples of the kept tasks' sources stay.
     pub fn select_tasks(&self, tasks: &[usize]) -> Self {
-        Self {
+        let kept = Self {
             features: self.features.clone(),
             num_features: self.num_features,
             tasks: tasks.iter().map(|&t| self.tasks[t].clone()).collect(),
             targets: tasks.iter().map(|&t| self.targets[t].clone()).collect(),
             masks: tasks.iter().map(|&t| self.masks[t].clone()).collect(),
+            groups: self
+                .groups
+                .as_ref()
+                .map(|g| g.iter().map(|s| tasks.iter().position(|t| t == s).unwrap_or(usize::MAX)).collect()),
+        };
+        match &kept.groups {
+            None => kept,
+            Some(g) => {
+                let rows: Vec<usize> = (0..g.len()).filter(|&i| g[i] != usize::MAX).collect();
+                kept.select(&rows)
+            }
         }
+    }
+
+    /// Per task, the number of labelled samples of each of `classes` classes (targets must be
+    /// class ids).
+    pub fn class_counts(&self, task: usize, classes: usize) -> Vec<usize> {
+        let mut counts = vec![0; classes];
+        for (y, m) in self.targets[task].iter().zip(&self.masks[task]) {
+            if *m > 0.0 && (*y as usize) < classes {
+                counts[*y as usize] += 1;
+            }
+        }
+        counts
     }
 }
 
@@ -100,6 +128,7 @@ mod tests {
             tasks: vec![TaskSpec { name: "a".into(), kind: TaskKind::Regression }],
             targets: vec![vec![10.0, 11.0, 12.0]],
             masks: vec![vec![1.0, 0.0, 1.0]],
+            groups: None,
         }
     }
 
@@ -123,5 +152,21 @@ mod tests {
         assert_eq!(b.tasks[0].name, "b");
         assert_eq!(b.targets, vec![vec![1.0, 0.0, 1.0]]);
         assert_eq!(b.masks, vec![vec![1.0, 1.0, 0.0]]);
+    }
+
+    #[test]
+    fn select_tasks_in_multi_input_mode_keeps_the_tasks_own_samples() {
+        let mut d = tiny();
+        d.tasks.push(TaskSpec { name: "b".into(), kind: TaskKind::Binary });
+        d.targets.push(vec![0.0, 1.0, 0.0]);
+        d.masks = vec![vec![1.0, 0.0, 1.0], vec![0.0, 1.0, 0.0]];
+        d.groups = Some(vec![0, 1, 0]);
+        let b = d.select_tasks(&[1]);
+        assert_eq!(b.features, vec![2.0, 3.0]);
+        assert_eq!(b.targets, vec![vec![1.0]]);
+        assert_eq!(b.groups, Some(vec![0]));
+        let a = d.select_tasks(&[0]);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a.class_counts(0, 20)[10..13], [1, 0, 1]);
     }
 }

@@ -42,4 +42,17 @@ pub enum DataError {
         /// What was tried.
         hint: String,
     },
+    /// A CSV table has a problem at a known place.
+    #[error("{}{}{}: {message}", path.display(), line.map_or(String::new(), |l| format!(" line {l}")),
+        column.as_ref().map_or(String::new(), |c| format!(", column `{c}`")))]
+    Csv {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line, when known.
+        line: Option<u64>,
+        /// The column, when known.
+        column: Option<String>,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }

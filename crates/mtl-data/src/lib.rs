@@ -1,6 +1,7 @@
 //! Data for the mtl multi-task trainer: task descriptions, in-memory multi-task datasets,
 //! seeded splits, batching onto a Burn device, the embedded synthetic generator of the MMoE
-//! paper, IDX image files and the MultiMNIST family built from them.
+//! paper, IDX image files and the MultiMNIST family built from them, CSV tables, and task
+//! sampling for multi-input mode.
 #![warn(missing_docs)]
 // Tests use burn-ndarray, deprecated upstream but kept as our reference CPU backend.
 #![cfg_attr(test, allow(deprecated))]
@@ -10,14 +11,17 @@ mod dataset;
 mod error;
 pub mod idx;
 mod multi_mnist;
+mod sampling;
 mod split;
 mod synthetic;
+pub mod table;
 mod task;
 
 pub use batch::{MultiTaskBatch, batch_indices, epoch_permutation};
 pub use dataset::MultiTaskDataset;
 pub use error::DataError;
 pub use multi_mnist::MultiMnistConfig;
+pub use sampling::{Sampling, sampled_epoch};
 pub use split::{SplitFractions, Splits};
 pub use synthetic::SyntheticConfig;
 pub use task::{TaskId, TaskKind, TaskSpec};

@@ -95,6 +95,7 @@ pub fn build(
         tasks: tasks.to_vec(),
         targets,
         masks: vec![vec![1.0; n]; 2],
+        groups: None,
     }
 }
 

@@ -59,8 +59,14 @@ impl SplitFractions {
     /// Shuffle the sample indices with `seed` and cut them by the fractions. Rounding goes to
     /// valid and test first (floor), train takes the rest.
     pub fn split(&self, data: &MultiTaskDataset, seed: u64) -> Result<Splits, DataError> {
+        let [train, valid, test] = self.indices(data.len(), seed)?;
+        Ok(Splits { train: data.select(&train), valid: data.select(&valid), test: data.select(&test) })
+    }
+
+    /// The row indices of train, valid and test among `n` rows, as [`split`](Self::split)
+    /// cuts them.
+    pub fn indices(&self, n: usize, seed: u64) -> Result<[Vec<usize>; 3], DataError> {
         self.validate()?;
-        let n = data.len();
         let mut idx: Vec<usize> = (0..n).collect();
         idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         let n_valid = (self.valid * n as f64).floor() as usize;
@@ -72,9 +78,9 @@ impl SplitFractions {
                 message: format!("no training sample left out of {n}; add samples"),
             });
         }
-        let (train, rest) = idx.split_at(n_train);
-        let (valid, test) = rest.split_at(n_valid);
-        Ok(Splits { train: data.select(train), valid: data.select(valid), test: data.select(test) })
+        let test = idx.split_off(n_train + n_valid);
+        let valid = idx.split_off(n_train);
+        Ok([idx, valid, test])
     }
 }
 
@@ -90,6 +96,7 @@ mod tests {
             tasks: vec![TaskSpec { name: "a".into(), kind: TaskKind::Regression }],
             targets: vec![(0..n).map(|i| i as f32).collect()],
             masks: vec![vec![1.0; n]],
+            groups: None,
         }
     }
 

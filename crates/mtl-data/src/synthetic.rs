@@ -157,6 +157,7 @@ impl SyntheticConfig {
             tasks: tasks.to_vec(),
             targets,
             masks: vec![vec![1.0; n]; t_count],
+            groups: None,
         })
     }
 }

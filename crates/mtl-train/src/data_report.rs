@@ -209,6 +209,7 @@ mod tests {
             ],
             targets: vec![vec![1.0, 3.0, 100.0, 5.0, 7.0], vec![0.0, 2.0, 2.0, 1.0, 0.0]],
             masks: vec![vec![1.0, 1.0, 0.0, 1.0, 1.0], vec![1.0, 0.0, 1.0, 1.0, 0.0]],
+            groups: None,
         };
         let r = split_stats(&data, 0);
         // Labelled 1, 3, 5, 7: mean 4, population variance (9 + 1 + 1 + 9)/4 = 5.

@@ -1,0 +1,195 @@
+//! CSV tables: feature and label columns named in the config, preprocessing fitted on the
+//! training split, missing labels as masks, and multi-input mode (one source per task).
+
+mod preprocess;
+mod read;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use preprocess::{LabelColumn, LabelMap, Preprocessing, Scaler, Vocabulary};
+pub use read::{CsvFormat, RawTable};
+
+use crate::dataset::MultiTaskDataset;
+use crate::error::DataError;
+use crate::split::{SplitFractions, Splits};
+use crate::task::TaskSpec;
+
+/// The files of one source. A split without a file is cut from the training file by the
+/// run's split fractions (seeded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableFiles {
+    /// Training file.
+    pub train: PathBuf,
+    /// Validation file.
+    pub valid: Option<PathBuf>,
+    /// Test file.
+    pub test: Option<PathBuf>,
+}
+
+/// A validated table source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableConfig {
+    /// How files are written.
+    pub format: CsvFormat,
+    /// Categorical feature columns.
+    pub categorical: Vec<String>,
+    /// Numeric feature columns.
+    pub numeric: Vec<String>,
+    /// Standardise numeric columns with the training mean and standard deviation.
+    pub standardize: bool,
+    /// Label column of each task.
+    pub labels: Vec<LabelColumn>,
+    /// One source for all tasks, or one per task (multi-input mode).
+    pub files: Vec<TableFiles>,
+}
+
+/// One source read and split into row indices.
+struct SplitTable {
+    table: RawTable,
+    rows: [Vec<usize>; 3],
+    /// Separate valid / test files, read.
+    valid: Option<RawTable>,
+    test: Option<RawTable>,
+}
+
+impl TableConfig {
+    /// Multi-input mode: every task has its own files.
+    pub fn multi_input(&self) -> bool {
+        self.files.len() > 1
+    }
+
+    fn read_sources(
+        &self,
+        split: &SplitFractions,
+        seed: u64,
+        with_eval: bool,
+    ) -> Result<Vec<SplitTable>, DataError> {
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                let table = RawTable::read(&f.train, &self.format)?;
+                // What the training file must also give.
+                let cut = SplitFractions {
+                    train: 1.0
+                        - if f.valid.is_none() { split.valid } else { 0.0 }
+                        - if f.test.is_none() { split.test } else { 0.0 },
+                    valid: if f.valid.is_none() { split.valid } else { 0.0 },
+                    test: if f.test.is_none() { split.test } else { 0.0 },
+                };
+                // Each split keeps the file's row order (predictions line up with the file).
+                let mut rows =
+                    cut.indices(table.rows.len(), seed.wrapping_add(k as u64)).map_err(|e| match e {
+                        DataError::InvalidSetting { message, .. } => {
+                            DataError::Csv { path: f.train.clone(), line: None, column: None, message }
+                        }
+                        other => other,
+                    })?;
+                rows.iter_mut().for_each(|r| r.sort_unstable());
+                let read = |p: &Option<PathBuf>| {
+                    p.as_ref().filter(|_| with_eval).map(|p| RawTable::read(p, &self.format)).transpose()
+                };
+                Ok(SplitTable { valid: read(&f.valid)?, test: read(&f.test)?, table, rows })
+            })
+            .collect()
+    }
+
+    /// Fit the preprocessing on the training split (read from the files, cut with `seed`).
+    pub fn fit(&self, split: &SplitFractions, seed: u64) -> Result<Preprocessing, DataError> {
+        let sources = self.read_sources(split, seed, false)?;
+        let tables: Vec<(&RawTable, &[usize])> =
+            sources.iter().map(|s| (&s.table, s.rows[0].as_slice())).collect();
+        Preprocessing::fit(
+            &self.format,
+            &self.categorical,
+            &self.numeric,
+            self.standardize,
+            &self.labels,
+            &tables,
+            self.multi_input(),
+        )
+    }
+
+    /// Read the three splits with a fitted `prep` (from [`fit`](Self::fit), or saved with a run).
+    pub fn load(
+        &self,
+        prep: &Preprocessing,
+        tasks: &[TaskSpec],
+        split: &SplitFractions,
+        seed: u64,
+    ) -> Result<Splits, DataError> {
+        let sources = self.read_sources(split, seed, true)?;
+        let mut parts: [Vec<MultiTaskDataset>; 3] = Default::default();
+        for (k, s) in sources.iter().enumerate() {
+            let group = self.multi_input().then_some(k);
+            for (p, part) in parts.iter_mut().enumerate() {
+                let own = match p {
+                    1 => s.valid.as_ref(),
+                    2 => s.test.as_ref(),
+                    _ => None,
+                };
+                let data = match own {
+                    Some(table) => {
+                        to_dataset(prep, tasks, table, &(0..table.rows.len()).collect::<Vec<_>>(), group)?
+                    }
+                    None => to_dataset(prep, tasks, &s.table, &s.rows[p], group)?,
+                };
+                part.push(data);
+            }
+        }
+        let [train, valid, test] = parts.map(concat);
+        Ok(Splits { train, valid, test })
+    }
+}
+
+/// Rows of `table` as a dataset; in multi-input mode only task `group` is labelled.
+fn to_dataset(
+    prep: &Preprocessing,
+    tasks: &[TaskSpec],
+    table: &RawTable,
+    rows: &[usize],
+    group: Option<usize>,
+) -> Result<MultiTaskDataset, DataError> {
+    let features = prep.features(table, rows)?;
+    let mut targets = Vec::with_capacity(tasks.len());
+    let mut masks = Vec::with_capacity(tasks.len());
+    for t in 0..tasks.len() {
+        if group.is_some_and(|g| g != t) {
+            targets.push(vec![0.0; rows.len()]);
+            masks.push(vec![0.0; rows.len()]);
+        } else {
+            let (y, m) = prep.labels(t, table, rows)?;
+            targets.push(y);
+            masks.push(m);
+        }
+    }
+    Ok(MultiTaskDataset {
+        features,
+        num_features: prep.width(),
+        tasks: tasks.to_vec(),
+        targets,
+        masks,
+        groups: group.map(|g| vec![g; rows.len()]),
+    })
+}
+
+/// The parts one after the other.
+fn concat(parts: Vec<MultiTaskDataset>) -> MultiTaskDataset {
+    let mut it = parts.into_iter();
+    let mut all = it.next().expect("at least one source");
+    for p in it {
+        all.features.extend(p.features);
+        for (a, b) in all.targets.iter_mut().zip(p.targets) {
+            a.extend(b);
+        }
+        for (a, b) in all.masks.iter_mut().zip(p.masks) {
+            a.extend(b);
+        }
+        if let (Some(a), Some(b)) = (all.groups.as_mut(), p.groups) {
+            a.extend(b);
+        }
+    }
+    all
+}
