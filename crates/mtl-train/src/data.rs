@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
+use mtl_data::table::{Preprocessing, TableConfig};
 use mtl_data::{DataError, MultiMnistConfig, SplitFractions, Splits, SyntheticConfig, TaskSpec};
+
+use crate::config::schema::{EncoderKind, ModelSection};
 
 /// The validated data source of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,6 +15,13 @@ pub enum DataSource {
     /// MultiMNIST-style overlays: the IDX training files give train and valid (`data.split.valid`
     /// of them, seeded), the `t10k` files the test split.
     MultiMnist(MultiMnistConfig),
+    /// CSV tables with their preprocessing, fitted on the training split.
+    Csv {
+        /// Files, columns, labels.
+        table: TableConfig,
+        /// Vocabularies, scalers and class lists.
+        prep: Preprocessing,
+    },
 }
 
 impl DataSource {
@@ -20,7 +30,39 @@ impl DataSource {
         match self {
             DataSource::Synthetic(s) => s.features,
             DataSource::MultiMnist(_) => 28 * 28,
+            DataSource::Csv { prep, .. } => prep.width(),
         }
+    }
+
+    /// Whether each task brings its own samples (multi-input mode).
+    pub fn multi_input(&self) -> bool {
+        matches!(self, DataSource::Csv { table, .. } if table.multi_input())
+    }
+
+    /// `[model]` with what the data decides filled in: a CSV source's categorical columns are
+    /// the first feature columns, with the fitted vocabularies' sizes. Errors name the key.
+    pub fn bind_model(&self, model: &ModelSection) -> Result<ModelSection, (String, String)> {
+        let DataSource::Csv { prep, .. } = self else { return Ok(model.clone()) };
+        let mut m = model.clone();
+        let e = &mut m.encoder;
+        if !e.categorical.is_empty() || !e.cardinalities.is_empty() {
+            return Err((
+                "model.encoder.categorical".into(),
+                "a csv source sets the categorical columns and their sizes from `data.csv.categorical`; remove categorical and cardinalities here".into(),
+            ));
+        }
+        if !prep.categorical.is_empty() {
+            if e.kind != EncoderKind::Tabular {
+                return Err((
+                    "model.encoder.kind".into(),
+                    "the csv source has categorical columns; they need kind = \"tabular\" (embeddings)"
+                        .into(),
+                ));
+            }
+            e.categorical = (0..prep.categorical.len()).collect();
+            e.cardinalities = prep.cardinalities();
+        }
+        Ok(m)
     }
 
     /// The data folder named by `MTL_DATA_DIR`, else `../shared/data`.
@@ -38,6 +80,7 @@ impl DataSource {
                 let Splits { train, valid, .. } = keep.split(&train, seed)?;
                 Ok(Splits { train, valid, test })
             }
+            DataSource::Csv { table, prep } => table.load(prep, tasks, split, seed),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Masked per-task losses: the mean over labelled samples only.
 //!
-//! L_t = Σ_i m_i·ℓ(ŷ_i, y_i) / max(Σ_i m_i, 1). A batch without any label for a task gives
-//! L_t = 0 that still depends on the outputs, so its backward runs (and contributes nothing).
+//! L_t = Σ_i m_i·ℓ(ŷ_i, y_i) / Σ_i m_i. A batch without any label for a task gives L_t = 0
+//! (the denominator is floored) that still depends on the outputs, so its backward runs and
+//! contributes nothing. Training masks may carry class weights (m_i = w_{y_i} for a labelled
+//! sample), which makes L_t the class-weighted mean of PyTorch's `CrossEntropyLoss(weight=w)`.
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
@@ -30,9 +32,10 @@ pub fn per_sample_loss(kind: TaskKind, output: Tensor<2>, target: Tensor<1>) -> 
     }
 }
 
-/// Mean loss over the labelled samples (`mask` = 1). Returns `[1]`.
+/// Mean loss over the labelled samples (`mask` > 0), weighted by the mask. Returns `[1]`.
 pub fn masked_loss(kind: TaskKind, output: Tensor<2>, target: Tensor<1>, mask: Tensor<1>) -> Tensor<1> {
-    let count = mask.clone().sum().clamp_min(1.0);
+    // Floored so that a batch without labels gives 0/ε = 0; any real weight sum is far above.
+    let count = mask.clone().sum().clamp_min(1e-12);
     (per_sample_loss(kind, output, target) * mask).sum() / count
 }
 

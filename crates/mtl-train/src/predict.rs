@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
+use mtl_data::table::Preprocessing;
 use mtl_data::{MultiTaskDataset, TaskKind, batch_indices};
 use mtl_model::MultiTaskModel;
 use serde::{Deserialize, Serialize};
 
-use crate::config::schema::DataSourceKind;
 use crate::config::{RunConfig, TaskConfig};
+use crate::data::DataSource;
 use crate::error::{Error, io};
 use crate::io::atomic_write;
 use crate::metrics::host_values;
@@ -31,21 +32,31 @@ pub struct InputSchema {
     /// Per-column `(x − mean) / std` fitted on the training split; `None` when the features
     /// are used as they are (the synthetic generator's are already standard normal).
     pub standardize: Option<Vec<(f64, f64)>>,
+    /// CSV sources: the file format, vocabularies, scalers and class lists fitted on the
+    /// training split. `mtl predict --input` reads files in that format (label and other
+    /// columns are ignored), and reopening the run does not refit them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Preprocessing>,
 }
 
 impl InputSchema {
     /// The schema of `config`'s data.
     pub fn for_config(config: &RunConfig) -> Self {
-        match config.file.data.source {
-            DataSourceKind::Synthetic => Self {
+        match &config.data {
+            DataSource::Synthetic(_) => Self {
                 features: (0..config.data.d_input()).map(|i| format!("x{i}")).collect(),
                 standardize: None,
+                table: None,
             },
             // Pixels in [0, 1], row-major: p0 … p783.
-            DataSourceKind::MultiMnist => Self {
+            DataSource::MultiMnist(_) => Self {
                 features: (0..config.data.d_input()).map(|i| format!("p{i}")).collect(),
                 standardize: None,
+                table: None,
             },
+            DataSource::Csv { prep, .. } => {
+                Self { features: prep.feature_names(), standardize: None, table: Some(prep.clone()) }
+            }
         }
     }
 
@@ -81,9 +92,13 @@ impl InputSchema {
         }
     }
 
-    /// Read a CSV file with a header naming exactly the feature columns (in any order). Returns
-    /// row-major features in schema order, preprocessed.
+    /// Read a CSV file with a header naming exactly the feature columns (in any order) — or,
+    /// for a CSV-trained run, a file in the training files' format. Returns row-major features
+    /// in schema order, preprocessed.
     pub fn read_csv(&self, path: &Path) -> Result<(Vec<f32>, usize), Error> {
+        if let Some(prep) = &self.table {
+            return Ok(prep.read_features(path)?);
+        }
         let bad =
             |line: Option<u64>, message: String| Error::Input { path: path.to_path_buf(), line, message };
         let mut reader = csv::ReaderBuilder::new()

@@ -85,7 +85,9 @@ pub fn open_run(dir: &Path, which: CheckpointChoice, device: &SelectedDevice) ->
             message: "is not a run folder (no config.toml); give the folder `mtl train` printed".into(),
         });
     }
-    let config = RunConfig::from_file(&config_path, &[])?;
+    // A run trained on tables keeps its fitted preprocessing; older or non-table runs have none.
+    let saved = crate::predict::InputSchema::load(dir).ok().and_then(|s| s.table);
+    let config = RunConfig::from_run_file(&config_path, saved)?;
     let state = init_state(&config, &device.device.clone().autodiff());
     let (state, meta) = checkpoint::load_state(&dir.join("checkpoints").join(which.name()), state)?;
     Ok(OpenedRun { dir: dir.to_path_buf(), config, model: state.model.valid(), meta, checkpoint: which })

@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
-use mtl_data::{MultiTaskBatch, Splits, batch_indices, epoch_permutation};
+use mtl_data::{MultiTaskBatch, MultiTaskDataset, Splits, batch_indices, epoch_permutation, sampled_epoch};
 use mtl_model::{parameter_count, parameter_count_of};
 use mtl_weighting::{StepContext, WeightingMethod};
 use serde::Serialize;
 
 use crate::backend::SelectedDevice;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use crate::config::{ConfigError, Monitor, RunConfig};
+use crate::config::{ConfigError, Monitor, RunConfig, TaskConfig};
 use crate::delta::{Delta, delta};
 use crate::error::{Error, io};
 use crate::evaluate::{Evaluation, evaluate, json_f64};
@@ -116,6 +116,30 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
             test: splits.test.select_tasks(&[t]),
         },
     })
+}
+
+/// The training split with each task's class weights folded into its label masks (the masked
+/// loss Σ m_i·ℓ_i / Σ m_i then becomes the class-weighted mean), and the weights used per task
+/// (`None` for unweighted tasks). Weights are computed from the training split's class counts.
+pub fn weight_classes(
+    train: &MultiTaskDataset,
+    tasks: &[TaskConfig],
+) -> (MultiTaskDataset, Vec<Option<Vec<f64>>>) {
+    let mut weighted = train.clone();
+    let mut used = Vec::with_capacity(tasks.len());
+    for (t, task) in tasks.iter().enumerate() {
+        let Some(spec) = &task.class_weights else {
+            used.push(None);
+            continue;
+        };
+        let classes = task.spec.kind.output_dim().max(2);
+        let w = spec.values(&train.class_counts(t, classes));
+        for (m, y) in weighted.masks[t].iter_mut().zip(&train.targets[t]) {
+            *m *= w[*y as usize] as f32;
+        }
+        used.push(Some(w));
+    }
+    (weighted, used)
 }
 
 /// A fresh, fully initialised training state on `device` (autodiff), seeded by the run seed.
@@ -311,6 +335,7 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
 
     let train_config = &config.train;
     let n_train = splits.train.len();
+    let (train_data, class_weights) = weight_classes(&splits.train, &config.tasks);
     let steps_per_epoch =
         batch_indices(&(0..n_train).collect::<Vec<_>>(), train_config.batch_size, train_config.drop_last)
             .len();
@@ -353,6 +378,25 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
     if let Some(note) = &monitor_note {
         progress.line(&format!("note: {note}"));
     }
+    for (task, w) in tasks.iter().zip(&class_weights) {
+        if let Some(w) = w {
+            let w: Vec<String> = w.iter().map(|v| format!("{v:.3}")).collect();
+            progress.line(&format!("class weights of `{}`: [{}]", task.name, w.join(", ")));
+        }
+    }
+    if train_data.groups.is_some() {
+        let sizes: Vec<usize> = (0..t_count)
+            .map(|t| train_data.groups.as_ref().map_or(0, |g| g.iter().filter(|&&s| s == t).count()))
+            .collect();
+        let p = config.sampling.probabilities(&sizes);
+        let shares: Vec<String> = tasks
+            .iter()
+            .zip(&sizes)
+            .zip(&p)
+            .map(|((t, n), p)| format!("{} {n} samples → {:.1}%", t.name, p * 100.0))
+            .collect();
+        progress.line(&format!("multi-input sampling ({:?}): {}", config.sampling, shares.join(", ")));
+    }
     let refresh = (steps_per_epoch / 10).max(1);
     let mut best_state =
         if meta.best_epoch > 0 { Some(load_best(&ckpt_dir, config, &device)?) } else { None };
@@ -365,14 +409,17 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         let epoch_started = Instant::now();
         progress.set_epoch(epoch + 1, train_config.epochs);
         device.seed(epoch_seed(config.seed, epoch));
-        let order = epoch_permutation(n_train, config.seed, epoch);
+        let order = match &train_data.groups {
+            Some(groups) => sampled_epoch(groups, t_count, config.sampling, config.seed, epoch),
+            None => epoch_permutation(n_train, config.seed, epoch),
+        };
         let mut loss_sum: Option<Tensor<1>> = None;
         let mut weight_sum: Option<Tensor<1>> = None;
         let mut stats_sum: Option<Tensor<1>> = None;
         for (i, idx) in
             batch_indices(&order, train_config.batch_size, train_config.drop_last).into_iter().enumerate()
         {
-            let batch = MultiTaskBatch::gather(&splits.train, idx, &device);
+            let batch = MultiTaskBatch::gather(&train_data, idx, &device);
             let ctx =
                 StepContext { epoch, step: meta.steps_done, steps_per_epoch, input: config.weighting_input };
             let (mut grads, report) = train_step(&mut state, &batch, &tasks, &ctx);

@@ -33,6 +33,9 @@ pub enum ConfigError {
         /// What is wrong and what is allowed.
         message: String,
     },
+    /// The data a config names cannot be read (CSV sources are read while resolving).
+    #[error(transparent)]
+    Data(#[from] mtl_data::DataError),
     /// A `--set key=value` argument is malformed or points nowhere.
     #[error("bad override `--set {arg}`: {message}")]
     Override {

@@ -6,7 +6,8 @@ mod load;
 mod model;
 mod resolve;
 pub mod schema;
+mod table;
 
 pub use error::ConfigError;
 pub use load::{apply_override, load_file, parse_text};
-pub use resolve::{Monitor, OptimizerConfig, RunConfig, TaskConfig, TrainConfig};
+pub use resolve::{ClassWeights, Monitor, OptimizerConfig, RunConfig, TaskConfig, TrainConfig};

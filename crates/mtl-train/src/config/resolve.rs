@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use mtl_data::{MultiMnistConfig, SplitFractions, SyntheticConfig, TaskKind, TaskSpec};
+use mtl_data::table::Preprocessing;
+use mtl_data::{MultiMnistConfig, Sampling, SplitFractions, SyntheticConfig, TaskKind, TaskSpec};
 use mtl_model::MultiTaskModelConfig;
 use mtl_weighting::{
     CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
@@ -15,8 +16,8 @@ use mtl_weighting::{
 use super::error::ConfigError;
 use super::load::load_file;
 use super::schema::{
-    DataSourceKind, FileConfig, GradientsName, MethodName, MgdaNormalizationName, OptimizerName,
-    ScheduleName, TaskKindName,
+    ClassWeightsValue, DataSourceKind, FileConfig, GradientsName, MethodName, MgdaNormalizationName,
+    OptimizerName, SamplingName, ScheduleName, TaskKindName,
 };
 use crate::data::DataSource;
 use crate::metrics::MetricKind;
@@ -62,6 +63,33 @@ pub struct TaskConfig {
     pub spec: TaskSpec,
     /// Metrics to report, in order.
     pub metrics: Vec<MetricKind>,
+    /// Class weights of the training loss (binary and multiclass).
+    pub class_weights: Option<ClassWeights>,
+}
+
+/// How a task's classes are weighted in the training loss: a labelled sample of class k
+/// counts w_k times, and the loss is Σ w_{y_i}·ℓ_i / Σ w_{y_i} over the labelled samples
+/// (PyTorch's `CrossEntropyLoss(weight=w)`). Validation losses and metrics are unweighted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClassWeights {
+    /// One weight per class.
+    Fixed(Vec<f64>),
+    /// w_k = n / (K·n_k) on the training split (scikit-learn's "balanced").
+    Balanced,
+}
+
+impl ClassWeights {
+    /// The weight of each of `classes` classes given the training split's class counts.
+    pub fn values(&self, counts: &[usize]) -> Vec<f64> {
+        match self {
+            ClassWeights::Fixed(w) => w.clone(),
+            ClassWeights::Balanced => {
+                let n: usize = counts.iter().sum();
+                let k = counts.len() as f64;
+                counts.iter().map(|&c| if c == 0 { 0.0 } else { n as f64 / (k * c as f64) }).collect()
+            }
+        }
+    }
 }
 
 /// Optimizer settings after validation.
@@ -134,6 +162,8 @@ pub struct RunConfig {
     pub data: DataSource,
     /// Split fractions.
     pub split: SplitFractions,
+    /// Multi-input mode: how an epoch shares its draws among the tasks.
+    pub sampling: Sampling,
     /// The tasks trained, in order (one with `run.single_task`).
     pub tasks: Vec<TaskConfig>,
     /// Every task of the config: the data holds all of them even when one is trained.
@@ -161,13 +191,21 @@ impl RunConfig {
     /// Read, override and validate a config file.
     pub fn from_file(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         let (file, toml) = load_file(path, overrides)?;
-        resolve(path, file, toml)
+        resolve(path, file, toml, None)
+    }
+
+    /// Read a run folder's `config.toml` with the table preprocessing saved in its
+    /// `inputs.json` (so that the data files are not refitted, and need not exist for
+    /// `mtl predict --input`).
+    pub fn from_run_file(path: &Path, saved: Option<Preprocessing>) -> Result<Self, ConfigError> {
+        let (file, toml) = load_file(path, &[])?;
+        resolve(path, file, toml, saved)
     }
 
     /// Validate TOML `text` as if read from `source` (used by tests and examples).
     pub fn from_toml(source: &Path, text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
         let (file, toml) = super::load::parse_text(source, text, overrides)?;
-        resolve(source, file, toml)
+        resolve(source, file, toml, None)
     }
 
     /// Task specs in order.
@@ -181,8 +219,14 @@ impl RunConfig {
     }
 }
 
-/// Validate `file` (read from `path`) into a [`RunConfig`].
-pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig, ConfigError> {
+/// Validate `file` (read from `path`) into a [`RunConfig`]; a CSV source's preprocessing is
+/// fitted unless `saved` gives it.
+pub fn resolve(
+    path: &Path,
+    file: FileConfig,
+    toml: String,
+    saved: Option<Preprocessing>,
+) -> Result<RunConfig, ConfigError> {
     let invalid = |key: &str, message: String| ConfigError::Invalid {
         path: path.to_path_buf(),
         key: key.to_string(),
@@ -197,6 +241,24 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
     if file.tasks.is_empty() {
         return Err(invalid("tasks", "add at least one [[tasks]] table".into()));
     }
+    let data_err = |e: mtl_data::DataError| match e {
+        mtl_data::DataError::InvalidSetting { key, message } => invalid(&key, message),
+        other => invalid("data", other.to_string()),
+    };
+    let split = SplitFractions {
+        train: file.data.split.train,
+        valid: file.data.split.valid,
+        test: file.data.split.test,
+    };
+    split.validate().map_err(data_err)?;
+    if split.valid <= 0.0 {
+        return Err(invalid(
+            "data.split.valid",
+            "model selection needs a validation split; use a fraction above 0".into(),
+        ));
+    }
+    let table = super::table::resolve_table(path, &file, &split, saved)?;
+
     let mut seen = HashSet::new();
     let mut tasks = Vec::with_capacity(file.tasks.len());
     for (i, t) in file.tasks.iter().enumerate() {
@@ -211,6 +273,20 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
             ));
         }
         let kind = match (t.kind, t.classes) {
+            (TaskKindName::Multiclass, classes) if t.labels.is_some() => {
+                let (_, prep) = table.as_ref().expect("`labels` is refused for other sources");
+                let kind = super::table::fitted_kind(prep, i);
+                if let Some(c) = classes.filter(|&c| kind.output_dim() != c) {
+                    return Err(invalid(
+                        &key("classes"),
+                        format!(
+                            "{c} classes, but the training split has {}; remove `classes` or list the names in `labels`",
+                            kind.output_dim()
+                        ),
+                    ));
+                }
+                kind
+            }
             (TaskKindName::Multiclass, Some(c)) if c >= 2 => TaskKind::Multiclass { classes: c },
             (TaskKindName::Multiclass, Some(c)) => {
                 return Err(invalid(&key("classes"), format!("{c} classes; use at least 2")));
@@ -257,7 +333,49 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                 out
             }
         };
-        tasks.push(TaskConfig { spec: TaskSpec { name: t.name.clone(), kind }, metrics });
+        let class_weights = match (&t.class_weights, t.pos_weight, kind) {
+            (None, None, _) => None,
+            (_, _, TaskKind::Regression) => {
+                return Err(invalid(
+                    &key("class_weights"),
+                    "regression tasks have no classes; remove it".into(),
+                ));
+            }
+            (Some(_), Some(_), _) => {
+                return Err(invalid(&key("pos_weight"), "give class_weights or pos_weight, not both".into()));
+            }
+            (None, Some(_), TaskKind::Multiclass { .. }) => {
+                return Err(invalid(&key("pos_weight"), "applies to binary tasks; use class_weights".into()));
+            }
+            (None, Some(w), _) if w > 0.0 && w.is_finite() => Some(ClassWeights::Fixed(vec![1.0, w])),
+            (None, Some(w), _) => {
+                return Err(invalid(&key("pos_weight"), format!("{w}; use a positive weight")));
+            }
+            (Some(ClassWeightsValue::Named(n)), _, _) if n == "balanced" => Some(ClassWeights::Balanced),
+            (Some(ClassWeightsValue::Named(n)), _, _) => {
+                return Err(invalid(
+                    &key("class_weights"),
+                    format!("`{n}`: write \"balanced\" or one weight per class"),
+                ));
+            }
+            (Some(ClassWeightsValue::List(w)), _, kind) => {
+                if w.len() != kind.output_dim().max(2) {
+                    return Err(invalid(
+                        &key("class_weights"),
+                        format!(
+                            "{} weights for {} classes; give one per class",
+                            w.len(),
+                            kind.output_dim().max(2)
+                        ),
+                    ));
+                }
+                if w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) || w.iter().all(|v| *v == 0.0) {
+                    return Err(invalid(&key("class_weights"), "weights must be ≥ 0 and not all 0".into()));
+                }
+                Some(ClassWeights::Fixed(w.clone()))
+            }
+        };
+        tasks.push(TaskConfig { spec: TaskSpec { name: t.name.clone(), kind }, metrics, class_weights });
     }
     let data_tasks = tasks.clone();
     let single_task = match &file.run.single_task {
@@ -288,10 +406,6 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         categorical_features: s.categorical_features,
         categories: s.categories,
     };
-    let data_err = |e: mtl_data::DataError| match e {
-        mtl_data::DataError::InvalidSetting { key, message } => invalid(&key, message),
-        other => invalid("data", other.to_string()),
-    };
     let data = match file.data.source {
         DataSourceKind::Synthetic => {
             synthetic.validate(data_tasks.len()).map_err(data_err)?;
@@ -306,23 +420,35 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
                 seed: m.seed.unwrap_or(file.run.seed),
             })
         }
+        DataSourceKind::Csv => {
+            let (table, prep) = table.expect("resolved for a csv source");
+            DataSource::Csv { table, prep }
+        }
     };
-    let split = SplitFractions {
-        train: file.data.split.train,
-        valid: file.data.split.valid,
-        test: file.data.split.test,
+    let sampling = match file.data.sampling {
+        SamplingName::Proportional => Sampling::Proportional,
+        SamplingName::Uniform => Sampling::Uniform,
+        SamplingName::Temperature if file.data.temperature > 0.0 && file.data.temperature.is_finite() => {
+            Sampling::Temperature(file.data.temperature)
+        }
+        SamplingName::Temperature => {
+            return Err(invalid(
+                "data.temperature",
+                format!("{}; use a value above 0", file.data.temperature),
+            ));
+        }
     };
-    split.validate().map_err(data_err)?;
-    if split.valid <= 0.0 {
+    if sampling != Sampling::Proportional && !data.multi_input() {
         return Err(invalid(
-            "data.split.valid",
-            "model selection needs a validation split; use a fraction above 0".into(),
+            "data.sampling",
+            "task sampling applies to multi-input mode (each task with its own `files`); remove it".into(),
         ));
     }
 
     // Model.
     let task_outputs = tasks.iter().map(|t| t.spec.kind.output_dim()).collect();
-    let model = super::model::resolve_model(path, &file.model, data.d_input(), task_outputs)?;
+    let model_section = data.bind_model(&file.model).map_err(|(key, message)| invalid(&key, message))?;
+    let model = super::model::resolve_model(path, &model_section, data.d_input(), task_outputs)?;
 
     // Weighting.
     let weighting = match file.weighting.method {
@@ -603,6 +729,7 @@ pub fn resolve(path: &Path, file: FileConfig, toml: String) -> Result<RunConfig,
         seed: file.run.seed,
         output_dir: PathBuf::from(&file.run.output_dir),
         data,
+        sampling,
         split,
         tasks,
         data_tasks,
@@ -677,7 +804,7 @@ mod tests {
         let p = Path::new("c.toml");
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         let (f, t) = parse_text(p, &format!("{BASE}{extra}"), &o)?;
-        resolve(p, f, t)
+        resolve(p, f, t, None)
     }
 
     #[test]

@@ -61,10 +61,25 @@ pub enum DataSourceKind {
     Synthetic,
     /// MultiMNIST-style overlays built from IDX files (`[data.multi_mnist]`).
     MultiMnist,
+    /// CSV tables (`[data.csv]`, label columns in `[[tasks]]`).
+    Csv,
+}
+
+/// Multi-input task sampling as written in a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplingName {
+    /// p_t ∝ n_t: every sample once per epoch.
+    #[default]
+    Proportional,
+    /// p_t = 1/T.
+    Uniform,
+    /// p_t ∝ n_t^{1/τ}, τ = `data.temperature`.
+    Temperature,
 }
 
 /// `[data]`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataSection {
     /// Where samples come from. Default `"synthetic"`.
@@ -73,8 +88,130 @@ pub struct DataSection {
     pub synthetic: SyntheticSection,
     /// `[data.multi_mnist]`: image folders.
     pub multi_mnist: MultiMnistSection,
-    /// `[data.split]`: train/valid/test fractions.
+    /// `[data.csv]`: table files and feature columns.
+    pub csv: CsvSection,
+    /// `[data.split]`: train/valid/test fractions (for the splits without their own file).
     pub split: SplitSection,
+    /// Multi-input mode: how an epoch shares its draws among the tasks. Default
+    /// `"proportional"`.
+    pub sampling: SamplingName,
+    /// Temperature τ of `sampling = "temperature"`. Default 2.
+    pub temperature: f64,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self {
+            source: DataSourceKind::default(),
+            synthetic: SyntheticSection::default(),
+            multi_mnist: MultiMnistSection::default(),
+            csv: CsvSection::default(),
+            split: SplitSection::default(),
+            sampling: SamplingName::default(),
+            temperature: 2.0,
+        }
+    }
+}
+
+/// `[data.csv]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsvSection {
+    /// Folder that relative file paths start from; `$MTL_DATA_DIR` at its start stands for that
+    /// variable (else `../shared/data`). Default: the working directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// Training file (single-input mode; in multi-input mode each task names its own files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train: Option<String>,
+    /// Validation file; absent = `data.split.valid` of the training file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid: Option<String>,
+    /// Test file; absent = `data.split.test` of the training file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// The first line names the columns. Default true.
+    pub header: bool,
+    /// Column names of a file without a header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    /// Field separator, one ASCII character. Default `","`.
+    pub delimiter: String,
+    /// Cell values meaning "missing" besides the empty cell, e.g. `["?"]`. Default none.
+    pub missing: Vec<String>,
+    /// Skip lines starting with this character. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Numeric feature columns.
+    pub numeric: Vec<String>,
+    /// Categorical feature columns (vocabularies fitted on the training split; unseen and
+    /// missing values share id 0). They need `model.encoder.kind = "tabular"`.
+    pub categorical: Vec<String>,
+    /// Standardise numeric columns with the training mean and std. Default true.
+    pub standardize: bool,
+}
+
+impl Default for CsvSection {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            train: None,
+            valid: None,
+            test: None,
+            header: true,
+            columns: None,
+            delimiter: ",".into(),
+            missing: Vec::new(),
+            comment: None,
+            numeric: Vec::new(),
+            categorical: Vec::new(),
+            standardize: true,
+        }
+    }
+}
+
+/// One value or a list of them (`positive = ">50K"` or `positive = [">50K", ">50K."]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One value.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// As a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Class weights: a list, one per class, or `"balanced"` (n / (K·n_k) on the training split).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ClassWeightsValue {
+    /// `"balanced"`.
+    Named(String),
+    /// One weight per class.
+    List(Vec<f64>),
+}
+
+/// A task's own files in multi-input mode (`[tasks.files]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFilesSection {
+    /// Training file.
+    pub train: String,
+    /// Validation file; absent = `data.split.valid` of the training file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid: Option<String>,
+    /// Test file; absent = `data.split.test` of the training file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
 }
 
 /// `[data.multi_mnist]`.
@@ -183,6 +320,29 @@ pub struct TaskSection {
     /// Metrics to report; default: all metrics of the kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Vec<String>>,
+    /// CSV: the label column. Default: the task name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// CSV, binary: the value(s) meaning 1. Default: cells read 0/1 or false/true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive: Option<OneOrMany>,
+    /// CSV, binary: the value(s) meaning 0; other values are errors. Default: anything not
+    /// positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative: Option<OneOrMany>,
+    /// CSV, multiclass: the class names in id order, or `"infer"` (sorted values of the
+    /// training split). Default: cells are class ids 0..classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<OneOrMany>,
+    /// Binary and multiclass: weight of each class in the training loss, or `"balanced"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weights: Option<ClassWeightsValue>,
+    /// Binary: weight of the positive class (class weights `[1, pos_weight]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos_weight: Option<f64>,
+    /// CSV multi-input mode: this task's own files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<TaskFilesSection>,
 }
 
 /// Architectures a config may name.
