@@ -93,7 +93,9 @@ pub enum Command {
     Predict {
         /// The run folder.
         run_dir: PathBuf,
-        /// CSV file with a header naming exactly the run's feature columns (see RUN_DIR/inputs.json).
+        /// CSV file with a header naming exactly the run's feature columns (see RUN_DIR/inputs.json);
+        /// for a run trained on CSV tables, a file in the training files' format (extra columns
+        /// such as labels are ignored).
         #[arg(long, required_unless_present = "split", conflicts_with = "split")]
         input: Option<PathBuf>,
         /// Predict one of the run's own splits instead (adds TASK_label columns).

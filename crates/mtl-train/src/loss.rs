@@ -94,6 +94,29 @@ mod tests {
     }
 
     #[test]
+    fn class_weighted_masks_give_the_weighted_mean() {
+        // PyTorch 2.5: F.cross_entropy(x, y, weight=torch.tensor([1., 3.])) with x = [[0, 0],
+        // [2, 0], [0, 1]], y = [1, 0, 1] = (3·ln 2 + 1·ln(1 + e⁻²) + 3·ln(1 + e⁻¹)) / 7.
+        let d = Device::ndarray();
+        let out = Tensor::<2>::from_floats([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]], &d);
+        let y = Tensor::<1>::from_floats([1.0, 0.0, 1.0], &d);
+        let w = [3.0f64, 1.0, 3.0];
+        let l = [2f64.ln(), (1.0 + (-2f64).exp()).ln(), (1.0 + (-1f64).exp()).ln()];
+        let want = (w[0] * l[0] + w[1] * l[1] + w[2] * l[2]) / 7.0;
+        let mask = Tensor::<1>::from_floats([3.0, 1.0, 3.0], &d);
+        let got = scalar(masked_loss(TaskKind::Multiclass { classes: 2 }, out, y, mask));
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        // A lone sample of weight 0.25 is still the mean of itself.
+        let got = scalar(masked_loss(
+            TaskKind::Regression,
+            Tensor::from_floats([[3.0], [9.0]], &d),
+            Tensor::from_floats([1.0, 0.0], &d),
+            Tensor::from_floats([0.25, 0.0], &d),
+        ));
+        assert!((got - 4.0).abs() < 1e-6, "{got}");
+    }
+
+    #[test]
     fn fully_masked_batch_gives_zero_and_backward_runs() {
         let d = Device::ndarray().autodiff();
         let out = Tensor::<2>::from_floats([[1.0], [2.0]], &d).require_grad();

@@ -679,3 +679,33 @@ fn metric_message(tasks: &[crate::config::TaskConfig], e: &Evaluation) -> String
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use mtl_data::{TaskKind, TaskSpec};
+
+    use super::*;
+    use crate::config::ClassWeights;
+
+    #[test]
+    fn balanced_class_weights_by_hand() {
+        // Labelled classes 0, 0, 0, 1 (the fifth sample is unlabelled): n = 4, K = 2,
+        // w = n / (K·n_k) = [4/6, 4/2].
+        let data = MultiTaskDataset {
+            features: vec![0.0; 5],
+            num_features: 1,
+            tasks: vec![TaskSpec { name: "b".into(), kind: TaskKind::Binary }],
+            targets: vec![vec![0.0, 0.0, 1.0, 0.0, 1.0]],
+            masks: vec![vec![1.0, 1.0, 1.0, 1.0, 0.0]],
+            groups: None,
+        };
+        let task = |w| TaskConfig { spec: data.tasks[0].clone(), metrics: Vec::new(), class_weights: w };
+        let (weighted, used) = weight_classes(&data, &[task(Some(ClassWeights::Balanced))]);
+        let w = used[0].clone().unwrap();
+        assert!((w[0] - 4.0 / 6.0).abs() < 1e-12 && (w[1] - 2.0).abs() < 1e-12, "{w:?}");
+        let m: Vec<f32> = [w[0], w[0], w[1], w[0], 0.0].iter().map(|v| *v as f32).collect();
+        assert_eq!(weighted.masks[0], m, "an unlabelled sample stays at 0");
+        let (same, used) = weight_classes(&data, &[task(None)]);
+        assert_eq!((same, used), (data.clone(), vec![None]));
+    }
+}

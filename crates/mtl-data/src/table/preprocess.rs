@@ -42,6 +42,7 @@ pub struct LabelColumn {
     /// Column name.
     pub column: String,
     /// How values map to targets.
+    #[serde(flatten)]
     pub map: LabelMap,
 }
 

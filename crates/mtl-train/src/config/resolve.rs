@@ -821,6 +821,22 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&["train.epochs=0"], "train.epochs"),
             (&["train.lr=-1"], "train.lr"),
+            (&["tasks.0.column=\"y\""], "tasks[0].column"),
+            (&["tasks.0.class_weights=[1.0, 2.0]"], "tasks[0].class_weights"),
+            (&["tasks.1.class_weights=[1.0, 2.0, 3.0]"], "tasks[1].class_weights"),
+            (&["tasks.1.class_weights=\"even\""], "tasks[1].class_weights"),
+            (&["tasks.1.pos_weight=-1.0"], "tasks[1].pos_weight"),
+            (&["data.sampling=\"uniform\""], "data.sampling"),
+            (
+                &[
+                    "data.csv.numeric=[\"a\"]",
+                    "data.source=\"csv\"",
+                    "data.csv.train=\"t.csv\"",
+                    "data.csv.delimiter=\"ab\"",
+                ],
+                "data.csv.delimiter",
+            ),
+            (&["data.source=\"csv\""], "data.csv.numeric"),
             (&["data.synthetic.correlation=2.0"], "data.synthetic.correlation"),
             (&["data.split.train=0.5"], "data.split"),
             (&["tasks.1.metrics=[\"r2\"]"], "tasks[1].metrics"),

@@ -1,0 +1,303 @@
+//! CSV tables through the `mtl` binary: the Adult config on a format-identical fixture,
+//! missing labels, multi-input mode, class weights, and bad files (exit 2 naming the file,
+//! line and column).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mtl_env(args: &[&str], cwd: &Path, data_dir: Option<&Path>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mtl"));
+    c.args(args).current_dir(cwd);
+    match data_dir {
+        Some(d) => c.env("MTL_DATA_DIR", d),
+        None => c.env_remove("MTL_DATA_DIR"),
+    };
+    c.output().expect("mtl runs")
+}
+
+fn mtl(args: &[&str], cwd: &Path) -> Output {
+    mtl_env(args, cwd, None)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn adult_config_trains_on_the_fixture_and_predicts_after_the_data_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    copy_dir(&repo().join("tests/fixtures/uci-adult"), &data.join("uci-adult"));
+    let cfg = repo().join("configs/adult.toml");
+    let args = [
+        "train",
+        cfg.to_str().unwrap(),
+        "--backend",
+        "ndarray",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.batch_size=16",
+    ];
+    let o = mtl_env(&args, dir.path(), Some(&data));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/adult");
+    let summary = json(&run.join("summary.json"));
+    let auc = summary["test"]["income"]["auc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&auc), "{summary}");
+    // The fixture's 40 test rows (banner skipped, trailing dots mapped) are the test split.
+    let inputs = json(&run.join("inputs.json"));
+    assert_eq!(inputs["features"][0], "workclass");
+    assert_eq!(inputs["features"].as_array().unwrap().len(), 13);
+    let vocab = inputs["table"]["categorical"][0]["values"].as_array().unwrap();
+    assert!(!vocab.iter().any(|v| v == "?"), "the missing token is not a category: {vocab:?}");
+
+    // Prediction reads the saved preprocessing: the training data may be gone.
+    let test_copy = dir.path().join("new.test");
+    std::fs::copy(data.join("uci-adult/adult.test"), &test_copy).unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+    let o = mtl(
+        &["predict", run.to_str().unwrap(), "--input", test_copy.to_str().unwrap(), "--backend", "ndarray"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = std::fs::read_to_string(run.join("predictions/new.csv")).unwrap();
+    assert_eq!(out.lines().count(), 41, "header + 40 rows");
+    assert!(out.starts_with("income,income_prob,never_married,never_married_prob\n"));
+    // Re-reading a split needs the files: a clear error, exit 2.
+    let o = mtl(&["eval", run.to_str().unwrap(), "--backend", "ndarray"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("adult.data") && stderr(&o).contains("not found"), "{}", stderr(&o));
+}
+
+const TABLE: &str = r#"
+[run]
+name = "t"
+seed = 2
+
+[data]
+source = "csv"
+
+[data.csv]
+train = "train.csv"
+test = "test.csv"
+missing = ["?"]
+numeric = ["x1", "x2"]
+categorical = ["c"]
+
+[data.split]
+train = 0.75
+valid = 0.25
+test = 0.0
+
+[[tasks]]
+name = "y"
+kind = "regression"
+
+[[tasks]]
+name = "k"
+kind = "multiclass"
+labels = "infer"
+
+[model.encoder]
+kind = "tabular"
+hidden = [8]
+
+[model.head]
+hidden = [4]
+
+[train]
+epochs = 2
+batch_size = 8
+"#;
+
+/// 40 training rows and 12 test rows; `y` is missing in every third row (empty cell or `?`).
+fn write_table(dir: &Path) {
+    let row = |i: usize| {
+        let y = match i % 3 {
+            0 => String::new(),
+            1 => "?".into(),
+            _ => format!("{}", i as f32 * 0.1),
+        };
+        format!(
+            "{},{},{},{y},{}\n",
+            i as f32 * 0.5,
+            (i % 7) as f32,
+            ["u", "v", "w"][i % 3],
+            ["lo", "mid", "hi"][i % 3 / 2 + i % 2]
+        )
+    };
+    let header = "x1,x2,c,y,k\n";
+    std::fs::write(dir.join("train.csv"), (0..40).map(row).fold(header.to_string(), |a, r| a + &r)).unwrap();
+    std::fs::write(dir.join("test.csv"), (40..52).map(row).fold(header.to_string(), |a, r| a + &r)).unwrap();
+}
+
+#[test]
+fn missing_labels_are_left_out_of_the_test_loss_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    write_table(dir.path());
+    let cfg = dir.path().join("t.toml");
+    std::fs::write(&cfg, TABLE).unwrap();
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/t");
+    let o = mtl(&["predict", run.to_str().unwrap(), "--split", "test", "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(run.join("predictions/test.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let (p, l) = (
+        header.iter().position(|h| *h == "y").unwrap(),
+        header.iter().position(|h| *h == "y_label").unwrap(),
+    );
+    // By hand: the mean squared error over the rows that have a label.
+    let (mut sse, mut n, mut unlabelled) = (0.0, 0, 0);
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[l].is_empty() {
+            unlabelled += 1;
+            continue;
+        }
+        let (pred, y): (f64, f64) = (cells[p].parse().unwrap(), cells[l].parse().unwrap());
+        sse += (pred - y) * (pred - y);
+        n += 1;
+    }
+    assert_eq!((n, unlabelled), (4, 8), "rows 40..52: every third has a label");
+    let summary = json(&run.join("summary.json"));
+    let mse = summary["test"]["y"]["mse"].as_f64().unwrap();
+    assert!((mse - sse / n as f64).abs() < 1e-4 * (1.0 + mse), "summary {mse} vs by hand {}", sse / n as f64);
+    assert!((summary["test"]["y"]["loss"].as_f64().unwrap() - mse).abs() < 1e-4 * (1.0 + mse));
+    // Inferred classes: sorted training values.
+    let inputs = json(&run.join("inputs.json"));
+    assert_eq!(inputs["table"]["labels"][1]["names"], serde_json::json!(["hi", "lo", "mid"]));
+}
+
+#[test]
+fn multi_input_mode_samples_tasks_and_trains_single_task_baselines() {
+    let dir = tempfile::tempdir().unwrap();
+    // Task a: 60 rows, task b: 12 rows, each with its own label column.
+    let rows = |n: usize, label: &str, f: &dyn Fn(usize) -> String| {
+        (0..n).fold(format!("x1,x2,c,{label}\n"), |a, i| {
+            a + &format!("{},{},u,{}\n", i as f32 * 0.1, (i % 5) as f32, f(i))
+        })
+    };
+    std::fs::write(dir.path().join("a.csv"), rows(60, "ya", &|i| format!("{}", i as f32 * 0.2))).unwrap();
+    std::fs::write(dir.path().join("b.csv"), rows(12, "yb", &|i| format!("{}", i % 2))).unwrap();
+    let text = r#"
+[run]
+name = "mi"
+[data]
+source = "csv"
+sampling = "uniform"
+[data.csv]
+numeric = ["x1", "x2"]
+categorical = ["c"]
+[data.split]
+train = 0.5
+valid = 0.25
+test = 0.25
+[[tasks]]
+name = "a"
+kind = "regression"
+column = "ya"
+files = { train = "a.csv" }
+[[tasks]]
+name = "b"
+kind = "binary"
+column = "yb"
+pos_weight = 2.0
+files = { train = "b.csv" }
+[model.encoder]
+kind = "tabular"
+hidden = [8]
+[model.head]
+hidden = [4]
+[train]
+epochs = 1
+batch_size = 6
+"#;
+    let cfg = dir.path().join("mi.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = stderr(&o);
+    // 30 + 6 training rows; uniform sampling gives each task half of the 36 draws.
+    assert!(
+        log.contains("multi-input sampling (Uniform): a 30 samples → 50.0%, b 6 samples → 50.0%"),
+        "{log}"
+    );
+    assert!(log.contains("class weights of `b`: [1.000, 2.000]"), "{log}");
+    let summary = json(&dir.path().join("runs/mi/summary.json"));
+    assert!(summary["test"]["a"]["mse"].as_f64().is_some() && summary["test"]["b"]["auc"].as_f64().is_some());
+    // A single-task baseline keeps its own source's rows only.
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "--single-task"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("6 train / 3 valid / 3 test samples"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("30 train / 15 valid / 15 test samples"), "{}", stderr(&o));
+    // Sampling needs multi-input mode.
+    let single = text
+        .replace("files = { train = \"a.csv\" }", "")
+        .replace("files = { train = \"b.csv\" }", "")
+        .replace("categorical = [\"c\"]", "categorical = [\"c\"]\ntrain = \"a.csv\"");
+    std::fs::write(&cfg, single).unwrap();
+    let o = mtl(&["check", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("data.sampling"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_tables_exit_2_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("t.toml");
+    std::fs::write(&cfg, TABLE).unwrap();
+    let ok_test = "x1,x2,c,y,k\n1,2,u,3,lo\n";
+    let cases: [(&str, &[&str]); 6] = [
+        ("x1,c,y,k\n1,u,2,lo\n", &["train.csv line 1, column `x2`", "missing numeric feature column"]),
+        (
+            "x1,x2,c,y,k\n1,2,u,3,lo\n1,two,u,3,lo\n",
+            &["train.csv line 3, column `x2`", "`two` is not a number"],
+        ),
+        ("x1,x2,c,y,k\n1,2,u,3,lo\n1,2,u,3\n", &["train.csv line 3", "4 fields where the header has 5"]),
+        ("", &["train.csv", "empty"]),
+        (
+            "x1,x2,c,y,k\n1,2,u,3,lo\n1,2,u,3,hi\n1,2,u,abc,hi\n",
+            &["train.csv line 4, column `y`", "`abc` is not a number"],
+        ),
+        ("x1,x2,c,y,k\n1,2,u,3,lo\n1,2,u,3,hi\n1,2,u,3,lo\n1,2,u,3,hi\n", &[]),
+    ];
+    for (train, wants) in cases {
+        std::fs::write(dir.path().join("train.csv"), train).unwrap();
+        // A test label the training split never saw: outside the inferred classes.
+        std::fs::write(dir.path().join("test.csv"), format!("{ok_test}1,2,u,3,top\n")).unwrap();
+        let o =
+            mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q", "--overwrite"], dir.path());
+        assert_eq!(o.status.code(), Some(2), "{train:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        let wants: &[&str] = if wants.is_empty() {
+            &["test.csv line 3, column `k`", "label `top` is outside the declared classes"]
+        } else {
+            wants
+        };
+        for w in wants {
+            assert!(e.contains(w), "{train:?}: `{e}` lacks `{w}`");
+        }
+    }
+    // Nothing half-written: no run folder came out of the failures.
+    assert!(!dir.path().join("runs/t/checkpoints").exists());
+}
