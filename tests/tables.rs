@@ -183,6 +183,17 @@ fn missing_labels_are_left_out_of_the_test_loss_and_metrics() {
     let mse = summary["test"]["y"]["mse"].as_f64().unwrap();
     assert!((mse - sse / n as f64).abs() < 1e-4 * (1.0 + mse), "summary {mse} vs by hand {}", sse / n as f64);
     assert!((summary["test"]["y"]["loss"].as_f64().unwrap() - mse).abs() < 1e-4 * (1.0 + mse));
+    // A task without any label in the validation split cannot be selected on: exit 2.
+    let unlabelled = (0..40)
+        .fold("x1,x2,c,y,k\n".to_string(), |a, i| a + &format!("{i},1,u,,{}\n", ["lo", "hi", "mid"][i % 3]));
+    std::fs::write(dir.path().join("train.csv"), unlabelled).unwrap();
+    let o = mtl(
+        &["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q", "--set", "run.name=u"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("task `y` has no labelled sample in the training split"), "{}", stderr(&o));
+    write_table(dir.path());
     // Inferred classes: sorted training values.
     let inputs = json(&run.join("inputs.json"));
     assert_eq!(inputs["table"]["labels"][1]["names"], serde_json::json!(["hi", "lo", "mid"]));
@@ -250,6 +261,11 @@ batch_size = 6
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("6 train / 3 valid / 3 test samples"), "{}", stderr(&o));
     assert!(stderr(&o).contains("30 train / 15 valid / 15 test samples"), "{}", stderr(&o));
+    // `mtl data` counts each task's own rows.
+    let o = mtl(&["data", cfg.to_str().unwrap(), "--json"], dir.path());
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["tasks"][1]["train"]["samples"], 6);
+    assert_eq!(report["tasks"][1]["train"]["missing_rate"], 0.0);
     // Sampling needs multi-input mode.
     let single = text
         .replace("files = { train = \"a.csv\" }", "")

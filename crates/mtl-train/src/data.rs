@@ -16,12 +16,16 @@ pub enum DataSource {
     /// of them, seeded), the `t10k` files the test split.
     MultiMnist(MultiMnistConfig),
     /// CSV tables with their preprocessing, fitted on the training split.
-    Csv {
-        /// Files, columns, labels.
-        table: TableConfig,
-        /// Vocabularies, scalers and class lists.
-        prep: Preprocessing,
-    },
+    Csv(Box<CsvSource>),
+}
+
+/// A CSV source: its settings and its fitted preprocessing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvSource {
+    /// Files, columns, labels.
+    pub table: TableConfig,
+    /// Vocabularies, scalers and class lists.
+    pub prep: Preprocessing,
 }
 
 impl DataSource {
@@ -30,19 +34,20 @@ impl DataSource {
         match self {
             DataSource::Synthetic(s) => s.features,
             DataSource::MultiMnist(_) => 28 * 28,
-            DataSource::Csv { prep, .. } => prep.width(),
+            DataSource::Csv(c) => c.prep.width(),
         }
     }
 
     /// Whether each task brings its own samples (multi-input mode).
     pub fn multi_input(&self) -> bool {
-        matches!(self, DataSource::Csv { table, .. } if table.multi_input())
+        matches!(self, DataSource::Csv(c) if c.table.multi_input())
     }
 
     /// `[model]` with what the data decides filled in: a CSV source's categorical columns are
     /// the first feature columns, with the fitted vocabularies' sizes. Errors name the key.
     pub fn bind_model(&self, model: &ModelSection) -> Result<ModelSection, (String, String)> {
-        let DataSource::Csv { prep, .. } = self else { return Ok(model.clone()) };
+        let DataSource::Csv(c) = self else { return Ok(model.clone()) };
+        let prep = &c.prep;
         let mut m = model.clone();
         let e = &mut m.encoder;
         if !e.categorical.is_empty() || !e.cardinalities.is_empty() {
@@ -80,7 +85,7 @@ impl DataSource {
                 let Splits { train, valid, .. } = keep.split(&train, seed)?;
                 Ok(Splits { train, valid, test })
             }
-            DataSource::Csv { table, prep } => table.load(prep, tasks, split, seed),
+            DataSource::Csv(c) => c.table.load(&c.prep, tasks, split, seed),
         }
     }
 }

@@ -15,7 +15,7 @@ const RARE_CLASS: f64 = 0.05;
 /// One task on one split.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskSplitStats {
-    /// Samples in the split.
+    /// Samples in the split (in multi-input mode, those of the task's own source).
     pub samples: usize,
     /// Of which labelled for this task.
     pub labelled: usize,
@@ -72,10 +72,11 @@ fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
         .map(|(y, _)| f64::from(*y))
         .collect();
     let n = labelled.len();
+    let samples = data.groups.as_ref().map_or(data.len(), |g| g.iter().filter(|&&s| s == t).count());
     let mut s = TaskSplitStats {
-        samples: data.len(),
+        samples,
         labelled: n,
-        missing_rate: if data.is_empty() { 0.0 } else { 1.0 - n as f64 / data.len() as f64 },
+        missing_rate: if samples == 0 { 0.0 } else { 1.0 - n as f64 / samples as f64 },
         class_counts: None,
         mean: None,
         std: None,

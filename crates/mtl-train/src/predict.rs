@@ -54,8 +54,8 @@ impl InputSchema {
                 standardize: None,
                 table: None,
             },
-            DataSource::Csv { prep, .. } => {
-                Self { features: prep.feature_names(), standardize: None, table: Some(prep.clone()) }
+            DataSource::Csv(c) => {
+                Self { features: c.prep.feature_names(), standardize: None, table: Some(c.prep.clone()) }
             }
         }
     }

@@ -275,6 +275,18 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
     let started = Instant::now();
     let run_dir = options.run_dir.clone().unwrap_or_else(|| config.run_dir());
     let splits = prepare_data(config)?;
+    for (part, name) in [(&splits.train, "training"), (&splits.valid, "validation")] {
+        if let Some(t) = (0..part.num_tasks()).find(|&t| part.masks[t].iter().all(|m| *m == 0.0)) {
+            return Err(Error::Data(mtl_data::DataError::InvalidSetting {
+                key: "data".into(),
+                message: format!(
+                    "task `{}` has no labelled sample in the {name} split ({} samples); add labels or change the split (`mtl data CONFIG` shows the counts)",
+                    part.tasks[t].name,
+                    part.len()
+                ),
+            }));
+        }
+    }
     let reference = match &options.reference {
         Some(r) => Some(r.clone()),
         None => stl::find_reference(config)?,

@@ -19,7 +19,7 @@ use super::schema::{
     ClassWeightsValue, DataSourceKind, FileConfig, GradientsName, MethodName, MgdaNormalizationName,
     OptimizerName, SamplingName, ScheduleName, TaskKindName,
 };
-use crate::data::DataSource;
+use crate::data::{CsvSource, DataSource};
 use crate::metrics::MetricKind;
 use crate::schedule::{EarlyStopping, ScheduleKind};
 
@@ -422,7 +422,7 @@ pub fn resolve(
         }
         DataSourceKind::Csv => {
             let (table, prep) = table.expect("resolved for a csv source");
-            DataSource::Csv { table, prep }
+            DataSource::Csv(Box::new(CsvSource { table, prep }))
         }
     };
     let sampling = match file.data.sampling {
