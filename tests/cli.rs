@@ -460,3 +460,31 @@ fn data_describes_each_task_and_split_as_text_and_json() {
     let o = mtl(&["data", cfg.to_str().unwrap(), "--set", "data.synthetic.correlation=3"], dir.path());
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn multilabel_task_trains_and_predicts_label_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("name = \"b\"\nkind = \"binary\"", "name = \"b\"\nkind = \"multilabel\"\nclasses = 3");
+    std::fs::write(&cfg, text).unwrap();
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/tiny");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    for m in ["accuracy", "auc", "f1"] {
+        let v = summary["test"]["b"][m].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{m} = {v}");
+    }
+    let o = mtl(&["predict", run.to_str().unwrap(), "--split", "test", "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = std::fs::read_to_string(run.join("predictions/test.csv")).unwrap();
+    let header = out.lines().next().unwrap();
+    assert!(header.ends_with("b,b_prob_0,b_prob_1,b_prob_2,b_label"), "{header}");
+    // Nested synthetic labels: every true set is a prefix {}, {0}, {0;1} or {0;1;2}.
+    let sets: std::collections::BTreeSet<String> =
+        out.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().to_string()).collect();
+    assert!(sets.iter().all(|s| ["", "0", "0;1", "0;1;2"].contains(&s.as_str())), "{sets:?}");
+}

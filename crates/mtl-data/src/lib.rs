@@ -24,4 +24,4 @@ pub use multi_mnist::MultiMnistConfig;
 pub use sampling::{Sampling, sampled_epoch};
 pub use split::{SplitFractions, Splits};
 pub use synthetic::SyntheticConfig;
-pub use task::{TaskId, TaskKind, TaskSpec};
+pub use task::{MAX_LABELS, TaskId, TaskKind, TaskSpec, decode_labels, encode_labels};

@@ -192,6 +192,13 @@ fn label(kind: TaskKind, y: &[f64]) -> Vec<f32> {
             let cuts = quantile_cuts(y, classes);
             y.iter().map(|&v| cuts.iter().filter(|&&c| v > c).count() as f32).collect()
         }
+        // Nested labels: label k is on above the (k+1)/(L+1) quantile.
+        TaskKind::Multilabel { labels } => {
+            let cuts = quantile_cuts(y, labels + 1);
+            y.iter()
+                .map(|&v| crate::task::encode_labels(&cuts.iter().map(|&c| v > c).collect::<Vec<_>>()))
+                .collect()
+        }
     }
 }
 
@@ -320,6 +327,19 @@ mod tests {
         let max0 = (0..999).filter(|&i| d.targets[1][i] == 0.0).map(|i| y[i]).fold(f32::MIN, f32::max);
         let min1 = (0..999).filter(|&i| d.targets[1][i] == 1.0).map(|i| y[i]).fold(f32::MAX, f32::min);
         assert!(max0 < min1);
+    }
+
+    #[test]
+    fn multilabel_labels_are_nested_thresholds_of_the_latent() {
+        let cfg = SyntheticConfig { samples: 999, ..Default::default() };
+        let tasks = [task("r", TaskKind::Regression), task("l", TaskKind::Multilabel { labels: 2 })];
+        let d = cfg.generate(&tasks).unwrap();
+        let sets: Vec<Vec<bool>> = d.targets[1].iter().map(|&y| crate::task::decode_labels(y, 2)).collect();
+        // Cuts at the 1/3 and 2/3 quantiles: label 0 on for 2/3 of the samples, label 1 for 1/3,
+        // and label 1 only together with label 0.
+        assert_eq!(sets.iter().filter(|s| s[0]).count(), 666);
+        assert_eq!(sets.iter().filter(|s| s[1]).count(), 333);
+        assert!(sets.iter().all(|s| !s[1] || s[0]));
     }
 
     #[test]

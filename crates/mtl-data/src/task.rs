@@ -20,6 +20,28 @@ pub enum TaskKind {
         /// Number of classes (at least 2).
         classes: usize,
     },
+    /// Any subset of `labels` labels; one logit per label, binary cross-entropy averaged over
+    /// the labels. The target of a sample is its label set as a bit mask, Σ_k y_k·2^k, stored
+    /// exactly in an `f32` (hence at most [`MAX_LABELS`] labels); see [`encode_labels`].
+    Multilabel {
+        /// Number of labels (1..=24).
+        labels: usize,
+    },
+}
+
+/// Most labels a multilabel task may have: bit masks up to 2^24 are exact in an `f32`.
+pub const MAX_LABELS: usize = 24;
+
+/// The target of a multilabel sample: its labels as a bit mask (label k ↦ 2^k).
+pub fn encode_labels(labels: &[bool]) -> f32 {
+    assert!(labels.len() <= MAX_LABELS, "at most {MAX_LABELS} labels");
+    labels.iter().enumerate().filter(|(_, on)| **on).map(|(k, _)| (1u32 << k) as f32).sum()
+}
+
+/// The labels of a multilabel target (inverse of [`encode_labels`]).
+pub fn decode_labels(target: f32, labels: usize) -> Vec<bool> {
+    let bits = target as u32;
+    (0..labels).map(|k| bits >> k & 1 == 1).collect()
 }
 
 impl TaskKind {
@@ -28,6 +50,7 @@ impl TaskKind {
         match self {
             TaskKind::Regression | TaskKind::Binary => 1,
             TaskKind::Multiclass { classes } => *classes,
+            TaskKind::Multilabel { labels } => *labels,
         }
     }
 
@@ -37,6 +60,7 @@ impl TaskKind {
             TaskKind::Regression => "regression",
             TaskKind::Binary => "binary",
             TaskKind::Multiclass { .. } => "multiclass",
+            TaskKind::Multilabel { .. } => "multilabel",
         }
     }
 }

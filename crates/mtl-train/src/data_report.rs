@@ -21,7 +21,8 @@ pub struct TaskSplitStats {
     pub labelled: usize,
     /// Unlabelled share, in [0, 1].
     pub missing_rate: f64,
-    /// Classification: count of each class among the labelled samples.
+    /// Classification: count of each class among the labelled samples (multilabel: of the
+    /// samples that have each label).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class_counts: Option<Vec<usize>>,
     /// Regression: mean of the labelled targets.
@@ -88,6 +89,15 @@ fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
             (s.mean, s.std) = (Some(mean), Some(var.sqrt()));
         }
         TaskKind::Regression => {}
+        TaskKind::Multilabel { labels: k } => {
+            let mut counts = vec![0; k];
+            for y in labelled {
+                for (c, on) in counts.iter_mut().zip(mtl_data::decode_labels(y as f32, k)) {
+                    *c += usize::from(on);
+                }
+            }
+            s.class_counts = Some(counts);
+        }
         kind => {
             let classes = if let TaskKind::Multiclass { classes } = kind { classes } else { 2 };
             let mut counts = vec![0; classes];
@@ -123,8 +133,9 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
                 for (c, &k) in counts.iter().enumerate() {
                     let share = k as f64 / train.labelled.max(1) as f64;
                     if share < RARE_CLASS {
+                        let what = if matches!(task.spec.kind, TaskKind::Multilabel { .. }) { "label" } else { "class" };
                         warnings.push(format!(
-                            "task `{name}`: class {c} is {:.1} % of the training labels ({k} of {}); consider class weights or resampling",
+                            "task `{name}`: {what} {c} is {:.1} % of the training labels ({k} of {}); consider class weights or resampling",
                             100.0 * share,
                             train.labelled
                         ));

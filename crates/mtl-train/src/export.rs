@@ -71,6 +71,9 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
                 TaskKind::Regression => (1, "the predicted value"),
                 TaskKind::Binary => (1, "the logit of class 1 (apply a sigmoid)"),
                 TaskKind::Multiclass { .. } => (t.spec.kind.output_dim(), "class logits (apply a softmax)"),
+                TaskKind::Multilabel { .. } => {
+                    (t.spec.kind.output_dim(), "one logit per label (apply a sigmoid to each)")
+                }
             };
             serde_json::json!({"name": t.spec.name, "kind": t.spec.kind.name(), "outputs": outputs, "output": meaning})
         })

@@ -14,10 +14,18 @@ use mtl_data::TaskKind;
 ///
 /// - regression: squared error (ŷ − y)²;
 /// - binary: cross-entropy with logits, −[y·log σ(x) + (1 − y)·log σ(−x)] (stable form);
-/// - multiclass: cross-entropy with logits, −log softmax(x)_y.
+/// - multiclass: cross-entropy with logits, −log softmax(x)_y;
+/// - multilabel: the binary cross-entropy of each label, averaged over the labels
+///   (PyTorch's `BCEWithLogitsLoss` on the `[batch, labels]` matrix, per row).
 pub fn per_sample_loss(kind: TaskKind, output: Tensor<2>, target: Tensor<1>) -> Tensor<1> {
     let [b, _] = output.dims();
     match kind {
+        TaskKind::Multilabel { labels } => {
+            let y = label_bits(target, labels); // [batch, labels]
+            let pos = log_sigmoid(output.clone()) * y.clone();
+            let neg = log_sigmoid(output.neg()) * y.neg().add_scalar(1.0);
+            (pos + neg).mean_dim(1).reshape([b]).neg()
+        }
         TaskKind::Regression => (output.reshape([b]) - target).square(),
         TaskKind::Binary => {
             let x = output.reshape([b]);
@@ -30,6 +38,16 @@ pub fn per_sample_loss(kind: TaskKind, output: Tensor<2>, target: Tensor<1>) -> 
             (logp * target.one_hot::<2>(classes)).sum_dim(1).reshape([b]).neg()
         }
     }
+}
+
+/// A multilabel target (bit mask, see [`mtl_data::encode_labels`]) as 0/1 columns.
+/// `target`: `[batch]`; returns `[batch, labels]`.
+pub fn label_bits(target: Tensor<1>, labels: usize) -> Tensor<2> {
+    let [b] = target.dims();
+    let powers: Vec<f32> = (0..labels).map(|k| (1u32 << k) as f32).collect();
+    let powers = Tensor::<1>::from_floats(powers.as_slice(), &target.device()).reshape([1, labels]);
+    // ⌊m / 2^k⌋ mod 2, exact for m < 2^24.
+    (target.reshape([b, 1]) / powers).floor().remainder_scalar(2.0)
 }
 
 /// Mean loss over the labelled samples (`mask` > 0), weighted by the mask. Returns `[1]`.
@@ -91,6 +109,27 @@ mod tests {
         let want = ((lse - 3.0) + 3f64.ln()) / 2.0;
         let l = masked_loss(TaskKind::Multiclass { classes: 3 }, out, y, Tensor::ones([2], &d));
         assert!((scalar(l) - want).abs() < 1e-5, "{want}");
+    }
+
+    #[test]
+    fn multilabel_bce_by_hand() {
+        let d = Device::ndarray();
+        // Sample 1: labels {0, 2} of 3 (mask 0b101 = 5), sample 2: {1} (2).
+        let y = Tensor::<1>::from_floats([mtl_data::encode_labels(&[true, false, true]), 2.0], &d);
+        label_bits(y.clone(), 3)
+            .into_data()
+            .assert_eq(&Tensor::<2>::from_floats([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], &d).into_data(), true);
+        let out = Tensor::<2>::from_floats([[0.0, 1.0, -2.0], [3.0, 0.0, 0.0]], &d);
+        let sp = |x: f64| (1.0 + x.exp()).ln(); // −log σ(−x) = softplus(x)
+        // Row 1: −log σ(0), −log σ(−1), −log σ(−2) → sp(0), sp(1), sp(2)
+        let row1 = (sp(0.0) + sp(1.0) + sp(2.0)) / 3.0;
+        // Row 2: −log σ(−3), −log σ(0), −log σ(0)
+        let row2 = (sp(3.0) + sp(0.0) + sp(0.0)) / 3.0;
+        let got = per_sample_loss(TaskKind::Multilabel { labels: 3 }, out, y);
+        got.into_data().assert_approx_eq::<f32>(
+            &Tensor::<1>::from_floats([row1 as f32, row2 as f32], &d).into_data(),
+            Tolerance::default(),
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! The input columns a run expects, and the preprocessing fitted on its training split, are
 //! saved in the run folder as `inputs.json` ([`InputSchema`]) when training starts, so that
 //! prediction applies exactly what training saw. Output columns, per task: `TASK` (the value
-//! for regression, the class for binary and multiclass), `TASK_prob` (binary: probability of
-//! class 1) or `TASK_prob_K` (multiclass: probability of class K); with `--split`, also
-//! `TASK_label` (empty where the sample has no label).
+//! for regression, the class for binary and multiclass, the predicted label ids joined by `;`
+//! for multilabel), `TASK_prob` (binary: probability of class 1) or `TASK_prob_K` (multiclass:
+//! probability of class K; multilabel: of label K); with `--split`, also `TASK_label` (empty
+//! where the sample has no label).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use mtl_data::table::Preprocessing;
-use mtl_data::{MultiTaskDataset, TaskKind, batch_indices};
+use mtl_data::{MultiTaskDataset, TaskKind, batch_indices, decode_labels};
 use mtl_model::MultiTaskModel;
 use serde::{Deserialize, Serialize};
 
@@ -187,7 +188,7 @@ pub fn predict(
         for (t, y) in model.forward(x).into_iter().enumerate() {
             let y = match tasks[t].spec.kind {
                 TaskKind::Regression => y,
-                TaskKind::Binary => sigmoid(y),
+                TaskKind::Binary | TaskKind::Multilabel { .. } => sigmoid(y),
                 TaskKind::Multiclass { .. } => softmax(y, 1),
             };
             let width = y.dims()[1];
@@ -213,8 +214,8 @@ pub fn write_predictions(
         match t.spec.kind {
             TaskKind::Regression => {}
             TaskKind::Binary => header.push(format!("{name}_prob")),
-            TaskKind::Multiclass { classes } => {
-                header.extend((0..classes).map(|k| format!("{name}_prob_{k}")))
+            TaskKind::Multiclass { classes: k } | TaskKind::Multilabel { labels: k } => {
+                header.extend((0..k).map(|k| format!("{name}_prob_{k}")))
             }
         }
         if labels.is_some() {
@@ -241,11 +242,16 @@ pub fn write_predictions(
                     row.push(best.to_string());
                     row.extend(o.iter().map(f32::to_string));
                 }
+                TaskKind::Multilabel { .. } => {
+                    row.push(label_set(&o.iter().map(|p| *p >= 0.5).collect::<Vec<_>>()));
+                    row.extend(o.iter().map(f32::to_string));
+                }
             }
             if let Some(d) = labels {
                 row.push(if d.masks[t][i] > 0.0 {
                     match task.spec.kind {
                         TaskKind::Regression => d.targets[t][i].to_string(),
+                        TaskKind::Multilabel { labels } => label_set(&decode_labels(d.targets[t][i], labels)),
                         _ => (d.targets[t][i] as i64).to_string(),
                     }
                 } else {
@@ -260,6 +266,11 @@ pub fn write_predictions(
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
     atomic_write(path, &bytes)
+}
+
+/// A label set as its label ids joined by `;` (empty for the empty set).
+fn label_set(on: &[bool]) -> String {
+    on.iter().enumerate().filter(|(_, on)| **on).map(|(k, _)| k.to_string()).collect::<Vec<_>>().join(";")
 }
 
 /// Where `mtl predict` writes when `--output` is not given.

@@ -34,6 +34,12 @@ pub enum LabelMap {
     },
     /// Class names found in the training rows, sorted; fitted into `ClassNames`.
     Infer,
+    /// One 0/1 (or false/true) column per label; a sample whose label cells are all missing
+    /// is unlabelled, one with some missing is an error.
+    Multilabel {
+        /// The label columns, in label order.
+        columns: Vec<String>,
+    },
 }
 
 /// One task's label column.
@@ -55,6 +61,7 @@ impl LabelColumn {
             LabelMap::ClassIds { classes } => TaskKind::Multiclass { classes: *classes },
             LabelMap::ClassNames { names } => TaskKind::Multiclass { classes: names.len() },
             LabelMap::Infer => panic!("fit the label column `{}` before asking its kind", self.column),
+            LabelMap::Multilabel { columns } => TaskKind::Multilabel { labels: columns.len() },
         }
     }
 
@@ -65,13 +72,11 @@ impl LabelColumn {
             LabelMap::Regression => {
                 parse_number(cell).ok_or_else(|| format!("`{cell}` is not a number (regression target)"))
             }
-            LabelMap::Binary { positive, negative } if positive.is_empty() => match cell {
-                "0" | "false" | "False" | "FALSE" => Ok(0.0),
-                "1" | "true" | "True" | "TRUE" => Ok(1.0),
-                _ => Err(format!(
-                    "`{cell}` is not 0/1 or false/true; name the positive value with the task's `positive`"
-                )),
-            },
+            LabelMap::Binary { positive, negative } if positive.is_empty() => {
+                zero_one(cell).map(f32::from).ok_or_else(|| {
+                    format!("`{cell}` is not 0/1 or false/true; name the positive value with the task's `positive`")
+                })
+            }
             LabelMap::Binary { positive, negative } => {
                 if positive.iter().any(|p| p == cell) {
                     Ok(1.0)
@@ -100,8 +105,19 @@ impl LabelColumn {
                     )
                 })
             }
-            LabelMap::Infer => panic!("fit the label column before reading targets"),
+            LabelMap::Infer | LabelMap::Multilabel { .. } => {
+                panic!("fitted single-column labels only")
+            }
         }
+    }
+}
+
+/// A 0/1 cell (also false/true).
+fn zero_one(cell: &str) -> Option<bool> {
+    match cell {
+        "0" | "false" | "False" | "FALSE" => Some(false),
+        "1" | "true" | "True" | "TRUE" => Some(true),
+        _ => None,
     }
 }
 
@@ -298,9 +314,37 @@ impl Preprocessing {
         rows: &[usize],
     ) -> Result<(Vec<f32>, Vec<f32>), DataError> {
         let label = &self.labels[task];
-        let c = table.column(&label.column, "label")?;
         let mut targets = Vec::with_capacity(rows.len());
         let mut masks = Vec::with_capacity(rows.len());
+        if let LabelMap::Multilabel { columns } = &label.map {
+            let cols: Vec<usize> =
+                columns.iter().map(|c| table.column(c, "label")).collect::<Result<_, _>>()?;
+            for &r in rows {
+                let cells: Vec<&str> = cols.iter().map(|&c| &table.rows[r][c]).collect();
+                let missing = cells.iter().filter(|c| self.format.is_missing(c)).count();
+                if missing == cells.len() {
+                    targets.push(0.0);
+                    masks.push(0.0);
+                    continue;
+                }
+                let mut on = Vec::with_capacity(cells.len());
+                for (&c, cell) in cols.iter().zip(&cells) {
+                    on.push(zero_one(cell).ok_or_else(|| {
+                        let why = if self.format.is_missing(cell) {
+                            "a missing label beside given ones; a multilabel sample is labelled in all its columns or in none"
+                                .to_string()
+                        } else {
+                            format!("`{cell}` is not 0/1 or false/true (multilabel column)")
+                        };
+                        table.cell_error(r, c, why)
+                    })?);
+                }
+                targets.push(crate::task::encode_labels(&on));
+                masks.push(1.0);
+            }
+            return Ok((targets, masks));
+        }
+        let c = table.column(&label.column, "label")?;
         for &r in rows {
             let cell = &table.rows[r][c];
             if self.format.is_missing(cell) {

@@ -148,6 +148,26 @@ fn multi_input_sources_label_only_their_own_task() {
     assert_eq!(specs(&prep)[1].kind, TaskKind::Multiclass { classes: 2 });
 }
 
+#[test]
+fn multilabel_columns_become_label_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "t.csv", "colour,size,l0,l1,l2\nred,1,1,0,1\nred,2,?,,\nblue,3,0,true,0\n");
+    let c = config(
+        one(train, None, None),
+        vec![label("l", LabelMap::Multilabel { columns: vec!["l0".into(), "l1".into(), "l2".into()] })],
+    );
+    let prep = c.fit(&all_train(), 0).unwrap();
+    assert_eq!(prep.labels[0].kind(), TaskKind::Multilabel { labels: 3 });
+    let s = c.load(&prep, &specs(&prep), &all_train(), 0).unwrap();
+    assert_eq!(s.train.masks[0], vec![1.0, 0.0, 1.0], "all cells missing = unlabelled");
+    assert_eq!(s.train.targets[0], vec![5.0, 0.0, 2.0]);
+    let multi = || vec![label("l", LabelMap::Multilabel { columns: vec!["y".into(), "z".into()] })];
+    let e = error_of("colour,size,y,z\nred,1,1,\n", multi());
+    assert!(e.contains("line 2, column `z`") && e.contains("all its columns or in none"), "{e}");
+    let e = error_of("colour,size,y,z\nred,1,1,yes\n", multi());
+    assert!(e.contains("line 2, column `z`") && e.contains("`yes` is not 0/1"), "{e}");
+}
+
 /// Fit and load `text` as the training file; the error message.
 fn error_of(text: &str, labels: Vec<LabelColumn>) -> String {
     let dir = tempfile::tempdir().unwrap();

@@ -294,10 +294,35 @@ pub fn resolve(
             (TaskKindName::Multiclass, None) => {
                 return Err(invalid(&key("classes"), "multiclass tasks need `classes = N`".into()));
             }
+            (TaskKindName::Multilabel, classes) => {
+                let n = match (&t.columns, classes) {
+                    (Some(cols), Some(c)) if c != cols.len() => {
+                        return Err(invalid(
+                            &key("classes"),
+                            format!("{c} labels but `columns` lists {}; remove `classes`", cols.len()),
+                        ));
+                    }
+                    (Some(cols), _) => cols.len(),
+                    (None, Some(c)) => c,
+                    (None, None) => {
+                        return Err(invalid(
+                            &key("classes"),
+                            "multilabel tasks need `classes = N` labels (csv: the label `columns`)".into(),
+                        ));
+                    }
+                };
+                if !(1..=mtl_data::MAX_LABELS).contains(&n) {
+                    return Err(invalid(
+                        &key("classes"),
+                        format!("{n} labels; a multilabel task has 1 to {} labels", mtl_data::MAX_LABELS),
+                    ));
+                }
+                TaskKind::Multilabel { labels: n }
+            }
             (_, Some(_)) => {
                 return Err(invalid(
                     &key("classes"),
-                    "only multiclass tasks take `classes`; remove it".into(),
+                    "only multiclass and multilabel tasks take `classes`; remove it".into(),
                 ));
             }
             (TaskKindName::Regression, None) => TaskKind::Regression,
@@ -339,6 +364,12 @@ pub fn resolve(
                 return Err(invalid(
                     &key("class_weights"),
                     "regression tasks have no classes; remove it".into(),
+                ));
+            }
+            (_, _, TaskKind::Multilabel { .. }) => {
+                return Err(invalid(
+                    &key("class_weights"),
+                    "class weights of multilabel tasks are not supported yet; remove it".into(),
                 ));
             }
             (Some(_), Some(_), _) => {

@@ -304,6 +304,8 @@ pub enum TaskKindName {
     Binary,
     /// One of `classes` classes.
     Multiclass,
+    /// Any subset of `classes` labels (csv: of the `columns`).
+    Multilabel,
 }
 
 /// One `[[tasks]]` table.
@@ -314,7 +316,8 @@ pub struct TaskSection {
     pub name: String,
     /// `"regression"`, `"binary"` or `"multiclass"`.
     pub kind: TaskKindName,
-    /// Number of classes; required for (and only for) multiclass.
+    /// Number of classes (multiclass) or labels (multilabel); required for them unless a csv
+    /// source's `labels` / `columns` give it, refused for the other kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<usize>,
     /// Metrics to report; default: all metrics of the kind.
@@ -323,6 +326,9 @@ pub struct TaskSection {
     /// CSV: the label column. Default: the task name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
+    /// CSV, multilabel: one 0/1 column per label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
     /// CSV, binary: the value(s) meaning 1. Default: cells read 0/1 or false/true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub positive: Option<OneOrMany>,

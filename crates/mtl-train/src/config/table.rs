@@ -17,6 +17,7 @@ fn csv_task_keys(t: &TaskSection) -> Vec<&'static str> {
     let mut keys = Vec::new();
     for (set, key) in [
         (t.column.is_some(), "column"),
+        (t.columns.is_some(), "columns"),
         (t.positive.is_some(), "positive"),
         (t.negative.is_some(), "negative"),
         (t.labels.is_some(), "labels"),
@@ -106,11 +107,14 @@ pub fn resolve_table(
     for (i, t) in file.tasks.iter().enumerate() {
         let key = |k: &str| format!("tasks[{i}].{k}");
         let column = t.column.clone().unwrap_or_else(|| t.name.clone());
-        if features.contains(&&column) {
-            return Err(invalid(
-                key("column"),
-                format!("`{column}` is a feature column; a label cannot be an input too"),
-            ));
+        let label_columns = t.columns.clone().unwrap_or_else(|| vec![column.clone()]);
+        for c in &label_columns {
+            if features.contains(&c) {
+                return Err(invalid(
+                    key(if t.columns.is_some() { "columns" } else { "column" }),
+                    format!("`{c}` is a feature column; a label cannot be an input too"),
+                ));
+            }
         }
         let only = |set: bool, k: &str, kind: &str| -> Result<(), ConfigError> {
             if set { Err(invalid(key(k), format!("applies to {kind} tasks; remove it"))) } else { Ok(()) }
@@ -118,8 +122,19 @@ pub fn resolve_table(
         only(t.kind != TaskKindName::Binary && t.positive.is_some(), "positive", "binary")?;
         only(t.kind != TaskKindName::Binary && t.negative.is_some(), "negative", "binary")?;
         only(t.kind != TaskKindName::Multiclass && t.labels.is_some(), "labels", "multiclass")?;
+        only(t.kind != TaskKindName::Multilabel && t.columns.is_some(), "columns", "multilabel")?;
+        only(t.kind == TaskKindName::Multilabel && t.column.is_some(), "column", "single-column")?;
         let map = match t.kind {
             TaskKindName::Regression => LabelMap::Regression,
+            TaskKindName::Multilabel => match &t.columns {
+                Some(columns) => LabelMap::Multilabel { columns: columns.clone() },
+                None => {
+                    return Err(invalid(
+                        key("columns"),
+                        "multilabel tasks read one 0/1 column per label; list them in `columns`".into(),
+                    ));
+                }
+            },
             TaskKindName::Binary => {
                 if t.negative.is_some() && t.positive.is_none() {
                     return Err(invalid(key("negative"), "name the positive value(s) too".into()));

@@ -1,22 +1,27 @@
 //! Area under the ROC curve for binary tasks, by the Mann–Whitney U statistic with average
 //! ranks for ties (equal to scikit-learn's `roc_auc_score`). Scores stay on the device during
 //! the epoch; `compute` reads them once and sorts on the host. NaN when only one class occurs.
+//! Multilabel: the mean of the per-label AUCs over the labels where both classes occur
+//! (scikit-learn's `average="macro"`, which instead fails on such a label).
 
 use burn::tensor::Tensor;
+use mtl_data::{TaskKind, decode_labels};
 
 use super::base::{Metric, MetricKind, column, host};
 
 /// ROC AUC.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Auc {
+    kind: TaskKind,
+    /// Binary: the logit column; multilabel: all logits, row-major.
     scores: Vec<Tensor<1>>,
     targets: Vec<Tensor<1>>,
     masks: Vec<Tensor<1>>,
 }
 
 impl Auc {
-    pub(crate) fn new() -> Self {
-        Self::default()
+    pub(crate) fn new(kind: TaskKind) -> Self {
+        Self { kind, scores: Vec::new(), targets: Vec::new(), masks: Vec::new() }
     }
 }
 
@@ -52,7 +57,10 @@ impl Metric for Auc {
     }
 
     fn update(&mut self, output: &Tensor<2>, target: &Tensor<1>, mask: &Tensor<1>) {
-        self.scores.push(column(output));
+        self.scores.push(match self.kind {
+            TaskKind::Multilabel { .. } => output.clone().flatten(0, 1),
+            _ => column(output),
+        });
         self.targets.push(target.clone());
         self.masks.push(mask.clone());
     }
@@ -64,13 +72,24 @@ impl Metric for Auc {
         let s = host(Tensor::cat(self.scores.clone(), 0));
         let y = host(Tensor::cat(self.targets.clone(), 0));
         let m = host(Tensor::cat(self.masks.clone(), 0));
-        let keep: Vec<usize> = (0..s.len()).filter(|&i| m[i] > 0.0).collect();
-        let scores: Vec<f64> = keep.iter().map(|&i| s[i]).collect();
-        let labels: Vec<bool> = keep.iter().map(|&i| y[i] > 0.5).collect();
-        roc_auc(&scores, &labels)
+        let keep: Vec<usize> = (0..m.len()).filter(|&i| m[i] > 0.0).collect();
+        let TaskKind::Multilabel { labels } = self.kind else {
+            let scores: Vec<f64> = keep.iter().map(|&i| s[i]).collect();
+            let labels: Vec<bool> = keep.iter().map(|&i| y[i] > 0.5).collect();
+            return roc_auc(&scores, &labels);
+        };
+        let per_label: Vec<f64> = (0..labels)
+            .map(|k| {
+                let scores: Vec<f64> = keep.iter().map(|&i| s[i * labels + k]).collect();
+                let on: Vec<bool> = keep.iter().map(|&i| decode_labels(y[i] as f32, labels)[k]).collect();
+                roc_auc(&scores, &on)
+            })
+            .filter(|a| !a.is_nan())
+            .collect();
+        if per_label.is_empty() { f64::NAN } else { per_label.iter().sum::<f64>() / per_label.len() as f64 }
     }
 
     fn reset(&mut self) {
-        *self = Self::default();
+        *self = Self::new(self.kind);
     }
 }

@@ -24,11 +24,13 @@ pub enum MetricKind {
     Mae,
     /// Coefficient of determination 1 − SSE/SST (regression, ↑).
     R2,
-    /// Fraction of correct predictions (binary: logit > 0; multiclass: arg-max) (↑).
+    /// Fraction of correct predictions (binary: logit > 0; multiclass: arg-max; multilabel:
+    /// of the label decisions, i.e. 1 − Hamming loss) (↑).
     Accuracy,
-    /// Area under the ROC curve (binary, ↑).
+    /// Area under the ROC curve (binary; multilabel: mean over the labels that have both
+    /// classes, "macro") (↑).
     Auc,
-    /// F1 of the positive class (binary, ↑).
+    /// F1 of the positive class (binary; multilabel: micro-averaged over all label decisions) (↑).
     F1,
     /// Unweighted mean of per-class F1 over the classes present (multiclass, ↑).
     MacroF1,
@@ -73,7 +75,9 @@ impl MetricKind {
     pub fn for_task(kind: TaskKind) -> &'static [MetricKind] {
         match kind {
             TaskKind::Regression => &[MetricKind::Mse, MetricKind::Mae, MetricKind::R2],
-            TaskKind::Binary => &[MetricKind::Accuracy, MetricKind::Auc, MetricKind::F1],
+            TaskKind::Binary | TaskKind::Multilabel { .. } => {
+                &[MetricKind::Accuracy, MetricKind::Auc, MetricKind::F1]
+            }
             TaskKind::Multiclass { .. } => &[MetricKind::Accuracy, MetricKind::MacroF1],
         }
     }
@@ -87,8 +91,8 @@ impl MetricKind {
             (MetricKind::Mae, _) => Box::new(mean_error::MeanError::absolute(d)),
             (MetricKind::R2, _) => Box::new(r2::R2::new(d)),
             (MetricKind::Accuracy, _) => Box::new(accuracy::Accuracy::new(kind, d)),
-            (MetricKind::Auc, _) => Box::new(auc::Auc::new()),
-            (MetricKind::F1, _) => Box::new(f1::F1::new(d)),
+            (MetricKind::Auc, _) => Box::new(auc::Auc::new(kind)),
+            (MetricKind::F1, _) => Box::new(f1::F1::new(kind, d)),
             (MetricKind::MacroF1, TaskKind::Multiclass { classes }) => {
                 Box::new(macro_f1::MacroF1::new(classes, d))
             }

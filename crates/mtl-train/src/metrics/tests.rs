@@ -73,6 +73,26 @@ fn multiclass_metrics_by_hand() {
 }
 
 #[test]
+fn multilabel_metrics_by_hand() {
+    let kind = TaskKind::Multilabel { labels: 2 };
+    let mut m = TaskMetrics::new(MetricKind::for_task(kind), kind, &device());
+    let enc = |a, b| mtl_data::encode_labels(&[a, b]);
+    // Rows: truth {0,1} {1} {} (masked: {0}); logits decide {0} {0,1} {1} ({0,1}).
+    let logits = Tensor::<2>::from_floats([[1.0, -1.0], [2.0, 0.5], [-3.0, 0.2], [9.0, 9.0]], &device());
+    let y = vec1(&[enc(true, true), enc(false, true), enc(false, false), enc(true, false)]);
+    m.update(&logits, &y, &vec1(&[1.0, 1.0, 1.0, 0.0]));
+    let v = values(&m);
+    // Decisions: row 1 (1,0) vs (1,1): 1 wrong; row 2 (1,1) vs (0,1): 1 wrong; row 3 (0,1) vs
+    // (0,0): 1 wrong → 3 correct of 6.
+    close(v[0], 0.5);
+    // Label 0: scores [1, 2, −3], truth [1, 0, 0] → 1 of 2 pairs; label 1: scores [−1, 0.5, 0.2],
+    // truth [1, 1, 0] → (−1 > 0.2)? no, (0.5 > 0.2) yes → 1 of 2. Macro mean 0.5.
+    close(v[1], 0.5);
+    // Micro F1: TP = 2 (row 1 label 0, row 2 label 1), predicted on = 4, truly on = 3.
+    close(v[2], 2.0 * 2.0 / 7.0);
+}
+
+#[test]
 fn auc_matches_scikit_learn() {
     // sklearn.metrics.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75 (its docs).
     close(roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]), 0.75);
