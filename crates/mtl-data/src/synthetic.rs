@@ -11,6 +11,12 @@
 //! 4. y_t = w_tᵀx + Σ_{i=1..m} sin(α_i·w_tᵀx + β_i) + ε_t, with α_i, β_i ~ N(0, 1) drawn once
 //!    and shared by all tasks, ε_t ~ N(0, σ²).
 //!
+//! With task groups (`task_groups`, one group id per task), each group g has its own shared
+//! direction u_g and w_t = c·(√p·u_{g(t)} + √(1−p)·v_t): tasks of one group have correlation p,
+//! tasks of different groups are orthogonal (correlation 0) — a block structure for testing
+//! task-affinity measures. Without groups every task is in group 0 and the draws are the ones
+//! above.
+//!
 //! The paper builds the two-task pair as w_1 = c·u_1, w_2 = c·(p·u_1 + √(1−p²)·u_2). Any two
 //! vectors with equal norms and the same cosine differ by a rotation, and x is isotropic, so for
 //! T = 2 the joint law of (y_1, y_2) is the paper's; the symmetric form above extends it to any
@@ -52,6 +58,9 @@ pub struct SyntheticConfig {
     pub categorical_features: usize,
     /// Categories of each such feature.
     pub categories: usize,
+    /// Group id of each task (ids 0..G, each used); tasks correlate within their group only.
+    /// Empty = one group.
+    pub task_groups: Vec<usize>,
 }
 
 impl Default for SyntheticConfig {
@@ -66,6 +75,7 @@ impl Default for SyntheticConfig {
             seed: 0,
             categorical_features: 0,
             categories: 8,
+            task_groups: Vec::new(),
         }
     }
 }
@@ -86,14 +96,24 @@ impl SyntheticConfig {
         if self.samples < 2 {
             return Err(invalid("samples", "needs at least 2 samples".into()));
         }
-        if self.features < num_tasks + 1 {
+        if !self.task_groups.is_empty() {
+            if self.task_groups.len() != num_tasks {
+                return Err(invalid(
+                    "task_groups",
+                    format!("{} group ids for {num_tasks} tasks; give one per task", self.task_groups.len()),
+                ));
+            }
+            if (0..self.groups()).any(|g| !self.task_groups.contains(&g)) {
+                return Err(invalid("task_groups", "use every group id from 0 up to the largest".into()));
+            }
+        }
+        let directions = num_tasks + self.groups();
+        if self.features < directions {
             return Err(invalid(
                 "features",
                 format!(
-                    "{} features cannot hold {} orthogonal task directions; use at least {}",
+                    "{} features cannot hold {directions} orthogonal task directions; use at least {directions}",
                     self.features,
-                    num_tasks + 1,
-                    num_tasks + 1
                 ),
             ));
         }
@@ -115,6 +135,11 @@ impl SyntheticConfig {
         Ok(())
     }
 
+    /// Number of task groups (1 without `task_groups`).
+    pub fn groups(&self) -> usize {
+        self.task_groups.iter().max().map_or(1, |g| g + 1)
+    }
+
     /// Generate the dataset for `tasks` (one latent target per task, in order).
     pub fn generate(&self, tasks: &[TaskSpec]) -> Result<MultiTaskDataset, DataError> {
         let t_count = tasks.len();
@@ -123,10 +148,16 @@ impl SyntheticConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut normal = || -> f64 { rng.sample(StandardNormal) };
 
-        let basis = orthonormal(d, t_count + 1, &mut normal);
+        // Group directions first, then one direction per task.
+        let groups = self.groups();
+        let basis = orthonormal(d, t_count + groups, &mut normal);
         let (sp, sq) = (self.correlation.sqrt(), (1.0 - self.correlation).sqrt());
-        let weights: Vec<Vec<f64>> = (1..=t_count)
-            .map(|t| (0..d).map(|k| self.scale * (sp * basis[0][k] + sq * basis[t][k])).collect())
+        let group_of = |t: usize| self.task_groups.get(t).copied().unwrap_or(0);
+        let weights: Vec<Vec<f64>> = (0..t_count)
+            .map(|t| {
+                let (u, v) = (&basis[group_of(t)], &basis[groups + t]);
+                (0..d).map(|k| self.scale * (sp * u[k] + sq * v[k])).collect()
+            })
             .collect();
         let alpha: Vec<f64> = (0..m).map(|_| normal()).collect();
         let beta: Vec<f64> = (0..m).map(|_| normal()).collect();
@@ -327,6 +358,40 @@ mod tests {
         let max0 = (0..999).filter(|&i| d.targets[1][i] == 0.0).map(|i| y[i]).fold(f32::MIN, f32::max);
         let min1 = (0..999).filter(|&i| d.targets[1][i] == 1.0).map(|i| y[i]).fold(f32::MAX, f32::min);
         assert!(max0 < min1);
+    }
+
+    #[test]
+    fn task_groups_give_a_block_correlation_structure() {
+        let cfg = SyntheticConfig {
+            samples: 4000,
+            sin_terms: 0,
+            noise_std: 0.0,
+            correlation: 0.8,
+            task_groups: vec![0, 0, 1, 1],
+            ..Default::default()
+        };
+        let tasks: Vec<TaskSpec> = (0..4).map(|t| task(&format!("y{t}"), TaskKind::Regression)).collect();
+        let d = cfg.generate(&tasks).unwrap();
+        let corr = |a: &[f32], b: &[f32]| {
+            let n = a.len() as f64;
+            let (ma, mb) =
+                (a.iter().map(|&v| v as f64).sum::<f64>() / n, b.iter().map(|&v| v as f64).sum::<f64>() / n);
+            let cov: f64 = a.iter().zip(b).map(|(&x, &y)| (x as f64 - ma) * (y as f64 - mb)).sum();
+            let va: f64 = a.iter().map(|&x| (x as f64 - ma).powi(2)).sum();
+            let vb: f64 = b.iter().map(|&y| (y as f64 - mb).powi(2)).sum();
+            cov / (va * vb).sqrt()
+        };
+        // Without sines or noise y_t = w_tᵀx: correlation = cos(w_s, w_t) = 0.8 within a group, 0 across.
+        let y = &d.targets;
+        for (s, t, want) in [(0, 1, 0.8), (2, 3, 0.8), (0, 2, 0.0), (1, 3, 0.0)] {
+            assert!((corr(&y[s], &y[t]) - want).abs() < 0.05, "corr(y{s}, y{t}) = {}", corr(&y[s], &y[t]));
+        }
+        // One group reproduces the ungrouped draws.
+        let one = SyntheticConfig { task_groups: vec![0; 4], ..cfg.clone() };
+        let none = SyntheticConfig { task_groups: Vec::new(), ..cfg.clone() };
+        assert_eq!(one.generate(&tasks).unwrap(), none.generate(&tasks).unwrap());
+        let bad = SyntheticConfig { task_groups: vec![0, 2, 2, 2], ..cfg };
+        assert!(bad.validate(4).unwrap_err().to_string().contains("task_groups"));
     }
 
     #[test]

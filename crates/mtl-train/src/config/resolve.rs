@@ -436,6 +436,7 @@ pub fn resolve(
         seed: s.seed.unwrap_or(file.run.seed),
         categorical_features: s.categorical_features,
         categories: s.categories,
+        task_groups: s.task_groups.clone(),
     };
     let data = match file.data.source {
         DataSourceKind::Synthetic => {

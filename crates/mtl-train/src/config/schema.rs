@@ -258,6 +258,10 @@ pub struct SyntheticSection {
     pub categorical_features: usize,
     /// Categories of each such feature. Default 8.
     pub categories: usize,
+    /// Group id of each task, e.g. `[0, 0, 1, 1]`: tasks correlate (p) within their group and
+    /// not across groups. Default: one group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub task_groups: Vec<usize>,
 }
 
 impl Default for SyntheticSection {
@@ -272,6 +276,7 @@ impl Default for SyntheticSection {
             seed: None,
             categorical_features: 0,
             categories: 8,
+            task_groups: Vec::new(),
         }
     }
 }
