@@ -7,6 +7,7 @@
 // Tests use burn-ndarray, deprecated upstream but kept as our reference CPU backend.
 #![cfg_attr(test, allow(deprecated))]
 
+pub mod affinity;
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;

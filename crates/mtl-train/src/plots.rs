@@ -360,3 +360,48 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.contains("title") && svg.contains("polyline"), "{svg}");
     }
 }
+
+/// A T×T matrix as an SVG heat map at `path` (atomically): row and column labels, each cell
+/// coloured on a diverging scale (red positive, blue negative, white 0, saturated at the
+/// largest |value|) and printed; `None` cells are grey.
+pub fn heatmap_svg(path: &Path, title: &str, labels: &[String], m: &[Vec<Option<f64>>]) -> Result<(), Error> {
+    let mut svg = String::new();
+    draw_heatmap(&mut svg, title, labels, m)
+        .map_err(|e| Error::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+    atomic_write(path, svg.as_bytes())
+}
+
+fn draw_heatmap(svg: &mut String, title: &str, labels: &[String], m: &[Vec<Option<f64>>]) -> DrawResult<()> {
+    let t = labels.len() as i32;
+    let (cell, left, top) = (64i32, 120i32, 70i32);
+    let size = ((left + cell * t + 20) as u32, (top + cell * t + 20) as u32);
+    let root = SVGBackend::with_string(svg, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    let scale = m.iter().flatten().flatten().fold(0f64, |a, v| a.max(v.abs())).max(1e-12);
+    root.draw(&Text::new(title.to_string(), (10, 10), ("sans-serif", 16)))?;
+    for (k, name) in labels.iter().enumerate() {
+        let k = k as i32;
+        root.draw(&Text::new(name.clone(), (left + k * cell + 4, top - 22), ("sans-serif", 13)))?;
+        root.draw(&Text::new(name.clone(), (8, top + k * cell + cell / 2 - 7), ("sans-serif", 13)))?;
+    }
+    for (i, row) in m.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            let (x, y) = (left + j as i32 * cell, top + i as i32 * cell);
+            let colour = match v {
+                None => RGBColor(220, 220, 220),
+                Some(v) => {
+                    let a = (v.abs() / scale).min(1.0);
+                    let fade = (255.0 * (1.0 - a)) as u8;
+                    if *v >= 0.0 { RGBColor(255, fade, fade) } else { RGBColor(fade, fade, 255) }
+                }
+            };
+            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], colour.filled()))?;
+            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], BLACK.stroke_width(1)))?;
+            if let Some(v) = v {
+                root.draw(&Text::new(format!("{v:+.3}"), (x + 6, y + cell / 2 - 7), ("sans-serif", 13)))?;
+            }
+        }
+    }
+    root.present()?;
+    Ok(())
+}
