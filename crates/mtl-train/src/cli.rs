@@ -133,6 +133,9 @@ pub enum Command {
     /// Compare weighting methods, architectures and config values over seeds, with
     /// single-task baselines, Δm, tables and plots.
     Compare(CompareArgs),
+    /// Measure task affinity (gradient cosines, TAG's look-ahead, gate overlap) in a short
+    /// training run; with --groups K, choose K task groups and write a config per group.
+    Affinity(crate::affinity::AffinityArgs),
     /// Validate a config file without training.
     Check {
         /// The TOML config.
@@ -261,6 +264,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Compare(args) => run_compare(&args),
+        Command::Affinity(args) => crate::affinity::run_affinity(&args),
         Command::Data { config, set, json } => {
             let report = crate::data_report::describe(&RunConfig::from_file(&config, &set)?)?;
             if json {

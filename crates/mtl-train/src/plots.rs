@@ -326,41 +326,6 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(written)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tick_labels_are_tidy() {
-        assert_eq!(tidy(0.30000000000000004), "0.3");
-        assert_eq!(tidy(0.7999999999999999), "0.8");
-        assert_eq!(tidy(12.5), "12.5");
-        assert_eq!(tidy(-4.0), "-4");
-        assert_eq!(tidy(0.0), "0");
-        assert_eq!(tidy(-1.39e-17), "0");
-        assert_eq!(tidy(3e-4), "3.00e-4");
-    }
-
-    #[test]
-    fn an_svg_is_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.svg");
-        let series = vec![Series { name: "s".into(), points: vec![(0.0, 1.0, Some(0.1)), (1.0, 2.0, None)] }];
-        let p = Panel {
-            title: "t".into(),
-            x_desc: "x".into(),
-            y_desc: "y".into(),
-            series,
-            x_labels: None,
-            log_y: false,
-            connect: true,
-        };
-        write_svg(&path, "title", &[p]).unwrap();
-        let svg = std::fs::read_to_string(&path).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("title") && svg.contains("polyline"), "{svg}");
-    }
-}
-
 /// A T×T matrix as an SVG heat map at `path` (atomically): row and column labels, each cell
 /// coloured on a diverging scale (red positive, blue negative, white 0, saturated at the
 /// largest |value|) and printed; `None` cells are grey.
@@ -404,4 +369,39 @@ fn draw_heatmap(svg: &mut String, title: &str, labels: &[String], m: &[Vec<Optio
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_tidy() {
+        assert_eq!(tidy(0.30000000000000004), "0.3");
+        assert_eq!(tidy(0.7999999999999999), "0.8");
+        assert_eq!(tidy(12.5), "12.5");
+        assert_eq!(tidy(-4.0), "-4");
+        assert_eq!(tidy(0.0), "0");
+        assert_eq!(tidy(-1.39e-17), "0");
+        assert_eq!(tidy(3e-4), "3.00e-4");
+    }
+
+    #[test]
+    fn an_svg_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.svg");
+        let series = vec![Series { name: "s".into(), points: vec![(0.0, 1.0, Some(0.1)), (1.0, 2.0, None)] }];
+        let p = Panel {
+            title: "t".into(),
+            x_desc: "x".into(),
+            y_desc: "y".into(),
+            series,
+            x_labels: None,
+            log_y: false,
+            connect: true,
+        };
+        write_svg(&path, "title", &[p]).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("title") && svg.contains("polyline"), "{svg}");
+    }
 }

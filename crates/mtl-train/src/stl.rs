@@ -51,6 +51,9 @@ pub fn baseline_file(file: &FileConfig, task: &str) -> FileConfig {
     let mut f = file.clone();
     f.run.name = format!("stl-{task}");
     f.run.single_task = Some(task.to_string());
+    // A task group's baselines are those of the whole config; measuring is not training.
+    f.run.tasks = None;
+    f.affinity = Default::default();
     f.weighting = WeightingSection::default();
     // A monitor on this task's metric still applies; Δ-based or other tasks' monitors do not.
     if !f.train.monitor.starts_with(&format!("{task}.")) {
@@ -73,10 +76,10 @@ pub fn config_key(file: &FileConfig) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The baselines of every task of a multi-task `config`.
+/// The baselines of every trained task of a multi-task `config`.
 pub fn baselines(config: &RunConfig) -> Result<Vec<Baseline>, Error> {
     config
-        .data_tasks
+        .tasks
         .iter()
         .map(|t| {
             let file = baseline_file(&config.file, &t.spec.name);

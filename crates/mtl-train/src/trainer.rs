@@ -11,6 +11,7 @@ use mtl_model::{parameter_count, parameter_count_of};
 use mtl_weighting::{StepContext, WeightingMethod};
 use serde::Serialize;
 
+use crate::affinity::AffinityTracker;
 use crate::backend::SelectedDevice;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::config::{ConfigError, Monitor, RunConfig, TaskConfig};
@@ -99,7 +100,8 @@ pub struct RunSummary {
     pub gates: serde_json::Value,
 }
 
-/// Build the data splits of a run (only the trained task's column for a single-task run).
+/// Build the data splits of a run (only the trained tasks' columns for a single-task or a
+/// task-group run).
 pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
     let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
     let splits = config.data.splits(&specs, &config.split, config.seed)?;
@@ -108,13 +110,15 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
             part.check_categories(&t.categorical, &t.cardinalities)?;
         }
     }
-    Ok(match config.single_task {
-        None => splits,
-        Some(t) => Splits {
-            train: splits.train.select_tasks(&[t]),
-            valid: splits.valid.select_tasks(&[t]),
-            test: splits.test.select_tasks(&[t]),
-        },
+    let picked = match (&config.single_task, &config.subset) {
+        (Some(t), _) => vec![*t],
+        (None, Some(s)) => s.clone(),
+        (None, None) => return Ok(splits),
+    };
+    Ok(Splits {
+        train: splits.train.select_tasks(&picked),
+        valid: splits.valid.select_tasks(&picked),
+        test: splits.test.select_tasks(&picked),
     })
 }
 
@@ -410,6 +414,8 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         progress.line(&format!("multi-input sampling ({:?}): {}", config.sampling, shares.join(", ")));
     }
     let refresh = (steps_per_epoch / 10).max(1);
+    // Measured on the steps of this invocation (a resumed run starts a new average).
+    let mut affinity = config.affinity.map(|(every, lr)| (every, AffinityTracker::new(names.clone(), lr)));
     let mut best_state =
         if meta.best_epoch > 0 { Some(load_best(&ckpt_dir, config, &device)?) } else { None };
     let mut lr = schedule.lr(meta.steps_done, meta.epochs_done, &meta.plateau);
@@ -432,6 +438,13 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             batch_indices(&order, train_config.batch_size, train_config.drop_last).into_iter().enumerate()
         {
             let batch = MultiTaskBatch::gather(&train_data, idx, &device);
+            if let Some((_, tracker)) =
+                affinity.as_mut().filter(|(every, _)| meta.steps_done.is_multiple_of(*every))
+            {
+                let measured = Instant::now();
+                let step = crate::affinity::measure(&state.model, &batch, &tasks, tracker.lr());
+                tracker.add(&step, measured.elapsed().as_secs_f64());
+            }
             let ctx =
                 StepContext { epoch, step: meta.steps_done, steps_per_epoch, input: config.weighting_input };
             let (mut grads, report) = train_step(&mut state, &batch, &tasks, &ctx);
@@ -526,6 +539,9 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
             "monitor": json_f64(raw),
             "best_epoch": meta.best_epoch,
         });
+        if let Some((_, tracker)) = &affinity {
+            line["affinity"] = serde_json::json!({"steps": tracker.steps(), "seconds": tracker.seconds()});
+        }
         if let Some(g) = gradients {
             line["train"]["gradients"] = g;
         }
@@ -568,6 +584,17 @@ pub fn train(config: &RunConfig, options: &TrainOptions) -> Result<RunSummary, E
         }
     }
     progress.finish();
+    if let Some((every, tracker)) = &affinity {
+        tracker.report().save(&run_dir)?;
+        let total = started.elapsed().as_secs_f64();
+        progress.line(&format!(
+            "affinity: {} steps measured (every {every}), {:.1} s = {:.0} % of the {:.1} s run; RUN_DIR/affinity.json",
+            tracker.steps(),
+            tracker.seconds(),
+            100.0 * tracker.seconds() / total.max(1e-9),
+            total
+        ));
+    }
 
     let finished = meta.epochs_done >= train_config.epochs || meta.stopped_early;
     let best = best_state.unwrap_or_else(|| state.clone()).model.valid();

@@ -35,7 +35,7 @@ struct Values(Vec<Vec<f64>>);
 
 impl ModuleVisitor for Values {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let v = param.val().into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let v = param.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         self.0.push(v.into_iter().map(f64::from).collect());
     }
 }
@@ -50,7 +50,11 @@ fn lookahead_and_cosines_match_a_hand_computation_on_a_linear_model() {
     let mut values = Values(Vec::new());
     model.visit(&mut values);
     let p = values.0;
-    assert_eq!(p.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 1, 1, 1, 1, 1], "w, b, a_p, c_p, a_q, c_q");
+    assert_eq!(
+        p.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![3, 1, 1, 1, 1, 1],
+        "w, b, a_p, c_p, a_q, c_q"
+    );
     let (w, b) = (&p[0], p[1][0]);
     let (a, c) = ([p[2][0], p[4][0]], [p[3][0], p[5][0]]);
 
@@ -64,21 +68,26 @@ fn lookahead_and_cosines_match_a_hand_computation_on_a_linear_model() {
     let x: Vec<&[f32]> = idx.iter().map(|&i| data.row(i)).collect();
     let y = |t: usize, i: usize| f64::from(data.targets[t][idx[i]]);
     let n = x.len() as f64;
-    let z = |w: &[f64], b: f64, i: usize| x[i].iter().zip(w).map(|(&xi, wi)| f64::from(xi) * wi).sum::<f64>() + b;
-    let loss = |t: usize, w: &[f64], b: f64| (0..x.len()).map(|i| (a[t] * z(w, b, i) + c[t] - y(t, i)).powi(2)).sum::<f64>() / n;
+    let z =
+        |w: &[f64], b: f64, i: usize| x[i].iter().zip(w).map(|(&xi, wi)| f64::from(xi) * wi).sum::<f64>() + b;
+    let loss = |t: usize, w: &[f64], b: f64| {
+        (0..x.len()).map(|i| (a[t] * z(w, b, i) + c[t] - y(t, i)).powi(2)).sum::<f64>() / n
+    };
     // ∂L_t/∂(w, b) = mean 2·r·a_t·(x, 1); ∂L_t/∂z_i = 2·r_i·a_t / n.
     let grad = |t: usize| {
         let mut g = vec![0.0; 4];
-        for i in 0..x.len() {
+        for (i, xi) in x.iter().enumerate() {
             let r = 2.0 * (a[t] * z(w, b, i) + c[t] - y(t, i)) * a[t] / n;
-            for k in 0..3 {
-                g[k] += r * f64::from(x[i][k]);
+            for (gk, xk) in g.iter_mut().zip(xi.iter()) {
+                *gk += r * f64::from(*xk);
             }
             g[3] += r;
         }
         g
     };
-    let dz = |t: usize| (0..x.len()).map(|i| 2.0 * (a[t] * z(w, b, i) + c[t] - y(t, i)) * a[t] / n).collect::<Vec<_>>();
+    let dz = |t: usize| {
+        (0..x.len()).map(|i| 2.0 * (a[t] * z(w, b, i) + c[t] - y(t, i)) * a[t] / n).collect::<Vec<_>>()
+    };
     let cos = |u: &[f64], v: &[f64]| {
         let dot: f64 = u.iter().zip(v).map(|(p, q)| p * q).sum();
         dot / (u.iter().map(|p| p * p).sum::<f64>().sqrt() * v.iter().map(|q| q * q).sum::<f64>().sqrt())

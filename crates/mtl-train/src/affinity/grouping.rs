@@ -21,7 +21,11 @@ pub fn score(z: &[Vec<f64>], groups: &[Vec<usize>]) -> f64 {
         .iter()
         .filter(|g| g.len() > 1)
         .map(|g| {
-            g.iter().map(|&t| g.iter().filter(|&&i| i != t).map(|&i| at(i, t)).sum::<f64>() / (g.len() - 1) as f64).sum::<f64>()
+            g.iter()
+                .map(|&t| {
+                    g.iter().filter(|&&i| i != t).map(|&i| at(i, t)).sum::<f64>() / (g.len() - 1) as f64
+                })
+                .sum::<f64>()
         })
         .sum()
 }
@@ -170,8 +174,21 @@ mod tests {
         // 12 tasks in three planted groups of four: +1 inside, −1 across.
         let t = 12;
         let group = |i: usize| [0, 1, 2][i % 3];
-        let z: Vec<Vec<f64>> =
-            (0..t).map(|i| (0..t).map(|j| if i == j { f64::NAN } else if group(i) == group(j) { 1.0 } else { -1.0 }).collect()).collect();
+        let z: Vec<Vec<f64>> = (0..t)
+            .map(|i| {
+                (0..t)
+                    .map(|j| {
+                        if i == j {
+                            f64::NAN
+                        } else if group(i) == group(j) {
+                            1.0
+                        } else {
+                            -1.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         let (g, s) = best_partition(&z, 3);
         assert_eq!(g, vec![vec![0, 3, 6, 9], vec![1, 4, 7, 10], vec![2, 5, 8, 11]]);
         assert!((s - 12.0).abs() < 1e-9);

@@ -65,7 +65,12 @@ impl ModuleMapper for Step<'_> {
 }
 
 /// The model with its shared parameters moved by −lr·`flat`.
-pub fn virtual_step(model: &MultiTaskModel, flat: Tensor<1>, lr: f64, ids: &HashSet<ParamId>) -> MultiTaskModel {
+pub fn virtual_step(
+    model: &MultiTaskModel,
+    flat: Tensor<1>,
+    lr: f64,
+    ids: &HashSet<ParamId>,
+) -> MultiTaskModel {
     model.clone().map(&mut Step { flat, lr, offset: 0, ids })
 }
 
@@ -75,7 +80,12 @@ fn cosines(rows: &[Tensor<1>]) -> Vec<Vec<f64>> {
     let k = host_values(g.clone().matmul(g.transpose()).flatten(0, 1));
     let norm = |i: usize| k[i * t + i].max(0.0).sqrt();
     (0..t)
-        .map(|i| (0..t).map(|j| k[i * t + j] / (norm(i) * norm(j))).map(|c| if c.is_finite() { c } else { f64::NAN }).collect())
+        .map(|i| {
+            (0..t)
+                .map(|j| k[i * t + j] / (norm(i) * norm(j)))
+                .map(|c| if c.is_finite() { c } else { f64::NAN })
+                .collect()
+        })
         .collect()
 }
 
@@ -130,7 +140,8 @@ pub fn measure(model: &MultiTaskModel, batch: &MultiTaskBatch, tasks: &[TaskSpec
         .collect();
 
     let gate_overlap = inner.gate_weights(&plain.inputs).map(|gates| {
-        let means: Vec<Vec<f64>> = gates.into_iter().map(|g| host_values(g.mean_dim(0).flatten(0, 1))).collect();
+        let means: Vec<Vec<f64>> =
+            gates.into_iter().map(|g| host_values(g.mean_dim(0).flatten(0, 1))).collect();
         means
             .iter()
             .map(|p| means.iter().map(|q| p.iter().zip(q).map(|(a, b)| a.min(*b)).sum()).collect())

@@ -3,6 +3,7 @@
 //! run, written as `RUN_DIR/affinity.json` and heat maps `plots/affinity_*.svg`; `grouping`
 //! turns the look-ahead matrix into task groups.
 
+mod command;
 pub mod grouping;
 mod measure;
 
@@ -10,6 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use command::{AffinityArgs, GroupsReport, run_affinity};
 pub use measure::{StepAffinity, measure, virtual_step};
 
 use crate::error::Error;
@@ -34,7 +36,14 @@ impl AffinityTracker {
     /// An empty tracker for `tasks`, look-ahead rate `lr`.
     pub fn new(tasks: Vec<String>, lr: f64) -> Self {
         let t = tasks.len();
-        Self { tasks, lr, sums: vec![vec![(0.0, 0); t * t]; MATRICES.len()], steps: 0, seconds: 0.0, gated: false }
+        Self {
+            tasks,
+            lr,
+            sums: vec![vec![(0.0, 0); t * t]; MATRICES.len()],
+            steps: 0,
+            seconds: 0.0,
+            gated: false,
+        }
     }
 
     /// Fold in one step's matrices, measured in `seconds`.
@@ -56,6 +65,11 @@ impl AffinityTracker {
         }
         self.steps += 1;
         self.seconds += seconds;
+    }
+
+    /// Learning rate of the look-ahead step.
+    pub fn lr(&self) -> f64 {
+        self.lr
     }
 
     /// Steps measured so far.
@@ -133,7 +147,9 @@ impl AffinityReport {
             let (matrix, title) = match name {
                 "lookahead" => (Some(&self.lookahead), "look-ahead affinity Z(row → column) (TAG)"),
                 "parameter_cosine" => (Some(&self.parameter_cosine), "gradient cosine, shared parameters"),
-                "representation_cosine" => (Some(&self.representation_cosine), "gradient cosine, shared representation"),
+                "representation_cosine" => {
+                    (Some(&self.representation_cosine), "gradient cosine, shared representation")
+                }
                 _ => (self.gate_overlap.as_ref(), "gate overlap Σ min(p̄ row, p̄ column)"),
             };
             if let Some(m) = matrix {

@@ -170,6 +170,8 @@ pub struct RunConfig {
     pub data_tasks: Vec<TaskConfig>,
     /// Index into `data_tasks` of the task trained alone (`run.single_task`).
     pub single_task: Option<usize>,
+    /// Indices into `data_tasks` of the trained tasks when `run.tasks` picks a group.
+    pub subset: Option<Vec<usize>>,
     /// The network.
     pub model: MultiTaskModelConfig,
     /// The weighting method.
@@ -180,6 +182,9 @@ pub struct RunConfig {
     pub log_steps: bool,
     /// Loop and optimizer.
     pub train: TrainConfig,
+    /// Measure task affinity every this many steps (`affinity.every`; 0 = off) with this
+    /// look-ahead learning rate.
+    pub affinity: Option<(usize, f64)>,
     /// The resolved TOML (file plus overrides), written to the run folder.
     pub toml: String,
     /// The parsed file (plus overrides), from which derived configs (baselines, grid cells)
@@ -421,6 +426,34 @@ pub fn resolve(
             };
             tasks = vec![data_tasks[i].clone()];
             Some(i)
+        }
+    };
+    let subset = match &file.run.tasks {
+        None => None,
+        Some(_) if single_task.is_some() => {
+            return Err(invalid("run.tasks", "give run.single_task or run.tasks, not both".into()));
+        }
+        Some(names) => {
+            let mut picked = Vec::with_capacity(names.len());
+            for name in names {
+                let Some(i) = data_tasks.iter().position(|t| &t.spec.name == name) else {
+                    let all: Vec<&str> = data_tasks.iter().map(|t| t.spec.name.as_str()).collect();
+                    return Err(invalid(
+                        "run.tasks",
+                        format!("no task is named `{name}`; use names from {}", all.join(", ")),
+                    ));
+                };
+                if picked.contains(&i) {
+                    return Err(invalid("run.tasks", format!("`{name}` is listed twice")));
+                }
+                picked.push(i);
+            }
+            if picked.is_empty() {
+                return Err(invalid("run.tasks", "list at least one task, or remove the key".into()));
+            }
+            picked.sort_unstable();
+            tasks = picked.iter().map(|&i| data_tasks[i].clone()).collect();
+            Some(picked)
         }
     };
 
@@ -754,6 +787,15 @@ pub fn resolve(
         }
         OptimizerName::Sgd => OptimizerConfig::Sgd { momentum: t.momentum, weight_decay: t.weight_decay },
     };
+    let a = &file.affinity;
+    let lookahead_lr = a.lookahead_lr.unwrap_or(t.lr);
+    if !(lookahead_lr > 0.0 && lookahead_lr.is_finite()) {
+        return Err(invalid("affinity.lookahead_lr", format!("{lookahead_lr}; use a rate above 0")));
+    }
+    if a.every > 0 && tasks.len() < 2 {
+        return Err(invalid("affinity.every", "task affinity needs at least two trained tasks".into()));
+    }
+    let affinity = (a.every > 0).then_some((a.every, lookahead_lr));
 
     Ok(RunConfig {
         source: path.to_path_buf(),
@@ -766,6 +808,7 @@ pub fn resolve(
         tasks,
         data_tasks,
         single_task,
+        subset,
         model,
         weighting,
         weighting_input,
@@ -782,6 +825,7 @@ pub fn resolve(
             monitor,
             early_stopping: EarlyStopping { patience: es.patience, min_delta: es.min_delta },
         },
+        affinity,
         toml,
         file,
     })
@@ -869,6 +913,12 @@ mod tests {
                 "data.csv.delimiter",
             ),
             (&["data.source=\"csv\""], "data.csv.numeric"),
+            (&["run.tasks=[\"zz\"]"], "run.tasks"),
+            (&["run.tasks=[\"a\", \"a\"]"], "run.tasks"),
+            (&["run.tasks=[\"a\"]", "run.single_task=a"], "run.tasks"),
+            (&["affinity.lookahead_lr=-1.0"], "affinity.lookahead_lr"),
+            (&["affinity.every=1", "run.single_task=a"], "affinity.every"),
+            (&["data.synthetic.task_groups=[0, 2]"], "data.synthetic.task_groups"),
             (&["data.synthetic.correlation=2.0"], "data.synthetic.correlation"),
             (&["data.split.train=0.5"], "data.split"),
             (&["tasks.1.metrics=[\"r2\"]"], "tasks[1].metrics"),
@@ -907,6 +957,16 @@ mod tests {
         let c = run("[[tasks]]\nname = \"m\"\nkind = \"multiclass\"\nclasses = 4\n", &[]).unwrap();
         assert_eq!(c.tasks[2].spec.kind, TaskKind::Multiclass { classes: 4 });
         assert_eq!(c.model.task_outputs, vec![1, 1, 4]);
+    }
+
+    #[test]
+    fn a_task_group_trains_its_tasks_on_all_tasks_data() {
+        let c = run("", &["run.tasks=[\"b\"]", "affinity.every=0"]).unwrap();
+        assert_eq!(c.tasks.len(), 1);
+        assert_eq!(c.tasks[0].spec.name, "b");
+        assert_eq!((c.data_tasks.len(), c.subset.clone()), (2, Some(vec![1])));
+        let c = run("", &["affinity.every=3"]).unwrap();
+        assert_eq!(c.affinity, Some((3, 1e-3)), "look-ahead rate defaults to train.lr");
     }
 
     #[test]

@@ -28,6 +28,21 @@ pub struct FileConfig {
     /// `[train]`: epochs, batches, optimizer.
     #[serde(default)]
     pub train: TrainSection,
+    /// `[affinity]`: task-affinity measurement during training.
+    #[serde(default)]
+    pub affinity: AffinitySection,
+}
+
+/// `[affinity]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AffinitySection {
+    /// Measure the task-affinity matrices every this many training steps (on the step's
+    /// batch, before its update); 0 = off. Default 0.
+    pub every: usize,
+    /// Learning rate of TAG's virtual look-ahead step. Default: `train.lr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookahead_lr: Option<f64>,
 }
 
 /// `[run]`.
@@ -44,11 +59,15 @@ pub struct RunSection {
     /// `mtl train --single-task` sets it for each task in turn.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub single_task: Option<String>,
+    /// Train only these tasks (a task group, e.g. from `mtl affinity --groups`) on the data
+    /// of all the config's tasks; absent = all tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<String>>,
 }
 
 impl Default for RunSection {
     fn default() -> Self {
-        Self { name: "run".into(), seed: 0, output_dir: "runs".into(), single_task: None }
+        Self { name: "run".into(), seed: 0, output_dir: "runs".into(), single_task: None, tasks: None }
     }
 }
 

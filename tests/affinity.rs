@@ -1,0 +1,93 @@
+//! `mtl affinity` end to end: on synthetic data with two hidden task groups the matrices show
+//! the blocks and `--groups 2` returns them; the group configs train.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mtl(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtl")).args(args).current_dir(cwd).output().expect("mtl runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Four regressions: y0, y1 correlated (p = 0.9), y2, y3 correlated, the pairs orthogonal.
+const BLOCKS: &str = r#"
+[run]
+name = "blocks"
+seed = 5
+[data.synthetic]
+samples = 800
+features = 10
+correlation = 0.9
+sin_terms = 0
+task_groups = [0, 0, 1, 1]
+[[tasks]]
+name = "y0"
+kind = "regression"
+[[tasks]]
+name = "y1"
+kind = "regression"
+[[tasks]]
+name = "y2"
+kind = "regression"
+[[tasks]]
+name = "y3"
+kind = "regression"
+[model.encoder]
+hidden = [16]
+[model.head]
+hidden = [8]
+[train]
+epochs = 2
+batch_size = 64
+lr = 0.01
+"#;
+
+#[test]
+fn affinity_finds_the_hidden_task_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("blocks.toml");
+    std::fs::write(&cfg, BLOCKS).unwrap();
+    let o =
+        mtl(&["affinity", cfg.to_str().unwrap(), "--groups", "2", "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/blocks-affinity");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("affinity.json")).unwrap()).unwrap();
+    assert_eq!(report["steps"], 20, "10 steps per epoch, 2 epochs, every step");
+    let m = |name: &str, i: usize, j: usize| report[name][i][j].as_f64().unwrap();
+    for name in ["lookahead", "parameter_cosine", "representation_cosine"] {
+        let within = [m(name, 0, 1), m(name, 1, 0), m(name, 2, 3), m(name, 3, 2)];
+        let across =
+            [m(name, 0, 2), m(name, 0, 3), m(name, 1, 2), m(name, 1, 3), m(name, 2, 0), m(name, 3, 1)];
+        // Early in training a pair's cosine can still sit near 0 while the heads are random,
+        // so the blocks are checked on average: the mean within-group entry exceeds every
+        // cross-group entry.
+        let mean_within = within.iter().sum::<f64>() / 4.0;
+        let max_across = across.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!(mean_within > max_across, "{name}: within {within:?}, across {across:?}");
+    }
+    let groups: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("groups.json")).unwrap()).unwrap();
+    assert_eq!(groups["groups"], serde_json::json!([["y0", "y1"], ["y2", "y3"]]));
+    for plot in ["lookahead", "parameter_cosine", "representation_cosine"] {
+        assert!(run.join(format!("plots/affinity_{plot}.svg")).exists(), "{plot}");
+    }
+    // The measuring overhead is in the epoch log.
+    let log = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert!(log.lines().all(|l| l.contains("\"affinity\":{\"seconds\"")), "{log}");
+    // Each group config trains its tasks on the same data.
+    let group1 = run.join("groups/blocks-group1.toml");
+    let o = mtl(
+        &["train", group1.to_str().unwrap(), "--backend", "ndarray", "-q", "--set", "train.epochs=1"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/blocks-group1/summary.json")).unwrap())
+            .unwrap();
+    let trained: Vec<&String> = summary["test"].as_object().unwrap().keys().collect();
+    assert_eq!(trained, ["y0", "y1"]);
+}
