@@ -90,4 +90,35 @@ fn affinity_finds_the_hidden_task_groups() {
             .unwrap();
     let trained: Vec<&String> = summary["test"].as_object().unwrap().keys().collect();
     assert_eq!(trained, ["y0", "y1"]);
+
+    // compare: all tasks together vs the chosen groups vs single-task, with Δm.
+    let o = mtl(
+        &[
+            "compare",
+            cfg.to_str().unwrap(),
+            "--groups",
+            run.join("groups.json").to_str().unwrap(),
+            "--backend",
+            "ndarray",
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = std::fs::read_to_string(dir.path().join("runs/compare-blocks/table.md")).unwrap();
+    let rows: Vec<&str> = table.lines().skip(2).map(|l| l.split('|').nth(1).unwrap().trim()).collect();
+    assert_eq!(rows, ["stl", "ew", "ew grouped"], "{table}");
+    let results = std::fs::read_to_string(dir.path().join("runs/compare-blocks/results.csv")).unwrap();
+    let grouped = results.lines().find(|l| l.starts_with("ew grouped")).unwrap();
+    assert!(
+        grouped.split(',').rev().nth(1).unwrap().parse::<f64>().is_ok(),
+        "Δm of the grouped row: {grouped}"
+    );
+    // Bad groups are refused before anything trains.
+    let o = mtl(
+        &["compare", cfg.to_str().unwrap(), "--groups", "y0,y1;y2", "--backend", "ndarray", "-q"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("exactly one non-empty group"), "{}", stderr(&o));
 }

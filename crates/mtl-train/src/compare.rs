@@ -18,7 +18,7 @@ use clap::Args;
 use crate::backend::{SelectedDevice, select_device};
 use crate::cli::BackendArgs;
 use crate::config::{RunConfig, TaskConfig};
-use crate::delta::scores_from_json;
+use crate::delta::{delta, scores_from_json};
 use crate::error::{Error, io};
 use crate::io::atomic_write;
 use crate::plots::{Panel, Series, write_svg};
@@ -53,6 +53,11 @@ pub struct CompareArgs {
     /// Skip the single-task baselines (no STL rows, no Δ).
     #[arg(long)]
     pub no_stl: bool,
+    /// Also train every method × architecture on task groups, one network per group, and
+    /// report the combined tasks as `METHOD grouped`: `"a,b;c,d"`, or the `groups.json` of
+    /// `mtl affinity --groups`.
+    #[arg(long, value_name = "GROUPS")]
+    pub groups: Option<String>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -74,6 +79,8 @@ struct Cell {
     id: String,
     /// Validated config of each seed.
     configs: Vec<RunConfig>,
+    /// Grouped cells (`--groups`): per seed, one config per task group (`configs` is empty).
+    groups: Vec<Vec<RunConfig>>,
 }
 
 /// What one finished run contributed.
@@ -147,6 +154,8 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
         args.architectures.clone()
     };
     let points = parse_sweeps(&args.sweep)?;
+    let task_names: Vec<String> = base.tasks.iter().map(|t| t.spec.name.clone()).collect();
+    let groups = args.groups.as_deref().map(|g| parse_groups(g, &task_names)).transpose()?;
     let seeds: Vec<u64> = (0..args.seeds as u64).map(|i| base.seed + i).collect();
 
     // Validate the whole grid before training anything.
@@ -181,14 +190,42 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
                     sweep: point.clone(),
                     id: sanitize(&id),
                     configs,
+                    groups: Vec::new(),
                 });
+                if let Some(groups) = &groups {
+                    let per_seed = seeds
+                        .iter()
+                        .map(|&s| {
+                            groups
+                                .iter()
+                                .map(|g| {
+                                    let mut o = o.clone();
+                                    o.push(format!("run.tasks={}", toml_list(g)));
+                                    cell_config(&o, s)
+                                })
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    cells.push(Cell {
+                        method: format!("{m} grouped"),
+                        architecture: a.clone(),
+                        sweep: point.clone(),
+                        id: sanitize(&format!("{id}-grouped")),
+                        configs: Vec::new(),
+                        groups: per_seed,
+                    });
+                }
             }
         }
     }
 
     let device = select_device(args.backend.backend, args.backend.device)?;
     std::fs::create_dir_all(&out).map_err(io(&out))?;
-    let runs_total = cells.len() * seeds.len() + stl_configs.len() * seeds.len() * base.tasks.len();
+    let cell_runs: usize = cells
+        .iter()
+        .map(|c| if c.groups.is_empty() { seeds.len() } else { c.groups.iter().map(Vec::len).sum() })
+        .sum();
+    let runs_total = cell_runs + stl_configs.len() * seeds.len() * base.tasks.len();
     let progress = Progress::counting(runs_total as u64, "runs", args.quiet);
     progress.set_prefix("compare");
     progress.line(&format!(
@@ -198,7 +235,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
         if args.no_stl {
             String::new()
         } else {
-            format!(" + {} single-task baselines", runs_total - cells.len() * seeds.len())
+            format!(" + {} single-task baselines", runs_total - cell_runs)
         },
         out.display()
     ));
@@ -222,31 +259,35 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     }
 
     for cell in &cells {
+        let reference = |seed: u64| {
+            references.iter().find(|(p, s, _)| *p == cell.sweep && *s == seed).map(|(_, _, r)| r.clone())
+        };
+        // A grouped cell: one run per task group, combined into one outcome per seed.
+        for (configs, &seed) in cell.groups.iter().zip(&seeds) {
+            let mut summaries = Vec::with_capacity(configs.len());
+            for (g, config) in configs.iter().enumerate() {
+                let dir = out
+                    .join("cells")
+                    .join(&cell.id)
+                    .join(format!("seed-{seed}"))
+                    .join(format!("group-{}", g + 1));
+                progress.set_message(format!("{} seed {seed} group {}", cell.id, g + 1));
+                summaries.push(run_or_reuse(config, &dir, &device, &progress, None)?);
+                progress.advance(1);
+            }
+            outcomes.push(grouped_outcome(
+                cell,
+                seed,
+                &base.tasks,
+                configs,
+                &summaries,
+                reference(seed).as_ref(),
+            )?);
+        }
         for config in &cell.configs {
             let dir = out.join("cells").join(&cell.id).join(format!("seed-{}", config.seed));
             progress.set_message(format!("{} seed {}", cell.id, config.seed));
-            let summary = match finished_summary(&dir) {
-                Some(s) => s,
-                None => {
-                    let resume = dir.join("checkpoints").join("last").exists();
-                    let reference = references
-                        .iter()
-                        .find(|(p, s, _)| *p == cell.sweep && *s == config.seed)
-                        .map(|(_, _, r)| r.clone());
-                    let options = TrainOptions {
-                        device: device.clone(),
-                        quiet: true,
-                        run_dir: Some(dir.clone()),
-                        resume,
-                        overwrite: !resume,
-                        stop_after_epoch: None,
-                        reference,
-                    };
-                    let s = train(config, &options)?;
-                    progress.line(&format!("{} seed {}: {:.1} s", cell.id, config.seed, s.wall_s));
-                    serde_json::to_value(&s).expect("summary serialises")
-                }
-            };
+            let summary = run_or_reuse(config, &dir, &device, &progress, reference(config.seed))?;
             progress.advance(1);
             outcomes.push(run_outcome(cell, config, &summary)?);
         }
@@ -265,6 +306,103 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     eprintln!("compare finished in {:.1} s", started.elapsed().as_secs_f64());
     println!("{}", out.join("table.md").display());
     Ok(())
+}
+
+/// The summary of the finished run in `dir`, training (or resuming) it first if needed.
+fn run_or_reuse(
+    config: &RunConfig,
+    dir: &Path,
+    device: &SelectedDevice,
+    progress: &Progress,
+    reference: Option<StlReference>,
+) -> Result<serde_json::Value, Error> {
+    if let Some(s) = finished_summary(dir) {
+        return Ok(s);
+    }
+    let resume = dir.join("checkpoints").join("last").exists();
+    let options = TrainOptions {
+        device: device.clone(),
+        quiet: true,
+        run_dir: Some(dir.to_path_buf()),
+        resume,
+        overwrite: !resume,
+        stop_after_epoch: None,
+        reference,
+    };
+    let s = train(config, &options)?;
+    progress.line(&format!("{}: {:.1} s", dir.display(), s.wall_s));
+    Ok(serde_json::to_value(&s).expect("summary serialises"))
+}
+
+/// `--groups`: `"a,b;c,d"` or a `groups.json` (`{"groups": [["a", "b"], …]}`); every task of
+/// the config in exactly one group.
+fn parse_groups(spec: &str, tasks: &[String]) -> Result<Vec<Vec<String>>, Error> {
+    let groups: Vec<Vec<String>> = if spec.ends_with(".json") {
+        let text = std::fs::read_to_string(spec)
+            .map_err(|e| Error::Usage(format!("--groups {spec}: cannot read it ({e})")))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Usage(format!("--groups {spec}: not JSON ({e})")))?;
+        serde_json::from_value(v["groups"].clone()).map_err(|_| {
+            Error::Usage(format!("--groups {spec}: expected {{\"groups\": [[\"task\", …], …]}} (mtl affinity --groups writes it)"))
+        })?
+    } else {
+        spec.split(';')
+            .map(|g| g.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
+            .collect()
+    };
+    let mut seen: Vec<&String> = groups.iter().flatten().collect();
+    seen.sort();
+    let mut want: Vec<&String> = tasks.iter().collect();
+    want.sort();
+    if seen != want || groups.iter().any(Vec::is_empty) {
+        return Err(Error::Usage(format!(
+            "--groups `{spec}`: put every task ({}) in exactly one non-empty group, e.g. \"a,b;c\"",
+            tasks.join(", ")
+        )));
+    }
+    Ok(groups)
+}
+
+/// `["a", "b"]` as a TOML array for `--set`.
+fn toml_list(items: &[String]) -> String {
+    toml::Value::Array(items.iter().map(|s| toml::Value::String(s.clone())).collect()).to_string()
+}
+
+/// One seed of a grouped cell: each task's test metrics from its group's run, Δ against the
+/// single-task baselines over all tasks.
+fn grouped_outcome(
+    cell: &Cell,
+    seed: u64,
+    tasks: &[TaskConfig],
+    configs: &[RunConfig],
+    summaries: &[serde_json::Value],
+    reference: Option<&StlReference>,
+) -> Result<Outcome, Error> {
+    let mut scores = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let g = configs
+            .iter()
+            .position(|c| c.tasks.iter().any(|u| u.spec.name == t.spec.name))
+            .expect("a partition");
+        let one = [(t.spec.name.clone(), t.metrics.clone())];
+        let mut s = scores_from_json(&one, &summaries[g]["test"]).map_err(|m| Error::RunDir {
+            path: PathBuf::from(summaries[g]["run_dir"].as_str().unwrap_or("?")),
+            message: format!("summary.json has no usable test results ({m}); delete the folder to rerun it"),
+        })?;
+        scores.push(s.remove(0));
+    }
+    let names: Vec<String> = tasks.iter().map(|t| t.spec.name.clone()).collect();
+    let d = reference.and_then(|r| delta(&scores, &r.test, &names).ok());
+    Ok(Outcome {
+        method: cell.method.clone(),
+        architecture: cell.architecture.clone(),
+        sweep: cell.sweep.clone(),
+        seed,
+        metrics: metric_pairs(tasks, &scores),
+        delta_p: d.map(|d| d.delta_p),
+        delta_m: d.map(|d| d.delta_m),
+        wall_s: summaries.iter().filter_map(|s| s["wall_s"].as_f64()).sum(),
+    })
 }
 
 /// Train the missing baselines of `config`, advancing the bar per trained task.

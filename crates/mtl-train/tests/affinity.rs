@@ -109,3 +109,34 @@ fn lookahead_and_cosines_match_a_hand_computation_on_a_linear_model() {
     close(got.parameter_cosine[0][0], 1.0, "self cosine");
     assert!(got.gate_overlap.is_none(), "hard sharing has no gates");
 }
+
+#[test]
+#[allow(deprecated)]
+fn gate_overlap_is_a_symmetric_histogram_intersection() {
+    let text = LINEAR.replace(
+        "[model.encoder]",
+        "[model]\narchitecture = \"mmoe\"\n[model.experts]\ncount = 3\n[model.encoder]",
+    );
+    let config = RunConfig::from_toml(Path::new("mmoe.toml"), &text, &[]).unwrap();
+    let device = Device::ndarray().autodiff();
+    device.seed(1);
+    let model = config.model.init(&device);
+    let data = prepare_data(&config).unwrap().train;
+    let idx: Vec<usize> = (0..16).collect();
+    let batch = MultiTaskBatch::gather(&data, &idx, &device);
+    let got = measure(&model, &batch, &config.task_specs(), 0.01);
+    let o = got.gate_overlap.expect("MMoE has gates");
+    // Each task's mean gate sums to 1, so its overlap with itself is 1.
+    for (i, row) in o.iter().enumerate() {
+        assert!((row[i] - 1.0).abs() < 1e-5, "{o:?}");
+        for (j, v) in row.iter().enumerate() {
+            assert!((v - o[j][i]).abs() < 1e-9 && (0.0..=1.0 + 1e-6).contains(v), "{o:?}");
+        }
+    }
+    // By hand from the gates: Σ_e min(p̄_0(e), p̄_1(e)).
+    let gates = model.valid().gate_weights(&batch.inputs.clone().inner()).unwrap();
+    let mean = |g: Tensor<2>| g.mean_dim(0).into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    let (p, q) = (mean(gates[0].clone()), mean(gates[1].clone()));
+    let want: f32 = p.iter().zip(&q).map(|(a, b)| a.min(*b)).sum();
+    assert!((o[0][1] - f64::from(want)).abs() < 1e-5);
+}
