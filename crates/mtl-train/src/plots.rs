@@ -5,7 +5,8 @@
 //! panel per task), `weights.svg` (mean task weight per epoch), `gradients.svg` (on the
 //! gradient routes: task gradient norms and the mean and minimum pairwise cosine), `lr.svg`
 //! (learning rate), when single-task baselines exist, `delta.svg` (valid Δp and Δm), and for
-//! gated architectures `gates.svg` (each task's mean gate weight per expert).
+//! gated architectures `gates.svg` (each task's mean gate weight per expert), and when the run
+//! measured task affinity the `affinity_*.svg` heat maps.
 
 use std::path::{Path, PathBuf};
 
@@ -323,6 +324,16 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
         &format!("{run}: improvement over single-task (valid)"),
         vec![panel("Δ", "%", deltas, false)],
     )?;
+    // Task-affinity heat maps, when the run measured them.
+    let affinity = run_dir.join("affinity.json");
+    if let Ok(text) = std::fs::read_to_string(&affinity) {
+        let report: crate::affinity::AffinityReport =
+            serde_json::from_str(&text).map_err(|e| Error::RunDir {
+                path: run_dir.to_path_buf(),
+                message: format!("affinity.json is corrupt ({e}); measure again with `mtl affinity`"),
+            })?;
+        written.extend(report.plot(run_dir)?);
+    }
     Ok(written)
 }
 

@@ -137,10 +137,16 @@ impl AffinityReport {
         self.lookahead.iter().map(|r| r.iter().map(|v| v.unwrap_or(f64::NAN)).collect()).collect()
     }
 
-    /// Write `affinity.json` and one heat map per matrix into `run_dir` (and `run_dir/plots`).
+    /// Write `affinity.json` into `run_dir` (the heat maps are drawn with the run's other
+    /// plots, see [`crate::plots::plot_run`]).
     pub fn save(&self, run_dir: &Path) -> Result<(), Error> {
         let json = serde_json::to_vec_pretty(self).expect("report serialises");
-        atomic_write(&run_dir.join("affinity.json"), &json)?;
+        atomic_write(&run_dir.join("affinity.json"), &json)
+    }
+
+    /// Draw one heat map per matrix into `run_dir/plots`; returns the files.
+    pub fn plot(&self, run_dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
+        let mut written = Vec::new();
         let plots = run_dir.join("plots");
         std::fs::create_dir_all(&plots).map_err(crate::error::io(&plots))?;
         for name in MATRICES {
@@ -153,9 +159,11 @@ impl AffinityReport {
                 _ => (self.gate_overlap.as_ref(), "gate overlap Σ min(p̄ row, p̄ column)"),
             };
             if let Some(m) = matrix {
-                heatmap_svg(&plots.join(format!("affinity_{name}.svg")), title, &self.tasks, m)?;
+                let path = plots.join(format!("affinity_{name}.svg"));
+                heatmap_svg(&path, title, &self.tasks, m)?;
+                written.push(path);
             }
         }
-        Ok(())
+        Ok(written)
     }
 }
