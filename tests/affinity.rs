@@ -1,16 +1,9 @@
 //! `mtl affinity` end to end: on synthetic data with two hidden task groups the matrices show
 //! the blocks and `--groups 2` returns them; the group configs train.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn mtl(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mtl")).args(args).current_dir(cwd).output().expect("mtl runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{mtl, stderr};
 
 /// Four regressions: y0, y1 correlated (p = 0.9), y2, y3 correlated, the pairs orthogonal.
 const BLOCKS: &str = r#"

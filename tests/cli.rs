@@ -1,22 +1,13 @@
 //! The `mtl` binary end to end: exit codes and messages for bad input, and a short training
 //! run on the ndarray backend.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{mtl, repo, stderr, stdout};
 use mtl_data::idx::encode_idx as idx_bytes;
-
-fn mtl(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mtl")).args(args).current_dir(cwd).output().expect("mtl runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 const TINY: &str = r#"
 [run]
@@ -245,10 +236,6 @@ fn devices_lists_the_cpu_backends() {
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("flex") && out.contains("ndarray") && out.contains("auto"), "{out}");
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

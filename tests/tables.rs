@@ -2,34 +2,11 @@
 //! missing labels, multi-input mode, class weights, and bad files (exit 2 naming the file,
 //! line and column).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn mtl_env(args: &[&str], cwd: &Path, data_dir: Option<&Path>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mtl"));
-    c.args(args).current_dir(cwd);
-    match data_dir {
-        Some(d) => c.env("MTL_DATA_DIR", d),
-        None => c.env_remove("MTL_DATA_DIR"),
-    };
-    c.output().expect("mtl runs")
-}
+use std::path::Path;
 
-fn mtl(args: &[&str], cwd: &Path) -> Output {
-    mtl_env(args, cwd, None)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
+use common::{json, mtl, mtl_env, repo, stderr};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

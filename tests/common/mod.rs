@@ -1,0 +1,42 @@
+//! Helpers shared by the binary's end-to-end tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Run `mtl ARGS` in `cwd` with `MTL_DATA_DIR` set to `data_dir` (or unset).
+pub fn mtl_env(args: &[&str], cwd: &Path, data_dir: Option<&Path>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mtl"));
+    c.args(args).current_dir(cwd);
+    match data_dir {
+        Some(d) => c.env("MTL_DATA_DIR", d),
+        None => c.env_remove("MTL_DATA_DIR"),
+    };
+    c.output().expect("mtl runs")
+}
+
+/// Run `mtl ARGS` in `cwd` (without `MTL_DATA_DIR`).
+pub fn mtl(args: &[&str], cwd: &Path) -> Output {
+    mtl_env(args, cwd, None)
+}
+
+/// The command's standard error.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The command's standard output.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A JSON file, parsed.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
