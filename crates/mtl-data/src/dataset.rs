@@ -40,17 +40,25 @@ impl MultiTaskDataset {
         self.tasks.len()
     }
 
-    /// Check that each of `columns` holds integer codes below its cardinality.
+    /// Check that each of `columns` holds integer codes below its cardinality; errors name
+    /// `split`.
     pub fn check_categories(
         &self,
         columns: &[usize],
         cardinalities: &[usize],
+        split: &str,
     ) -> Result<(), crate::DataError> {
         for (&column, &n) in columns.iter().zip(cardinalities) {
             for row in 0..self.len() {
                 let value = self.features[row * self.num_features + column];
                 if !(value >= 0.0 && value.fract() == 0.0 && (value as usize) < n) {
-                    return Err(crate::DataError::BadCategory { column, row, value, max: n - 1 });
+                    return Err(crate::DataError::BadCategory {
+                        split: split.to_string(),
+                        column,
+                        row,
+                        value,
+                        max: n - 1,
+                    });
                 }
             }
         }

@@ -13,10 +13,12 @@ pub enum DataError {
     },
     /// A categorical feature holds a value that is not a category code.
     #[error(
-        "feature column {column}, row {row}: {value} is not a category code 0..={max}; recode the column \
+        "feature column {column}, row {row} of the {split} split: {value} is not a category code 0..={max}; recode the column \
          to integers from 0 or raise its entry in `model.encoder.cardinalities`"
     )]
     BadCategory {
+        /// The split (`train`, `valid`, `test`).
+        split: String,
         /// Feature column index.
         column: usize,
         /// Row index (0-based, in the data as loaded).

@@ -106,8 +106,8 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
     let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
     let splits = config.data.splits(&specs, &config.split, config.seed)?;
     if let mtl_model::encoder::EncoderConfig::Tabular(t) = config.model.architecture.encoder() {
-        for part in [&splits.train, &splits.valid, &splits.test] {
-            part.check_categories(&t.categorical, &t.cardinalities)?;
+        for (part, split) in [(&splits.train, "train"), (&splits.valid, "valid"), (&splits.test, "test")] {
+            part.check_categories(&t.categorical, &t.cardinalities, split)?;
         }
     }
     let picked = match (&config.single_task, &config.subset) {

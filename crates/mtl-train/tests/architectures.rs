@@ -246,7 +246,10 @@ fn a_categorical_column_with_non_codes_is_a_data_error() {
     );
     let e = train(&cfg, &options(dir.path().join("r"), BackendChoice::Ndarray)).unwrap_err();
     assert!(matches!(e, Error::Data(_)), "{e:?}");
-    assert!(e.to_string().contains("feature column 5"), "{e}");
+    assert!(
+        e.to_string().contains("feature column 5") && e.to_string().contains("of the train split"),
+        "{e}"
+    );
     assert_eq!(e.exit_code(), 2);
     assert!(!dir.path().join("r/metrics.jsonl").exists());
 }
