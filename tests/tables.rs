@@ -160,6 +160,22 @@ fn missing_labels_are_left_out_of_the_test_loss_and_metrics() {
     let mse = summary["test"]["y"]["mse"].as_f64().unwrap();
     assert!((mse - sse / n as f64).abs() < 1e-4 * (1.0 + mse), "summary {mse} vs by hand {}", sse / n as f64);
     assert!((summary["test"]["y"]["loss"].as_f64().unwrap() - mse).abs() < 1e-4 * (1.0 + mse));
+    // With a validation file the validation fraction may be 0.
+    std::fs::copy(dir.path().join("test.csv"), dir.path().join("valid.csv")).unwrap();
+    let o = mtl(
+        &[
+            "check",
+            cfg.to_str().unwrap(),
+            "--set",
+            "data.csv.valid=\"valid.csv\"",
+            "--set",
+            "data.split.valid=0.0",
+            "--set",
+            "data.split.train=1.0",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
     // A task without any label in the validation split cannot be selected on: exit 2.
     let unlabelled = (0..40)
         .fold("x1,x2,c,y,k\n".to_string(), |a, i| a + &format!("{i},1,u,,{}\n", ["lo", "hi", "mid"][i % 3]));

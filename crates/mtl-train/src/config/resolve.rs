@@ -256,7 +256,11 @@ pub fn resolve(
         test: file.data.split.test,
     };
     split.validate().map_err(data_err)?;
-    if split.valid <= 0.0 {
+    // A csv source whose every training file has its own validation file needs no fraction.
+    let valid_files = file.data.source == DataSourceKind::Csv
+        && (file.data.csv.valid.is_some()
+            || file.tasks.iter().all(|t| t.files.as_ref().is_some_and(|f| f.valid.is_some())));
+    if split.valid <= 0.0 && !valid_files {
         return Err(invalid(
             "data.split.valid",
             "model selection needs a validation split; use a fraction above 0".into(),
