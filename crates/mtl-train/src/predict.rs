@@ -106,8 +106,13 @@ impl InputSchema {
             .trim(csv::Trim::All)
             .from_path(path)
             .map_err(|e| bad(None, e.to_string()))?;
-        let header: Vec<String> =
-            reader.headers().map_err(|e| bad(Some(1), e.to_string()))?.iter().map(String::from).collect();
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| bad(Some(1), e.to_string()))?
+            .iter()
+            .enumerate()
+            .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.to_string())
+            .collect();
         if header.iter().all(|h| h.is_empty()) {
             return Err(bad(
                 Some(1),

@@ -74,7 +74,12 @@ impl RawTable {
             .map_err(|e| err(None, e.to_string()))?;
         let mut names: Vec<String> = if format.header {
             let header = reader.headers().map_err(|e| err(Some(1), e.to_string()))?;
-            header.iter().map(String::from).collect()
+            // Spreadsheet exports may start with a UTF-8 byte-order mark.
+            header
+                .iter()
+                .enumerate()
+                .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.to_string())
+                .collect()
         } else {
             format.columns.clone().unwrap_or_default()
         };

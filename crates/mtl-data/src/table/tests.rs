@@ -149,6 +149,16 @@ fn multi_input_sources_label_only_their_own_task() {
 }
 
 #[test]
+fn a_byte_order_mark_and_windows_line_ends_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "t.csv", "\u{feff}colour,size,y\r\nred,1,0.5\r\nblue,\"2\",1.5\r\n");
+    let c = config(one(train, None, None), vec![label("y", LabelMap::Regression)]);
+    let prep = c.fit(&all_train(), 0).unwrap();
+    let s = c.load(&prep, &specs(&prep), &all_train(), 0).unwrap();
+    assert_eq!(s.train.targets[0], vec![0.5, 1.5]);
+}
+
+#[test]
 fn multilabel_columns_become_label_sets() {
     let dir = tempfile::tempdir().unwrap();
     let train = write(dir.path(), "t.csv", "colour,size,l0,l1,l2\nred,1,1,0,1\nred,2,?,,\nblue,3,0,true,0\n");
