@@ -1,6 +1,7 @@
 //! The training loop: epochs of seeded batches, per-epoch validation, checkpoints, logs, and
 //! the final test evaluation of the best checkpoint.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -125,11 +126,12 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
 /// The training split with each task's class weights folded into its label masks (the masked
 /// loss Σ m_i·ℓ_i / Σ m_i then becomes the class-weighted mean), and the weights used per task
 /// (`None` for unweighted tasks). Weights are computed from the training split's class counts.
-pub fn weight_classes(
-    train: &MultiTaskDataset,
+/// Without class weights the split is borrowed, not copied.
+pub fn weight_classes<'a>(
+    train: &'a MultiTaskDataset,
     tasks: &[TaskConfig],
-) -> (MultiTaskDataset, Vec<Option<Vec<f64>>>) {
-    let mut weighted = train.clone();
+) -> (Cow<'a, MultiTaskDataset>, Vec<Option<Vec<f64>>>) {
+    let mut weighted = Cow::Borrowed(train);
     let mut used = Vec::with_capacity(tasks.len());
     for (t, task) in tasks.iter().enumerate() {
         let Some(spec) = &task.class_weights else {
@@ -138,7 +140,7 @@ pub fn weight_classes(
         };
         let classes = task.spec.kind.output_dim().max(2);
         let w = spec.values(&train.class_counts(t, classes));
-        for (m, y) in weighted.masks[t].iter_mut().zip(&train.targets[t]) {
+        for (m, y) in weighted.to_mut().masks[t].iter_mut().zip(&train.targets[t]) {
             *m *= w[*y as usize] as f32;
         }
         used.push(Some(w));
@@ -745,6 +747,7 @@ mod tests {
         let m: Vec<f32> = [w[0], w[0], w[1], w[0], 0.0].iter().map(|v| *v as f32).collect();
         assert_eq!(weighted.masks[0], m, "an unlabelled sample stays at 0");
         let (same, used) = weight_classes(&data, &[task(None)]);
-        assert_eq!((same, used), (data.clone(), vec![None]));
+        assert!(matches!(same, Cow::Borrowed(_)), "no copy without class weights");
+        assert_eq!((same.into_owned(), used), (data.clone(), vec![None]));
     }
 }
