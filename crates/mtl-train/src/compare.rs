@@ -385,11 +385,7 @@ fn grouped_outcome(
             .position(|c| c.tasks.iter().any(|u| u.spec.name == t.spec.name))
             .expect("a partition");
         let one = [(t.spec.name.clone(), t.metrics.clone())];
-        let mut s = scores_from_json(&one, &summaries[g]["test"]).map_err(|m| Error::RunDir {
-            path: PathBuf::from(summaries[g]["run_dir"].as_str().unwrap_or("?")),
-            message: format!("summary.json has no usable test results ({m}); delete the folder to rerun it"),
-        })?;
-        scores.push(s.remove(0));
+        scores.push(test_scores(&one, &summaries[g])?.remove(0));
     }
     let names: Vec<String> = tasks.iter().map(|t| t.spec.name.clone()).collect();
     let d = reference.and_then(|r| delta(&scores, &r.test, &names).ok());
@@ -454,13 +450,21 @@ fn stl_outcome(config: &RunConfig, point: &SweepPoint, r: &StlReference) -> Resu
     })
 }
 
+/// The test metrics of `tasks` in a run's summary, or an error naming its folder.
+fn test_scores(
+    tasks: &[(String, Vec<crate::metrics::MetricKind>)],
+    summary: &serde_json::Value,
+) -> Result<Vec<Vec<(crate::metrics::MetricKind, f64)>>, Error> {
+    scores_from_json(tasks, &summary["test"]).map_err(|m| Error::RunDir {
+        path: PathBuf::from(summary["run_dir"].as_str().unwrap_or("?")),
+        message: format!("summary.json has no usable test results ({m}); delete the folder to rerun it"),
+    })
+}
+
 fn run_outcome(cell: &Cell, config: &RunConfig, summary: &serde_json::Value) -> Result<Outcome, Error> {
     let tasks: Vec<(String, Vec<_>)> =
         config.tasks.iter().map(|t| (t.spec.name.clone(), t.metrics.clone())).collect();
-    let scores = scores_from_json(&tasks, &summary["test"]).map_err(|m| Error::RunDir {
-        path: PathBuf::from(summary["run_dir"].as_str().unwrap_or("?")),
-        message: format!("summary.json has no usable test results ({m}); delete the folder to rerun it"),
-    })?;
+    let scores = test_scores(&tasks, summary)?;
     let d = |k: &str| summary.pointer(&format!("/delta/test/{k}")).and_then(serde_json::Value::as_f64);
     Ok(Outcome {
         method: cell.method.clone(),
