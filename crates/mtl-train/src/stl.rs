@@ -78,6 +78,12 @@ pub fn config_key(file: &FileConfig) -> String {
 
 /// The baselines of every trained task of a multi-task `config`.
 pub fn baselines(config: &RunConfig) -> Result<Vec<Baseline>, Error> {
+    // A baseline keeps `[data]` and the seed, so a CSV source's fitted preprocessing is the
+    // same: reuse it rather than read and fit the training file once per task.
+    let saved = match &config.data {
+        crate::data::DataSource::Csv(c) => Some(c.prep.clone()),
+        _ => None,
+    };
     config
         .tasks
         .iter()
@@ -85,7 +91,7 @@ pub fn baselines(config: &RunConfig) -> Result<Vec<Baseline>, Error> {
             let file = baseline_file(&config.file, &t.spec.name);
             let key = config_key(&file);
             let text = toml::to_string(&file).expect("a parsed config serialises back to TOML");
-            let stl = RunConfig::from_toml(&config.source, &text, &[])?;
+            let stl = RunConfig::from_toml_with(&config.source, &text, saved.clone())?;
             let run_dir = config.output_dir.join("stl").join(format!("{}-{key}", t.spec.name));
             Ok(Baseline { task: t.spec.name.clone(), key, run_dir, config: stl })
         })

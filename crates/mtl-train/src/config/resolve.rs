@@ -207,6 +207,17 @@ impl RunConfig {
         resolve(path, file, toml, saved)
     }
 
+    /// Validate TOML `text` as if read from `source`, with a CSV source's preprocessing taken
+    /// from `saved` instead of refitted (a derived config with the same `[data]` and seed).
+    pub fn from_toml_with(
+        source: &Path,
+        text: &str,
+        saved: Option<Preprocessing>,
+    ) -> Result<Self, ConfigError> {
+        let (file, toml) = super::load::parse_text(source, text, &[])?;
+        resolve(source, file, toml, saved)
+    }
+
     /// Validate TOML `text` as if read from `source` (used by tests and examples).
     pub fn from_toml(source: &Path, text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
         let (file, toml) = super::load::parse_text(source, text, overrides)?;
@@ -284,7 +295,7 @@ pub fn resolve(
         let kind = match (t.kind, t.classes) {
             (TaskKindName::Multiclass, classes) if t.labels.is_some() => {
                 let (_, prep) = table.as_ref().expect("`labels` is refused for other sources");
-                let kind = super::table::fitted_kind(prep, i);
+                let kind = prep.labels[i].kind();
                 if let Some(c) = classes.filter(|&c| kind.output_dim() != c) {
                     return Err(invalid(
                         &key("classes"),

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use mtl_data::table::{CsvFormat, LabelColumn, LabelMap, Preprocessing, TableConfig, TableFiles};
-use mtl_data::{SplitFractions, TaskKind};
+use mtl_data::SplitFractions;
 
 use super::error::ConfigError;
 use super::schema::{DataSourceKind, FileConfig, OneOrMany, TaskKindName, TaskSection};
@@ -225,9 +225,4 @@ pub fn resolve_table(
         None => table.fit(split, file.run.seed)?,
     };
     Ok(Some((table, prep)))
-}
-
-/// The kind of task `i` once the table is fitted: inferred class counts filled in.
-pub fn fitted_kind(prep: &Preprocessing, i: usize) -> TaskKind {
-    prep.labels[i].kind()
 }
