@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mtl_data::table::{CsvFormat, LabelColumn, LabelMap, Preprocessing, TableConfig, TableFiles};
 use mtl_data::SplitFractions;
+use mtl_data::table::{CsvFormat, LabelColumn, LabelMap, Preprocessing, TableConfig, TableFiles};
 
 use super::error::ConfigError;
 use super::schema::{DataSourceKind, FileConfig, OneOrMany, TaskKindName, TaskSection};
