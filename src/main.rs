@@ -1,13 +1,22 @@
 //! The `mtl` binary: parse the command line, run the command, map errors to exit codes
 //! (0 success, 1 training failed, 2 bad input).
+//!
+//! The app over the `mtl-train` library (as ripgrep's `crates/core` over its libraries):
+//! `cli.rs` parses and dispatches, `commands/` holds one module per command, `report/` what
+//! people look at (plots, progress bars).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
+mod args;
+mod cli;
+mod commands;
+mod report;
+
 fn main() -> ExitCode {
-    let cli = mtl_train::cli::Cli::parse();
-    match mtl_train::cli::run(cli) {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let e = anyhow::Error::from(e);

@@ -287,7 +287,9 @@ fn eval_predict_export_and_plot_on_a_trained_run() {
     std::fs::remove_dir_all(run.join("plots")).unwrap();
     let o = mtl(&["plot", run_s], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(run.join("plots/loss.svg").exists());
+    for plot in ["loss.svg", "metrics.svg", "weights.svg", "lr.svg"] {
+        assert!(run.join("plots").join(plot).exists(), "{plot}");
+    }
 
     // A folder that is not a run is refused.
     let o = mtl(&["eval", dir.path().to_str().unwrap(), "--backend", "ndarray"], dir.path());

@@ -372,9 +372,11 @@ fn check_case(case: &Case) {
     let bless = std::env::var_os("MTL_BLESS").is_some();
     for file in files {
         let now = documents(&run.join(file), &run);
-        let recorded_path = fixture_dir(case.name).join(file).with_extension(
-            if file.ends_with(".jsonl") { "jsonl" } else { "json" },
-        );
+        let recorded_path = fixture_dir(case.name).join(file).with_extension(if file.ends_with(".jsonl") {
+            "jsonl"
+        } else {
+            "json"
+        });
         if bless {
             std::fs::create_dir_all(fixture_dir(case.name)).unwrap();
             std::fs::write(&recorded_path, render(&now)).unwrap();
@@ -385,7 +387,14 @@ fn check_case(case: &Case) {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(recorded.len(), now.len(), "{}/{file}: {} documents recorded, {} now", case.name, recorded.len(), now.len());
+        assert_eq!(
+            recorded.len(),
+            now.len(),
+            "{}/{file}: {} documents recorded, {} now",
+            case.name,
+            recorded.len(),
+            now.len()
+        );
         for (i, (r, n)) in recorded.iter().zip(&now).enumerate() {
             if let Some(d) = first_difference(r, n, String::new()) {
                 panic!("{}/{file} document {}: {d}", case.name, i + 1);

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::AffinityReport;
-use super::grouping::best_partition;
-use crate::backend::select_device;
-use crate::cli::BackendArgs;
-use crate::config::RunConfig;
-use crate::error::{Error, io};
-use crate::io::atomic_write;
-use crate::trainer::{TrainOptions, train};
+use crate::args::BackendArgs;
+use mtl_train::affinity::AffinityReport;
+use mtl_train::affinity::grouping::best_partition;
+use mtl_train::backend::select_device;
+use mtl_train::config::RunConfig;
+use mtl_train::fit::FitOptions;
+use mtl_train::io::atomic_write;
+use mtl_train::{Error, io_error as io};
+
+use crate::commands::train::train;
 
 /// Arguments of `mtl affinity`.
 #[derive(Debug, Clone, Args)]
@@ -84,16 +86,9 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
     set.push(format!("train.epochs={epochs}"));
     set.push(format!("run.name=\"{}-affinity\"", base.name));
     let config = RunConfig::from_file(&args.config, &set)?;
-    let options = TrainOptions {
-        device: select_device(args.backend.backend, args.backend.device)?,
-        quiet: args.quiet,
-        run_dir: None,
-        resume: false,
-        overwrite: args.overwrite,
-        stop_after_epoch: None,
-        reference: None,
-    };
-    let summary = train(&config, &options)?;
+    let device = select_device(args.backend.backend, args.backend.device)?;
+    let options = FitOptions { overwrite: args.overwrite, ..FitOptions::new(device) };
+    let summary = train(&config, &options, args.quiet)?;
     let run_dir = summary.run_dir;
     let path = run_dir.join("affinity.json");
     let text = std::fs::read_to_string(&path).map_err(io(&path))?;

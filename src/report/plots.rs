@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
-use crate::error::{Error, io};
-use crate::io::atomic_write;
+use mtl_train::affinity::{AffinityReport, MATRICES};
+use mtl_train::io::atomic_write;
+use mtl_train::{Error, io_error as io};
 
 /// One line of a chart; `std` draws error bars (compare plots).
 #[derive(Debug, Clone)]
@@ -327,12 +328,34 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     // Task-affinity heat maps, when the run measured them.
     let affinity = run_dir.join("affinity.json");
     if let Ok(text) = std::fs::read_to_string(&affinity) {
-        let report: crate::affinity::AffinityReport =
-            serde_json::from_str(&text).map_err(|e| Error::RunDir {
-                path: run_dir.to_path_buf(),
-                message: format!("affinity.json is corrupt ({e}); measure again with `mtl affinity`"),
-            })?;
-        written.extend(report.plot(run_dir)?);
+        let report: AffinityReport = serde_json::from_str(&text).map_err(|e| Error::RunDir {
+            path: run_dir.to_path_buf(),
+            message: format!("affinity.json is corrupt ({e}); measure again with `mtl affinity`"),
+        })?;
+        written.extend(plot_affinity(&report, run_dir)?);
+    }
+    Ok(written)
+}
+
+/// Draw one heat map per affinity matrix into `run_dir/plots`; returns the files.
+pub fn plot_affinity(report: &AffinityReport, run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut written = Vec::new();
+    let plots = run_dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(io(&plots))?;
+    for name in MATRICES {
+        let (matrix, title) = match name {
+            "lookahead" => (Some(&report.lookahead), "look-ahead affinity Z(row → column) (TAG)"),
+            "parameter_cosine" => (Some(&report.parameter_cosine), "gradient cosine, shared parameters"),
+            "representation_cosine" => {
+                (Some(&report.representation_cosine), "gradient cosine, shared representation")
+            }
+            _ => (report.gate_overlap.as_ref(), "gate overlap Σ min(p̄ row, p̄ column)"),
+        };
+        if let Some(m) = matrix {
+            let path = plots.join(format!("affinity_{name}.svg"));
+            heatmap_svg(&path, title, &report.tasks, m)?;
+            written.push(path);
+        }
     }
     Ok(written)
 }

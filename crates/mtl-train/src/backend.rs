@@ -5,7 +5,8 @@ use burn::tensor::Device;
 use crate::error::Error;
 
 /// Backends a user may ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum BackendChoice {
     /// A real GPU through wgpu if one is found, else flex.

@@ -18,41 +18,11 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::CheckpointError;
 use crate::step::TrainState;
 
 /// Version of the checkpoint layout; bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// A checkpoint problem; exit code 2.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
-    /// No checkpoint where one was expected.
-    #[error("no checkpoint in `{path}`: {hint}")]
-    Missing {
-        /// The folder.
-        path: PathBuf,
-        /// What to do.
-        hint: String,
-    },
-    /// A file is unreadable, truncated, or does not fit the model.
-    #[error(
-        "checkpoint file `{path}` cannot be used: {message}; it is corrupt or from another config or version — start a new run, or resume from another checkpoint"
-    )]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        message: String,
-    },
-    /// Writing failed; the previous checkpoint is left as it was.
-    #[error("cannot write checkpoint `{path}`: {message}; the previous checkpoint is unchanged")]
-    Write {
-        /// The file or folder.
-        path: PathBuf,
-        /// What failed.
-        message: String,
-    },
-}
 
 /// Trainer state saved beside the parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,27 +33,14 @@ pub struct CheckpointMeta {
     pub epochs_done: usize,
     /// Optimizer steps taken.
     pub steps_done: usize,
-    /// Epoch (1-based) of the best value of `train.monitor` so far.
-    pub best_epoch: usize,
-    /// Validation loss (sum of task losses) of that epoch.
-    pub best_valid_loss: f64,
+    /// The selector's decisions so far (best epoch, plateau, early stop, monitor).
+    #[serde(flatten)]
+    pub selection: crate::selection::Selection,
     /// Random state: the run seed. Data order and dropout of epoch e are drawn from
     /// (seed, e), so (seed, epochs_done) is the whole RNG state.
     pub seed: u64,
     /// Host-side state of the weighting method (loss histories and such).
     pub weighting_state: serde_json::Value,
-    /// Best value of `train.monitor` so far, in "higher is better" form.
-    #[serde(default)]
-    pub best_monitor: Option<f64>,
-    /// Reduce-on-plateau state.
-    #[serde(default)]
-    pub plateau: crate::schedule::PlateauState,
-    /// Whether early stopping ended the run.
-    #[serde(default)]
-    pub stopped_early: bool,
-    /// The resolved `train.monitor` the run selects on (kept across resumes).
-    #[serde(default)]
-    pub monitor: String,
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> CheckpointError {

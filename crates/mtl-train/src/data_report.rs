@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::RunConfig;
 use crate::error::Error;
-use crate::trainer::prepare_data;
+use crate::fit::prepare_data;
 
 /// A class that holds less than this share of a task's labels is flagged.
 const RARE_CLASS: f64 = 0.05;

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::checkpoint::CheckpointError;
 use crate::config::ConfigError;
 
 /// Everything that can stop a command. [`Error::exit_code`] maps it to the documented code:
@@ -81,7 +80,38 @@ impl Error {
 }
 
 /// Attach a path to an I/O error.
-pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+pub fn io_error(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { path, source }
+}
+
+/// A checkpoint problem; exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// No checkpoint where one was expected.
+    #[error("no checkpoint in `{path}`: {hint}")]
+    Missing {
+        /// The folder.
+        path: PathBuf,
+        /// What to do.
+        hint: String,
+    },
+    /// A file is unreadable, truncated, or does not fit the model.
+    #[error(
+        "checkpoint file `{path}` cannot be used: {message}; it is corrupt or from another config or version — start a new run, or resume from another checkpoint"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// Writing failed; the previous checkpoint is left as it was.
+    #[error("cannot write checkpoint `{path}`: {message}; the previous checkpoint is unchanged")]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
 }

@@ -11,17 +11,17 @@
 use std::path::{Path, PathBuf};
 
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
-use clap::ValueEnum;
 use mtl_data::TaskKind;
 use mtl_model::MultiTaskModel;
 
-use crate::error::{Error, io};
+use crate::error::{Error, io_error as io};
 use crate::io::atomic_write;
 use crate::predict::InputSchema;
 use crate::runs::OpenedRun;
 
 /// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ExportFormat {
     /// Hugging Face safetensors (PyTorch layout and names).
     Safetensors,
@@ -51,7 +51,7 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
         .skip_enum_variants(true)
         .metadata("producer", "mtl")
         .metadata("run", run.config.name.clone())
-        .metadata("epoch", run.meta.best_epoch.to_string());
+        .metadata("epoch", run.meta.selection.best_epoch.to_string());
     run.model.save_into(&mut store).map_err(|e| store_err(&e))?;
     let bytes = store.get_bytes().map_err(|e| store_err(&e))?;
     atomic_write(&weights, &bytes)?;

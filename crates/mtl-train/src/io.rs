@@ -4,7 +4,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::{Error, io};
+use crate::error::{Error, io_error as io};
 
 /// Replace `path` with `bytes` atomically: write a temporary sibling, sync, rename.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {

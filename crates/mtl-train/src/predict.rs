@@ -19,9 +19,9 @@ use mtl_data::{MultiTaskDataset, TaskKind, batch_indices, decode_labels};
 use mtl_model::MultiTaskModel;
 use serde::{Deserialize, Serialize};
 
+use crate::config::data::DataSource;
 use crate::config::{RunConfig, TaskConfig};
-use crate::data::DataSource;
-use crate::error::{Error, io};
+use crate::error::{Error, io_error as io};
 use crate::io::atomic_write;
 use crate::metrics::host_values;
 

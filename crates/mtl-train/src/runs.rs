@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use clap::ValueEnum;
 use mtl_data::MultiTaskDataset;
 use mtl_model::MultiTaskModel;
 use serde::Serialize;
@@ -15,11 +14,12 @@ use crate::config::RunConfig;
 use crate::delta::{Delta, delta};
 use crate::error::Error;
 use crate::evaluate::{Evaluation, evaluate};
+use crate::fit::{init_state, prepare_data};
 use crate::stl;
-use crate::trainer::{init_state, prepare_data};
 
 /// Which checkpoint of a run to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum CheckpointChoice {
     /// The best epoch on the validation split.
@@ -39,7 +39,8 @@ impl CheckpointChoice {
 }
 
 /// Which split of a run's data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum SplitChoice {
     /// Training split.

@@ -14,13 +14,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::backend::SelectedDevice;
 use crate::config::RunConfig;
 use crate::config::schema::{FileConfig, WeightingSection};
 use crate::delta::scores_from_json;
 use crate::error::Error;
 use crate::metrics::MetricKind;
-use crate::trainer::{TrainOptions, train};
 
 /// One task's baseline: where it lives and how to train it.
 #[derive(Debug, Clone)]
@@ -81,7 +79,7 @@ pub fn baselines(config: &RunConfig) -> Result<Vec<Baseline>, Error> {
     // A baseline keeps `[data]` and the seed, so a CSV source's fitted preprocessing is the
     // same: reuse it rather than read and fit the training file once per task.
     let saved = match &config.data {
-        crate::data::DataSource::Csv(c) => Some(c.prep.clone()),
+        crate::config::data::DataSource::Csv(c) => Some(c.prep.clone()),
         _ => None,
     };
     config
@@ -127,13 +125,14 @@ pub fn find_reference(config: &RunConfig) -> Result<Option<StlReference>, Error>
     Ok(Some(reference))
 }
 
-/// Train the baselines that do not exist yet (continuing interrupted ones), calling
-/// `announce(task, trained)` before each: `trained` is false when it is reused.
-pub fn train_baselines(
+/// Make sure every baseline of `config` is finished: `announce(baseline, trained)` is called
+/// for each (`trained` is false when it is reused), and `train(baseline, resume)` for each that
+/// is not finished, with `resume` set when an interrupted one has a checkpoint to continue
+/// from. The caller trains (with the observers it wants); this function only decides.
+pub fn ensure_baselines(
     config: &RunConfig,
-    device: &SelectedDevice,
-    quiet: bool,
     announce: &mut dyn FnMut(&Baseline, bool),
+    train: &mut dyn FnMut(&Baseline, bool) -> Result<(), Error>,
 ) -> Result<StlReference, Error> {
     if config.single_task.is_some() {
         return Err(Error::Config(crate::config::ConfigError::Invalid {
@@ -145,20 +144,9 @@ pub fn train_baselines(
     for b in baselines(config)? {
         let done = finished_summary(&b.run_dir).is_some();
         announce(&b, !done);
-        if done {
-            continue;
+        if !done {
+            train(&b, b.run_dir.join("checkpoints").join("last").exists())?;
         }
-        let resume = b.run_dir.join("checkpoints").join("last").exists();
-        let options = TrainOptions {
-            device: device.clone(),
-            quiet,
-            run_dir: Some(b.run_dir.clone()),
-            resume,
-            overwrite: !resume,
-            stop_after_epoch: None,
-            reference: None,
-        };
-        train(&b.config, &options)?;
     }
     Ok(find_reference(config)?.expect("every baseline just finished"))
 }

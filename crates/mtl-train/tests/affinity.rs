@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 use mtl_data::MultiTaskBatch;
 use mtl_train::affinity::measure;
 use mtl_train::config::RunConfig;
-use mtl_train::trainer::prepare_data;
+use mtl_train::fit::prepare_data;
 
 /// x ∈ R³ → z = wᵀx + b (one identity unit, shared) → ŷ_t = a_t·z + c_t, two regressions.
 const LINEAR: &str = r#"

@@ -8,15 +8,16 @@ use std::path::Path;
 
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
+use common::train;
 use common::{log_without_times, options};
 use mtl_data::MultiTaskBatch;
 use mtl_model::parameter_count_of;
 use mtl_train::Error;
 use mtl_train::backend::BackendChoice;
 use mtl_train::config::RunConfig;
+use mtl_train::fit::{init_state, prepare_data};
 use mtl_train::grads::flatten;
 use mtl_train::step::{batch_losses, train_step};
-use mtl_train::trainer::{init_state, prepare_data, train};
 use mtl_weighting::{StepContext, WeightingInput};
 
 const ARCHITECTURES: [&str; 7] = ["hps", "mmoe", "omoe", "cgc", "ple", "cross_stitch", "dselect_k"];
@@ -99,7 +100,6 @@ fn every_architecture_trains_with_every_encoder() {
                     assert!((sum - 1.0).abs() < 1e-4, "{arch} on {encoder}, task {task}: gates sum to {sum}");
                 }
             }
-            assert!(run.join("plots/gates.svg").exists());
         }
     }
 }

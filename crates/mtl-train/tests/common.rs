@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use mtl_train::backend::{BackendChoice, select_device};
+use mtl_train::backend::{BackendChoice, SelectedDevice, select_device};
 use mtl_train::config::RunConfig;
-use mtl_train::trainer::TrainOptions;
+use mtl_train::fit::{FitOptions, RunSummary, fit, writers};
+use mtl_train::stl::{Baseline, StlReference, ensure_baselines};
 
 /// Three tasks of three kinds on 600 synthetic samples; dropout and UW on, so that resume and
 /// checkpoint tests cover the dropout seeding and the weighting parameters.
@@ -55,16 +56,31 @@ pub fn config(overrides: &[&str]) -> RunConfig {
     RunConfig::from_toml(Path::new("small.toml"), SMALL, &o).expect("fixture config is valid")
 }
 
-pub fn options(run_dir: PathBuf, backend: BackendChoice) -> TrainOptions {
-    TrainOptions {
-        device: select_device(backend, None).expect("CPU backends are always there"),
-        quiet: true,
-        run_dir: Some(run_dir),
-        resume: false,
-        overwrite: false,
-        stop_after_epoch: None,
-        reference: None,
-    }
+pub fn options(run_dir: PathBuf, backend: BackendChoice) -> FitOptions {
+    let device = select_device(backend, None).expect("CPU backends are always there");
+    FitOptions { run_dir: Some(run_dir), ..FitOptions::new(device) }
+}
+
+/// Train `config` with every writer of the run folder (no progress, no plots).
+pub fn train(config: &RunConfig, options: &FitOptions) -> Result<RunSummary, mtl_train::Error> {
+    fit(config, options, &mut writers(config))
+}
+
+/// Train the missing baselines of `config` on `device`, as `mtl train --single-task` does.
+pub fn train_baselines(
+    config: &RunConfig,
+    device: &SelectedDevice,
+    announce: &mut dyn FnMut(&Baseline, bool),
+) -> Result<StlReference, mtl_train::Error> {
+    ensure_baselines(config, announce, &mut |b, resume| {
+        let options = FitOptions {
+            run_dir: Some(b.run_dir.clone()),
+            resume,
+            overwrite: !resume,
+            ..FitOptions::new(device.clone())
+        };
+        train(&b.config, &options).map(|_| ())
+    })
 }
 
 /// The metrics.jsonl lines without their wall-clock times.

@@ -8,14 +8,15 @@ use std::path::Path;
 
 use burn::module::Module;
 use common::{config, options, serial};
+use common::{train, train_baselines};
 use mtl_train::backend::{BackendChoice, select_device};
 use mtl_train::config::RunConfig;
 use mtl_train::delta::{delta, scores_from_json};
 use mtl_train::export::{export, load_safetensors};
+use mtl_train::fit::init_state;
 use mtl_train::predict::{InputSchema, predict};
 use mtl_train::runs::{CheckpointChoice, SplitChoice, open_run};
-use mtl_train::stl::{baselines, train_baselines};
-use mtl_train::trainer::{init_state, train};
+use mtl_train::stl::baselines;
 
 fn trained(dir: &Path, overrides: &[&str]) -> (RunConfig, serde_json::Value) {
     let c = config(overrides);
@@ -34,7 +35,7 @@ fn eval_reproduces_the_metrics_stored_at_the_end_of_training() {
     let run_dir = dir.path().join("run");
     let (c, summary) = trained(&run_dir, &[]);
     let run = open_run(&run_dir, CheckpointChoice::Best, &ndarray()).unwrap();
-    assert_eq!(run.meta.best_epoch, summary["best_epoch"].as_u64().unwrap() as usize);
+    assert_eq!(run.meta.selection.best_epoch, summary["best_epoch"].as_u64().unwrap() as usize);
     for (split, key) in [(SplitChoice::Test, "test"), (SplitChoice::Valid, "valid")] {
         let (e, d) = run.evaluate(split, &ndarray()).unwrap();
         assert!(d.is_none(), "no baselines were trained");
@@ -167,11 +168,10 @@ fn baselines_are_trained_once_and_give_delta() {
     let c = config(&["train.epochs=2", &format!("run.output_dir=\"{out}\"")]);
     let device = ndarray();
     let mut trained_now = Vec::new();
-    let reference =
-        train_baselines(&c, &device, true, &mut |b, t| trained_now.push((b.task.clone(), t))).unwrap();
+    let reference = train_baselines(&c, &device, &mut |b, t| trained_now.push((b.task.clone(), t))).unwrap();
     assert_eq!(trained_now, vec![("a".into(), true), ("b".into(), true), ("c".into(), true)]);
     let mut again = Vec::new();
-    train_baselines(&c, &device, true, &mut |_, t| again.push(t)).unwrap();
+    train_baselines(&c, &device, &mut |_, t| again.push(t)).unwrap();
     assert_eq!(again, vec![false, false, false], "finished baselines are reused");
     // Each baseline trained one task on the same data.
     for b in baselines(&c).unwrap() {
@@ -222,10 +222,8 @@ fn the_schedule_sets_the_logged_learning_rates() {
         common::log_without_times(&run_dir).iter().map(|l| l["lr"].as_f64().unwrap()).collect();
     let want = [3e-3, 3e-3, 1.5e-3, 1.5e-3];
     assert!(lrs.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12), "{lrs:?}");
-    // The plots of the run were drawn from its log.
-    for f in ["loss.svg", "metrics.svg", "weights.svg", "lr.svg"] {
-        assert!(run_dir.join("plots").join(f).exists(), "{f}");
-    }
+    // The library never draws: plots are the app's observer (tests/cli.rs checks them).
+    assert!(!run_dir.join("plots").exists(), "the library wrote plots");
 }
 
 #[test]
@@ -269,7 +267,7 @@ fn a_resumed_run_keeps_its_monitor_when_baselines_appear_meanwhile() {
     let mut first = options(run_dir.clone(), BackendChoice::Ndarray);
     first.stop_after_epoch = Some(1);
     assert_eq!(train(&c, &first).unwrap().monitor, "loss");
-    train_baselines(&c, &ndarray(), true, &mut |_, _| {}).unwrap();
+    train_baselines(&c, &ndarray(), &mut |_, _| {}).unwrap();
     let mut second = options(run_dir.clone(), BackendChoice::Ndarray);
     second.resume = true;
     let s = train(&c, &second).unwrap();

@@ -8,9 +8,10 @@ use burn::tensor::Device;
 use common::config;
 use mtl_data::{MultiTaskBatch, batch_indices, epoch_permutation};
 use mtl_train::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
+use mtl_train::fit::{init_state, prepare_data};
 use mtl_train::optimizer::build_optimizer;
+use mtl_train::selection::Selection;
 use mtl_train::step::{TrainState, train_step};
-use mtl_train::trainer::{init_state, prepare_data};
 use mtl_weighting::{StepContext, WeightingInput};
 
 #[allow(deprecated)]
@@ -27,14 +28,16 @@ fn meta() -> CheckpointMeta {
         format_version: FORMAT_VERSION,
         epochs_done: 1,
         steps_done: 3,
-        best_epoch: 1,
-        best_valid_loss: 1.5,
+        selection: Selection {
+            best_epoch: 1,
+            best_valid_loss: 1.5,
+            best_monitor: Some(-1.5),
+            plateau: Default::default(),
+            stopped_early: false,
+            monitor: "loss".into(),
+        },
         seed: 7,
         weighting_state: serde_json::json!({"history": [1.0, 2.0]}),
-        best_monitor: Some(-1.5),
-        plateau: Default::default(),
-        stopped_early: false,
-        monitor: "loss".into(),
     }
 }
 

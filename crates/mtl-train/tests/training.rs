@@ -2,9 +2,9 @@
 
 mod common;
 
+use common::train;
 use common::{config, log_without_times, options};
 use mtl_train::backend::BackendChoice;
-use mtl_train::trainer::train;
 
 #[test]
 fn short_run_lowers_every_task_loss_and_writes_the_run_folder() {

@@ -12,10 +12,13 @@
 //! route this is the paper's Aligned-MTL-UB.
 
 use burn::module::Module;
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 
+use crate::base::MethodConfig;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::gram::{Gram, combine, gram, symmetric_eigen};
+use serde::{Deserialize, Serialize};
 
 /// Aligned-MTL.
 #[derive(Module, Debug)]
@@ -70,6 +73,19 @@ impl WeightingMethod for AlignedMtl {
         debug_assert_eq!(gradients.dims()[0], self.num_tasks);
         let w = aligned_weights(&gram(&gradients));
         combine(gradients, &w)
+    }
+}
+
+/// Settings of [`AlignedMtl`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlignedMtlConfig {}
+
+impl MethodConfig for AlignedMtlConfig {
+    type Method = AlignedMtl;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> AlignedMtl {
+        AlignedMtl::new(num_tasks)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The contract between the trainer and a weighting method.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// What a method reads to decide the update.
@@ -118,5 +118,62 @@ pub trait WeightingMethod {
     /// Restore what [`WeightingMethod::state`] returned.
     fn load_state(&mut self, _state: &serde_json::Value) -> Result<(), String> {
         Ok(())
+    }
+}
+
+/// A method's settings (`[weighting.<name>]`): the paper's defaults are its `Default`, `check`
+/// validates it once at the config boundary, `init` builds the method. Every method has one,
+/// an empty struct when it has nothing to set, so the registry treats them all alike.
+pub trait MethodConfig: Default {
+    /// The method these settings build.
+    type Method: WeightingMethod;
+
+    /// Refuse settings the method cannot work with, naming the field.
+    fn check(&self) -> Result<(), Invalid> {
+        Ok(())
+    }
+
+    /// The method for `num_tasks` tasks; trainable state is created on `device`.
+    fn init(&self, num_tasks: usize, device: &Device) -> Self::Method;
+}
+
+/// A setting a method refuses: which field, and why (with what to use instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The field of the method's settings, e.g. `temperature`.
+    pub field: &'static str,
+    /// What is wrong and what to use.
+    pub message: String,
+}
+
+impl Invalid {
+    /// `field` is refused because of `message`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+
+    /// `Ok` when `ok`, else the refusal.
+    pub fn unless(ok: bool, field: &'static str, message: impl FnOnce() -> String) -> Result<(), Self> {
+        if ok { Ok(()) } else { Err(Self::new(field, message())) }
+    }
+}
+
+/// Checks shared by the methods' settings: a finite number in the named range.
+pub mod checks {
+    use super::Invalid;
+
+    /// `v` > 0 and finite.
+    pub fn positive(field: &'static str, v: f64, what: &str) -> Result<(), Invalid> {
+        Invalid::unless(v > 0.0 && v.is_finite(), field, || format!("{v} is not a positive {what}"))
+    }
+
+    /// `v` ≥ 0 and finite.
+    pub fn non_negative(field: &'static str, v: f64) -> Result<(), Invalid> {
+        Invalid::unless(v >= 0.0 && v.is_finite(), field, || "use a value ≥ 0".into())
+    }
+
+    /// `v` finite.
+    pub fn finite(field: &'static str, v: f64) -> Result<(), Invalid> {
+        Invalid::unless(v.is_finite(), field, || "must be a finite number".into())
     }
 }

@@ -14,10 +14,13 @@
 //! with the full gradients copied there). α = 0 gives the mean gradient.
 
 use burn::module::Module;
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{Invalid, MethodConfig};
 use crate::gram::{Gram, combine, gram, mat_vec, project_simplex, quad};
+use serde::{Deserialize, Serialize};
 
 /// Conflict-averse gradient descent.
 #[derive(Module, Debug)]
@@ -106,6 +109,38 @@ impl WeightingMethod for CaGrad {
     ) -> GradientCombination {
         let w = self.weights(&gram(&gradients));
         combine(gradients, &w)
+    }
+}
+
+/// Settings of [`CaGrad`] (`[weighting.cagrad]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaGradConfig {
+    /// Conflict weight α (c = α‖g₀‖). Default 0.5 (LibMTL's `calpha`; the paper uses 0.4 on
+    /// NYUv2).
+    pub c: f64,
+    /// 0: no rescale, 1: divide by 1 + α² (default), 2: divide by 1 + α.
+    pub rescale: usize,
+}
+
+impl Default for CaGradConfig {
+    fn default() -> Self {
+        Self { c: 0.5, rescale: 1 }
+    }
+}
+
+impl MethodConfig for CaGradConfig {
+    type Method = CaGrad;
+
+    fn check(&self) -> Result<(), Invalid> {
+        Invalid::unless(self.c >= 0.0 && self.c.is_finite(), "c", || {
+            format!("{} is not a weight ≥ 0", self.c)
+        })?;
+        Invalid::unless(self.rescale <= 2, "rescale", || format!("{}: use 0, 1 or 2", self.rescale))
+    }
+
+    fn init(&self, _num_tasks: usize, _device: &Device) -> CaGrad {
+        CaGrad::new(self.c, self.rescale)
     }
 }
 

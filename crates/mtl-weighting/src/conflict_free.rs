@@ -14,10 +14,12 @@
 //! gradient is used.
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::gram::{Gram, combine, gram, mat_vec, quad, solve};
+use serde::{Deserialize, Serialize};
 
 /// ConFIG.
 #[derive(Module, Debug)]
@@ -69,6 +71,19 @@ impl WeightingMethod for ConFig {
         debug_assert_eq!(gradients.dims()[0], self.num_tasks);
         let w = config_weights(&gram(&gradients));
         combine(gradients, &w)
+    }
+}
+
+/// Settings of [`ConFig`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConFigConfig {}
+
+impl MethodConfig for ConFigConfig {
+    type Method = ConFig;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> ConFig {
+        ConFig::new(num_tasks)
     }
 }
 

@@ -11,10 +11,11 @@
 //! parameters' route only, as in LibMTL: the representation's width changes with the batch).
 
 use burn::module::Module;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::buffer::{DeviceBuffer, HostMatrix};
 use crate::gram::{combine, gram, host};
 
@@ -97,6 +98,37 @@ impl WeightingMethod for DbMtl {
             serde_json::from_value(state.clone()).map_err(|e| format!("DB-MTL state: {e}"))?;
         self.step = s.step;
         self.buffer.restore(s.buffer)
+    }
+}
+
+/// Settings of [`DbMtl`] (`[weighting.db_mtl]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbMtlConfig {
+    /// EMA rate β of the log-loss gradients. Default 0.9 (LibMTL's).
+    pub beta: f64,
+    /// Decay exponent σ of the rate (β/k^σ). Default 0.
+    pub beta_sigma: f64,
+}
+
+impl Default for DbMtlConfig {
+    fn default() -> Self {
+        Self { beta: 0.9, beta_sigma: 0.0 }
+    }
+}
+
+impl MethodConfig for DbMtlConfig {
+    type Method = DbMtl;
+
+    fn check(&self) -> Result<(), Invalid> {
+        Invalid::unless((0.0..1.0).contains(&self.beta), "beta", || {
+            format!("{} is not in [0, 1)", self.beta)
+        })?;
+        checks::non_negative("beta_sigma", self.beta_sigma)
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> DbMtl {
+        DbMtl::new(num_tasks, self.beta, self.beta_sigma)
     }
 }
 

@@ -13,9 +13,10 @@
 //! Like LibMTL, the averages are the epoch means of the unweighted training losses.
 
 use burn::module::Module;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
 
 /// Dynamic weight average.
@@ -91,6 +92,32 @@ impl WeightingMethod for Dwa {
         }
         self.history = s.history;
         Ok(())
+    }
+}
+
+/// Settings of [`Dwa`] (`[weighting.dwa]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DwaConfig {
+    /// Softmax temperature τ. Default 2 (the paper's and LibMTL's).
+    pub temperature: f64,
+}
+
+impl Default for DwaConfig {
+    fn default() -> Self {
+        Self { temperature: 2.0 }
+    }
+}
+
+impl MethodConfig for DwaConfig {
+    type Method = Dwa;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::positive("temperature", self.temperature, "temperature")
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> Dwa {
+        Dwa::new(num_tasks, self.temperature)
     }
 }
 

@@ -4,9 +4,11 @@
 //! docstring's 1/T), the weights are 1, so a run with one task equals single-task training.
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
+use serde::{Deserialize, Serialize};
 
 /// Equal weighting. Works on every input: the sum of the losses or of the gradients.
 #[derive(Module, Debug)]
@@ -50,6 +52,19 @@ impl WeightingMethod for Ew {
             // [T, P] -> [P]
             gradient: gradients.sum_dim(0).squeeze_dim(0),
         }
+    }
+}
+
+/// Settings of [`Ew`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EwConfig {}
+
+impl MethodConfig for EwConfig {
+    type Method = Ew;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> Ew {
+        Ew::new(num_tasks)
     }
 }
 

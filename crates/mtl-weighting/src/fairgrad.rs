@@ -11,11 +11,14 @@
 //! w_t = ‖g_t‖^{−2α/(α+1)}. When no solution exists the previous weights are kept.
 
 use burn::module::Module;
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::gram::{combine, gram};
 use crate::nash::power_barrier_weights;
+use serde::{Deserialize, Serialize};
 
 /// FairGrad.
 #[derive(Module, Debug)]
@@ -53,6 +56,32 @@ impl WeightingMethod for FairGrad {
         }
         let w = self.last.clone().unwrap_or_else(|| vec![1.0 / self.num_tasks as f64; self.num_tasks]);
         combine(gradients, &w)
+    }
+}
+
+/// Settings of [`FairGrad`] (`[weighting.fairgrad]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FairGradConfig {
+    /// Fairness α > 0 (1 = proportional fairness). Default 1.
+    pub alpha: f64,
+}
+
+impl Default for FairGradConfig {
+    fn default() -> Self {
+        Self { alpha: 1.0 }
+    }
+}
+
+impl MethodConfig for FairGradConfig {
+    type Method = FairGrad;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::positive("alpha", self.alpha, "α")
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> FairGrad {
+        FairGrad::new(num_tasks, self.alpha)
     }
 }
 

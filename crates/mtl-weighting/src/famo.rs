@@ -17,9 +17,10 @@
 //! one extra forward per step, no per-task backward.
 
 use burn::module::Module;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::gram::{HostAdam, host};
 
@@ -120,6 +121,35 @@ impl WeightingMethod for Famo {
         }
         self.state = s;
         Ok(())
+    }
+}
+
+/// Settings of [`Famo`] (`[weighting.famo]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FamoConfig {
+    /// Adam learning rate of the task logits. Default 0.025 (the paper's).
+    pub lr: f64,
+    /// Adam weight decay of the logits. Default 1e-3 (the paper's).
+    pub weight_decay: f64,
+}
+
+impl Default for FamoConfig {
+    fn default() -> Self {
+        Self { lr: 0.025, weight_decay: 1e-3 }
+    }
+}
+
+impl MethodConfig for FamoConfig {
+    type Method = Famo;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::positive("lr", self.lr, "learning rate")?;
+        checks::non_negative("weight_decay", self.weight_decay)
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> Famo {
+        Famo::new(num_tasks, self.lr, self.weight_decay)
     }
 }
 

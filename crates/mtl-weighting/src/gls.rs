@@ -10,9 +10,11 @@
 //! any one loss. LibMTL: `weighting/GLS.py`; TorchJD: `GeometricMean`.
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
+use serde::{Deserialize, Serialize};
 
 /// Losses below this are treated as this value inside the logarithm, so that a task with no
 /// labelled sample in a batch (loss 0) neither gives −∞ nor receives a gradient.
@@ -46,6 +48,19 @@ impl WeightingMethod for Gls {
         let weights =
             (loss.clone().detach().inner().expand([self.num_tasks]) / clamped.detach().inner()).div_scalar(t);
         LossCombination { loss, weights }
+    }
+}
+
+/// Settings of [`Gls`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlsConfig {}
+
+impl MethodConfig for GlsConfig {
+    type Method = Gls;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> Gls {
+        Gls::new(num_tasks)
     }
 }
 

@@ -13,9 +13,11 @@
 //! the trainer seeds per epoch.
 
 use burn::module::Module;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use serde::{Deserialize, Serialize};
 
 /// Gradient sign dropout.
 #[derive(Module, Debug)]
@@ -62,6 +64,19 @@ impl WeightingMethod for GradDrop {
         let weights = mask.clone().mean_dim(1).reshape([t]);
         let gradient = (gradients * mask).sum_dim(0).reshape([p]);
         GradientCombination { gradient, weights }
+    }
+}
+
+/// Settings of [`GradDrop`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradDropConfig {}
+
+impl MethodConfig for GradDropConfig {
+    type Method = GradDrop;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> GradDrop {
+        GradDrop::new(num_tasks)
     }
 }
 

@@ -17,10 +17,11 @@
 //! s takes an Adam step of its own (`weighting.gradnorm.lr`), state saved in checkpoints.
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::gram::{HostAdam, combine, gram, host};
 
 /// GradNorm.
@@ -131,6 +132,35 @@ impl WeightingMethod for GradNorm {
         }
         self.state = s;
         Ok(())
+    }
+}
+
+/// Settings of [`GradNorm`] (`[weighting.gradnorm]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradNormConfig {
+    /// Restoring force α. Default 1.5 (the paper's and LibMTL's).
+    pub alpha: f64,
+    /// Adam learning rate of the weight logits. Default 0.025.
+    pub lr: f64,
+}
+
+impl Default for GradNormConfig {
+    fn default() -> Self {
+        Self { alpha: 1.5, lr: 0.025 }
+    }
+}
+
+impl MethodConfig for GradNormConfig {
+    type Method = GradNorm;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::non_negative("alpha", self.alpha)?;
+        checks::positive("lr", self.lr, "learning rate")
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> GradNorm {
+        GradNorm::new(num_tasks, self.alpha, self.lr)
     }
 }
 

@@ -17,10 +17,12 @@
 //! first step equals PCGrad's.
 
 use burn::module::Module;
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{Invalid, MethodConfig};
 use crate::gram::{Gram, combine, gram, random_orders};
 
 /// Gradient vaccine.
@@ -113,6 +115,34 @@ impl WeightingMethod for GradVac {
         }
         self.targets = s.targets;
         Ok(())
+    }
+}
+
+/// Settings of [`GradVac`] (`[weighting.gradvac]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradVacConfig {
+    /// EMA rate of the target cosines. Default 0.5 (LibMTL's; the paper uses 1e-2).
+    pub beta: f64,
+}
+
+impl Default for GradVacConfig {
+    fn default() -> Self {
+        Self { beta: 0.5 }
+    }
+}
+
+impl MethodConfig for GradVacConfig {
+    type Method = GradVac;
+
+    fn check(&self) -> Result<(), Invalid> {
+        Invalid::unless(self.beta > 0.0 && self.beta <= 1.0, "beta", || {
+            format!("{} is not in (0, 1]", self.beta)
+        })
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> GradVac {
+        GradVac::new(num_tasks, self.beta)
     }
 }
 

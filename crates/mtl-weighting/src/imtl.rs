@@ -16,9 +16,10 @@
 //! routes never back-propagate into the weighting's parameters.
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::gram::{Gram, HostAdam, combine, gram, host, solve};
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +151,45 @@ impl WeightingMethod for Imtl {
         }
         self.state = s;
         Ok(())
+    }
+}
+
+/// Settings of [`ImtlG`]: none (an empty `[weighting.imtl_g]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImtlGConfig {}
+
+impl MethodConfig for ImtlGConfig {
+    type Method = ImtlG;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> ImtlG {
+        ImtlG::new(num_tasks)
+    }
+}
+
+/// Settings of [`Imtl`] (`[weighting.imtl]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImtlConfig {
+    /// Adam learning rate of the loss scales. Default 1e-3.
+    pub lr: f64,
+}
+
+impl Default for ImtlConfig {
+    fn default() -> Self {
+        Self { lr: 1e-3 }
+    }
+}
+
+impl MethodConfig for ImtlConfig {
+    type Method = Imtl;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::positive("lr", self.lr, "learning rate")
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> Imtl {
+        Imtl::new(num_tasks, self.lr)
     }
 }
 

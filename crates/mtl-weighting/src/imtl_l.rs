@@ -14,7 +14,9 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
+use serde::{Deserialize, Serialize};
 
 /// IMTL-L with one learnable log-scale per task.
 #[derive(Module, Debug)]
@@ -43,6 +45,19 @@ impl WeightingMethod for ImtlL {
         let scale = s.clone().exp();
         let loss = (scale.clone() * losses - s).sum();
         LossCombination { loss, weights: scale.detach().inner() }
+    }
+}
+
+/// Settings of [`ImtlL`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImtlLConfig {}
+
+impl MethodConfig for ImtlLConfig {
+    type Method = ImtlL;
+
+    fn init(&self, num_tasks: usize, device: &Device) -> ImtlL {
+        ImtlL::new(num_tasks, device)
     }
 }
 

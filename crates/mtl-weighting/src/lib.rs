@@ -2,8 +2,10 @@
 //! (or the T task gradients) into one update.
 //!
 //! The crate needs only Burn tensors, so any Burn user can balance their own losses with it.
-//! Each method is one file implementing [`WeightingMethod`]; [`WeightingConfig`] →
-//! [`WeightingConfig::init`] → [`Weighting`] is the runtime enum pair. Trainable state (such as
+//! Each method is one file implementing [`WeightingMethod`] with its settings
+//! ([`MethodConfig`]: the paper's defaults, `check`, `init`); `registry.rs` holds the one
+//! table of methods from which [`WeightingConfig`] → [`WeightingConfig::init`] → [`Weighting`],
+//! the runtime enum pair, and every list over the methods are generated. Trainable state (such as
 //! the log-variances of uncertainty weighting) lives in Burn parameters inside [`Weighting`],
 //! which is a `Module`, so the trainer's optimizer and checkpoints carry it.
 #![warn(missing_docs)]
@@ -14,7 +16,6 @@ mod aligned;
 mod base;
 mod buffer;
 mod cagrad;
-mod config;
 mod conflict_free;
 mod dbmtl;
 mod dwa;
@@ -32,39 +33,38 @@ mod mgda;
 mod moco;
 pub(crate) mod nash;
 mod pcgrad;
+mod registry;
 mod rlw;
 mod si;
 mod stch;
 mod upgrad;
 mod uw;
-mod weighting;
 
-pub use aligned::AlignedMtl;
-pub use base::{GradientCombination, LossCombination, StepContext, WeightingInput, WeightingMethod};
-pub use cagrad::CaGrad;
-pub use config::{
-    CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
-    ImtlConfig, MgdaConfig, NashMtlConfig, StchConfig, UpGradConfig, UwConfig, WeightingConfig,
+pub use aligned::{AlignedMtl, AlignedMtlConfig};
+pub use base::{
+    GradientCombination, Invalid, LossCombination, MethodConfig, StepContext, WeightingInput,
+    WeightingMethod, checks,
 };
-pub use conflict_free::ConFig;
-pub use dbmtl::DbMtl;
-pub use dwa::Dwa;
-pub use ew::Ew;
-pub use fairgrad::FairGrad;
-pub use famo::Famo;
-pub use gls::Gls;
-pub use graddrop::GradDrop;
-pub use gradnorm::GradNorm;
-pub use gradvac::GradVac;
-pub use imtl::{Imtl, ImtlG};
-pub use imtl_l::ImtlL;
-pub use mgda::{Mgda, MgdaNormalization};
-pub use moco::{MoCo, MoCoRates};
-pub use nash::NashMtl;
-pub use pcgrad::PcGrad;
-pub use rlw::Rlw;
-pub use si::Si;
-pub use stch::Stch;
-pub use upgrad::UpGrad;
-pub use uw::Uw;
-pub use weighting::Weighting;
+pub use cagrad::{CaGrad, CaGradConfig};
+pub use conflict_free::{ConFig, ConFigConfig};
+pub use dbmtl::{DbMtl, DbMtlConfig};
+pub use dwa::{Dwa, DwaConfig};
+pub use ew::{Ew, EwConfig};
+pub use fairgrad::{FairGrad, FairGradConfig};
+pub use famo::{Famo, FamoConfig};
+pub use gls::{Gls, GlsConfig};
+pub use graddrop::{GradDrop, GradDropConfig};
+pub use gradnorm::{GradNorm, GradNormConfig};
+pub use gradvac::{GradVac, GradVacConfig};
+pub use imtl::{Imtl, ImtlConfig, ImtlG, ImtlGConfig};
+pub use imtl_l::{ImtlL, ImtlLConfig};
+pub use mgda::{Mgda, MgdaConfig, MgdaNormalization};
+pub use moco::{MoCo, MoCoConfig};
+pub use nash::{NashMtl, NashMtlConfig};
+pub use pcgrad::{PcGrad, PcGradConfig};
+pub use registry::{Weighting, WeightingConfig};
+pub use rlw::{Rlw, RlwConfig};
+pub use si::{Si, SiConfig};
+pub use stch::{Stch, StchConfig};
+pub use upgrad::{UpGrad, UpGradConfig};
+pub use uw::{Uw, UwConfig};

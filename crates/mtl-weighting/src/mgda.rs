@@ -12,14 +12,17 @@
 //! this is the paper's MGDA-UB (gradients with respect to the shared representation).
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::gram::host;
 use crate::gram::{combine, gram, min_norm_point};
+use serde::{Deserialize, Serialize};
 
 /// How MGDA normalises each task gradient before the min-norm solve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MgdaNormalization {
     /// No normalisation (LibMTL's default).
     #[default]
@@ -28,7 +31,8 @@ pub enum MgdaNormalization {
     L2,
     /// Divide by the task loss.
     Loss,
-    /// Divide by the loss times the L2 norm.
+    /// Divide by the loss times the L2 norm (`"loss+"`).
+    #[serde(rename = "loss+")]
     LossPlus,
 }
 
@@ -84,6 +88,23 @@ impl WeightingMethod for Mgda {
     ) -> GradientCombination {
         let w = self.weights(&gram(&gradients), &host(losses));
         combine(gradients, &w)
+    }
+}
+
+/// Settings of [`Mgda`] (`[weighting.mgda]`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MgdaConfig {
+    /// `"none"`, `"l2"`, `"loss"` or `"loss+"`: gradient normalisation before the min-norm
+    /// solve. Default none (LibMTL's).
+    pub normalization: MgdaNormalization,
+}
+
+impl MethodConfig for MgdaConfig {
+    type Method = Mgda;
+
+    fn init(&self, _num_tasks: usize, _device: &Device) -> Mgda {
+        Mgda::new(self.normalization)
     }
 }
 

@@ -13,17 +13,20 @@
 //! route is offered (the representation's width changes with the batch).
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{
+    GradientCombination, Invalid, MethodConfig, StepContext, WeightingInput, WeightingMethod, checks,
+};
 use crate::buffer::{DeviceBuffer, HostMatrix};
 use crate::dbmtl::scale_rows;
 use crate::gram::{combine, gram, host, mat_vec};
 
 /// MoCo's step sizes (`[weighting.moco]`); the defaults are LibMTL's.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MoCoRates {
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MoCoConfig {
     /// Tracking rate β.
     pub beta: f64,
     /// Its decay exponent.
@@ -36,7 +39,7 @@ pub struct MoCoRates {
     pub rho: f64,
 }
 
-impl Default for MoCoRates {
+impl Default for MoCoConfig {
     fn default() -> Self {
         Self { beta: 0.5, beta_sigma: 0.5, gamma: 0.1, gamma_sigma: 0.5, rho: 0.0 }
     }
@@ -47,7 +50,7 @@ impl Default for MoCoRates {
 pub struct MoCo {
     num_tasks: usize,
     #[module(skip)]
-    rates: MoCoRates,
+    rates: MoCoConfig,
     #[module(skip)]
     step: u64,
     #[module(skip)]
@@ -68,7 +71,7 @@ impl MoCo {
     pub const INPUTS: &'static [WeightingInput] = &[WeightingInput::ParameterGradients];
 
     /// MoCo over `num_tasks` tasks.
-    pub fn new(num_tasks: usize, rates: MoCoRates) -> Self {
+    pub fn new(num_tasks: usize, rates: MoCoConfig) -> Self {
         Self {
             num_tasks,
             rates,
@@ -135,6 +138,22 @@ impl WeightingMethod for MoCo {
     }
 }
 
+impl MethodConfig for MoCoConfig {
+    type Method = MoCo;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::non_negative("beta", self.beta)?;
+        checks::non_negative("beta_sigma", self.beta_sigma)?;
+        checks::non_negative("gamma", self.gamma)?;
+        checks::non_negative("gamma_sigma", self.gamma_sigma)?;
+        checks::non_negative("rho", self.rho)
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> MoCo {
+        MoCo::new(num_tasks, *self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,7 +162,7 @@ mod tests {
     #[test]
     fn one_step_by_hand() {
         let device = Device::ndarray();
-        let rates = MoCoRates { beta: 0.5, beta_sigma: 0.5, gamma: 0.1, gamma_sigma: 0.5, rho: 0.0 };
+        let rates = MoCoConfig { beta: 0.5, beta_sigma: 0.5, gamma: 0.1, gamma_sigma: 0.5, rho: 0.0 };
         let mut moco = MoCo::new(2, rates);
         let ctx =
             StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };

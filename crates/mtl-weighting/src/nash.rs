@@ -14,10 +14,11 @@
 //! previous weights are kept (equal weights at the start).
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{Invalid, MethodConfig};
 use crate::gram::{Gram, combine, gram, mat_vec, quad, solve};
 
 /// Nash-MTL.
@@ -142,6 +143,34 @@ impl WeightingMethod for NashMtl {
         }
         self.alpha = s.alpha;
         Ok(())
+    }
+}
+
+/// Settings of [`NashMtl`] (`[weighting.nash_mtl]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NashMtlConfig {
+    /// Solve for new weights every this many steps. Default 1.
+    pub update_weights_every: usize,
+}
+
+impl Default for NashMtlConfig {
+    fn default() -> Self {
+        Self { update_weights_every: 1 }
+    }
+}
+
+impl MethodConfig for NashMtlConfig {
+    type Method = NashMtl;
+
+    fn check(&self) -> Result<(), Invalid> {
+        Invalid::unless(self.update_weights_every > 0, "update_weights_every", || {
+            "use at least 1 step".into()
+        })
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> NashMtl {
+        NashMtl::new(num_tasks, self.update_weights_every)
     }
 }
 

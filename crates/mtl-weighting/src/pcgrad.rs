@@ -11,10 +11,12 @@
 //! backend's generator, seeded by the trainer.
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::gram::{Gram, combine, gram, random_orders};
+use serde::{Deserialize, Serialize};
 
 /// Gradient surgery.
 #[derive(Module, Debug)]
@@ -70,6 +72,19 @@ impl WeightingMethod for PcGrad {
         let orders = random_orders(t, &gradients.device());
         let w = pcgrad_weights(&gram(&gradients), &orders);
         combine(gradients, &w)
+    }
+}
+
+/// Settings of [`PcGrad`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PcGradConfig {}
+
+impl MethodConfig for PcGradConfig {
+    type Method = PcGrad;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> PcGrad {
+        PcGrad::new(num_tasks)
     }
 }
 

@@ -10,9 +10,11 @@
 
 use burn::module::Module;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
+use serde::{Deserialize, Serialize};
 
 /// Random loss weighting.
 #[derive(Module, Debug)]
@@ -41,6 +43,19 @@ impl WeightingMethod for Rlw {
         let weights = softmax(lambda, 0);
         let w = Tensor::from_inner(weights.clone());
         LossCombination { loss: (losses * w).sum(), weights }
+    }
+}
+
+/// Settings of [`Rlw`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RlwConfig {}
+
+impl MethodConfig for RlwConfig {
+    type Method = Rlw;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> Rlw {
+        Rlw::new(num_tasks)
     }
 }
 

@@ -7,10 +7,12 @@
 //! weighs task t by ∂L/∂L_t = 1 / L_t. (GLS is the same up to the factor L/T.)
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
+use crate::base::MethodConfig;
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::gls::LOG_FLOOR;
+use serde::{Deserialize, Serialize};
 
 /// Scale-invariant weighting.
 #[derive(Module, Debug)]
@@ -38,6 +40,19 @@ impl WeightingMethod for Si {
         let clamped = losses.clamp_min(LOG_FLOOR);
         let weights = clamped.clone().detach().inner().recip();
         LossCombination { loss: clamped.log().sum(), weights }
+    }
+}
+
+/// Settings of [`Si`]: none (an empty `[weighting.<name>]` section is accepted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiConfig {}
+
+impl MethodConfig for SiConfig {
+    type Method = Si;
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> Si {
+        Si::new(num_tasks)
     }
 }
 

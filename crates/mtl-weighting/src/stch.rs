@@ -16,9 +16,10 @@
 
 use burn::module::Module;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::gram::host;
 
@@ -126,6 +127,34 @@ impl WeightingMethod for Stch {
         self.count = s.count;
         self.nadir = s.nadir.or_else(|| s.sum.map(|v| v.iter().map(|x| x / s.count.max(1) as f64).collect()));
         Ok(())
+    }
+}
+
+/// Settings of [`Stch`] (`[weighting.stch]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StchConfig {
+    /// Smoothing μ > 0. Default 1 (LibMTL's).
+    pub mu: f64,
+    /// Epochs of Σ log L before the smooth max; the last one forms the nadir. Default 4.
+    pub warmup_epochs: usize,
+}
+
+impl Default for StchConfig {
+    fn default() -> Self {
+        Self { mu: 1.0, warmup_epochs: 4 }
+    }
+}
+
+impl MethodConfig for StchConfig {
+    type Method = Stch;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::positive("mu", self.mu, "smoothing")
+    }
+
+    fn init(&self, num_tasks: usize, _device: &Device) -> Stch {
+        Stch::new(num_tasks, self.mu, self.warmup_epochs)
     }
 }
 

@@ -11,10 +11,13 @@
 //! gradients conflict every v⁽ⁱ⁾ = e_i and UPGrad is the mean gradient.
 
 use burn::module::Module;
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::gram::{Gram, combine, gram};
+use serde::{Deserialize, Serialize};
 
 /// UPGrad.
 #[derive(Module, Debug)]
@@ -52,21 +55,33 @@ fn box_qp(k: &Gram, lower: &[f64]) -> Vec<f64> {
     v
 }
 
-/// UPGrad's task weights from the Gram matrix.
+/// The weights v of the projection of Σ_t u_t g_t onto the dual cone of the gradients:
+/// v = argmin_{v ≥ u} vᵀK̂v with K̂ = K / tr K + `reg_eps`·I (TorchJD's normalisation and
+/// regularisation). A zero Gram matrix leaves u as it is.
+pub fn dual_cone_weights(k: &Gram, u: &[f64], reg_eps: f64) -> Vec<f64> {
+    let t = k.len();
+    let trace: f64 = (0..t).map(|i| k[i][i]).sum();
+    if trace <= 0.0 {
+        return u.to_vec();
+    }
+    let kr: Gram = (0..t)
+        .map(|i| (0..t).map(|j| k[i][j] / trace + if i == j { reg_eps } else { 0.0 }).collect())
+        .collect();
+    box_qp(&kr, u)
+}
+
+/// UPGrad's task weights from the Gram matrix: the mean of the projections of each g_i.
 pub fn upgrad_weights(k: &Gram, reg_eps: f64) -> Vec<f64> {
     let t = k.len();
     let trace: f64 = (0..t).map(|i| k[i][i]).sum();
     if trace <= 0.0 {
         return vec![1.0 / t as f64; t];
     }
-    let kr: Gram = (0..t)
-        .map(|i| (0..t).map(|j| k[i][j] / trace + if i == j { reg_eps } else { 0.0 }).collect())
-        .collect();
     let mut w = vec![0.0; t];
     for i in 0..t {
         let mut e = vec![0.0; t];
         e[i] = 1.0;
-        for (a, b) in w.iter_mut().zip(box_qp(&kr, &e)) {
+        for (a, b) in w.iter_mut().zip(dual_cone_weights(k, &e, reg_eps)) {
             *a += b / t as f64;
         }
     }
@@ -86,6 +101,32 @@ impl WeightingMethod for UpGrad {
     ) -> GradientCombination {
         let w = upgrad_weights(&gram(&gradients), self.reg_eps);
         combine(gradients, &w)
+    }
+}
+
+/// Settings of [`UpGrad`] (`[weighting.upgrad]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpGradConfig {
+    /// Diagonal regularisation of the normalised Gram matrix. Default 1e-4 (TorchJD's).
+    pub reg_eps: f64,
+}
+
+impl Default for UpGradConfig {
+    fn default() -> Self {
+        Self { reg_eps: 1e-4 }
+    }
+}
+
+impl MethodConfig for UpGradConfig {
+    type Method = UpGrad;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::non_negative("reg_eps", self.reg_eps)
+    }
+
+    fn init(&self, _num_tasks: usize, _device: &Device) -> UpGrad {
+        UpGrad::new(self.reg_eps)
     }
 }
 

@@ -15,7 +15,9 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
+use crate::base::{Invalid, MethodConfig, checks};
 use crate::base::{LossCombination, StepContext, WeightingInput, WeightingMethod};
+use serde::{Deserialize, Serialize};
 
 /// Uncertainty weighting with one learnable log-variance per task.
 #[derive(Module, Debug)]
@@ -44,6 +46,33 @@ impl WeightingMethod for Uw {
         let precision = s.clone().neg().exp().mul_scalar(0.5); // ½·e^{−s}
         let loss = (precision.clone() * losses + s.mul_scalar(0.5)).sum();
         LossCombination { loss, weights: precision.detach().inner() }
+    }
+}
+
+/// Settings of [`Uw`] (`[weighting.uw]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UwConfig {
+    /// Initial log-variance s_t of every task. Default 0 (weights ½), as in
+    /// `shared/bench/mtl_lib.py`; LibMTL starts at −0.5.
+    pub init_log_var: f64,
+}
+
+impl Default for UwConfig {
+    fn default() -> Self {
+        Self { init_log_var: 0.0 }
+    }
+}
+
+impl MethodConfig for UwConfig {
+    type Method = Uw;
+
+    fn check(&self) -> Result<(), Invalid> {
+        checks::finite("init_log_var", self.init_log_var)
+    }
+
+    fn init(&self, num_tasks: usize, device: &Device) -> Uw {
+        Uw::new(num_tasks, self.init_log_var, device)
     }
 }
 

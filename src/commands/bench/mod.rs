@@ -27,11 +27,11 @@ use mtl_model::encoder::{EncoderConfig, MlpConfig};
 use mtl_model::{ActivationKind, ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{StepContext, WeightingConfig, WeightingInput};
 
-use crate::backend::{BackendChoice, select_device};
-use crate::config::OptimizerConfig;
-use crate::error::{Error, io};
-use crate::optimizer::build_optimizer;
-use crate::step::{TrainState, train_step};
+use mtl_train::backend::{BackendChoice, select_device};
+use mtl_train::config::OptimizerConfig;
+use mtl_train::optimizer::build_optimizer;
+use mtl_train::step::{TrainState, train_step};
+use mtl_train::{Error, io_error as io};
 
 /// Options of `mtl bench`.
 #[derive(Debug, Clone, Args)]
@@ -186,7 +186,7 @@ fn measure(
     for r in 0..options.repeats {
         device.seed(r as u64);
         let state =
-            TrainState { model: model.init(&device), weighting: WeightingConfig::Ew.init(2, &device) };
+            TrainState { model: model.init(&device), weighting: WeightingConfig::default().init(2, &device) };
         times.push(time_steps(
             state,
             &data,
@@ -245,7 +245,7 @@ fn reference(options: &BenchOptions) -> Result<Option<(Vec<f64>, String)>, Strin
 
 /// The config of the step-time workload: T regression tasks, HPS 100 → 256 → 256, towers 64,
 /// batch 256, Adam, with `method` and its default settings.
-fn method_config(method: &str, tasks: usize) -> Result<crate::config::RunConfig, Error> {
+fn method_config(method: &str, tasks: usize) -> Result<mtl_train::config::RunConfig, Error> {
     let mut text = String::from(
         "[data.synthetic]\nsamples = 10000\n[model.encoder]\nhidden = [256, 256]\n[model.head]\nhidden = [64]\n[train]\nbatch_size = 256\n",
     );
@@ -253,7 +253,7 @@ fn method_config(method: &str, tasks: usize) -> Result<crate::config::RunConfig,
     for t in 0..tasks {
         text.push_str(&format!("[[tasks]]\nname = \"y{t}\"\nkind = \"regression\"\n"));
     }
-    Ok(crate::config::RunConfig::from_toml(std::path::Path::new("<bench>"), &text, &[])?)
+    Ok(mtl_train::config::RunConfig::from_toml(std::path::Path::new("<bench>"), &text, &[])?)
 }
 
 /// Seconds per training step of `method` on `input` with `tasks` tasks, one value per repeat.
@@ -269,7 +269,7 @@ fn measure_method(
     let device = selected.device.clone().autodiff();
     let specs = config.task_specs();
     let data = match &config.data {
-        crate::data::DataSource::Synthetic(s) => s.generate(&specs)?,
+        mtl_train::config::data::DataSource::Synthetic(s) => s.generate(&specs)?,
         _ => unreachable!("the bench config is synthetic"),
     };
     let mut times = Vec::with_capacity(options.repeats);

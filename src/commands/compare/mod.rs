@@ -7,7 +7,7 @@
 //! `table.md` and `table.csv` (mean ± std over seeds per cell), `plots/compare.svg`. A cell
 //! whose `summary.json` says it finished is skipped on a re-run; an interrupted one continues
 //! from its last checkpoint. Baselines live in the shared cache `<run.output_dir>/stl/` (see
-//! [`crate::stl`]), so they are trained once per (swept value, seed) and reused by later
+//! [`mtl_train::stl`]), so they are trained once per (swept value, seed) and reused by later
 //! comparisons.
 
 use std::path::{Path, PathBuf};
@@ -15,16 +15,16 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::backend::{SelectedDevice, select_device};
-use crate::cli::BackendArgs;
-use crate::config::{RunConfig, TaskConfig};
-use crate::delta::{delta, scores_from_json};
-use crate::error::{Error, io};
-use crate::io::atomic_write;
-use crate::plots::{Panel, Series, write_svg};
-use crate::progress::Progress;
-use crate::stl::{self, StlReference, finished_summary};
-use crate::trainer::{TrainOptions, train};
+use crate::args::BackendArgs;
+use crate::commands::train::{continue_in, train, train_baselines};
+use crate::report::plots::{Panel, Series, write_svg};
+use crate::report::progress::Progress;
+use mtl_train::backend::{SelectedDevice, select_device};
+use mtl_train::config::{RunConfig, TaskConfig};
+use mtl_train::delta::{delta, scores_from_json};
+use mtl_train::io::atomic_write;
+use mtl_train::stl::{self, StlReference, finished_summary};
+use mtl_train::{Error, io_error as io};
 
 /// Arguments of `mtl compare`.
 #[derive(Debug, Clone, Args)]
@@ -319,17 +319,7 @@ fn run_or_reuse(
     if let Some(s) = finished_summary(dir) {
         return Ok(s);
     }
-    let resume = dir.join("checkpoints").join("last").exists();
-    let options = TrainOptions {
-        device: device.clone(),
-        quiet: true,
-        run_dir: Some(dir.to_path_buf()),
-        resume,
-        overwrite: !resume,
-        stop_after_epoch: None,
-        reference,
-    };
-    let s = train(config, &options)?;
+    let s = train(config, &continue_in(device, dir.to_path_buf(), reference), true)?;
     progress.line(&format!("{}: {:.1} s", dir.display(), s.wall_s));
     Ok(serde_json::to_value(&s).expect("summary serialises"))
 }
@@ -418,7 +408,7 @@ fn train_baselines_counted(
             pending = Some(b.task.clone());
         }
     };
-    let r = stl::train_baselines(config, device, true, &mut on_each)?;
+    let r = train_baselines(config, device, true, &mut on_each)?;
     if pending.is_some() {
         progress.advance(1);
     }
@@ -427,7 +417,7 @@ fn train_baselines_counted(
 
 fn metric_pairs(
     tasks: &[TaskConfig],
-    scores: &[Vec<(crate::metrics::MetricKind, f64)>],
+    scores: &[Vec<(mtl_train::metrics::MetricKind, f64)>],
 ) -> Vec<(String, f64)> {
     tasks
         .iter()
@@ -452,9 +442,9 @@ fn stl_outcome(config: &RunConfig, point: &SweepPoint, r: &StlReference) -> Resu
 
 /// The test metrics of `tasks` in a run's summary, or an error naming its folder.
 fn test_scores(
-    tasks: &[(String, Vec<crate::metrics::MetricKind>)],
+    tasks: &[(String, Vec<mtl_train::metrics::MetricKind>)],
     summary: &serde_json::Value,
-) -> Result<Vec<Vec<(crate::metrics::MetricKind, f64)>>, Error> {
+) -> Result<Vec<Vec<(mtl_train::metrics::MetricKind, f64)>>, Error> {
     scores_from_json(tasks, &summary["test"]).map_err(|m| Error::RunDir {
         path: PathBuf::from(summary["run_dir"].as_str().unwrap_or("?")),
         message: format!("summary.json has no usable test results ({m}); delete the folder to rerun it"),

@@ -3,7 +3,6 @@
 //! run, written as `RUN_DIR/affinity.json` and heat maps `plots/affinity_*.svg`; `grouping`
 //! turns the look-ahead matrix into task groups.
 
-mod command;
 pub mod grouping;
 mod measure;
 
@@ -11,12 +10,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use command::{AffinityArgs, GroupsReport, run_affinity};
 pub use measure::{StepAffinity, measure, virtual_step};
 
 use crate::error::Error;
 use crate::io::atomic_write;
-use crate::plots::heatmap_svg;
 
 /// Running means of the matrices over the measured steps (entries that were `NaN` in a step
 /// are left out of that entry's mean).
@@ -30,7 +27,8 @@ pub struct AffinityTracker {
     gated: bool,
 }
 
-const MATRICES: [&str; 4] = ["lookahead", "parameter_cosine", "representation_cosine", "gate_overlap"];
+/// The names of the affinity matrices, in the order they are accumulated.
+pub const MATRICES: [&str; 4] = ["lookahead", "parameter_cosine", "representation_cosine", "gate_overlap"];
 
 impl AffinityTracker {
     /// An empty tracker for `tasks`, look-ahead rate `lr`.
@@ -142,28 +140,5 @@ impl AffinityReport {
     pub fn save(&self, run_dir: &Path) -> Result<(), Error> {
         let json = serde_json::to_vec_pretty(self).expect("report serialises");
         atomic_write(&run_dir.join("affinity.json"), &json)
-    }
-
-    /// Draw one heat map per matrix into `run_dir/plots`; returns the files.
-    pub fn plot(&self, run_dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
-        let mut written = Vec::new();
-        let plots = run_dir.join("plots");
-        std::fs::create_dir_all(&plots).map_err(crate::error::io(&plots))?;
-        for name in MATRICES {
-            let (matrix, title) = match name {
-                "lookahead" => (Some(&self.lookahead), "look-ahead affinity Z(row → column) (TAG)"),
-                "parameter_cosine" => (Some(&self.parameter_cosine), "gradient cosine, shared parameters"),
-                "representation_cosine" => {
-                    (Some(&self.representation_cosine), "gradient cosine, shared representation")
-                }
-                _ => (self.gate_overlap.as_ref(), "gate overlap Σ min(p̄ row, p̄ column)"),
-            };
-            if let Some(m) = matrix {
-                let path = plots.join(format!("affinity_{name}.svg"));
-                heatmap_svg(&path, title, &self.tasks, m)?;
-                written.push(path);
-            }
-        }
-        Ok(written)
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use mtl_data::table::{Preprocessing, TableConfig};
 use mtl_data::{DataError, MultiMnistConfig, SplitFractions, Splits, SyntheticConfig, TaskSpec};
 
-use crate::config::schema::{EncoderKind, ModelSection};
+use super::schema::{EncoderKind, ModelSection};
 
 /// The validated data source of a run.
 #[derive(Debug, Clone, PartialEq)]

@@ -142,7 +142,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.train.epochs, 3);
-        assert_eq!(c.weighting.method, super::super::schema::MethodName::Uw);
+        assert_eq!(c.weighting.method, super::super::schema::MethodName::uw);
         assert_eq!(c.tasks[0].kind, super::super::schema::TaskKindName::Binary);
         assert_eq!(c.model.encoder.hidden, Some(vec![8, 4]));
     }

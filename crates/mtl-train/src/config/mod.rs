@@ -1,6 +1,7 @@
 //! Configuration: the TOML schema (`schema`), reading and `--set` overrides (`load`), and
 //! validation into the [`RunConfig`] the trainer uses (`resolve`).
 
+pub mod data;
 mod error;
 mod load;
 mod model;

@@ -7,19 +7,15 @@ use std::path::{Path, PathBuf};
 use mtl_data::table::Preprocessing;
 use mtl_data::{MultiMnistConfig, Sampling, SplitFractions, SyntheticConfig, TaskKind, TaskSpec};
 use mtl_model::MultiTaskModelConfig;
-use mtl_weighting::{
-    CaGradConfig, DbMtlConfig, DwaConfig, FairGradConfig, FamoConfig, GradNormConfig, GradVacConfig,
-    ImtlConfig, MgdaConfig, MgdaNormalization, MoCoRates, NashMtlConfig, StchConfig, UpGradConfig, UwConfig,
-    WeightingConfig, WeightingInput,
-};
+use mtl_weighting::{WeightingConfig, WeightingInput};
 
 use super::error::ConfigError;
 use super::load::load_file;
 use super::schema::{
-    ClassWeightsValue, DataSourceKind, FileConfig, GradientsName, MethodName, MgdaNormalizationName,
-    OptimizerName, SamplingName, ScheduleName, TaskKindName,
+    ClassWeightsValue, DataSourceKind, FileConfig, GradientsName, OptimizerName, SamplingName, ScheduleName,
+    TaskKindName,
 };
-use crate::data::{CsvSource, DataSource};
+use crate::config::data::{CsvSource, DataSource};
 use crate::metrics::MetricKind;
 use crate::schedule::{EarlyStopping, ScheduleKind};
 
@@ -227,6 +223,11 @@ impl RunConfig {
     /// Task specs in order.
     pub fn task_specs(&self) -> Vec<TaskSpec> {
         self.tasks.iter().map(|t| t.spec.clone()).collect()
+    }
+
+    /// The trained tasks' names, in order.
+    pub fn task_names(&self) -> Vec<String> {
+        self.tasks.iter().map(|t| t.spec.name.clone()).collect()
     }
 
     /// The run folder: `<output_dir>/<name>`.
@@ -531,152 +532,10 @@ pub fn resolve(
     let model = super::model::resolve_model(path, &model_section, data.d_input(), task_outputs)?;
 
     // Weighting.
-    let weighting = match file.weighting.method {
-        MethodName::Ew => WeightingConfig::Ew,
-        MethodName::Uw => {
-            let v = file.weighting.uw.init_log_var;
-            if !v.is_finite() {
-                return Err(invalid("weighting.uw.init_log_var", "must be a finite number".into()));
-            }
-            WeightingConfig::Uw(UwConfig { init_log_var: v })
-        }
-        MethodName::Dwa => {
-            let t = file.weighting.dwa.temperature;
-            if !(t > 0.0 && t.is_finite()) {
-                return Err(invalid(
-                    "weighting.dwa.temperature",
-                    format!("{t} is not a positive temperature"),
-                ));
-            }
-            WeightingConfig::Dwa(DwaConfig { temperature: t })
-        }
-        MethodName::Rlw => WeightingConfig::Rlw,
-        MethodName::Gls => WeightingConfig::Gls,
-        MethodName::Si => WeightingConfig::Si,
-        MethodName::Mgda => WeightingConfig::Mgda(MgdaConfig {
-            normalization: match file.weighting.mgda.normalization {
-                MgdaNormalizationName::None => MgdaNormalization::None,
-                MgdaNormalizationName::L2 => MgdaNormalization::L2,
-                MgdaNormalizationName::Loss => MgdaNormalization::Loss,
-                MgdaNormalizationName::LossPlus => MgdaNormalization::LossPlus,
-            },
-        }),
-        MethodName::Pcgrad => WeightingConfig::PcGrad,
-        MethodName::Cagrad => {
-            let c = &file.weighting.cagrad;
-            if !(c.c >= 0.0 && c.c.is_finite()) {
-                return Err(invalid("weighting.cagrad.c", format!("{} is not a weight ≥ 0", c.c)));
-            }
-            if c.rescale > 2 {
-                return Err(invalid("weighting.cagrad.rescale", format!("{}: use 0, 1 or 2", c.rescale)));
-            }
-            WeightingConfig::CaGrad(CaGradConfig { c: c.c, rescale: c.rescale })
-        }
-        MethodName::ImtlG => WeightingConfig::ImtlG,
-        MethodName::NashMtl => {
-            let every = file.weighting.nash_mtl.update_weights_every;
-            if every == 0 {
-                return Err(invalid("weighting.nash_mtl.update_weights_every", "use at least 1 step".into()));
-            }
-            WeightingConfig::NashMtl(NashMtlConfig { update_weights_every: every })
-        }
-        MethodName::Upgrad => {
-            let r = file.weighting.upgrad.reg_eps;
-            if !(r >= 0.0 && r.is_finite()) {
-                return Err(invalid("weighting.upgrad.reg_eps", "use a value ≥ 0".into()));
-            }
-            WeightingConfig::UpGrad(UpGradConfig { reg_eps: r })
-        }
-        MethodName::ImtlL => WeightingConfig::ImtlL,
-        MethodName::Famo => {
-            let f = &file.weighting.famo;
-            if !(f.lr > 0.0 && f.lr.is_finite()) {
-                return Err(invalid(
-                    "weighting.famo.lr",
-                    format!("{} is not a positive learning rate", f.lr),
-                ));
-            }
-            if !(f.weight_decay >= 0.0 && f.weight_decay.is_finite()) {
-                return Err(invalid("weighting.famo.weight_decay", "use a value ≥ 0".into()));
-            }
-            WeightingConfig::Famo(FamoConfig { lr: f.lr, weight_decay: f.weight_decay })
-        }
-        MethodName::Gradvac => {
-            let b = file.weighting.gradvac.beta;
-            if !(b > 0.0 && b <= 1.0) {
-                return Err(invalid("weighting.gradvac.beta", format!("{b} is not in (0, 1]")));
-            }
-            WeightingConfig::GradVac(GradVacConfig { beta: b })
-        }
-        MethodName::Config => WeightingConfig::ConFig,
-        MethodName::Graddrop => WeightingConfig::GradDrop,
-        MethodName::Fairgrad => {
-            let a = file.weighting.fairgrad.alpha;
-            if !(a > 0.0 && a.is_finite()) {
-                return Err(invalid("weighting.fairgrad.alpha", format!("{a} is not a positive α")));
-            }
-            WeightingConfig::FairGrad(FairGradConfig { alpha: a })
-        }
-        MethodName::AlignedMtl => WeightingConfig::AlignedMtl,
-        MethodName::Stch => {
-            let c = &file.weighting.stch;
-            if !(c.mu > 0.0 && c.mu.is_finite()) {
-                return Err(invalid("weighting.stch.mu", format!("{} is not a positive smoothing", c.mu)));
-            }
-            WeightingConfig::Stch(StchConfig { mu: c.mu, warmup_epochs: c.warmup_epochs })
-        }
-        MethodName::Gradnorm => {
-            let c = &file.weighting.gradnorm;
-            if !(c.alpha >= 0.0 && c.alpha.is_finite()) {
-                return Err(invalid("weighting.gradnorm.alpha", "use a value ≥ 0".into()));
-            }
-            if !(c.lr > 0.0 && c.lr.is_finite()) {
-                return Err(invalid(
-                    "weighting.gradnorm.lr",
-                    format!("{} is not a positive learning rate", c.lr),
-                ));
-            }
-            WeightingConfig::GradNorm(GradNormConfig { alpha: c.alpha, lr: c.lr })
-        }
-        MethodName::DbMtl => {
-            let c = &file.weighting.db_mtl;
-            if !(0.0..1.0).contains(&c.beta) {
-                return Err(invalid("weighting.db_mtl.beta", format!("{} is not in [0, 1)", c.beta)));
-            }
-            if !(c.beta_sigma >= 0.0 && c.beta_sigma.is_finite()) {
-                return Err(invalid("weighting.db_mtl.beta_sigma", "use a value ≥ 0".into()));
-            }
-            WeightingConfig::DbMtl(DbMtlConfig { beta: c.beta, beta_sigma: c.beta_sigma })
-        }
-        MethodName::Moco => {
-            let c = &file.weighting.moco;
-            for (key, v) in [
-                ("beta", c.beta),
-                ("beta_sigma", c.beta_sigma),
-                ("gamma", c.gamma),
-                ("gamma_sigma", c.gamma_sigma),
-                ("rho", c.rho),
-            ] {
-                if !(v >= 0.0 && v.is_finite()) {
-                    return Err(invalid(&format!("weighting.moco.{key}"), "use a value ≥ 0".into()));
-                }
-            }
-            WeightingConfig::MoCo(MoCoRates {
-                beta: c.beta,
-                beta_sigma: c.beta_sigma,
-                gamma: c.gamma,
-                gamma_sigma: c.gamma_sigma,
-                rho: c.rho,
-            })
-        }
-        MethodName::Imtl => {
-            let lr = file.weighting.imtl.lr;
-            if !(lr > 0.0 && lr.is_finite()) {
-                return Err(invalid("weighting.imtl.lr", format!("{lr} is not a positive learning rate")));
-            }
-            WeightingConfig::Imtl(ImtlConfig { lr })
-        }
-    };
+    let weighting = file.weighting.chosen();
+    weighting.check().map_err(|e| {
+        invalid(&format!("weighting.{}.{}", file.weighting.method.name(), e.field), e.message)
+    })?;
     let supported = weighting.inputs();
     let weighting_input = match file.weighting.gradients {
         None => supported[0],

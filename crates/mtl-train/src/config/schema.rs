@@ -558,61 +558,6 @@ impl Default for MlpSection {
     }
 }
 
-/// Weighting methods a config may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MethodName {
-    /// Equal weighting.
-    #[default]
-    Ew,
-    /// Uncertainty weighting.
-    Uw,
-    /// Dynamic weight average.
-    Dwa,
-    /// Random loss weighting.
-    Rlw,
-    /// Geometric loss strategy.
-    Gls,
-    /// Scale-invariant Σ log L_t.
-    Si,
-    /// Min-norm multiple-gradient descent.
-    Mgda,
-    /// Gradient surgery.
-    Pcgrad,
-    /// Conflict-averse gradient descent.
-    Cagrad,
-    /// Impartial MTL, gradient part.
-    ImtlG,
-    /// Nash bargaining.
-    NashMtl,
-    /// Unconflicting projection of gradients.
-    Upgrad,
-    /// Impartial MTL, loss part.
-    ImtlL,
-    /// Fast adaptive multitask optimisation.
-    Famo,
-    /// Gradient vaccine.
-    Gradvac,
-    /// Conflict-free inverse gradients.
-    Config,
-    /// Gradient sign dropout.
-    Graddrop,
-    /// α-fair allocation.
-    Fairgrad,
-    /// Independent component alignment.
-    AlignedMtl,
-    /// Smooth Tchebycheff scalarisation.
-    Stch,
-    /// Gradient normalisation.
-    Gradnorm,
-    /// Dual balancing.
-    DbMtl,
-    /// Multi-objective gradient correction.
-    Moco,
-    /// IMTL = IMTL-L + IMTL-G.
-    Imtl,
-}
-
 /// What a weighting method reads, as written in a config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -625,265 +570,68 @@ pub enum GradientsName {
     Parameters,
 }
 
-/// `[weighting]`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WeightingSection {
-    /// Method. Default `"ew"`.
-    pub method: MethodName,
-    /// What the method reads; default: the method's own default.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gradients: Option<GradientsName>,
-    /// Also log every step's task weights and losses to `RUN_DIR/steps.jsonl` (one host read
-    /// per step). Default false: weights are logged per epoch in `metrics.jsonl`.
-    pub log_steps: bool,
-    /// `[weighting.uw]`: uncertainty weighting settings.
-    pub uw: UwSection,
-    /// `[weighting.dwa]`: dynamic weight average settings.
-    pub dwa: DwaSection,
-    /// `[weighting.mgda]`: MGDA settings.
-    pub mgda: MgdaSection,
-    /// `[weighting.cagrad]`: CAGrad settings.
-    pub cagrad: CaGradSection,
-    /// `[weighting.nash_mtl]`: Nash-MTL settings.
-    pub nash_mtl: NashMtlSection,
-    /// `[weighting.upgrad]`: UPGrad settings.
-    pub upgrad: UpGradSection,
-    /// `[weighting.famo]`: FAMO settings.
-    pub famo: FamoSection,
-    /// `[weighting.gradvac]`: GradVac settings.
-    pub gradvac: GradVacSection,
-    /// `[weighting.fairgrad]`: FairGrad settings.
-    pub fairgrad: FairGradSection,
-    /// `[weighting.stch]`: STCH settings.
-    pub stch: StchSection,
-    /// `[weighting.gradnorm]`: GradNorm settings.
-    pub gradnorm: GradNormSection,
-    /// `[weighting.db_mtl]`: DB-MTL settings.
-    pub db_mtl: DbMtlSection,
-    /// `[weighting.moco]`: MoCo settings.
-    pub moco: MoCoSection,
-    /// `[weighting.imtl]`: IMTL settings.
-    pub imtl: ImtlSection,
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
-/// `[weighting.imtl]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ImtlSection {
-    /// Adam learning rate of the loss scales. Default 1e-3.
-    pub lr: f64,
+/// `[weighting]` and its `[weighting.<method>]` sections, generated from the weighting
+/// registry (`mtl_weighting::weighting_methods!`): each section is the method's own settings
+/// type, with the method's own defaults.
+macro_rules! weighting_section {
+    ($($variant:ident, $name:ident, $method:ty, $config:ty, $doc:literal;)*) => {
+        /// Weighting methods a config may name (`weighting.method`).
+        #[allow(non_camel_case_types)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum MethodName {
+            $(#[doc = $doc] $name,)*
+        }
+
+        impl Default for MethodName {
+            fn default() -> Self {
+                MethodName::ew
+            }
+        }
+
+        /// `[weighting]`.
+        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct WeightingSection {
+            /// Method. Default `"ew"`.
+            pub method: MethodName,
+            /// What the method reads; default: the method's own default.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub gradients: Option<GradientsName>,
+            /// Also log every step's task weights and losses to `RUN_DIR/steps.jsonl` (one host
+            /// read per step). Default false: weights are logged per epoch in `metrics.jsonl`.
+            pub log_steps: bool,
+            $(
+                #[doc = concat!("`[weighting.", stringify!($name), "]`: settings of ", $doc)]
+                #[serde(skip_serializing_if = "is_default")]
+                pub $name: $config,
+            )*
+        }
+
+        impl WeightingSection {
+            /// The chosen method with its section's settings.
+            pub fn chosen(&self) -> mtl_weighting::WeightingConfig {
+                match self.method {
+                    $(MethodName::$name => mtl_weighting::WeightingConfig::$variant(self.$name.clone()),)*
+                }
+            }
+        }
+
+        impl MethodName {
+            /// The config name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(MethodName::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
 }
 
-impl Default for ImtlSection {
-    fn default() -> Self {
-        Self { lr: 1e-3 }
-    }
-}
-
-/// `[weighting.db_mtl]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DbMtlSection {
-    /// EMA rate β in [0, 1). Default 0.9.
-    pub beta: f64,
-    /// Decay exponent σ ≥ 0 of the rate. Default 0.
-    pub beta_sigma: f64,
-}
-
-impl Default for DbMtlSection {
-    fn default() -> Self {
-        Self { beta: 0.9, beta_sigma: 0.0 }
-    }
-}
-
-/// `[weighting.moco]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MoCoSection {
-    /// Tracking rate β. Default 0.5.
-    pub beta: f64,
-    /// Its decay exponent. Default 0.5.
-    pub beta_sigma: f64,
-    /// Weight step γ. Default 0.1.
-    pub gamma: f64,
-    /// Its decay exponent. Default 0.5.
-    pub gamma_sigma: f64,
-    /// ℓ₂ regularisation ρ. Default 0.
-    pub rho: f64,
-}
-
-impl Default for MoCoSection {
-    fn default() -> Self {
-        Self { beta: 0.5, beta_sigma: 0.5, gamma: 0.1, gamma_sigma: 0.5, rho: 0.0 }
-    }
-}
-
-/// `[weighting.stch]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StchSection {
-    /// Smoothing μ > 0. Default 1.
-    pub mu: f64,
-    /// Warm-up epochs of Σ log L (the last forms the nadir). Default 4.
-    pub warmup_epochs: usize,
-}
-
-impl Default for StchSection {
-    fn default() -> Self {
-        Self { mu: 1.0, warmup_epochs: 4 }
-    }
-}
-
-/// `[weighting.gradnorm]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GradNormSection {
-    /// Restoring force α ≥ 0. Default 1.5.
-    pub alpha: f64,
-    /// Adam learning rate of the weight logits. Default 0.025.
-    pub lr: f64,
-}
-
-impl Default for GradNormSection {
-    fn default() -> Self {
-        Self { alpha: 1.5, lr: 0.025 }
-    }
-}
-
-/// `[weighting.fairgrad]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FairGradSection {
-    /// Fairness α > 0. Default 1.
-    pub alpha: f64,
-}
-
-impl Default for FairGradSection {
-    fn default() -> Self {
-        Self { alpha: 1.0 }
-    }
-}
-
-/// `[weighting.famo]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FamoSection {
-    /// Adam learning rate of the task logits. Default 0.025.
-    pub lr: f64,
-    /// Adam weight decay of the logits. Default 1e-3.
-    pub weight_decay: f64,
-}
-
-impl Default for FamoSection {
-    fn default() -> Self {
-        Self { lr: 0.025, weight_decay: 1e-3 }
-    }
-}
-
-/// `[weighting.gradvac]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GradVacSection {
-    /// EMA rate of the target cosines, in (0, 1]. Default 0.5.
-    pub beta: f64,
-}
-
-impl Default for GradVacSection {
-    fn default() -> Self {
-        Self { beta: 0.5 }
-    }
-}
-
-/// MGDA's gradient normalisations, as written in a config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MgdaNormalizationName {
-    /// None.
-    #[default]
-    None,
-    /// g/‖g‖.
-    L2,
-    /// g/L.
-    Loss,
-    /// g/(L‖g‖).
-    #[serde(rename = "loss+")]
-    LossPlus,
-}
-
-/// `[weighting.mgda]`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MgdaSection {
-    /// `"none"`, `"l2"`, `"loss"` or `"loss+"`. Default `"none"`.
-    pub normalization: MgdaNormalizationName,
-}
-
-/// `[weighting.cagrad]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CaGradSection {
-    /// Conflict weight α ≥ 0. Default 0.5.
-    pub c: f64,
-    /// 0, 1 (÷(1+α²), default) or 2 (÷(1+α)).
-    pub rescale: usize,
-}
-
-impl Default for CaGradSection {
-    fn default() -> Self {
-        Self { c: 0.5, rescale: 1 }
-    }
-}
-
-/// `[weighting.nash_mtl]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NashMtlSection {
-    /// Solve for new weights every this many steps. Default 1.
-    pub update_weights_every: usize,
-}
-
-impl Default for NashMtlSection {
-    fn default() -> Self {
-        Self { update_weights_every: 1 }
-    }
-}
-
-/// `[weighting.upgrad]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UpGradSection {
-    /// Diagonal regularisation of the normalised Gram matrix. Default 1e-4.
-    pub reg_eps: f64,
-}
-
-impl Default for UpGradSection {
-    fn default() -> Self {
-        Self { reg_eps: 1e-4 }
-    }
-}
-
-/// `[weighting.dwa]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DwaSection {
-    /// Softmax temperature τ. Default 2.
-    pub temperature: f64,
-}
-
-impl Default for DwaSection {
-    fn default() -> Self {
-        Self { temperature: 2.0 }
-    }
-}
-
-/// `[weighting.uw]`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UwSection {
-    /// Initial log-variance of every task. Default 0.
-    pub init_log_var: f64,
-}
+mtl_weighting::weighting_methods!(weighting_section);
 
 /// Optimizers a config may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use mtl_data::table::{CsvFormat, LabelColumn, LabelMap, Preprocessing, TableConf
 
 use super::error::ConfigError;
 use super::schema::{DataSourceKind, FileConfig, OneOrMany, TaskKindName, TaskSection};
-use crate::data::DataSource;
+use crate::config::data::DataSource;
 
 /// The per-task keys that only a CSV source reads.
 fn csv_task_keys(t: &TaskSection) -> Vec<&'static str> {

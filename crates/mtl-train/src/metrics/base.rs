@@ -139,7 +139,7 @@ impl Sums {
 }
 
 /// Read a 1-d tensor back to the host as f64.
-pub(crate) fn host(t: Tensor<1>) -> Vec<f64> {
+pub fn host(t: Tensor<1>) -> Vec<f64> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data").into_iter().map(f64::from).collect()
 }
 

@@ -15,6 +15,6 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use base::host as host_values;
+pub use base::host as host_values;
 pub use base::{Metric, MetricKind};
 pub use task::TaskMetrics;

@@ -1,0 +1,97 @@
+//! One epoch of training: the seeded order, the batches, and per batch the step, clipping,
+//! the optimizer update and the weighting method's after-step hook. Losses, weights and
+//! gradient statistics are summed on the device and read once at the end of the epoch.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use mtl_data::{MultiTaskBatch, batch_indices, epoch_permutation, sampled_epoch};
+use mtl_weighting::{StepContext, WeightingMethod};
+
+use super::observer::{Observers, StepEnd, StepStart};
+use super::setup::Run;
+use crate::error::Error;
+use crate::grads::clip_global_norm;
+use crate::metrics::host_values;
+use crate::step::{TrainState, batch_losses, inner_batch, train_step};
+
+/// Means over an epoch's steps, on the host.
+#[derive(Debug, Clone)]
+pub struct EpochMeans {
+    /// Per-task training loss.
+    pub losses: Vec<f64>,
+    /// Per-task weight.
+    pub weights: Vec<f64>,
+    /// On the gradient routes: the T gradient norms, then the mean and minimum cosine.
+    pub gradients: Option<Vec<f64>>,
+}
+
+/// The backend seed of epoch `epoch` (dropout masks), derived from the run seed.
+pub(super) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    // SplitMix64 step: decorrelates consecutive epochs.
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Train epoch `epoch` (0-based) of `run`.
+pub(super) fn train_epoch(
+    run: &mut Run,
+    mut state: TrainState,
+    epoch: usize,
+    observers: &mut Observers,
+) -> Result<(TrainState, EpochMeans), Error> {
+    let config = run.config;
+    let (train, t_count) = (&config.train, run.tasks.len());
+    run.device.seed(epoch_seed(config.seed, epoch));
+    let order = match &run.train_data.groups {
+        Some(groups) => sampled_epoch(groups, t_count, config.sampling, config.seed, epoch),
+        None => epoch_permutation(run.train_data.len(), config.seed, epoch),
+    };
+    let mut sums: [Option<Tensor<1>>; 3] = [None, None, None];
+    let add = |sum: &mut Option<Tensor<1>>, x: &Tensor<1>| {
+        *sum = Some(sum.take().map_or(x.clone(), |s| s + x.clone()));
+    };
+    for (index, idx) in batch_indices(&order, train.batch_size, train.drop_last).into_iter().enumerate() {
+        let batch = MultiTaskBatch::gather(&run.train_data, idx, &run.device);
+        let step = run.meta.steps_done;
+        observers.before_step(&StepStart { step, state: &state, batch: &batch, tasks: &run.tasks })?;
+        let ctx =
+            StepContext { epoch, step, steps_per_epoch: run.steps_per_epoch, input: config.weighting_input };
+        let (mut grads, report) = train_step(&mut state, &batch, &run.tasks, &ctx);
+        if let Some(max_norm) = train.clip_grad_norm {
+            clip_global_norm(&state, &mut grads, max_norm);
+        }
+        run.lr = run.schedule.lr(step, epoch, &run.meta.selection.plateau);
+        state = run.optim.step(run.lr, state, grads);
+        let after = (state.weighting.wants_losses_after_step())
+            .then(|| batch_losses(&state.model.valid(), &inner_batch(&batch), &run.tasks));
+        state.weighting.after_step(&ctx, report.losses.clone(), after);
+        run.meta.steps_done += 1;
+        add(&mut sums[0], &report.losses);
+        add(&mut sums[1], &report.weights);
+        if let Some(g) = &report.gradient_stats {
+            add(&mut sums[2], g);
+        }
+        let loss_sum = sums[0].as_ref().expect("a step ran");
+        observers.after_step(&StepEnd {
+            epoch,
+            index,
+            step: run.meta.steps_done,
+            lr: run.lr,
+            report: &report,
+            loss_sum,
+        })?;
+    }
+    let steps = run.steps_per_epoch as f64;
+    let mean = |s: Option<Tensor<1>>| -> Option<Vec<f64>> {
+        s.map(|s| host_values(s).iter().map(|x| x / steps).collect())
+    };
+    let [losses, weights, gradients] = sums;
+    let means = EpochMeans {
+        losses: mean(losses).expect("an epoch has steps"),
+        weights: mean(weights).expect("an epoch has steps"),
+        gradients: mean(gradients),
+    };
+    Ok((state, means))
+}

@@ -1,0 +1,68 @@
+//! The training loop: epochs of seeded batches, per-epoch validation, the selector's
+//! decisions, and the final evaluation of the best state; everything else (logs, checkpoints,
+//! progress, measurements, plots) happens in [`Observer`]s.
+//!
+//! - `setup.rs`: the run's data, state, schedule and selector, fresh or resumed;
+//! - `epoch.rs`: one epoch of training steps and its means;
+//! - `observer.rs`: the events and the [`Observer`] trait;
+//! - `observers.rs`: the library's observers (metrics and step logs, checkpoints, affinity,
+//!   run record);
+//! - `summary.rs`: the end of a run, `summary.json`.
+
+mod epoch;
+mod observer;
+mod observers;
+mod setup;
+mod summary;
+
+use std::time::Instant;
+
+pub use observer::{EpochEnd, Observer, Observers, RunEnd, RunStart, StepEnd, StepStart};
+pub use observers::{AffinityProbe, Checkpointer, MetricsLog, RunRecord, StepLog, writers};
+pub use setup::{FitOptions, init_state, prepare_data, weight_classes};
+pub use summary::RunSummary;
+
+use crate::config::RunConfig;
+use crate::error::Error;
+
+/// Train `config` as `options` say; `observers` do the writing. Returns the summary.
+pub fn fit(config: &RunConfig, options: &FitOptions, observers: &mut Observers) -> Result<RunSummary, Error> {
+    let started = Instant::now();
+    let (mut run, mut state) = setup::Run::new(config, options)?;
+    observers.start(&run.start_event())?;
+    for note in run.banner(&state) {
+        observers.note(&note);
+    }
+    for epoch in run.meta.epochs_done..run.last_epoch {
+        if run.meta.selection.stopped_early {
+            break;
+        }
+        let epoch_started = Instant::now();
+        observers.epoch_start(epoch, config.train.epochs);
+        let means;
+        (state, means) = epoch::train_epoch(&mut run, state, epoch, observers)?;
+        let (valid, verdict, record) = run.end_epoch(&mut state, epoch, &means, epoch_started, observers)?;
+        observers.after_epoch(&EpochEnd {
+            epoch,
+            record: &record,
+            valid: &valid,
+            improved: verdict.improved,
+            state: &state,
+            optim: &run.optim,
+            meta: &run.meta,
+        })?;
+        if verdict.improved {
+            run.best_state = Some(state.clone());
+        }
+        for note in run.epoch_notes(epoch, &means, &valid, verdict) {
+            observers.note(&note);
+        }
+    }
+    let summary = run.finish(state, started)?;
+    if let Some(line) = summary::test_line(&summary) {
+        observers.note(&line);
+    }
+    let end = RunEnd { run_dir: &run.run_dir, summary: &summary, wall_s: started.elapsed().as_secs_f64() };
+    observers.end(&end)?;
+    Ok(summary)
+}
