@@ -49,6 +49,8 @@ macro_rules! weighting_methods {
             DbMtl, db_mtl, $crate::DbMtl, $crate::DbMtlConfig, "Dual balancing.";
             MoCo, moco, $crate::MoCo, $crate::MoCoConfig, "Multi-objective gradient correction.";
             Imtl, imtl, $crate::Imtl, $crate::ImtlConfig, "IMTL = IMTL-L + IMTL-G.";
+            DualProj, dualproj, $crate::DualProj, $crate::DualProjConfig, "Projection onto the dual cone.";
+            SdmGrad, sdmgrad, $crate::SdmGrad, $crate::SdmGradConfig, "Stochastic direction-oriented MGDA.";
         }
     };
 }
