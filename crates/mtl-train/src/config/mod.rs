@@ -1,6 +1,7 @@
 //! Configuration: the TOML schema (`schema`), reading and `--set` overrides (`load`), and
 //! validation into the [`RunConfig`] the trainer uses (`resolve`).
 
+mod check;
 pub mod data;
 mod error;
 mod load;

@@ -3,7 +3,6 @@
 //! `sources`, `weighting`, `training`; the model in `config/model.rs`, tables in
 //! `config/table.rs`), sharing the checks of `check.rs`.
 
-mod check;
 mod sources;
 mod tasks;
 mod training;
@@ -16,7 +15,7 @@ use mtl_data::{Sampling, SplitFractions, TaskSpec};
 use mtl_model::MultiTaskModelConfig;
 use mtl_weighting::{WeightingConfig, WeightingInput};
 
-use self::check::Check;
+use super::check::Check;
 use super::error::ConfigError;
 use super::load::load_file;
 use super::schema::FileConfig;

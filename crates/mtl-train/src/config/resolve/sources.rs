@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use mtl_data::table::{Preprocessing, TableConfig};
 use mtl_data::{MultiMnistConfig, Sampling, SplitFractions, SyntheticConfig};
 
-use super::check::Check;
 use crate::config::ConfigError;
+use crate::config::check::Check;
 use crate::config::data::{CsvSource, DataSource};
 use crate::config::schema::{DataSourceKind, FileConfig, SamplingName};
 

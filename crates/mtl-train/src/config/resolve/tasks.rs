@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use mtl_data::table::{Preprocessing, TableConfig};
 use mtl_data::{TaskKind, TaskSpec};
 
-use super::check::Check;
 use super::{ClassWeights, TaskConfig};
 use crate::config::ConfigError;
+use crate::config::check::Check;
 use crate::config::schema::{ClassWeightsValue, FileConfig, TaskKindName, TaskSection};
 use crate::metrics::MetricKind;
 

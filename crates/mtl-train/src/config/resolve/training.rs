@@ -1,8 +1,8 @@
 //! `[train]` (optimizer, schedule, early stopping, monitor) and `[affinity]`.
 
-use super::check::Check;
 use super::{Monitor, OptimizerConfig, TaskConfig, TrainConfig};
 use crate::config::ConfigError;
+use crate::config::check::Check;
 use crate::config::schema::{AffinitySection, OptimizerName, ScheduleName, ScheduleSection, TrainSection};
 use crate::metrics::MetricKind;
 use crate::schedule::{EarlyStopping, ScheduleKind};

@@ -3,8 +3,8 @@
 
 use mtl_weighting::{WeightingConfig, WeightingInput};
 
-use super::check::Check;
 use crate::config::ConfigError;
+use crate::config::check::Check;
 use crate::config::schema::{GradientsName, WeightingSection};
 
 /// The method and its input (`weighting.gradients`, else the method's default).

@@ -7,7 +7,7 @@ use crate::config::ConfigError;
 
 /// Checks of one config file.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Check<'a> {
+pub(crate) struct Check<'a> {
     /// The file, for messages.
     pub path: &'a Path,
 }
