@@ -8,131 +8,104 @@ use mtl_model::architecture::{
 use mtl_model::encoder::{CnnConfig, EncoderConfig, MlpConfig, TabularConfig};
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
 
+use super::check::Check;
 use crate::config::ConfigError;
 use crate::config::schema::{ArchitectureName, EncoderKind, EncoderSection, MlpSection, ModelSection};
 
-struct Check<'a> {
-    path: &'a Path,
+fn widths(check: Check, key: &str, widths: &[usize]) -> Result<(), ConfigError> {
+    check.ensure(!widths.contains(&0), key, || "layer widths must be at least 1".into())
 }
 
-impl Check<'_> {
-    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { path: self.path.to_path_buf(), key: key.into(), message: message.into() }
-    }
+fn at_least_one(check: Check, key: &str, n: usize) -> Result<(), ConfigError> {
+    check.ensure(n > 0, key, || "must be at least 1".into())
+}
 
-    fn widths(&self, key: &str, widths: &[usize]) -> Result<(), ConfigError> {
-        if widths.contains(&0) {
-            return Err(self.invalid(key, "layer widths must be at least 1"));
-        }
-        Ok(())
-    }
+fn mlp(
+    check: Check,
+    section: &MlpSection,
+    key: &str,
+    default: &[usize],
+    d_input: usize,
+) -> Result<MlpConfig, ConfigError> {
+    let hidden = section.hidden.clone().unwrap_or_else(|| default.to_vec());
+    widths(check, &format!("{key}.hidden"), &hidden)?;
+    check.unit(&format!("{key}.dropout"), section.dropout)?;
+    Ok(MlpConfig { d_input, hidden, activation: section.activation, dropout: section.dropout })
+}
 
-    fn dropout(&self, key: &str, p: f64) -> Result<(), ConfigError> {
-        if !(0.0..1.0).contains(&p) {
-            return Err(self.invalid(key, format!("{p} is not in [0, 1)")));
+fn encoder(check: Check, e: &EncoderSection, d_input: usize) -> Result<EncoderConfig, ConfigError> {
+    let key = |k: &str| format!("model.encoder.{k}");
+    let default_hidden: &[usize] = if e.kind == EncoderKind::Cnn { &[50] } else { &[256, 256] };
+    let hidden = e.hidden.clone().unwrap_or_else(|| default_hidden.to_vec());
+    widths(check, &key("hidden"), &hidden)?;
+    check.unit(&key("dropout"), e.dropout)?;
+    check.ensure(
+        e.kind == EncoderKind::Cnn || (e.input_shape.is_none() && e.channels.is_none()),
+        &key("kind"),
+        || "input_shape and channels are CNN settings; set kind = \"cnn\"".into(),
+    )?;
+    check.ensure(
+        e.kind == EncoderKind::Tabular || (e.categorical.is_empty() && e.cardinalities.is_empty()),
+        &key("kind"),
+        || "categorical and cardinalities are tabular settings; set kind = \"tabular\"".into(),
+    )?;
+    Ok(match e.kind {
+        EncoderKind::Mlp => {
+            EncoderConfig::Mlp(MlpConfig { d_input, hidden, activation: e.activation, dropout: e.dropout })
         }
-        Ok(())
-    }
-
-    fn at_least_one(&self, key: &str, n: usize) -> Result<(), ConfigError> {
-        if n == 0 {
-            return Err(self.invalid(key, "must be at least 1"));
-        }
-        Ok(())
-    }
-
-    fn mlp(
-        &self,
-        section: &MlpSection,
-        key: &str,
-        default: &[usize],
-        d_input: usize,
-    ) -> Result<MlpConfig, ConfigError> {
-        let hidden = section.hidden.clone().unwrap_or_else(|| default.to_vec());
-        self.widths(&format!("{key}.hidden"), &hidden)?;
-        self.dropout(&format!("{key}.dropout"), section.dropout)?;
-        Ok(MlpConfig { d_input, hidden, activation: section.activation, dropout: section.dropout })
-    }
-
-    fn encoder(&self, e: &EncoderSection, d_input: usize) -> Result<EncoderConfig, ConfigError> {
-        let key = |k: &str| format!("model.encoder.{k}");
-        let default_hidden: &[usize] = if e.kind == EncoderKind::Cnn { &[50] } else { &[256, 256] };
-        let hidden = e.hidden.clone().unwrap_or_else(|| default_hidden.to_vec());
-        self.widths(&key("hidden"), &hidden)?;
-        self.dropout(&key("dropout"), e.dropout)?;
-        if e.kind != EncoderKind::Cnn && (e.input_shape.is_some() || e.channels.is_some()) {
-            return Err(
-                self.invalid(&key("kind"), "input_shape and channels are CNN settings; set kind = \"cnn\"")
-            );
-        }
-        if e.kind != EncoderKind::Tabular && !(e.categorical.is_empty() && e.cardinalities.is_empty()) {
-            return Err(self.invalid(
-                &key("kind"),
-                "categorical and cardinalities are tabular settings; set kind = \"tabular\"",
-            ));
-        }
-        Ok(match e.kind {
-            EncoderKind::Mlp => EncoderConfig::Mlp(MlpConfig {
+        EncoderKind::Cnn => EncoderConfig::Cnn(cnn(check, e, d_input, hidden)?),
+        EncoderKind::Tabular => {
+            let k = e.categorical.len();
+            let tab = TabularConfig {
                 d_input,
+                categorical: e.categorical.clone(),
+                cardinalities: e.cardinalities.clone(),
+                embedding_dims: e.embedding_dims.clone().unwrap_or_else(|| vec![8; k]),
                 hidden,
                 activation: e.activation,
                 dropout: e.dropout,
-            }),
-            EncoderKind::Cnn => {
-                let Some(input_shape) = e.input_shape else {
-                    return Err(self.invalid(
-                        &key("input_shape"),
-                        format!(
-                            "a CNN needs the image shape [channels, height, width] of the {d_input} features"
-                        ),
-                    ));
-                };
-                if input_shape.iter().product::<usize>() != d_input {
-                    return Err(self.invalid(
-                        &key("input_shape"),
-                        format!(
-                            "{input_shape:?} holds {} values but the data has {d_input} features",
-                            input_shape.iter().product::<usize>()
-                        ),
-                    ));
-                }
-                let channels = e.channels.clone().unwrap_or_else(|| vec![10, 20]);
-                self.widths(&key("channels"), &channels)?;
-                self.at_least_one(&key("kernel_size"), e.kernel_size)?;
-                self.at_least_one(&key("pool"), e.pool)?;
-                let cnn = CnnConfig {
-                    input_shape,
-                    channels,
-                    kernel_size: e.kernel_size,
-                    pool: e.pool,
-                    hidden,
-                    activation: e.activation,
-                    dropout: e.dropout,
-                };
-                cnn.stage_shapes().map_err(|m| self.invalid(&key("channels"), m))?;
-                if cnn.num_blocks() == 0 {
-                    return Err(
-                        self.invalid(&key("channels"), "a CNN needs at least one conv stage or layer")
-                    );
-                }
-                EncoderConfig::Cnn(cnn)
-            }
-            EncoderKind::Tabular => {
-                let k = e.categorical.len();
-                let tab = TabularConfig {
-                    d_input,
-                    categorical: e.categorical.clone(),
-                    cardinalities: e.cardinalities.clone(),
-                    embedding_dims: e.embedding_dims.clone().unwrap_or_else(|| vec![8; k]),
-                    hidden,
-                    activation: e.activation,
-                    dropout: e.dropout,
-                };
-                tab.validate().map_err(|m| self.invalid(&key("categorical"), m))?;
-                EncoderConfig::Tabular(tab)
-            }
-        })
-    }
+            };
+            tab.validate().map_err(|m| check.invalid(&key("categorical"), m))?;
+            EncoderConfig::Tabular(tab)
+        }
+    })
+}
+
+fn cnn(
+    check: Check,
+    e: &EncoderSection,
+    d_input: usize,
+    hidden: Vec<usize>,
+) -> Result<CnnConfig, ConfigError> {
+    let key = |k: &str| format!("model.encoder.{k}");
+    let Some(input_shape) = e.input_shape else {
+        return Err(check.invalid(
+            &key("input_shape"),
+            format!("a CNN needs the image shape [channels, height, width] of the {d_input} features"),
+        ));
+    };
+    let values = input_shape.iter().product::<usize>();
+    check.ensure(values == d_input, &key("input_shape"), || {
+        format!("{input_shape:?} holds {values} values but the data has {d_input} features")
+    })?;
+    let channels = e.channels.clone().unwrap_or_else(|| vec![10, 20]);
+    widths(check, &key("channels"), &channels)?;
+    at_least_one(check, &key("kernel_size"), e.kernel_size)?;
+    at_least_one(check, &key("pool"), e.pool)?;
+    let cnn = CnnConfig {
+        input_shape,
+        channels,
+        kernel_size: e.kernel_size,
+        pool: e.pool,
+        hidden,
+        activation: e.activation,
+        dropout: e.dropout,
+    };
+    cnn.stage_shapes().map_err(|m| check.invalid(&key("channels"), m))?;
+    check.ensure(cnn.num_blocks() > 0, &key("channels"), || {
+        "a CNN needs at least one conv stage or layer".into()
+    })?;
+    Ok(cnn)
 }
 
 /// Validate `[model]` for `d_input` features and tasks with outputs `task_outputs`.
@@ -143,97 +116,45 @@ pub fn resolve_model(
     task_outputs: Vec<usize>,
 ) -> Result<MultiTaskModelConfig, ConfigError> {
     let check = Check { path };
-    let encoder = check.encoder(&m.encoder, d_input)?;
-    let head = check.mlp(&m.head, "model.head", &[64], 0)?;
+    let encoder = encoder(check, &m.encoder, d_input)?;
+    let head = mlp(check, &m.head, "model.head", &[64], 0)?;
     let num_tasks = task_outputs.len();
     let expert = match &m.experts.hidden {
         Some(h) => {
-            check.widths("model.experts.hidden", h)?;
+            widths(check, "model.experts.hidden", h)?;
             encoder.with_hidden(h.clone())
         }
         None => encoder.clone(),
     };
-    if expert.num_blocks() == 0 && m.architecture != ArchitectureName::Hps {
-        return Err(check.invalid("model.experts.hidden", "experts need at least one layer"));
-    }
-    check.at_least_one("model.experts.gate_stem_channels", m.experts.gate_stem_channels)?;
+    check.ensure(
+        expert.num_blocks() > 0 || m.architecture == ArchitectureName::Hps,
+        "model.experts.hidden",
+        || "experts need at least one layer".into(),
+    )?;
+    at_least_one(check, "model.experts.gate_stem_channels", m.experts.gate_stem_channels)?;
     let stem = StemConfig::for_encoder(&expert, m.experts.gate_stem_channels);
     let architecture = match m.architecture {
         ArchitectureName::Hps => ArchitectureConfig::Hps(HpsConfig { encoder }),
         ArchitectureName::Mmoe => {
-            check.at_least_one("model.experts.count", m.experts.count)?;
+            at_least_one(check, "model.experts.count", m.experts.count)?;
             ArchitectureConfig::Mmoe(MmoeConfig { expert, experts: m.experts.count, num_tasks, stem })
         }
         ArchitectureName::Omoe => {
-            check.at_least_one("model.experts.count", m.experts.count)?;
+            at_least_one(check, "model.experts.count", m.experts.count)?;
             ArchitectureConfig::Omoe(OmoeConfig { expert, experts: m.experts.count, stem })
         }
-        ArchitectureName::Cgc | ArchitectureName::Ple => {
-            check.at_least_one("model.experts.per_task", m.experts.per_task)?;
-            let blocks = expert.num_blocks();
-            let levels = m.ple.levels.unwrap_or(blocks.min(2));
-            if m.architecture == ArchitectureName::Ple && !(1..=blocks).contains(&levels) {
-                return Err(check.invalid(
-                    "model.ple.levels",
-                    format!(
-                        "the expert has {blocks} blocks (layers or conv stages); use 1 to {blocks} levels"
-                    ),
-                ));
-            }
-            let cgc = CgcConfig {
-                expert,
-                shared_experts: m.experts.shared,
-                task_experts: m.experts.per_task,
-                num_tasks,
-                stem,
-            };
-            if m.architecture == ArchitectureName::Cgc {
-                ArchitectureConfig::Cgc(cgc)
-            } else {
-                ArchitectureConfig::Ple(PleConfig { levels, ..cgc.as_ple() })
-            }
-        }
+        ArchitectureName::Cgc | ArchitectureName::Ple => cgc_or_ple(check, m, expert, num_tasks, stem)?,
         ArchitectureName::CrossStitch => {
             let w = m.cross_stitch.self_weight;
-            if !(w > 0.0 && w <= 1.0) {
-                return Err(check.invalid("model.cross_stitch.self_weight", format!("{w} is not in (0, 1]")));
-            }
-            if encoder.num_blocks() == 0 {
-                return Err(
-                    check.invalid("model.encoder.hidden", "cross-stitch columns need at least one layer")
-                );
-            }
+            check.ensure(w > 0.0 && w <= 1.0, "model.cross_stitch.self_weight", || {
+                format!("{w} is not in (0, 1]")
+            })?;
+            check.ensure(encoder.num_blocks() > 0, "model.encoder.hidden", || {
+                "cross-stitch columns need at least one layer".into()
+            })?;
             ArchitectureConfig::CrossStitch(CrossStitchConfig { column: encoder, num_tasks, self_weight: w })
         }
-        ArchitectureName::DselectK => {
-            let d = &m.dselect_k;
-            let n = m.experts.count;
-            if n < 2 {
-                return Err(
-                    check.invalid("model.experts.count", "DSelect-k selects among at least 2 experts")
-                );
-            }
-            if !(1..=n).contains(&d.k) {
-                return Err(
-                    check.invalid("model.dselect_k.k", format!("use 1 to {n} (the number of experts)"))
-                );
-            }
-            if !(d.gamma > 0.0 && d.gamma.is_finite()) {
-                return Err(check.invalid("model.dselect_k.gamma", "must be a finite value > 0"));
-            }
-            if !(d.entropy_weight >= 0.0 && d.entropy_weight.is_finite()) {
-                return Err(check.invalid("model.dselect_k.entropy_weight", "must be a finite value ≥ 0"));
-            }
-            ArchitectureConfig::DselectK(DselectKConfig {
-                expert,
-                experts: n,
-                k: d.k,
-                gamma: d.gamma,
-                entropy_weight: d.entropy_weight,
-                num_tasks,
-                stem,
-            })
-        }
+        ArchitectureName::DselectK => dselect_k(check, m, expert, num_tasks, stem)?,
     };
     Ok(MultiTaskModelConfig {
         architecture,
@@ -242,4 +163,64 @@ pub fn resolve_model(
         head_dropout: head.dropout,
         task_outputs,
     })
+}
+
+fn cgc_or_ple(
+    check: Check,
+    m: &ModelSection,
+    expert: EncoderConfig,
+    num_tasks: usize,
+    stem: StemConfig,
+) -> Result<ArchitectureConfig, ConfigError> {
+    at_least_one(check, "model.experts.per_task", m.experts.per_task)?;
+    let blocks = expert.num_blocks();
+    let levels = m.ple.levels.unwrap_or(blocks.min(2));
+    let ple = m.architecture == ArchitectureName::Ple;
+    check.ensure(!ple || (1..=blocks).contains(&levels), "model.ple.levels", || {
+        format!("the expert has {blocks} blocks (layers or conv stages); use 1 to {blocks} levels")
+    })?;
+    let cgc = CgcConfig {
+        expert,
+        shared_experts: m.experts.shared,
+        task_experts: m.experts.per_task,
+        num_tasks,
+        stem,
+    };
+    Ok(if ple {
+        ArchitectureConfig::Ple(PleConfig { levels, ..cgc.as_ple() })
+    } else {
+        ArchitectureConfig::Cgc(cgc)
+    })
+}
+
+fn dselect_k(
+    check: Check,
+    m: &ModelSection,
+    expert: EncoderConfig,
+    num_tasks: usize,
+    stem: StemConfig,
+) -> Result<ArchitectureConfig, ConfigError> {
+    let d = &m.dselect_k;
+    let n = m.experts.count;
+    check.ensure(n >= 2, "model.experts.count", || "DSelect-k selects among at least 2 experts".into())?;
+    check.ensure((1..=n).contains(&d.k), "model.dselect_k.k", || {
+        format!("use 1 to {n} (the number of experts)")
+    })?;
+    check.ensure(d.gamma > 0.0 && d.gamma.is_finite(), "model.dselect_k.gamma", || {
+        "must be a finite value > 0".into()
+    })?;
+    check.ensure(
+        d.entropy_weight >= 0.0 && d.entropy_weight.is_finite(),
+        "model.dselect_k.entropy_weight",
+        || "must be a finite value ≥ 0".into(),
+    )?;
+    Ok(ArchitectureConfig::DselectK(DselectKConfig {
+        expert,
+        experts: n,
+        k: d.k,
+        gamma: d.gamma,
+        entropy_weight: d.entropy_weight,
+        num_tasks,
+        stem,
+    }))
 }
