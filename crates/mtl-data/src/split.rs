@@ -7,15 +7,23 @@ use rand_chacha::ChaCha8Rng;
 use crate::dataset::MultiTaskDataset;
 use crate::error::DataError;
 
-/// Fractions of the samples that go to train, valid and test; they must sum to 1.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Fractions of the samples that go to train, valid and test; they must sum to 1. Also the
+/// `[data.split]` section of a config (defaults 0.8 / 0.1 / 0.1).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SplitFractions {
-    /// Fraction for training.
+    /// Fraction for training. Default 0.8.
     pub train: f64,
-    /// Fraction for validation (model selection).
+    /// Fraction for validation (model selection). Default 0.1.
     pub valid: f64,
-    /// Fraction for the final test.
+    /// Fraction for the final test. Default 0.1.
     pub test: f64,
+}
+
+impl Default for SplitFractions {
+    fn default() -> Self {
+        Self { train: 0.8, valid: 0.1, test: 0.1 }
+    }
 }
 
 /// The three splits of one dataset.

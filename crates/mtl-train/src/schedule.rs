@@ -115,11 +115,14 @@ impl Schedule {
 /// Early stopping (`[train.early_stopping]`): stop once `patience` epochs have passed since the
 /// best epoch. An epoch is "best" when the monitored value beats the previous best by more than
 /// `min_delta` (the same rule picks the `best/` checkpoint).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Also the `[train.early_stopping]` section of a config.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct EarlyStopping {
-    /// Epochs without improvement before stopping; `None` = never stop early.
+    /// Epochs without improvement before stopping; absent = never stop early.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub patience: Option<usize>,
-    /// Smallest change that counts as an improvement.
+    /// Smallest change of the monitor that counts as an improvement. Default 0.
     pub min_delta: f64,
 }
 

@@ -110,7 +110,7 @@ pub struct DataSection {
     /// `[data.csv]`: table files and feature columns.
     pub csv: CsvSection,
     /// `[data.split]`: train/valid/test fractions (for the splits without their own file).
-    pub split: SplitSection,
+    pub split: mtl_data::SplitFractions,
     /// Multi-input mode: how an epoch shares its draws among the tasks. Default
     /// `"proportional"`.
     pub sampling: SamplingName,
@@ -125,7 +125,7 @@ impl Default for DataSection {
             synthetic: SyntheticSection::default(),
             multi_mnist: MultiMnistSection::default(),
             csv: CsvSection::default(),
-            split: SplitSection::default(),
+            split: mtl_data::SplitFractions::default(),
             sampling: SamplingName::default(),
             temperature: 2.0,
         }
@@ -297,24 +297,6 @@ impl Default for SyntheticSection {
             categories: 8,
             task_groups: Vec::new(),
         }
-    }
-}
-
-/// `[data.split]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SplitSection {
-    /// Training fraction. Default 0.8.
-    pub train: f64,
-    /// Validation fraction (model selection). Default 0.1.
-    pub valid: f64,
-    /// Test fraction. Default 0.1.
-    pub test: f64,
-}
-
-impl Default for SplitSection {
-    fn default() -> Self {
-        Self { train: 0.8, valid: 0.1, test: 0.1 }
     }
 }
 
@@ -679,7 +661,7 @@ pub struct TrainSection {
     /// `[train.schedule]`: learning-rate schedule.
     pub schedule: ScheduleSection,
     /// `[train.early_stopping]`: stop when the monitored value stalls.
-    pub early_stopping: EarlyStoppingSection,
+    pub early_stopping: crate::schedule::EarlyStopping,
 }
 
 /// Learning-rate schedules a config may name.
@@ -734,17 +716,6 @@ impl Default for ScheduleSection {
     }
 }
 
-/// `[train.early_stopping]`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EarlyStoppingSection {
-    /// Stop after this many epochs without improvement of `train.monitor`; absent = off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub patience: Option<usize>,
-    /// Smallest change of the monitor that counts as an improvement. Default 0.
-    pub min_delta: f64,
-}
-
 impl Default for TrainSection {
     fn default() -> Self {
         Self {
@@ -760,7 +731,7 @@ impl Default for TrainSection {
             clip_grad_norm: None,
             monitor: "auto".into(),
             schedule: ScheduleSection::default(),
-            early_stopping: EarlyStoppingSection::default(),
+            early_stopping: crate::schedule::EarlyStopping::default(),
         }
     }
 }

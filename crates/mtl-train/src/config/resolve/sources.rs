@@ -12,8 +12,7 @@ use crate::config::schema::{DataSourceKind, FileConfig, SamplingName};
 
 /// `[data.split]`, with a validation split unless every training file has its own.
 pub(super) fn resolve_split(check: Check, file: &FileConfig) -> Result<SplitFractions, ConfigError> {
-    let s = &file.data.split;
-    let split = SplitFractions { train: s.train, valid: s.valid, test: s.test };
+    let split = file.data.split;
     split.validate().map_err(|e| check.data(e))?;
     // A csv source whose every training file has its own validation file needs no fraction.
     let valid_files = file.data.source == DataSourceKind::Csv

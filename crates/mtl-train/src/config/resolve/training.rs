@@ -5,7 +5,7 @@ use crate::config::ConfigError;
 use crate::config::check::Check;
 use crate::config::schema::{AffinitySection, OptimizerName, ScheduleName, ScheduleSection, TrainSection};
 use crate::metrics::MetricKind;
-use crate::schedule::{EarlyStopping, ScheduleKind};
+use crate::schedule::ScheduleKind;
 
 /// `[train]`, given the trained tasks (for a `TASK.METRIC` monitor) and whether one task is
 /// trained alone (which has no baselines to compare with).
@@ -42,7 +42,7 @@ pub(super) fn resolve_train(
         schedule,
         warmup_epochs: t.schedule.warmup_epochs,
         monitor,
-        early_stopping: EarlyStopping { patience: es.patience, min_delta: es.min_delta },
+        early_stopping: *es,
     })
 }
 
