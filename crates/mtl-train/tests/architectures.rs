@@ -20,7 +20,8 @@ use mtl_train::grads::flatten;
 use mtl_train::step::{batch_losses, train_step};
 use mtl_weighting::{StepContext, WeightingInput};
 
-const ARCHITECTURES: [&str; 7] = ["hps", "mmoe", "omoe", "cgc", "ple", "cross_stitch", "dselect_k"];
+/// Every registered architecture (a new one is covered by these tests without an edit).
+const ARCHITECTURES: &[&str] = mtl_model::ArchitectureConfig::NAMES;
 
 /// The fixture on 16 features (a 1×4×4 "image" for the CNN; the first two features turned
 /// into 4-category codes for the tabular encoder), small experts, no dropout.
@@ -81,7 +82,7 @@ fn every_architecture_trains_with_every_encoder() {
     let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     for encoder in ["mlp", "cnn", "tabular"] {
-        for arch in ARCHITECTURES {
+        for &arch in ARCHITECTURES {
             let cfg = config(encoder, &[&format!("model.architecture={arch}"), "train.epochs=3"]);
             let run = dir.path().join(format!("{arch}-{encoder}"));
             train(&cfg, &options(run.clone(), BackendChoice::Ndarray)).unwrap();
@@ -113,7 +114,7 @@ fn every_architecture_trains_on_both_gradient_routes_with_every_encoder() {
         &["weighting.method=upgrad", "weighting.gradients=representation"],
     ];
     for encoder in ["mlp", "cnn", "tabular"] {
-        for arch in ARCHITECTURES {
+        for &arch in ARCHITECTURES {
             for (i, m) in methods.iter().enumerate() {
                 let mut o = vec![format!("model.architecture={arch}"), "train.epochs=3".into()];
                 o.extend(m.iter().map(|s| s.to_string()));
@@ -142,7 +143,7 @@ fn ctx(input: WeightingInput) -> StepContext {
 #[test]
 fn ew_gives_the_same_gradients_on_every_route_for_every_architecture() {
     let _serial = common::serial();
-    for arch in ARCHITECTURES {
+    for &arch in ARCHITECTURES {
         let cfg = config("mlp", &[&format!("model.architecture={arch}")]);
         let device = ndarray().autodiff();
         let splits = prepare_data(&cfg).unwrap();

@@ -1,93 +1,98 @@
-//! The architecture enum pair and its dispatch.
+//! The architecture enum pair, generated from the one table of architectures
+//! ([`architectures!`]), and the dispatch of the architecture-specific methods.
 
 use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
 use crate::encoder::EncoderConfig;
 
-use crate::architecture::{
-    CgcConfig, CrossStitch, CrossStitchConfig, DselectK, DselectKConfig, Hps, HpsConfig, Mmoe, MmoeConfig,
-    Omoe, OmoeConfig, Ple, PleConfig,
-};
+use crate::architecture::PleConfig;
 
-/// Which architecture to build, with its settings.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ArchitectureConfig {
-    /// Hard parameter sharing: one shared encoder.
-    Hps(HpsConfig),
-    /// Multi-gate mixture of experts.
-    Mmoe(MmoeConfig),
-    /// One-gate mixture of experts.
-    Omoe(OmoeConfig),
-    /// Customized gate control.
-    Cgc(CgcConfig),
-    /// Progressive layered extraction.
-    Ple(PleConfig),
-    /// Cross-stitch columns.
-    CrossStitch(CrossStitchConfig),
-    /// MMoE with DSelect-k gates.
-    DselectK(DselectKConfig),
+/// Calls `$callback! { … }` with the table of architectures: one
+/// `Variant, name, ConfigType, ModuleType, "doc";` per architecture, in the order of the
+/// [`Architecture`] enum (which checkpoints record). Adding an architecture: its file, a line
+/// here, the arms of the architecture-specific methods below, its `[model]` settings in the
+/// trainer, a README row and its tests.
+#[macro_export]
+macro_rules! architectures {
+    ($callback:ident) => {
+        $callback! {
+            Hps, hps, $crate::architecture::HpsConfig, $crate::architecture::Hps, "Hard parameter sharing: one shared encoder.";
+            Mmoe, mmoe, $crate::architecture::MmoeConfig, $crate::architecture::Mmoe, "Multi-gate mixture of experts.";
+            Omoe, omoe, $crate::architecture::OmoeConfig, $crate::architecture::Omoe, "One-gate mixture of experts.";
+            Cgc, cgc, $crate::architecture::CgcConfig, $crate::architecture::Ple, "Customized gate control (a one-level PLE).";
+            Ple, ple, $crate::architecture::PleConfig, $crate::architecture::Ple, "Progressive layered extraction.";
+            CrossStitch, cross_stitch, $crate::architecture::CrossStitchConfig, $crate::architecture::CrossStitch, "Cross-stitch columns.";
+            DselectK, dselect_k, $crate::architecture::DselectKConfig, $crate::architecture::DselectK, "MMoE with DSelect-k gates.";
+        }
+    };
 }
 
-/// A built architecture.
-#[derive(Module, Debug)]
-pub enum Architecture {
-    /// Hard parameter sharing.
-    Hps(Hps),
-    /// Multi-gate mixture of experts.
-    Mmoe(Mmoe),
-    /// One-gate mixture of experts.
-    Omoe(Omoe),
-    /// Customized gate control (a one-level PLE).
-    Cgc(Ple),
-    /// Progressive layered extraction.
-    Ple(Ple),
-    /// Cross-stitch columns.
-    CrossStitch(CrossStitch),
-    /// DSelect-k.
-    DselectK(DselectK),
+macro_rules! define_architectures {
+    ($($variant:ident, $name:ident, $config:ty, $module:ty, $doc:literal;)*) => {
+        /// Which architecture to build, with its settings.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum ArchitectureConfig {
+            $(#[doc = $doc] $variant($config),)*
+        }
+
+        /// A built architecture.
+        #[derive(Module, Debug)]
+        pub enum Architecture {
+            $(#[doc = $doc] $variant($module),)*
+        }
+
+        impl ArchitectureConfig {
+            /// Every config name (`model.architecture`), in table order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)*];
+
+            /// Build the architecture on `device`.
+            pub fn init(&self, device: &Device) -> Architecture {
+                match self {
+                    $(Self::$variant(c) => Architecture::$variant(c.init(device)),)*
+                }
+            }
+
+            /// Width of each task representation (the input width of the heads).
+            pub fn d_task(&self) -> usize {
+                match self {
+                    $(Self::$variant(c) => c.d_task(),)*
+                }
+            }
+
+            /// Config name (`model.architecture`).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => stringify!($name),)*
+                }
+            }
+        }
+
+        impl Architecture {
+            /// The shared representation `z`.
+            ///
+            /// # Shapes
+            /// - input: `[batch, d_input]`
+            /// - output: `[batch, d_shared]`
+            pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+                match self {
+                    $(Self::$variant(a) => a.shared(x),)*
+                }
+            }
+
+            /// Ids of the shared parameters (those used by [`Architecture::shared`]).
+            pub fn shared_param_ids(&self) -> Vec<ParamId> {
+                match self {
+                    $(Self::$variant(a) => a.shared_param_ids(),)*
+                }
+            }
+        }
+    };
 }
+
+architectures!(define_architectures);
 
 impl ArchitectureConfig {
-    /// Build the architecture on `device`.
-    pub fn init(&self, device: &Device) -> Architecture {
-        match self {
-            ArchitectureConfig::Hps(c) => Architecture::Hps(c.init(device)),
-            ArchitectureConfig::Mmoe(c) => Architecture::Mmoe(c.init(device)),
-            ArchitectureConfig::Omoe(c) => Architecture::Omoe(c.init(device)),
-            ArchitectureConfig::Cgc(c) => Architecture::Cgc(c.init(device)),
-            ArchitectureConfig::Ple(c) => Architecture::Ple(c.init(device)),
-            ArchitectureConfig::CrossStitch(c) => Architecture::CrossStitch(c.init(device)),
-            ArchitectureConfig::DselectK(c) => Architecture::DselectK(c.init(device)),
-        }
-    }
-
-    /// Width of each task representation (the input width of the heads).
-    pub fn d_task(&self) -> usize {
-        match self {
-            ArchitectureConfig::Hps(c) => c.d_task(),
-            ArchitectureConfig::Mmoe(c) => c.d_task(),
-            ArchitectureConfig::Omoe(c) => c.d_task(),
-            ArchitectureConfig::Cgc(c) => c.d_task(),
-            ArchitectureConfig::Ple(c) => c.d_task(),
-            ArchitectureConfig::CrossStitch(c) => c.d_task(),
-            ArchitectureConfig::DselectK(c) => c.d_task(),
-        }
-    }
-
-    /// Config name (`model.architecture`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            ArchitectureConfig::Hps(_) => "hps",
-            ArchitectureConfig::Mmoe(_) => "mmoe",
-            ArchitectureConfig::Omoe(_) => "omoe",
-            ArchitectureConfig::Cgc(_) => "cgc",
-            ArchitectureConfig::Ple(_) => "ple",
-            ArchitectureConfig::CrossStitch(_) => "cross_stitch",
-            ArchitectureConfig::DselectK(_) => "dselect_k",
-        }
-    }
-
     /// The encoder the architecture is built from (the shared encoder, each expert, each
     /// column): what reads the input rows.
     pub fn encoder(&self) -> &EncoderConfig {
@@ -124,22 +129,6 @@ impl ArchitectureConfig {
 }
 
 impl Architecture {
-    /// The shared representation `z`.
-    ///
-    /// # Shapes
-    /// - input: `[batch, d_input]`
-    /// - output: `[batch, d_shared]`
-    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
-        match self {
-            Architecture::Hps(a) => a.shared(x),
-            Architecture::Mmoe(a) => a.shared(x),
-            Architecture::Omoe(a) => a.shared(x),
-            Architecture::Cgc(a) | Architecture::Ple(a) => a.shared(x),
-            Architecture::CrossStitch(a) => a.shared(x),
-            Architecture::DselectK(a) => a.shared(x),
-        }
-    }
-
     /// Task `t`'s representation, from the shared representation `z` and the input `x`.
     ///
     /// # Shapes
@@ -153,18 +142,6 @@ impl Architecture {
             Architecture::Cgc(a) | Architecture::Ple(a) => a.task_input(t, x, z),
             Architecture::CrossStitch(a) => a.task_input(t, x, z),
             Architecture::DselectK(a) => a.task_input(t, x, z),
-        }
-    }
-
-    /// Ids of the shared parameters (those used by [`Architecture::shared`]).
-    pub fn shared_param_ids(&self) -> Vec<ParamId> {
-        match self {
-            Architecture::Hps(a) => a.shared_param_ids(),
-            Architecture::Mmoe(a) => a.shared_param_ids(),
-            Architecture::Omoe(a) => a.shared_param_ids(),
-            Architecture::Cgc(a) | Architecture::Ple(a) => a.shared_param_ids(),
-            Architecture::CrossStitch(a) => a.shared_param_ids(),
-            Architecture::DselectK(a) => a.shared_param_ids(),
         }
     }
 

@@ -5,58 +5,87 @@
 use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
-use crate::encoder::{Cnn, CnnConfig, Mlp, MlpConfig, Tabular, TabularConfig};
 use crate::params::param_ids;
 
-/// Which encoder to build (`[model.encoder] kind`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum EncoderConfig {
-    /// Fully connected layers.
-    Mlp(MlpConfig),
-    /// Conv/pool stages then fully connected layers, on images given as flat rows.
-    Cnn(CnnConfig),
-    /// Categorical embeddings concatenated with numeric columns, then an MLP.
-    Tabular(TabularConfig),
+/// Calls `$callback! { … }` with the table of encoders: one `Variant, name, ConfigType,
+/// ModuleType, "doc";` per encoder, in the order of the [`Encoder`] enum (which checkpoints
+/// record). Adding an encoder: its file, a line here, the arms of the encoder-specific methods
+/// below, its `[model.encoder]` settings in the trainer, a README row and its tests.
+#[macro_export]
+macro_rules! encoders {
+    ($callback:ident) => {
+        $callback! {
+            Mlp, mlp, $crate::encoder::MlpConfig, $crate::encoder::Mlp, "Fully connected layers.";
+            Cnn, cnn, $crate::encoder::CnnConfig, $crate::encoder::Cnn, "Conv/pool stages then fully connected layers, on images given as flat rows.";
+            Tabular, tabular, $crate::encoder::TabularConfig, $crate::encoder::Tabular, "Categorical embeddings concatenated with numeric columns, then an MLP.";
+        }
+    };
 }
 
-/// A built encoder.
-// Built once per expert and moved rarely; boxing would only add an indirection per forward.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Encoder {
-    /// Fully connected layers.
-    Mlp(Mlp),
-    /// Convolutional stages.
-    Cnn(Cnn),
-    /// Embeddings and an MLP.
-    Tabular(Tabular),
+macro_rules! define_encoders {
+    ($($variant:ident, $name:ident, $config:ty, $module:ty, $doc:literal;)*) => {
+        /// Which encoder to build (`[model.encoder] kind`).
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum EncoderConfig {
+            $(#[doc = $doc] $variant($config),)*
+        }
+
+        /// A built encoder.
+        // Built once per expert and moved rarely; boxing would only add an indirection per forward.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Module, Debug)]
+        pub enum Encoder {
+            $(#[doc = $doc] $variant($module),)*
+        }
+
+        impl EncoderConfig {
+            /// Every config name (`[model.encoder] kind`), in table order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)*];
+
+            /// Build with fresh weights on `device`.
+            pub fn init(&self, device: &Device) -> Encoder {
+                match self {
+                    $(Self::$variant(c) => Encoder::$variant(c.init(device)),)*
+                }
+            }
+
+            /// Width of the last block's output.
+            pub fn d_output(&self) -> usize {
+                match self {
+                    $(Self::$variant(c) => c.d_output(),)*
+                }
+            }
+
+            /// Config name (`[model.encoder] kind`).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => stringify!($name),)*
+                }
+            }
+        }
+
+        impl Encoder {
+            /// # Shapes
+            /// - input: `[batch, d_input]`
+            /// - output: `[batch, d_output]`
+            pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+                match self {
+                    $(Self::$variant(e) => e.forward(x),)*
+                }
+            }
+        }
+    };
 }
+
+encoders!(define_encoders);
 
 impl EncoderConfig {
-    /// Build with fresh weights on `device`.
-    pub fn init(&self, device: &Device) -> Encoder {
-        match self {
-            EncoderConfig::Mlp(c) => Encoder::Mlp(c.init(device)),
-            EncoderConfig::Cnn(c) => Encoder::Cnn(c.init(device)),
-            EncoderConfig::Tabular(c) => Encoder::Tabular(c.init(device)),
-        }
-    }
-
     /// Width of the input rows.
     pub fn d_input(&self) -> usize {
         match self {
             EncoderConfig::Mlp(c) => c.d_input,
             EncoderConfig::Cnn(c) => c.d_input(),
             EncoderConfig::Tabular(c) => c.d_input,
-        }
-    }
-
-    /// Width of the output representation.
-    pub fn d_output(&self) -> usize {
-        match self {
-            EncoderConfig::Mlp(c) => c.d_output(),
-            EncoderConfig::Cnn(c) => c.d_output(),
-            EncoderConfig::Tabular(c) => c.d_output(),
         }
     }
 
@@ -78,15 +107,6 @@ impl EncoderConfig {
         }
     }
 
-    /// Config name (`[model.encoder] kind`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            EncoderConfig::Mlp(_) => "mlp",
-            EncoderConfig::Cnn(_) => "cnn",
-            EncoderConfig::Tabular(_) => "tabular",
-        }
-    }
-
     /// The same encoder with other fully connected layers (experts narrower than the
     /// shared-bottom encoder, `[model.experts] hidden`).
     pub fn with_hidden(&self, hidden: Vec<usize>) -> Self {
@@ -101,17 +121,6 @@ impl EncoderConfig {
 }
 
 impl Encoder {
-    /// # Shapes
-    /// - input: `[batch, d_input]`
-    /// - output: `[batch, d_output]`
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        match self {
-            Encoder::Mlp(e) => e.forward(x),
-            Encoder::Cnn(e) => e.forward(x),
-            Encoder::Tabular(e) => e.forward(x),
-        }
-    }
-
     /// Blocks `range` in order.
     ///
     /// # Shapes
@@ -144,6 +153,7 @@ impl Encoder {
 mod tests {
     use super::*;
     use crate::ActivationKind;
+    use crate::encoder::{CnnConfig, MlpConfig, TabularConfig};
 
     #[test]
     fn blocks_of_every_encoder_compose_to_its_forward() {

@@ -57,7 +57,7 @@ impl DataSource {
             ));
         }
         if !prep.categorical.is_empty() {
-            if e.kind != EncoderKind::Tabular {
+            if e.kind != EncoderKind::tabular {
                 return Err((
                     "model.encoder.kind".into(),
                     "the csv source has categorical columns; they need kind = \"tabular\" (embeddings)"

@@ -35,26 +35,26 @@ fn mlp(
 
 fn encoder(check: Check, e: &EncoderSection, d_input: usize) -> Result<EncoderConfig, ConfigError> {
     let key = |k: &str| format!("model.encoder.{k}");
-    let default_hidden: &[usize] = if e.kind == EncoderKind::Cnn { &[50] } else { &[256, 256] };
+    let default_hidden: &[usize] = if e.kind == EncoderKind::cnn { &[50] } else { &[256, 256] };
     let hidden = e.hidden.clone().unwrap_or_else(|| default_hidden.to_vec());
     widths(check, &key("hidden"), &hidden)?;
     check.unit(&key("dropout"), e.dropout)?;
     check.ensure(
-        e.kind == EncoderKind::Cnn || (e.input_shape.is_none() && e.channels.is_none()),
+        e.kind == EncoderKind::cnn || (e.input_shape.is_none() && e.channels.is_none()),
         &key("kind"),
         || "input_shape and channels are CNN settings; set kind = \"cnn\"".into(),
     )?;
     check.ensure(
-        e.kind == EncoderKind::Tabular || (e.categorical.is_empty() && e.cardinalities.is_empty()),
+        e.kind == EncoderKind::tabular || (e.categorical.is_empty() && e.cardinalities.is_empty()),
         &key("kind"),
         || "categorical and cardinalities are tabular settings; set kind = \"tabular\"".into(),
     )?;
     Ok(match e.kind {
-        EncoderKind::Mlp => {
+        EncoderKind::mlp => {
             EncoderConfig::Mlp(MlpConfig { d_input, hidden, activation: e.activation, dropout: e.dropout })
         }
-        EncoderKind::Cnn => EncoderConfig::Cnn(cnn(check, e, d_input, hidden)?),
-        EncoderKind::Tabular => {
+        EncoderKind::cnn => EncoderConfig::Cnn(cnn(check, e, d_input, hidden)?),
+        EncoderKind::tabular => {
             let k = e.categorical.len();
             let tab = TabularConfig {
                 d_input,
@@ -127,24 +127,24 @@ pub fn resolve_model(
         None => encoder.clone(),
     };
     check.ensure(
-        expert.num_blocks() > 0 || m.architecture == ArchitectureName::Hps,
+        expert.num_blocks() > 0 || m.architecture == ArchitectureName::hps,
         "model.experts.hidden",
         || "experts need at least one layer".into(),
     )?;
     at_least_one(check, "model.experts.gate_stem_channels", m.experts.gate_stem_channels)?;
     let stem = StemConfig::for_encoder(&expert, m.experts.gate_stem_channels);
     let architecture = match m.architecture {
-        ArchitectureName::Hps => ArchitectureConfig::Hps(HpsConfig { encoder }),
-        ArchitectureName::Mmoe => {
+        ArchitectureName::hps => ArchitectureConfig::Hps(HpsConfig { encoder }),
+        ArchitectureName::mmoe => {
             at_least_one(check, "model.experts.count", m.experts.count)?;
             ArchitectureConfig::Mmoe(MmoeConfig { expert, experts: m.experts.count, num_tasks, stem })
         }
-        ArchitectureName::Omoe => {
+        ArchitectureName::omoe => {
             at_least_one(check, "model.experts.count", m.experts.count)?;
             ArchitectureConfig::Omoe(OmoeConfig { expert, experts: m.experts.count, stem })
         }
-        ArchitectureName::Cgc | ArchitectureName::Ple => cgc_or_ple(check, m, expert, num_tasks, stem)?,
-        ArchitectureName::CrossStitch => {
+        ArchitectureName::cgc | ArchitectureName::ple => cgc_or_ple(check, m, expert, num_tasks, stem)?,
+        ArchitectureName::cross_stitch => {
             let w = m.cross_stitch.self_weight;
             check.ensure(w > 0.0 && w <= 1.0, "model.cross_stitch.self_weight", || {
                 format!("{w} is not in (0, 1]")
@@ -154,7 +154,7 @@ pub fn resolve_model(
             })?;
             ArchitectureConfig::CrossStitch(CrossStitchConfig { column: encoder, num_tasks, self_weight: w })
         }
-        ArchitectureName::DselectK => dselect_k(check, m, expert, num_tasks, stem)?,
+        ArchitectureName::dselect_k => dselect_k(check, m, expert, num_tasks, stem)?,
     };
     Ok(MultiTaskModelConfig {
         architecture,
@@ -175,7 +175,7 @@ fn cgc_or_ple(
     at_least_one(check, "model.experts.per_task", m.experts.per_task)?;
     let blocks = expert.num_blocks();
     let levels = m.ple.levels.unwrap_or(blocks.min(2));
-    let ple = m.architecture == ArchitectureName::Ple;
+    let ple = m.architecture == ArchitectureName::ple;
     check.ensure(!ple || (1..=blocks).contains(&levels), "model.ple.levels", || {
         format!("the expert has {blocks} blocks (layers or conv stages); use 1 to {blocks} levels")
     })?;

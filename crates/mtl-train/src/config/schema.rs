@@ -357,38 +357,50 @@ pub struct TaskSection {
     pub files: Option<TaskFilesSection>,
 }
 
-/// Architectures a config may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ArchitectureName {
-    /// Hard parameter sharing.
-    #[default]
-    Hps,
-    /// Multi-gate mixture of experts.
-    Mmoe,
-    /// One-gate mixture of experts.
-    Omoe,
-    /// Customized gate control.
-    Cgc,
-    /// Progressive layered extraction.
-    Ple,
-    /// Cross-stitch networks.
-    CrossStitch,
-    /// MMoE with DSelect-k gates.
-    DselectK,
+/// Architectures a config may name (`model.architecture`), generated from the model crate's
+/// table of architectures (`mtl_model::architectures!`).
+macro_rules! architecture_name {
+    ($($variant:ident, $name:ident, $config:ty, $module:ty, $doc:literal;)*) => {
+        /// Sharing architectures a config may name.
+        #[allow(non_camel_case_types)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum ArchitectureName {
+            $(#[doc = $doc] $name,)*
+        }
+    };
 }
 
-/// Encoders a config may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EncoderKind {
-    /// Fully connected layers.
-    #[default]
-    Mlp,
-    /// Conv/pool stages then fully connected layers (images as flat rows).
-    Cnn,
-    /// Categorical embeddings plus numeric columns, then an MLP.
-    Tabular,
+mtl_model::architectures!(architecture_name);
+
+// The enum is generated from a table, whose lines cannot carry `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for ArchitectureName {
+    fn default() -> Self {
+        ArchitectureName::hps
+    }
+}
+
+/// Encoders a config may name (`[model.encoder] kind`), generated from the model crate's table
+/// of encoders (`mtl_model::encoders!`).
+macro_rules! encoder_kind {
+    ($($variant:ident, $name:ident, $config:ty, $module:ty, $doc:literal;)*) => {
+        /// Encoders a config may name.
+        #[allow(non_camel_case_types)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum EncoderKind {
+            $(#[doc = $doc] $name,)*
+        }
+    };
+}
+
+mtl_model::encoders!(encoder_kind);
+
+// The enum is generated from a table, whose lines cannot carry `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for EncoderKind {
+    fn default() -> Self {
+        EncoderKind::mlp
+    }
 }
 
 /// `[model]`.
@@ -443,7 +455,7 @@ pub struct EncoderSection {
 impl Default for EncoderSection {
     fn default() -> Self {
         Self {
-            kind: EncoderKind::Mlp,
+            kind: EncoderKind::mlp,
             hidden: None,
             activation: ActivationKind::Relu,
             dropout: 0.0,
@@ -568,6 +580,8 @@ macro_rules! weighting_section {
             $(#[doc = $doc] $name,)*
         }
 
+        // Generated from a table, whose lines cannot carry `#[default]`.
+        #[allow(clippy::derivable_impls)]
         impl Default for MethodName {
             fn default() -> Self {
                 MethodName::ew

@@ -135,3 +135,15 @@ fn ew_accepts_every_input() {
     let c = run("", &["weighting.gradients=representation"]).unwrap();
     assert_eq!(c.weighting_input, WeightingInput::RepresentationGradients);
 }
+
+#[test]
+fn every_registered_architecture_resolves_and_the_readme_documents_it() {
+    let readme = include_str!("../../../../../README.md");
+    for name in mtl_model::ArchitectureConfig::NAMES {
+        let c = run("[model.experts]\ncount = 2\n", &[&format!("model.architecture={name}")]).unwrap();
+        assert_eq!(c.model.architecture.name(), *name);
+        assert!(readme.contains(&format!("| `{name}` |")), "README's architecture table lacks `{name}`");
+    }
+    let e = run("", &["model.architecture=nope"]).unwrap_err().to_string();
+    assert!(mtl_model::ArchitectureConfig::NAMES.iter().all(|n| e.contains(&format!("`{n}`"))), "{e}");
+}
