@@ -69,8 +69,11 @@ def crate_graph(src: Path) -> dict:
     edges = {}
     for mod, file in modules.items():
         text = strip(file.read_text(encoding="utf-8"))
-        # In-file `mod tests { use super::… }` blocks refer to the file's own module.
-        for target in references(text, mod + ("tests",) if "mod tests" in text else mod):
+        # An in-file `mod tests { … }` block is a child module: its `super::` is this file.
+        split = re.search(r"^mod tests\s*\{", text, flags=re.M)
+        body, tests = (text[: split.start()], text[split.start() :]) if split else (text, "")
+        found = list(references(body, mod)) + list(references(tests, mod + ("tests",)))
+        for target in found:
             while target and target not in modules:
                 target = target[:-1]
             if not target or target[: len(mod)] == mod or mod[: len(target)] == target:

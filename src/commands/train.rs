@@ -22,7 +22,7 @@ pub fn train(config: &RunConfig, options: &FitOptions, quiet: bool) -> Result<Ru
         observers.push(ProgressObserver::default());
     }
     observers.push(PlotObserver::default());
-    fit(config, options, &mut observers)
+    Ok(fit(config, options, &mut observers)?.summary)
 }
 
 /// Train the baselines of `config` that do not exist yet (continuing interrupted ones),

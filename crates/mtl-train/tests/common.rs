@@ -63,7 +63,7 @@ pub fn options(run_dir: PathBuf, backend: BackendChoice) -> FitOptions {
 
 /// Train `config` with every writer of the run folder (no progress, no plots).
 pub fn train(config: &RunConfig, options: &FitOptions) -> Result<RunSummary, mtl_train::Error> {
-    fit(config, options, &mut writers(config))
+    Ok(fit(config, options, &mut writers(config))?.summary)
 }
 
 /// Train the missing baselines of `config` on `device`, as `mtl train --single-task` does.

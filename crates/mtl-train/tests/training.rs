@@ -2,9 +2,13 @@
 
 mod common;
 
+use burn::module::Module;
 use common::train;
 use common::{config, log_without_times, options};
 use mtl_train::backend::BackendChoice;
+use mtl_train::backend::select_device;
+use mtl_train::evaluate::evaluate;
+use mtl_train::fit::{Observers, fit, prepare_data};
 
 #[test]
 fn short_run_lowers_every_task_loss_and_writes_the_run_folder() {
@@ -197,4 +201,21 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
             assert!(g.is_null(), "{overrides:?}: the loss route computes no task gradients");
         }
     }
+}
+
+#[test]
+fn a_run_without_observers_writes_nothing_and_returns_its_best_state() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("quiet");
+    let cfg = config(&["train.epochs=2"]);
+    let fitted = fit(&cfg, &options(run.clone(), BackendChoice::Ndarray), &mut Observers::none()).unwrap();
+    let written: Vec<_> = std::fs::read_dir(&run).unwrap().collect();
+    assert!(written.is_empty(), "no observer, no file: {written:?}");
+    // The returned state is the one the summary reports on.
+    let device = select_device(BackendChoice::Ndarray, None).unwrap().device;
+    let splits = prepare_data(&cfg).unwrap();
+    let batch = cfg.train.batch_size.max(256);
+    let valid = evaluate(&fitted.best.model.valid(), &splits.valid, &cfg.tasks, batch, &device);
+    assert_eq!(valid.to_json(&cfg.tasks), fitted.summary.valid);
 }

@@ -2,31 +2,51 @@
 //! decisions, and the final evaluation of the best state; everything else (logs, checkpoints,
 //! progress, measurements, plots) happens in [`Observer`]s.
 //!
-//! - `setup.rs`: the run's data, state, schedule and selector, fresh or resumed;
+//! - `data.rs`: the run's splits and class weights;
+//! - `setup.rs`: the run's state, schedule and selector, fresh or resumed;
+//! - `record.rs`: the end of an epoch (validation, verdict, its `metrics.jsonl` record) and of
+//!   the run (final evaluation, summary);
+//! - `format.rs`: per-task values as text and JSON;
 //! - `epoch.rs`: one epoch of training steps and its means;
 //! - `observer.rs`: the events and the [`Observer`] trait;
 //! - `observers.rs`: the library's observers (metrics and step logs, checkpoints, affinity,
 //!   run record);
-//! - `summary.rs`: the end of a run, `summary.json`.
+//! - `summary.rs`: what a run reports, `summary.json`.
 
+mod data;
 mod epoch;
+mod format;
 mod observer;
 mod observers;
+mod record;
 mod setup;
 mod summary;
 
 use std::time::Instant;
 
+pub use data::{prepare_data, weight_classes};
 pub use observer::{EpochEnd, Observer, Observers, RunEnd, RunStart, StepEnd, StepStart};
 pub use observers::{AffinityProbe, Checkpointer, MetricsLog, RunRecord, StepLog, writers};
-pub use setup::{FitOptions, init_state, prepare_data, weight_classes};
+pub use setup::{FitOptions, init_state};
 pub use summary::RunSummary;
 
 use crate::config::RunConfig;
 use crate::error::Error;
+use crate::step::TrainState;
 
-/// Train `config` as `options` say; `observers` do the writing. Returns the summary.
-pub fn fit(config: &RunConfig, options: &FitOptions, observers: &mut Observers) -> Result<RunSummary, Error> {
+/// What a run gives back: its summary (`summary.json`) and the state it reports on (the best
+/// epoch's network and weighting method, on the run's autodiff device).
+#[derive(Debug)]
+pub struct Fitted {
+    /// The summary.
+    pub summary: RunSummary,
+    /// The best state (the last one when no epoch was best, e.g. an interrupted first epoch).
+    pub best: TrainState,
+}
+
+/// Train `config` as `options` say; `observers` do the writing. Returns the summary and the
+/// best state.
+pub fn fit(config: &RunConfig, options: &FitOptions, observers: &mut Observers) -> Result<Fitted, Error> {
     let started = Instant::now();
     let (mut run, mut state) = setup::Run::new(config, options)?;
     observers.start(&run.start_event())?;
@@ -58,11 +78,11 @@ pub fn fit(config: &RunConfig, options: &FitOptions, observers: &mut Observers) 
             observers.note(&note);
         }
     }
-    let summary = run.finish(state, started)?;
+    let (summary, best) = run.finish(state, started)?;
     if let Some(line) = summary::test_line(&summary) {
         observers.note(&line);
     }
     let end = RunEnd { run_dir: &run.run_dir, summary: &summary, wall_s: started.elapsed().as_secs_f64() };
     observers.end(&end)?;
-    Ok(summary)
+    Ok(Fitted { summary, best })
 }

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::format::named;
 use super::observer::{EpochEnd, Observer, Observers, RunEnd, RunStart, StepEnd, StepStart};
-use super::setup::named;
 use crate::affinity::{AffinityTracker, measure};
 use crate::checkpoint;
 use crate::config::RunConfig;

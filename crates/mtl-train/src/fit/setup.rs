@@ -1,9 +1,7 @@
 //! What a run needs before its first step: the data splits, the training state (fresh or from
 //! the `last` checkpoint), the optimizer, the schedule and the selector.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
@@ -12,17 +10,15 @@ use mtl_data::{MultiTaskDataset, Splits, TaskSpec, batch_indices};
 use mtl_model::{parameter_count, parameter_count_of};
 use mtl_weighting::WeightingMethod;
 
-use super::epoch::EpochMeans;
-use super::observer::{Observers, RunStart};
+use super::data::{check_labelled, prepare_data, weight_classes_in_place};
+use super::observer::RunStart;
 use crate::backend::SelectedDevice;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use crate::config::{ConfigError, RunConfig, TaskConfig};
-use crate::delta::delta;
+use crate::config::{ConfigError, RunConfig};
 use crate::error::{Error, io_error as io};
-use crate::evaluate::{Evaluation, evaluate, json_f64};
 use crate::optimizer::build_optimizer;
 use crate::schedule::Schedule;
-use crate::selection::{Selection, Selector, Verdict};
+use crate::selection::{Selection, Selector};
 use crate::step::TrainState;
 use crate::stl::{self, StlReference};
 
@@ -56,63 +52,6 @@ impl FitOptions {
             reference: None,
         }
     }
-}
-
-/// Build the data splits of a run (only the trained tasks' columns for a single-task or a
-/// task-group run).
-pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
-    let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
-    let splits = config.data.splits(&specs, &config.split, config.seed)?;
-    if let mtl_model::encoder::EncoderConfig::Tabular(t) = config.model.architecture.encoder() {
-        for (part, split) in [(&splits.train, "train"), (&splits.valid, "valid"), (&splits.test, "test")] {
-            part.check_categories(&t.categorical, &t.cardinalities, split)?;
-        }
-    }
-    let picked = match (&config.single_task, &config.subset) {
-        (Some(t), _) => vec![*t],
-        (None, Some(s)) => s.clone(),
-        (None, None) => return Ok(splits),
-    };
-    Ok(Splits {
-        train: splits.train.select_tasks(&picked),
-        valid: splits.valid.select_tasks(&picked),
-        test: splits.test.select_tasks(&picked),
-    })
-}
-
-/// The training split with each task's class weights folded into its label masks (the masked
-/// loss Σ m_i·ℓ_i / Σ m_i then becomes the class-weighted mean), and the weights used per task
-/// (`None` for unweighted tasks). Weights are computed from the training split's class counts.
-/// Without class weights the split is borrowed, not copied.
-pub fn weight_classes<'a>(
-    train: &'a MultiTaskDataset,
-    tasks: &[TaskConfig],
-) -> (Cow<'a, MultiTaskDataset>, Vec<Option<Vec<f64>>>) {
-    if tasks.iter().all(|t| t.class_weights.is_none()) {
-        return (Cow::Borrowed(train), vec![None; tasks.len()]);
-    }
-    let mut weighted = train.clone();
-    let used = weight_classes_in_place(&mut weighted, tasks);
-    (Cow::Owned(weighted), used)
-}
-
-/// [`weight_classes`] on an owned split, without a copy.
-fn weight_classes_in_place(train: &mut MultiTaskDataset, tasks: &[TaskConfig]) -> Vec<Option<Vec<f64>>> {
-    let mut used = Vec::with_capacity(tasks.len());
-    for (t, task) in tasks.iter().enumerate() {
-        let Some(spec) = &task.class_weights else {
-            used.push(None);
-            continue;
-        };
-        let classes = task.spec.kind.output_dim().max(2);
-        let w = spec.values(&train.class_counts(t, classes));
-        let targets = &train.targets[t];
-        for (m, y) in train.masks[t].iter_mut().zip(targets) {
-            *m *= w[*y as usize] as f32;
-        }
-        used.push(Some(w));
-    }
-    used
 }
 
 /// A fresh, fully initialised training state on `device` (autodiff), seeded by the run seed.
@@ -286,134 +225,6 @@ impl<'c> Run<'c> {
         }
         lines
     }
-
-    /// Validate after epoch `epoch`, let the selector decide, and build the epoch's record.
-    pub fn end_epoch(
-        &mut self,
-        state: &mut TrainState,
-        epoch: usize,
-        means: &EpochMeans,
-        started: Instant,
-        observers: &Observers,
-    ) -> Result<(Evaluation, Verdict, serde_json::Value), Error> {
-        self.check_finite(&means.losses, "training", epoch + 1)?;
-        state.weighting.end_epoch(epoch, &means.losses);
-        let batch = self.config.train.batch_size.max(256);
-        let valid =
-            evaluate(&state.model.valid(), &self.valid_data, &self.config.tasks, batch, &self.eval_device);
-        self.check_finite(&valid.losses, "validation", epoch + 1)?;
-        let valid_delta =
-            self.reference.as_ref().and_then(|r| delta(&valid.metrics, &r.valid, &self.names).ok());
-        self.meta.epochs_done = epoch + 1;
-        self.meta.weighting_state = state.weighting.state();
-        let verdict = self.selector.end_epoch(
-            &mut self.meta.selection,
-            &self.schedule,
-            epoch,
-            &valid,
-            valid_delta.as_ref(),
-        );
-        let mut record = serde_json::json!({
-            "epoch": epoch + 1,
-            "step": self.meta.steps_done,
-            "lr": self.lr,
-            "wall_s": started.elapsed().as_secs_f64(),
-            "train": {
-                "loss": named(&self.tasks, &means.losses),
-                "weights": named(&self.tasks, &means.weights),
-            },
-            "valid": valid.to_json(&self.config.tasks),
-            "monitor": json_f64(verdict.raw),
-            "best_epoch": self.meta.selection.best_epoch,
-        });
-        for (key, value) in observers.epoch_fields() {
-            record[key] = value;
-        }
-        if let Some(g) = &means.gradients {
-            let t = self.tasks.len();
-            record["train"]["gradients"] = serde_json::json!({
-                "norm": named(&self.tasks, &g[..t]),
-                "cos_mean": json_f64(g[t]),
-                "cos_min": json_f64(g[t + 1]),
-            });
-        }
-        if let Some(labels) = self.config.model.architecture.gate_labels() {
-            record["valid_gates"] = valid.gates_json(&self.config.tasks, &labels);
-        }
-        if let Some(d) = &valid_delta {
-            record["valid_delta"] = serde_json::to_value(d).expect("numbers serialise");
-        }
-        Ok((valid, verdict, record))
-    }
-
-    /// The lines that close an epoch: its losses and metrics, then any decision taken.
-    pub fn epoch_notes(
-        &self,
-        epoch: usize,
-        means: &EpochMeans,
-        valid: &Evaluation,
-        v: Verdict,
-    ) -> Vec<String> {
-        let c = self.config;
-        let monitor = self.selector.monitor.name(&c.tasks);
-        let valid_delta =
-            self.reference.as_ref().and_then(|r| delta(&valid.metrics, &r.valid, &self.names).ok());
-        let mut lines = vec![format!(
-            "epoch {}/{}  train {}  valid {}{}{}",
-            epoch + 1,
-            c.train.epochs,
-            loss_message(&self.tasks, &means.losses),
-            metric_message(&c.tasks, valid),
-            valid_delta.map_or(String::new(), |d| format!(" Δp={:+.2}% Δm={:+.2}%", d.delta_p, d.delta_m)),
-            if v.improved { "  (best)" } else { "" }
-        )];
-        if v.cut {
-            let lr = self.schedule.lr(self.meta.steps_done, epoch + 1, &self.meta.selection.plateau);
-            lines.push(format!("{monitor} stalled: learning rate cut to {lr:.3e} (reduce-on-plateau)"));
-        }
-        if self.meta.selection.stopped_early {
-            lines.push(format!(
-                "early stopping after epoch {}: {monitor} has not improved for {} epochs (best epoch {})",
-                epoch + 1,
-                self.selector.patience(),
-                self.meta.selection.best_epoch
-            ));
-        }
-        lines
-    }
-
-    fn check_finite(&self, losses: &[f64], split: &str, epoch: usize) -> Result<(), Error> {
-        let Some(t) = losses.iter().position(|l| !l.is_finite()) else { return Ok(()) };
-        let kept = match self.meta.epochs_done {
-            0 => "no checkpoint was written yet".to_string(),
-            e => format!(
-                "the last good checkpoint (epoch {e}) is in `{}`",
-                self.run_dir.join("checkpoints").join("last").display()
-            ),
-        };
-        Err(Error::Diverged {
-            epoch,
-            what: format!("the {split} loss of task `{}` is {}", self.tasks[t].name, losses[t]),
-            kept,
-        })
-    }
-}
-
-/// Every task needs a labelled sample in the training and validation splits.
-fn check_labelled(splits: &Splits) -> Result<(), Error> {
-    for (part, name) in [(&splits.train, "training"), (&splits.valid, "validation")] {
-        if let Some(t) = (0..part.num_tasks()).find(|&t| part.masks[t].iter().all(|m| *m == 0.0)) {
-            return Err(Error::Data(mtl_data::DataError::InvalidSetting {
-                key: "data".into(),
-                message: format!(
-                    "task `{}` has no labelled sample in the {name} split ({} samples); add labels or change the split (`mtl data CONFIG` shows the counts)",
-                    part.tasks[t].name,
-                    part.len()
-                ),
-            }));
-        }
-    }
-    Ok(())
 }
 
 fn steps_per_epoch(config: &RunConfig, n_train: usize) -> Result<usize, Error> {
@@ -468,63 +279,4 @@ fn resume(
         .load_state(&meta.weighting_state)
         .map_err(|message| checkpoint::CheckpointError::Corrupt { path: last.join("state.json"), message })?;
     Ok((state, optim, meta))
-}
-
-/// `{task: value}` for the logs.
-pub(super) fn named(tasks: &[TaskSpec], values: &[f64]) -> serde_json::Value {
-    tasks
-        .iter()
-        .zip(values)
-        .map(|(t, v)| (t.name.clone(), json_f64(*v)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-/// `a=0.1234 b=0.5678`.
-pub(super) fn loss_message(tasks: &[TaskSpec], losses: &[f64]) -> String {
-    tasks.iter().zip(losses).map(|(t, l)| format!("{}={l:.4}", t.name)).collect::<Vec<_>>().join(" ")
-}
-
-/// `a[mse=0.1 r2=0.9] b[…]`.
-pub(super) fn metric_message(tasks: &[TaskConfig], e: &Evaluation) -> String {
-    tasks
-        .iter()
-        .zip(&e.metrics)
-        .map(|(t, ms)| {
-            let values: Vec<String> = ms.iter().map(|(k, v)| format!("{}={v:.4}", k.name())).collect();
-            format!("{}[{}]", t.spec.name, values.join(" "))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use mtl_data::{TaskKind, TaskSpec};
-
-    use super::*;
-    use crate::config::ClassWeights;
-
-    #[test]
-    fn balanced_class_weights_by_hand() {
-        // Labelled classes 0, 0, 0, 1 (the fifth sample is unlabelled): n = 4, K = 2,
-        // w = n / (K·n_k) = [4/6, 4/2].
-        let data = MultiTaskDataset {
-            features: vec![0.0; 5],
-            num_features: 1,
-            tasks: vec![TaskSpec { name: "b".into(), kind: TaskKind::Binary }],
-            targets: vec![vec![0.0, 0.0, 1.0, 0.0, 1.0]],
-            masks: vec![vec![1.0, 1.0, 1.0, 1.0, 0.0]],
-            groups: None,
-        };
-        let task = |w| TaskConfig { spec: data.tasks[0].clone(), metrics: Vec::new(), class_weights: w };
-        let (weighted, used) = weight_classes(&data, &[task(Some(ClassWeights::Balanced))]);
-        let w = used[0].clone().unwrap();
-        assert!((w[0] - 4.0 / 6.0).abs() < 1e-12 && (w[1] - 2.0).abs() < 1e-12, "{w:?}");
-        let m: Vec<f32> = [w[0], w[0], w[1], w[0], 0.0].iter().map(|v| *v as f32).collect();
-        assert_eq!(weighted.masks[0], m, "an unlabelled sample stays at 0");
-        let (same, used) = weight_classes(&data, &[task(None)]);
-        assert!(matches!(same, Cow::Borrowed(_)), "no copy without class weights");
-        assert_eq!((same.into_owned(), used), (data.clone(), vec![None]));
-    }
 }

@@ -1,0 +1,117 @@
+//! The data of a run: its splits (only the trained tasks' columns), checked for labels, and the
+//! class weights folded into the training masks.
+
+use std::borrow::Cow;
+
+use mtl_data::{MultiTaskDataset, Splits};
+
+use crate::config::{RunConfig, TaskConfig};
+use crate::error::Error;
+
+/// Build the data splits of a run (only the trained tasks' columns for a single-task or a
+/// task-group run).
+pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
+    let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
+    let splits = config.data.splits(&specs, &config.split, config.seed)?;
+    if let mtl_model::encoder::EncoderConfig::Tabular(t) = config.model.architecture.encoder() {
+        for (part, split) in [(&splits.train, "train"), (&splits.valid, "valid"), (&splits.test, "test")] {
+            part.check_categories(&t.categorical, &t.cardinalities, split)?;
+        }
+    }
+    let picked = match (&config.single_task, &config.subset) {
+        (Some(t), _) => vec![*t],
+        (None, Some(s)) => s.clone(),
+        (None, None) => return Ok(splits),
+    };
+    Ok(Splits {
+        train: splits.train.select_tasks(&picked),
+        valid: splits.valid.select_tasks(&picked),
+        test: splits.test.select_tasks(&picked),
+    })
+}
+
+/// The training split with each task's class weights folded into its label masks (the masked
+/// loss Σ m_i·ℓ_i / Σ m_i then becomes the class-weighted mean), and the weights used per task
+/// (`None` for unweighted tasks). Weights are computed from the training split's class counts.
+/// Without class weights the split is borrowed, not copied.
+pub fn weight_classes<'a>(
+    train: &'a MultiTaskDataset,
+    tasks: &[TaskConfig],
+) -> (Cow<'a, MultiTaskDataset>, Vec<Option<Vec<f64>>>) {
+    if tasks.iter().all(|t| t.class_weights.is_none()) {
+        return (Cow::Borrowed(train), vec![None; tasks.len()]);
+    }
+    let mut weighted = train.clone();
+    let used = weight_classes_in_place(&mut weighted, tasks);
+    (Cow::Owned(weighted), used)
+}
+
+/// [`weight_classes`] on an owned split, without a copy.
+pub(super) fn weight_classes_in_place(
+    train: &mut MultiTaskDataset,
+    tasks: &[TaskConfig],
+) -> Vec<Option<Vec<f64>>> {
+    let mut used = Vec::with_capacity(tasks.len());
+    for (t, task) in tasks.iter().enumerate() {
+        let Some(spec) = &task.class_weights else {
+            used.push(None);
+            continue;
+        };
+        let classes = task.spec.kind.output_dim().max(2);
+        let w = spec.values(&train.class_counts(t, classes));
+        let targets = &train.targets[t];
+        for (m, y) in train.masks[t].iter_mut().zip(targets) {
+            *m *= w[*y as usize] as f32;
+        }
+        used.push(Some(w));
+    }
+    used
+}
+
+/// Every task needs a labelled sample in the training and validation splits.
+pub(super) fn check_labelled(splits: &Splits) -> Result<(), Error> {
+    for (part, name) in [(&splits.train, "training"), (&splits.valid, "validation")] {
+        if let Some(t) = (0..part.num_tasks()).find(|&t| part.masks[t].iter().all(|m| *m == 0.0)) {
+            return Err(Error::Data(mtl_data::DataError::InvalidSetting {
+                key: "data".into(),
+                message: format!(
+                    "task `{}` has no labelled sample in the {name} split ({} samples); add labels or change the split (`mtl data CONFIG` shows the counts)",
+                    part.tasks[t].name,
+                    part.len()
+                ),
+            }));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use mtl_data::{TaskKind, TaskSpec};
+
+    use super::*;
+    use crate::config::ClassWeights;
+
+    #[test]
+    fn balanced_class_weights_by_hand() {
+        // Labelled classes 0, 0, 0, 1 (the fifth sample is unlabelled): n = 4, K = 2,
+        // w = n / (K·n_k) = [4/6, 4/2].
+        let data = MultiTaskDataset {
+            features: vec![0.0; 5],
+            num_features: 1,
+            tasks: vec![TaskSpec { name: "b".into(), kind: TaskKind::Binary }],
+            targets: vec![vec![0.0, 0.0, 1.0, 0.0, 1.0]],
+            masks: vec![vec![1.0, 1.0, 1.0, 1.0, 0.0]],
+            groups: None,
+        };
+        let task = |w| TaskConfig { spec: data.tasks[0].clone(), metrics: Vec::new(), class_weights: w };
+        let (weighted, used) = weight_classes(&data, &[task(Some(ClassWeights::Balanced))]);
+        let w = used[0].clone().unwrap();
+        assert!((w[0] - 4.0 / 6.0).abs() < 1e-12 && (w[1] - 2.0).abs() < 1e-12, "{w:?}");
+        let m: Vec<f32> = [w[0], w[0], w[1], w[0], 0.0].iter().map(|v| *v as f32).collect();
+        assert_eq!(weighted.masks[0], m, "an unlabelled sample stays at 0");
+        let (same, used) = weight_classes(&data, &[task(None)]);
+        assert!(matches!(same, Cow::Borrowed(_)), "no copy without class weights");
+        assert_eq!((same.into_owned(), used), (data.clone(), vec![None]));
+    }
+}
