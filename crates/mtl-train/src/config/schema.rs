@@ -1,7 +1,7 @@
 //! The TOML file schema: what a user writes, with documented defaults.
 //!
 //! Every struct denies unknown keys, so a typo is an error (with a suggestion) rather than a
-//! silently ignored setting. Values are checked in `resolve.rs`, which turns this raw form into
+//! silently ignored setting. Values are checked in `resolve/`, which turns this raw form into
 //! the validated [`RunConfig`](super::RunConfig).
 
 use mtl_model::ActivationKind;
