@@ -75,7 +75,8 @@ impl Selector {
         Ok(Self { monitor, note, early: config.train.early_stopping, epochs: config.train.epochs })
     }
 
-    /// On a resume: keep the monitor the run started with (see [`keep_monitor`]).
+    /// On a resume: keep the monitor the run started with (`auto` keeps its first resolution;
+    /// an explicit change is refused, since values of two monitors cannot be compared).
     pub fn resume(&mut self, config: &RunConfig, started: &Selection) -> Result<(), Error> {
         let resolved = self.monitor;
         self.monitor = keep_monitor(config, &started.monitor, resolved)?;

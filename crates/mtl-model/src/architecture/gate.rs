@@ -226,7 +226,7 @@ fn pack(experts: Tensor<3>, stem: Option<Tensor<2>>) -> Tensor<2> {
     }
 }
 
-/// Inverse of [`pack`]: the stacked experts and the gate features (the stem's part of `z`,
+/// Inverse of `pack`: the stacked experts and the gate features (the stem's part of `z`,
 /// or `x` when the stem is the identity).
 pub fn unpack(
     z: Tensor<2>,

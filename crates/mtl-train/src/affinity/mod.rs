@@ -135,8 +135,8 @@ impl AffinityReport {
         self.lookahead.iter().map(|r| r.iter().map(|v| v.unwrap_or(f64::NAN)).collect()).collect()
     }
 
-    /// Write `affinity.json` into `run_dir` (the heat maps are drawn with the run's other
-    /// plots, see [`crate::plots::plot_run`]).
+    /// Write `affinity.json` into `run_dir` (the app draws the heat maps with the run's other
+    /// plots; `mtl plot` redraws them).
     pub fn save(&self, run_dir: &Path) -> Result<(), Error> {
         let json = serde_json::to_vec_pretty(self).expect("report serialises");
         atomic_write(&run_dir.join("affinity.json"), &json)
