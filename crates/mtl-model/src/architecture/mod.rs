@@ -1,8 +1,10 @@
 //! Sharing architectures: what the tasks share and what each task's head receives.
 //!
 //! Runtime choice is an enum pair, like Burn's `ActivationConfig` / `Activation`:
-//! [`ArchitectureConfig`] → `init` → [`Architecture`]. Adding an architecture = one file here,
-//! one variant in each enum (dispatch in `base.rs`), one README row and its tests.
+//! [`ArchitectureConfig`] → `init` → [`Architecture`], both generated from the one table of
+//! architectures (`architectures!` in `base.rs`). Adding an architecture = one file here, one
+//! line in the table plus its arms of the architecture-specific methods, one README row and its
+//! tests.
 //!
 //! Every architecture splits its forward pass in two so that the weighting methods can reach
 //! the shared part: [`Architecture::shared`] computes the shared representation `z` from the

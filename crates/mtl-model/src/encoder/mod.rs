@@ -1,6 +1,6 @@
 //! Encoders: the networks that turn inputs into representations. Usable as the shared
 //! encoder, as experts and as per-task columns; [`EncoderConfig`] / [`Encoder`] is the runtime
-//! choice.
+//! choice, generated from the one table of encoders (`encoders!` in `base.rs`).
 
 mod base;
 mod cnn;
