@@ -20,6 +20,7 @@ pub mod export;
 pub mod fit;
 pub mod grads;
 pub mod io;
+pub mod lock;
 pub mod loss;
 pub mod metrics;
 pub mod optimizer;

@@ -86,6 +86,7 @@ pub fn open_run(dir: &Path, which: CheckpointChoice, device: &SelectedDevice) ->
             message: "is not a run folder (no config.toml); give the folder `mtl train` printed".into(),
         });
     }
+    crate::lock::ensure_not_written(dir)?;
     // A run trained on tables keeps its fitted preprocessing; older or non-table runs have none.
     let saved = crate::predict::InputSchema::load(dir).ok().and_then(|s| s.table);
     let config = RunConfig::from_run_file(&config_path, saved)?;

@@ -16,6 +16,7 @@ use crate::backend::SelectedDevice;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::config::{ConfigError, RunConfig};
 use crate::error::{Error, io_error as io};
+use crate::lock::{LOCK_FILE, RunLock};
 use crate::optimizer::build_optimizer;
 use crate::schedule::Schedule;
 use crate::selection::{Selection, Selector};
@@ -97,6 +98,8 @@ pub(super) struct Run<'c> {
     pub steps_per_epoch: usize,
     pub last_epoch: usize,
     pub lr: f64,
+    /// The run folder's lock, held until the run ends.
+    _lock: RunLock,
 }
 
 impl<'c> Run<'c> {
@@ -111,7 +114,7 @@ impl<'c> Run<'c> {
             None => stl::find_reference(config)?,
         };
         let mut selector = Selector::new(config, reference.as_ref())?;
-        prepare_run_dir(&run_dir, options)?;
+        let lock = prepare_run_dir(&run_dir, options)?;
         let device = options.device.device.clone().autodiff();
         let mut state = init_state(config, &device);
         let mut optim = build_optimizer(&config.train.optimizer);
@@ -172,6 +175,7 @@ impl<'c> Run<'c> {
             steps_per_epoch,
             last_epoch: options.stop_after_epoch.map_or(train.epochs, |s| s.min(train.epochs)),
             lr,
+            _lock: lock,
         };
         Ok((run, state))
     }
@@ -243,7 +247,18 @@ fn steps_per_epoch(config: &RunConfig, n_train: usize) -> Result<usize, Error> {
     }))
 }
 
-fn prepare_run_dir(dir: &Path, options: &FitOptions) -> Result<(), Error> {
+/// Make `dir` ready for this run and lock it for the whole run (see [`crate::lock`]); the
+/// occupancy checks run under the lock, so two runs cannot both pass them.
+fn prepare_run_dir(dir: &Path, options: &FitOptions) -> Result<RunLock, Error> {
+    if options.resume && !dir.join("checkpoints").exists() {
+        return Err(Error::RunDir {
+            path: dir.to_path_buf(),
+            message: "has no checkpoints to resume from; check the path, or start the run without --resume"
+                .into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let lock = RunLock::acquire(dir)?;
     let occupied = dir.join("metrics.jsonl").exists() || dir.join("checkpoints").exists();
     if occupied && !options.resume {
         if !options.overwrite {
@@ -254,16 +269,18 @@ fn prepare_run_dir(dir: &Path, options: &FitOptions) -> Result<(), Error> {
                     .into(),
             });
         }
-        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+        // Everything but the lock, which this run holds.
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let path = entry.map_err(io(dir))?.path();
+            if path.file_name().is_some_and(|n| n == LOCK_FILE) {
+                continue;
+            }
+            let removed =
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            removed.map_err(io(&path))?;
+        }
     }
-    if options.resume && !dir.join("checkpoints").exists() {
-        return Err(Error::RunDir {
-            path: dir.to_path_buf(),
-            message: "has no checkpoints to resume from; check the path, or start the run without --resume"
-                .into(),
-        });
-    }
-    std::fs::create_dir_all(dir).map_err(io(dir))
+    Ok(lock)
 }
 
 /// The state, optimizer and meta of the run's `last` checkpoint.
