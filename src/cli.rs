@@ -1,7 +1,8 @@
 //! The command line: argument definitions and their dispatch to `commands/`.
 //!
 //! Exit codes (returned by [`Error::exit_code`]): 0 success, 1 training failed (e.g. a NaN
-//! loss), 2 bad input (config, data, checkpoint, backend choice, arguments).
+//! loss), 2 bad input (config, data, checkpoint, backend choice, arguments, file system, a run
+//! folder being written by another process).
 
 use std::path::PathBuf;
 

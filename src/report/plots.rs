@@ -54,7 +54,7 @@ pub fn write_svg(path: &Path, title: &str, panels: &[Panel]) -> Result<(), Error
     let size = (460 * cols as u32, 340 * rows as u32 + 30);
     let mut svg = String::new();
     draw(&mut svg, size, title, panels, cols, rows)
-        .map_err(|e| Error::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+        .map_err(|e| Error::Io { path: path.to_path_buf(), cause: std::io::Error::other(e.to_string()) })?;
     atomic_write(path, svg.as_bytes())
 }
 
@@ -366,7 +366,7 @@ pub fn plot_affinity(report: &AffinityReport, run_dir: &Path) -> Result<Vec<Path
 pub fn heatmap_svg(path: &Path, title: &str, labels: &[String], m: &[Vec<Option<f64>>]) -> Result<(), Error> {
     let mut svg = String::new();
     draw_heatmap(&mut svg, title, labels, m)
-        .map_err(|e| Error::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+        .map_err(|e| Error::Io { path: path.to_path_buf(), cause: std::io::Error::other(e.to_string()) })?;
     atomic_write(path, svg.as_bytes())
 }
 

@@ -72,14 +72,12 @@ pub fn save(
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
     }
-    fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
-
-    let model = state.clone().into_record().into_bytes().map_err(|e| write_err(&tmp.join("model.bpk"), e))?;
-    write_synced(&tmp.join("model.bpk"), &model)?;
-    let optim_bytes = optim.into_bytes().map_err(|e| write_err(&tmp.join("optim.bpk"), e))?;
-    write_synced(&tmp.join("optim.bpk"), &optim_bytes)?;
-    let json = serde_json::to_vec_pretty(meta).map_err(|e| write_err(&tmp.join("state.json"), e))?;
-    write_synced(&tmp.join("state.json"), &json)?;
+    let written = write_parts(&tmp, state, optim, meta);
+    if written.is_err() {
+        // A failed write (a full disk, say) leaves nothing behind; `dir` is unchanged.
+        let _ = fs::remove_dir_all(&tmp);
+        return written;
+    }
 
     if old.exists() {
         fs::remove_dir_all(&old).map_err(|e| write_err(&old, e))?;
@@ -94,6 +92,22 @@ pub fn save(
     Ok(())
 }
 
+/// The three files of a checkpoint, written and synced into the (new) folder `tmp`.
+fn write_parts(
+    tmp: &Path,
+    state: &TrainState,
+    optim: &ModuleOptimizer,
+    meta: &CheckpointMeta,
+) -> Result<(), CheckpointError> {
+    fs::create_dir_all(tmp).map_err(|e| write_err(tmp, e))?;
+    let model = state.clone().into_record().into_bytes().map_err(|e| write_err(&tmp.join("model.bpk"), e))?;
+    write_synced(&tmp.join("model.bpk"), &model)?;
+    let optim_bytes = optim.into_bytes().map_err(|e| write_err(&tmp.join("optim.bpk"), e))?;
+    write_synced(&tmp.join("optim.bpk"), &optim_bytes)?;
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| write_err(&tmp.join("state.json"), e))?;
+    write_synced(&tmp.join("state.json"), &json)
+}
+
 /// The folder to read: `dir`, or the copy a crash mid-swap left behind.
 fn readable(dir: &Path) -> Result<PathBuf, CheckpointError> {
     if dir.join("state.json").exists() {
@@ -105,7 +119,9 @@ fn readable(dir: &Path) -> Result<PathBuf, CheckpointError> {
     }
     Err(CheckpointError::Missing {
         path: dir.to_path_buf(),
-        hint: "the run has not finished an epoch yet; start it again without --resume".into(),
+        hint: "the run stopped before its first epoch ended; start it afresh into the same folder with \
+               `mtl train CONFIG --out DIR --overwrite`"
+            .into(),
     })
 }
 

@@ -53,13 +53,14 @@ pub enum Error {
         /// Which checkpoint was kept.
         kept: String,
     },
-    /// A file could not be written or read.
-    #[error("cannot write `{path}`: {source}")]
+    /// A file or folder could not be written or read: bad input (a path, a permission, a full or
+    /// read-only file system), reported once with what to do.
+    #[error("cannot use `{path}`: {}; {}", os_message(cause), io_advice(cause.kind()))]
     Io {
-        /// The file.
+        /// The file or folder.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not a `source`: the message already says it, and a chain would say it twice).
+        cause: std::io::Error,
     },
 }
 
@@ -73,8 +74,9 @@ impl Error {
             | Error::Backend(_)
             | Error::RunDir { .. }
             | Error::Input { .. }
-            | Error::Usage(_) => 2,
-            Error::Diverged { .. } | Error::Io { .. } => 1,
+            | Error::Usage(_)
+            | Error::Io { .. } => 2,
+            Error::Diverged { .. } => 1,
         }
     }
 }
@@ -82,7 +84,43 @@ impl Error {
 /// Attach a path to an I/O error.
 pub fn io_error(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
-    move |source| Error::Io { path, source }
+    move |cause| Error::Io { path, cause }
+}
+
+/// The operating system's message without its "(os error N)" suffix, lower-cased.
+fn os_message(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+/// What to do about an I/O error of this kind.
+pub fn io_advice(kind: std::io::ErrorKind) -> &'static str {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::NotFound => "check the path (a relative path starts from the working directory)",
+        K::PermissionDenied => {
+            "check the permissions of the file and its folder, or write elsewhere (--out DIR)"
+        }
+        K::ReadOnlyFilesystem => {
+            "the file system is read-only; write elsewhere (--out DIR, or run.output_dir)"
+        }
+        K::StorageFull | K::QuotaExceeded => {
+            "the disk is full; free space or write elsewhere (--out DIR), then resume"
+        }
+        K::AlreadyExists | K::NotADirectory | K::IsADirectory => {
+            "a file stands where a folder should be, or a folder where a file should be; remove it or choose another path"
+        }
+        K::InvalidFilename => "the name is too long or not allowed by the file system; choose a shorter name",
+        K::InvalidData => {
+            "the file is not what was expected (not UTF-8 text?); check that it is the right file"
+        }
+        _ => "check the path and the file system",
+    }
 }
 
 /// A checkpoint problem; exit code 2.

@@ -43,7 +43,7 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
     let description = out.join("model.json");
     let store_err = |e: &dyn std::fmt::Display| Error::Io {
         path: weights.clone(),
-        source: std::io::Error::other(e.to_string()),
+        cause: std::io::Error::other(e.to_string()),
     };
 
     let mut store = SafetensorsStore::from_bytes(None)

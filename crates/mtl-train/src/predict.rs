@@ -154,6 +154,10 @@ impl InputSchema {
                 let v: f32 = cell
                     .parse()
                     .map_err(|_| bad(line, format!("column `{name}`: `{cell}` is not a number")))?;
+                // NaN and infinities parse as floats but no training row held one.
+                if !v.is_finite() {
+                    return Err(bad(line, format!("column `{name}`: `{cell}` is not a finite number")));
+                }
                 features.push(v);
             }
             rows += 1;
@@ -227,7 +231,7 @@ pub fn write_predictions(
             header.push(format!("{name}_label"));
         }
     }
-    let csv_err = |e: csv::Error| Error::Io { path: path.to_path_buf(), source: e.into() };
+    let csv_err = |e: csv::Error| Error::Io { path: path.to_path_buf(), cause: e.into() };
     w.write_record(&header).map_err(csv_err)?;
     let n = outputs.first().map_or(0, Vec::len);
     // Row i gathers column i of every task's outputs and labels.
@@ -266,7 +270,7 @@ pub fn write_predictions(
         }
         w.write_record(&row).map_err(csv_err)?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Io { path: path.to_path_buf(), source: e.into_error() })?;
+    let bytes = w.into_inner().map_err(|e| Error::Io { path: path.to_path_buf(), cause: e.into_error() })?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }

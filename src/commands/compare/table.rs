@@ -14,9 +14,9 @@ use crate::report::plots::{Panel, Series};
 pub(super) fn csv_bytes(rows: &[Vec<String>]) -> Result<String, Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        w.write_record(r).map_err(|e| Error::Io { path: "table.csv".into(), source: e.into() })?;
+        w.write_record(r).map_err(|e| Error::Io { path: "table.csv".into(), cause: e.into() })?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Io { path: "table.csv".into(), source: e.into_error() })?;
+    let bytes = w.into_inner().map_err(|e| Error::Io { path: "table.csv".into(), cause: e.into_error() })?;
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))
 }
 

@@ -38,6 +38,23 @@ impl Check<'_> {
         self.ensure((0.0..1.0).contains(&v), key, || format!("{v} is not in [0, 1)"))
     }
 
+    /// `name` can name a file or folder on every common file system: not empty, no path
+    /// separator, not `.` or `..`, no control character, at most 200 bytes (room for the
+    /// suffixes mtl adds; file systems allow 255).
+    pub fn file_name(&self, key: &str, name: &str, what: &str) -> Result<(), ConfigError> {
+        let ok = !name.trim().is_empty()
+            && !name.contains(['/', '\\'])
+            && name != "."
+            && name != ".."
+            && !name.chars().any(char::is_control);
+        self.ensure(ok, key, || {
+            format!("use a non-empty {what} without path separators (it names a folder)")
+        })?;
+        self.ensure(name.len() <= 200, key, || {
+            format!("{} bytes is too long for a {what} (it names a folder); use at most 200", name.len())
+        })
+    }
+
     /// A data-layer refusal as a config error (its own key when it names one).
     pub fn data(&self, e: mtl_data::DataError) -> ConfigError {
         match e {
@@ -64,5 +81,17 @@ mod tests {
         assert!(
             check.unit("k", 0.0).is_ok() && check.unit("k", 1.0).is_err() && check.unit("k", -0.1).is_err()
         );
+    }
+
+    #[test]
+    fn folder_names_are_refused_naming_the_key() {
+        let check = Check { path: Path::new("c.toml") };
+        for bad in ["", " ", ".", "..", "a/b", "a\\b", "tab\there", &"x".repeat(201)] {
+            let e = check.file_name("run.name", bad, "run name").unwrap_err().to_string();
+            assert!(e.contains("run.name") && e.contains("names a folder"), "{bad:?}: {e}");
+        }
+        for good in ["quickstart", "y3_high", "ünïcode-ok", &"x".repeat(200)] {
+            assert!(check.file_name("run.name", good, "run name").is_ok(), "{good:?}");
+        }
     }
 }

@@ -253,8 +253,10 @@ fn prepare_run_dir(dir: &Path, options: &FitOptions) -> Result<RunLock, Error> {
     if options.resume && !dir.join("checkpoints").exists() {
         return Err(Error::RunDir {
             path: dir.to_path_buf(),
-            message: "has no checkpoints to resume from; check the path, or start the run without --resume"
-                .into(),
+            message:
+                "has no checkpoint to resume from (check the path; a run stopped before its first epoch \
+                      ended is started afresh with `mtl train CONFIG --out DIR --overwrite`)"
+                    .into(),
         });
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;

@@ -249,10 +249,7 @@ pub fn resolve(
     saved: Option<Preprocessing>,
 ) -> Result<RunConfig, ConfigError> {
     let check = Check { path };
-    let name = &file.run.name;
-    check.ensure(!name.trim().is_empty() && !name.contains(['/', '\\']), "run.name", || {
-        "use a non-empty name without path separators".into()
-    })?;
+    check.file_name("run.name", &file.run.name, "run name")?;
     check.ensure(!file.tasks.is_empty(), "tasks", || "add at least one [[tasks]] table".into())?;
     let split = sources::resolve_split(check, &file)?;
     let table = super::table::resolve_table(path, &file, &split, saved)?;

@@ -24,6 +24,8 @@ pub(super) fn resolve_tasks(
     for (i, t) in file.tasks.iter().enumerate() {
         let key = |k: &str| format!("tasks[{i}].{k}");
         check.ensure(!t.name.trim().is_empty(), &key("name"), || "give the task a name".into())?;
+        // A task's name names its single-task baseline's folder.
+        check.file_name(&key("name"), &t.name, "task name")?;
         check.ensure(seen.insert(t.name.clone()), &key("name"), || {
             format!("`{}` is used twice; task names must be unique", t.name)
         })?;

@@ -1,0 +1,131 @@
+//! File-system faults and bad names through the binary: each is bad input (exit 2) with one
+//! message naming the path or key and what to do; advice that works for each state of a run
+//! folder; inference input checked as training input is.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{mtl, stderr};
+
+const SMALL: &str = r#"
+[run]
+name = "f"
+
+[data.synthetic]
+samples = 200
+features = 4
+
+[[tasks]]
+name = "a"
+kind = "regression"
+
+[[tasks]]
+name = "b"
+kind = "binary"
+
+[model.encoder]
+hidden = [8]
+
+[model.head]
+hidden = [4]
+
+[train]
+epochs = 1
+batch_size = 50
+"#;
+
+fn config(dir: &Path) -> PathBuf {
+    let p = dir.join("c.toml");
+    std::fs::write(&p, SMALL).unwrap();
+    p
+}
+
+#[test]
+fn a_file_where_the_run_folder_should_be_is_bad_input_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let blocker = dir.path().join("taken");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let out = blocker.join("run");
+    let o = mtl(
+        &["train", cfg.to_str().unwrap(), "--backend", "ndarray", "--out", out.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("taken") && e.contains("a file stands where a folder should be"), "{e}");
+    assert_eq!(e.matches("not a directory").count(), 1, "the cause is said once: {e}");
+    assert!(!e.contains("os error"), "{e}");
+    assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "not a folder", "nothing was overwritten");
+}
+
+#[test]
+fn names_that_become_folders_are_checked_at_config_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let long = "x".repeat(201);
+    for (set, key) in [
+        ("run.name=\"..\"".to_string(), "run.name"),
+        (format!("run.name=\"{long}\""), "run.name"),
+        ("tasks.1.name=\"b/c\"".to_string(), "tasks[1].name"),
+        (format!("tasks.0.name=\"{long}\""), "tasks[0].name"),
+    ] {
+        let o = mtl(&["check", cfg.to_str().unwrap(), "--set", &set], dir.path());
+        assert_eq!(o.status.code(), Some(2), "{set}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(key) && e.contains("names a folder"), "{set}: {e}");
+    }
+}
+
+#[test]
+fn resuming_a_folder_without_a_checkpoint_advises_overwrite_which_then_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    // A run stopped before its first epoch ended: its folder has a config but no checkpoint.
+    let run = dir.path().join("runs/f");
+    std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::write(run.join("config.toml"), SMALL).unwrap();
+    let o = mtl(&["train", "--resume", run.to_str().unwrap(), "--backend", "ndarray"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("--overwrite"), "{e}");
+    let o = mtl(
+        &[
+            "train",
+            cfg.to_str().unwrap(),
+            "--backend",
+            "ndarray",
+            "--out",
+            run.to_str().unwrap(),
+            "--overwrite",
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "the advice works: {}", stderr(&o));
+}
+
+#[test]
+fn predict_refuses_cells_that_are_not_finite_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/f");
+    for cell in ["nan", "inf", "-inf", "1e999"] {
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, format!("x0,x1,x2,x3\n0.1,0.2,0.3,0.4\n0.5,{cell},0.1,0.2\n")).unwrap();
+        let o = mtl(
+            &["predict", run.to_str().unwrap(), "--input", input.to_str().unwrap(), "--backend", "ndarray"],
+            dir.path(),
+        );
+        assert_eq!(o.status.code(), Some(2), "{cell}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("in.csv") && e.contains("line 3") && e.contains("is not a finite number"),
+            "{cell}: {e}"
+        );
+        assert!(!run.join("predictions/in.csv").exists(), "{cell}: no predictions written");
+    }
+}
