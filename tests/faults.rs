@@ -129,3 +129,37 @@ fn predict_refuses_cells_that_are_not_finite_numbers() {
         assert!(!run.join("predictions/in.csv").exists(), "{cell}: no predictions written");
     }
 }
+
+#[test]
+fn config_files_that_cannot_be_read_say_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        ("bin.toml", b"\xff\xfe[run]\n", "not UTF-8"),
+        ("dup.toml", b"[run]\nname = \"a\"\nname = \"b\"\n", "line 3: `name` is given twice"),
+        ("dupt.toml", b"[run]\nseed = 1\n[run]\nseed = 2\n", "line 3: `run` is given twice"),
+    ];
+    for (name, bytes, want) in cases {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let o = mtl(&["check", name], dir.path());
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(name) && e.contains(want), "{name}: {e}");
+        assert!(!e.contains("check the path"), "{name}: the path is fine: {e}");
+    }
+    let o = mtl(&["check", "."], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("it is a folder"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_headerless_table_without_column_names_says_to_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("h.csv"), "1.0,2.0,yes\n3.0,4.0,no\n").unwrap();
+    let cfg = "[data]\nsource = \"csv\"\n[data.csv]\ntrain = \"h.csv\"\nheader = false\nnumeric = [\"x1\", \"x2\"]\n\
+               [[tasks]]\nname = \"y\"\nkind = \"binary\"\npositive = \"yes\"\n[model.encoder]\nhidden = [4]\n";
+    std::fs::write(dir.path().join("h.toml"), cfg).unwrap();
+    let o = mtl(&["check", "h.toml"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("h.csv") && e.contains("`x1`") && e.contains("data.csv.columns"), "{e}");
+}

@@ -46,6 +46,8 @@ pub struct RawTable {
     pub rows: Vec<csv::StringRecord>,
     /// 1-based line of each row.
     pub lines: Vec<u64>,
+    /// The columns are named by position (`0`, `1`, …): no header and no `data.csv.columns`.
+    pub positional: bool,
 }
 
 impl RawTable {
@@ -113,6 +115,7 @@ impl RawTable {
             return Err(err(None, "no data rows".into()));
         }
         let width = rows[0].len();
+        let positional = !format.header && names.is_empty();
         if !format.header {
             if names.is_empty() {
                 names = (0..width).map(|i| i.to_string()).collect();
@@ -131,7 +134,7 @@ impl RawTable {
                 return Err(err(Some(1), format!("column `{n}` appears twice; column names must be unique")));
             }
         }
-        Ok(Self { path: path.to_path_buf(), names, rows, lines })
+        Ok(Self { path: path.to_path_buf(), names, rows, lines, positional })
     }
 
     /// Index of column `name`, or an error listing the columns the file has.
@@ -146,7 +149,16 @@ impl RawTable {
                 path: self.path.clone(),
                 line: Some(1),
                 column: Some(name.to_string()),
-                message: format!("missing {what} column; the file has {}", have.join(", ")),
+                message: if self.positional {
+                    format!(
+                        "missing {what} column; the file has no header, so its {} columns are named by position \
+                         ({}): name them with `data.csv.columns = [...]`",
+                        self.names.len(),
+                        have.join(", ")
+                    )
+                } else {
+                    format!("missing {what} column; the file has {}", have.join(", "))
+                },
             }
         })
     }

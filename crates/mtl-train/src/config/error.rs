@@ -6,12 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file `{path}`: {source}; check the path")]
+    #[error("cannot read config file `{path}`: {}", read_problem(cause))]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not a `source`: the message says it, and a chain would say it twice).
+        cause: std::io::Error,
     },
     /// The file is not valid TOML, or a key has the wrong name or type.
     #[error("{path}{location}: {message}")]
@@ -67,6 +67,21 @@ pub(crate) fn suggest(message: &str) -> String {
     match best {
         Some((_, name)) => format!("{message}; did you mean `{name}`?"),
         None => message.to_string(),
+    }
+}
+
+/// Why a config file cannot be read, and what to do.
+fn read_problem(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::InvalidData => {
+            "it is not UTF-8 text; save it as UTF-8 (a TOML file is plain text)".into()
+        }
+        std::io::ErrorKind::NotFound => "no such file; check the path".into(),
+        std::io::ErrorKind::IsADirectory => "it is a folder; give the TOML file inside it".into(),
+        _ => format!(
+            "{}; check the path and its permissions",
+            e.to_string().split(" (os error").next().unwrap_or("")
+        ),
     }
 }
 

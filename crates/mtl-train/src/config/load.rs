@@ -9,7 +9,7 @@ use super::schema::FileConfig;
 /// final TOML text (what the run folder's `config.toml` will hold).
 pub fn load_file(path: &Path, overrides: &[String]) -> Result<(FileConfig, String), ConfigError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), cause: source })?;
     parse_text(path, &text, overrides)
 }
 
@@ -47,6 +47,14 @@ fn parse_error(path: &Path, text: &str, e: toml::de::Error, key: &str) -> Config
         location.push_str(&format!("{}key `{key}`", if location.is_empty() { " " } else { ", " }));
     }
     let mut message = suggest(e.message());
+    // The parser says "duplicate key" without the key: take it from the span.
+    if message.starts_with("duplicate key")
+        && let Some(span) = e.span()
+        && let Some(name) = text.get(span.start..span.end)
+    {
+        let name = name.trim().trim_matches(['[', ']', '"', '\'']).trim();
+        message = format!("`{name}` is given twice (as a key or a [table]); keep one");
+    }
     if message.starts_with("missing field") {
         message.push_str("; add it");
     }
