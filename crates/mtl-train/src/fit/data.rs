@@ -1,8 +1,6 @@
 //! The data of a run: its splits (only the trained tasks' columns), checked for labels, and the
 //! class weights folded into the training masks.
 
-use std::borrow::Cow;
-
 use mtl_data::{MultiTaskDataset, Splits};
 
 use crate::config::{RunConfig, TaskConfig};
@@ -30,27 +28,11 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
     })
 }
 
-/// The training split with each task's class weights folded into its label masks (the masked
-/// loss Σ m_i·ℓ_i / Σ m_i then becomes the class-weighted mean), and the weights used per task
-/// (`None` for unweighted tasks). Weights are computed from the training split's class counts.
-/// Without class weights the split is borrowed, not copied.
-pub fn weight_classes<'a>(
-    train: &'a MultiTaskDataset,
-    tasks: &[TaskConfig],
-) -> (Cow<'a, MultiTaskDataset>, Vec<Option<Vec<f64>>>) {
-    if tasks.iter().all(|t| t.class_weights.is_none()) {
-        return (Cow::Borrowed(train), vec![None; tasks.len()]);
-    }
-    let mut weighted = train.clone();
-    let used = weight_classes_in_place(&mut weighted, tasks);
-    (Cow::Owned(weighted), used)
-}
-
-/// [`weight_classes`] on an owned split, without a copy.
-pub(super) fn weight_classes_in_place(
-    train: &mut MultiTaskDataset,
-    tasks: &[TaskConfig],
-) -> Vec<Option<Vec<f64>>> {
+/// Fold each task's class weights into its label masks of the training split `train` (the
+/// masked loss Σ m_i·ℓ_i / Σ m_i then becomes the class-weighted mean); returns the weights
+/// used per task (`None` for unweighted tasks), computed from the split's class counts. A split
+/// without class weights is left as it is.
+pub fn weight_classes(train: &mut MultiTaskDataset, tasks: &[TaskConfig]) -> Vec<Option<Vec<f64>>> {
     let mut used = Vec::with_capacity(tasks.len());
     for (t, task) in tasks.iter().enumerate() {
         let Some(spec) = &task.class_weights else {
@@ -105,13 +87,14 @@ mod tests {
             groups: None,
         };
         let task = |w| TaskConfig { spec: data.tasks[0].clone(), metrics: Vec::new(), class_weights: w };
-        let (weighted, used) = weight_classes(&data, &[task(Some(ClassWeights::Balanced))]);
+        let mut weighted = data.clone();
+        let used = weight_classes(&mut weighted, &[task(Some(ClassWeights::Balanced))]);
         let w = used[0].clone().unwrap();
         assert!((w[0] - 4.0 / 6.0).abs() < 1e-12 && (w[1] - 2.0).abs() < 1e-12, "{w:?}");
         let m: Vec<f32> = [w[0], w[0], w[1], w[0], 0.0].iter().map(|v| *v as f32).collect();
         assert_eq!(weighted.masks[0], m, "an unlabelled sample stays at 0");
-        let (same, used) = weight_classes(&data, &[task(None)]);
-        assert!(matches!(same, Cow::Borrowed(_)), "no copy without class weights");
-        assert_eq!((same.into_owned(), used), (data.clone(), vec![None]));
+        let mut same = data.clone();
+        let used = weight_classes(&mut same, &[task(None)]);
+        assert_eq!((same, used), (data.clone(), vec![None]), "no class weights, no change");
     }
 }

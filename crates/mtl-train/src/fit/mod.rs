@@ -61,25 +61,25 @@ pub fn fit(config: &RunConfig, options: &FitOptions, observers: &mut Observers) 
         observers.epoch_start(epoch, config.train.epochs);
         let means;
         (state, means) = epoch::train_epoch(&mut run, state, epoch, observers)?;
-        let (valid, verdict, record) = run.end_epoch(&mut state, epoch, &means, epoch_started, observers)?;
+        let validated = run.end_epoch(&mut state, epoch, &means, epoch_started, observers)?;
         observers.after_epoch(&EpochEnd {
             epoch,
-            record: &record,
-            valid: &valid,
-            improved: verdict.improved,
+            record: &validated.record,
+            valid: &validated.valid,
+            improved: validated.verdict.improved,
             state: &state,
             optim: &run.optim,
             meta: &run.meta,
         })?;
-        if verdict.improved {
+        if validated.verdict.improved {
             run.best_state = Some(state.clone());
         }
-        for note in run.epoch_notes(epoch, &means, &valid, verdict) {
+        for note in run.epoch_notes(epoch, &means, &validated) {
             observers.note(&note);
         }
     }
-    let (summary, best) = run.finish(state, started)?;
-    if let Some(line) = summary::test_line(&summary) {
+    let (summary, best, test_line) = run.finish(state, started)?;
+    if let Some(line) = test_line {
         observers.note(&line);
     }
     let end = RunEnd { run_dir: &run.run_dir, summary: &summary, wall_s: started.elapsed().as_secs_f64() };

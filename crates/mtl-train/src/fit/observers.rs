@@ -16,13 +16,11 @@ use crate::metrics::host_values;
 use crate::predict::InputSchema;
 
 /// Everything a run writes into its folder: the run record (config, inputs, summary), the
-/// metrics log, the step log (with `weighting.log_steps`), the checkpoints and, with
+/// metrics log, the step log (written with `weighting.log_steps`), the checkpoints and, with
 /// `affinity.every`, the affinity measurement.
 pub fn writers<'a>(config: &RunConfig) -> Observers<'a> {
     let mut o = Observers::none().with(RunRecord).with(MetricsLog::default());
-    if config.log_steps {
-        o.push(StepLog::default());
-    }
+    o.push(StepLog::new(config.log_steps));
     o.push(Checkpointer::default());
     if let Some((every, lr)) = config.affinity {
         o.push(AffinityProbe::new(config.task_names(), every, lr));
@@ -67,11 +65,21 @@ impl Observer for MetricsLog {
     }
 }
 
-/// `steps.jsonl`: every step's task weights, losses and learning rate (one host read a step).
+/// `steps.jsonl`: every step's task weights, losses and learning rate (one host read a step),
+/// when `weighting.log_steps` asks for it. On a resume, lines past the checkpoint are dropped
+/// either way, so a log written before the interruption never runs ahead of the metrics.
 #[derive(Debug, Default)]
 pub struct StepLog {
     path: PathBuf,
     tasks: Vec<mtl_data::TaskSpec>,
+    write: bool,
+}
+
+impl StepLog {
+    /// A step log that writes when `write` is set.
+    pub fn new(write: bool) -> Self {
+        Self { write, ..Self::default() }
+    }
 }
 
 impl Observer for StepLog {
@@ -85,6 +93,9 @@ impl Observer for StepLog {
     }
 
     fn after_step(&mut self, step: &StepEnd) -> Result<(), Error> {
+        if !self.write {
+            return Ok(());
+        }
         let line = serde_json::json!({
             "epoch": step.epoch + 1,
             "step": step.step,

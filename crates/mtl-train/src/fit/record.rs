@@ -14,11 +14,24 @@ use super::format::{loss_message, metric_message, named};
 use super::observer::Observers;
 use super::setup::Run;
 use super::summary::RunSummary;
-use crate::delta::delta;
+use crate::delta::{Delta, delta};
 use crate::error::Error;
 use crate::evaluate::{Evaluation, evaluate, json_f64};
 use crate::selection::Verdict;
 use crate::step::TrainState;
+
+/// An epoch's validation and what follows from it.
+#[derive(Debug)]
+pub(super) struct Validated {
+    /// Losses and metrics of the epoch's last state on the validation split.
+    pub valid: Evaluation,
+    /// Δp/Δm over the baselines, when they exist and Δ is defined.
+    pub delta: Option<Delta>,
+    /// The selector's decision.
+    pub verdict: Verdict,
+    /// The epoch's `metrics.jsonl` line.
+    pub record: serde_json::Value,
+}
 
 impl Run<'_> {
     /// Validate after epoch `epoch`, let the selector decide, and build the epoch's record.
@@ -29,7 +42,7 @@ impl Run<'_> {
         means: &EpochMeans,
         started: Instant,
         observers: &Observers,
-    ) -> Result<(Evaluation, Verdict, serde_json::Value), Error> {
+    ) -> Result<Validated, Error> {
         self.check_finite(&means.losses, "training", epoch + 1)?;
         state.weighting.end_epoch(epoch, &means.losses);
         let batch = self.config.train.batch_size.max(256);
@@ -77,28 +90,24 @@ impl Run<'_> {
         if let Some(d) = &valid_delta {
             record["valid_delta"] = serde_json::to_value(d).expect("numbers serialise");
         }
-        Ok((valid, verdict, record))
+        Ok(Validated { valid, delta: valid_delta, verdict, record })
     }
 
     /// The lines that close an epoch: its losses and metrics, then any decision taken.
-    pub fn epoch_notes(
-        &self,
-        epoch: usize,
-        means: &EpochMeans,
-        valid: &Evaluation,
-        v: Verdict,
-    ) -> Vec<String> {
+    pub fn epoch_notes(&self, epoch: usize, means: &EpochMeans, validated: &Validated) -> Vec<String> {
         let c = self.config;
         let monitor = self.selector.monitor.name(&c.tasks);
-        let valid_delta =
-            self.reference.as_ref().and_then(|r| delta(&valid.metrics, &r.valid, &self.names).ok());
+        let v = validated.verdict;
         let mut lines = vec![format!(
             "epoch {}/{}  train {}  valid {}{}{}",
             epoch + 1,
             c.train.epochs,
             loss_message(&self.tasks, &means.losses),
-            metric_message(&c.tasks, valid),
-            valid_delta.map_or(String::new(), |d| format!(" Δp={:+.2}% Δm={:+.2}%", d.delta_p, d.delta_m)),
+            metric_message(&c.tasks, &validated.valid),
+            validated
+                .delta
+                .as_ref()
+                .map_or(String::new(), |d| format!(" Δp={:+.2}% Δm={:+.2}%", d.delta_p, d.delta_m)),
             if v.improved { "  (best)" } else { "" }
         )];
         if v.cut {
@@ -133,12 +142,13 @@ impl Run<'_> {
     }
 
     /// Evaluate the best state (the last one when no epoch was best) and summarise the run;
-    /// returns the summary and that state.
+    /// returns the summary, that state, and the line that reports the test metrics (when the
+    /// run finished).
     pub(super) fn finish(
         &self,
         state: TrainState,
         started: Instant,
-    ) -> Result<(RunSummary, TrainState), Error> {
+    ) -> Result<(RunSummary, TrainState, Option<String>), Error> {
         let (config, meta) = (self.config, &self.meta);
         let finished = meta.epochs_done >= config.train.epochs || meta.selection.stopped_early;
         let parameters = parameter_count(&state.model);
@@ -149,14 +159,27 @@ impl Run<'_> {
         let valid = evaluate(&best, &self.valid_data, &config.tasks, batch, &self.eval_device);
         let test =
             finished.then(|| evaluate(&best, &self.test_data, &config.tasks, batch, &self.eval_device));
+        let test_delta = match (&self.reference, &test) {
+            (Some(r), Some(test)) => delta(&test.metrics, &r.test, &self.names).ok(),
+            _ => None,
+        };
         let delta_json = match (&self.reference, &test) {
-            (Some(r), Some(test)) => {
+            (Some(r), Some(_)) => {
                 let v = delta(&valid.metrics, &r.valid, &self.names).ok();
-                let t = delta(&test.metrics, &r.test, &self.names).ok();
-                serde_json::json!({"valid": v, "test": t, "baselines": r.run_dirs})
+                serde_json::json!({"valid": v, "test": test_delta, "baselines": r.run_dirs})
             }
             _ => serde_json::Value::Null,
         };
+        let test_line = test.as_ref().map(|t| {
+            let vs = test_delta.as_ref().map_or(String::new(), |d| {
+                format!("  Δp={:+.2}% Δm={:+.2}% vs single-task", d.delta_p, d.delta_m)
+            });
+            format!(
+                "test (best epoch {}): {}{vs}",
+                meta.selection.best_epoch,
+                metric_message(&config.tasks, t)
+            )
+        });
         let architecture = &config.model.architecture;
         let gate_labels = architecture.gate_labels();
         let summary = RunSummary {
@@ -183,8 +206,7 @@ impl Run<'_> {
             delta: delta_json,
             gates: gate_labels
                 .map_or(serde_json::Value::Null, |labels| valid.gates_json(&config.tasks, &labels)),
-            test_line: test.as_ref().map(|t| metric_message(&config.tasks, t)),
         };
-        Ok((summary, best_state))
+        Ok((summary, best_state, test_line))
     }
 }

@@ -10,7 +10,7 @@ use mtl_data::{MultiTaskDataset, Splits, TaskSpec, batch_indices};
 use mtl_model::{parameter_count, parameter_count_of};
 use mtl_weighting::WeightingMethod;
 
-use super::data::{check_labelled, prepare_data, weight_classes_in_place};
+use super::data::{check_labelled, prepare_data, weight_classes};
 use super::observer::RunStart;
 use crate::backend::SelectedDevice;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
@@ -131,7 +131,7 @@ impl<'c> Run<'c> {
             selector.resume(config, &meta.selection)?;
         }
         meta.selection.monitor = selector.monitor.name(&config.tasks);
-        let class_weights = weight_classes_in_place(&mut train_data, &config.tasks);
+        let class_weights = weight_classes(&mut train_data, &config.tasks);
         let steps_per_epoch = steps_per_epoch(config, train_data.len())?;
         let train = &config.train;
         let schedule = Schedule {
@@ -141,15 +141,8 @@ impl<'c> Run<'c> {
             total_steps: train.epochs * steps_per_epoch,
         };
         let best_state = if meta.selection.best_epoch > 0 {
-            let fresh = init_state(config, &device);
-            Some(
-                checkpoint::load(
-                    &run_dir.join("checkpoints/best"),
-                    fresh,
-                    build_optimizer(&train.optimizer),
-                )?
-                .0,
-            )
+            let best = run_dir.join("checkpoints/best");
+            Some(checkpoint::load_state(&best, init_state(config, &device))?.0)
         } else {
             None
         };

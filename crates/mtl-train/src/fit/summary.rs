@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::delta::Delta;
-
 /// What a finished run reports (`summary.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -55,18 +53,4 @@ pub struct RunSummary {
     /// Best checkpoint's mean gate weights on the validation split, `{task: {expert: w}}`;
     /// null for architectures without gates.
     pub gates: serde_json::Value,
-    /// The test metrics as one line of text (not saved).
-    #[serde(skip)]
-    pub test_line: Option<String>,
-}
-
-/// The line that reports the test metrics of a finished run.
-pub(super) fn test_line(summary: &RunSummary) -> Option<String> {
-    let metrics = summary.test_line.as_ref()?;
-    let d = summary.delta.get("test").and_then(|d| serde_json::from_value::<Delta>(d.clone()).ok());
-    Some(format!(
-        "test (best epoch {}): {metrics}{}",
-        summary.best_epoch,
-        d.map_or(String::new(), |d| format!("  Δp={:+.2}% Δm={:+.2}% vs single-task", d.delta_p, d.delta_m)),
-    ))
 }
