@@ -219,3 +219,21 @@ fn a_run_without_observers_writes_nothing_and_returns_its_best_state() {
     let valid = evaluate(&fitted.best.model.valid(), &splits.valid, &cfg.tasks, batch, &device);
     assert_eq!(valid.to_json(&cfg.tasks), fitted.summary.valid);
 }
+
+#[test]
+fn a_resume_drops_step_lines_past_the_checkpoint_even_without_step_logging() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("steps");
+    let mut first = options(run.clone(), BackendChoice::Ndarray);
+    first.stop_after_epoch = Some(1);
+    train(&config(&["weighting.log_steps=true"]), &first).unwrap();
+    // A crash in epoch 2 would leave its step lines behind the epoch-1 checkpoint.
+    let steps = run.join("steps.jsonl");
+    let logged = std::fs::read_to_string(&steps).unwrap();
+    std::fs::write(&steps, format!("{logged}{{\"epoch\":2,\"step\":99}}\n")).unwrap();
+    let mut second = options(run.clone(), BackendChoice::Ndarray);
+    second.resume = true;
+    train(&config(&[]), &second).unwrap();
+    assert_eq!(std::fs::read_to_string(&steps).unwrap(), logged, "only the checkpointed epoch's lines stay");
+}
