@@ -33,21 +33,16 @@ pub fn train_baselines(
     quiet: bool,
     announce: &mut dyn FnMut(&Baseline, bool),
 ) -> Result<StlReference, Error> {
-    ensure_baselines(config, announce, &mut |b, _| {
-        train(&b.config, &continue_in(device, b.run_dir.clone(), None), quiet).map(|_| ())
+    ensure_baselines(config, announce, &mut |b, resume| {
+        train(&b.config, &FitOptions::continuing(device.clone(), b.run_dir.clone(), resume), quiet)
+            .map(|_| ())
     })
 }
 
 /// Options that continue the run in `dir` if it has a checkpoint, else start it afresh there.
 pub fn continue_in(device: &SelectedDevice, dir: PathBuf, reference: Option<StlReference>) -> FitOptions {
     let resume = dir.join("checkpoints").join("last").exists();
-    FitOptions {
-        run_dir: Some(dir),
-        resume,
-        overwrite: !resume,
-        reference,
-        ..FitOptions::new(device.clone())
-    }
+    FitOptions { reference, ..FitOptions::continuing(device.clone(), dir, resume) }
 }
 
 /// Arguments of `mtl train` (see the `Train` command of the CLI).

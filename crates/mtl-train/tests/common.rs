@@ -73,13 +73,7 @@ pub fn train_baselines(
     announce: &mut dyn FnMut(&Baseline, bool),
 ) -> Result<StlReference, mtl_train::Error> {
     ensure_baselines(config, announce, &mut |b, resume| {
-        let options = FitOptions {
-            run_dir: Some(b.run_dir.clone()),
-            resume,
-            overwrite: !resume,
-            ..FitOptions::new(device.clone())
-        };
-        train(&b.config, &options).map(|_| ())
+        train(&b.config, &FitOptions::continuing(device.clone(), b.run_dir.clone(), resume)).map(|_| ())
     })
 }
 

@@ -42,6 +42,12 @@ pub struct FitOptions {
 }
 
 impl FitOptions {
+    /// Continue the run in `dir` from its last checkpoint when `resume`, else start it afresh
+    /// there (replacing what an interrupted earlier start left).
+    pub fn continuing(device: SelectedDevice, dir: PathBuf, resume: bool) -> Self {
+        Self { run_dir: Some(dir), resume, overwrite: !resume, ..Self::new(device) }
+    }
+
     /// A fresh run on `device` into the config's run folder.
     pub fn new(device: SelectedDevice) -> Self {
         Self {
