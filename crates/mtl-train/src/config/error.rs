@@ -78,10 +78,7 @@ fn read_problem(e: &std::io::Error) -> String {
         }
         std::io::ErrorKind::NotFound => "no such file; check the path".into(),
         std::io::ErrorKind::IsADirectory => "it is a folder; give the TOML file inside it".into(),
-        _ => format!(
-            "{}; check the path and its permissions",
-            e.to_string().split(" (os error").next().unwrap_or("")
-        ),
+        _ => format!("{}; check the path and its permissions", crate::os::os_message(e)),
     }
 }
 
