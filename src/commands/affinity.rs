@@ -103,7 +103,7 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
     if let Some(k) = args.groups {
         let (groups, score) = best_partition(&report.lookahead_matrix(), k);
         let dir = run_dir.join("groups");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        mtl_train::io::create_dir_all(&dir)?;
         let mut configs = Vec::with_capacity(groups.len());
         let mut names = Vec::with_capacity(groups.len());
         for (g, members) in groups.iter().enumerate() {

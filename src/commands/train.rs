@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use mtl_train::Error;
 use mtl_train::backend::SelectedDevice;
 use mtl_train::config::RunConfig;
 use mtl_train::evaluate::json_f64;
@@ -10,7 +11,6 @@ use mtl_train::fit::{FitOptions, RunSummary, fit, writers};
 use mtl_train::io::atomic_write;
 use mtl_train::metrics::MetricKind;
 use mtl_train::stl::{Baseline, StlReference, ensure_baselines};
-use mtl_train::{Error, io_error};
 
 use crate::report::observers::{PlotObserver, ProgressObserver};
 
@@ -69,6 +69,19 @@ pub fn run_with(
     args: TrainArgs,
     device: impl FnOnce() -> Result<SelectedDevice, Error>,
 ) -> Result<(), Error> {
+    if args.resume
+        && let Some(dir) = &args.run_dir
+        && !args.config.exists()
+    {
+        let message = if dir.is_dir() {
+            "has no config.toml to resume from: its run stopped before it began, or it is not a run folder; \
+             start the run afresh there with `mtl train CONFIG --out DIR --overwrite`"
+        } else {
+            "does not exist (check the path; a run that stopped before its folder was made is started with \
+             `mtl train CONFIG --out DIR`)"
+        };
+        return Err(Error::RunDir { path: dir.clone(), message: message.into() });
+    }
     let config = RunConfig::from_file(&args.config, &args.set)?;
     let device = device()?;
     if args.single_task {
@@ -116,7 +129,7 @@ fn train_single_task(
         tasks.insert(task.clone(), entry);
     }
     let dir = run_dir.unwrap_or_else(|| config.run_dir());
-    std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+    mtl_train::io::create_dir_all(&dir)?;
     let path = dir.join("stl.json");
     atomic_write(&path, &serde_json::to_vec_pretty(&serde_json::Value::Object(tasks)).expect("JSON"))?;
     println!("{}", path.display());

@@ -74,7 +74,10 @@ impl Observer for PlotObserver {
     fn end(&mut self, end: &RunEnd, notes: &mut Vec<String>) -> Result<(), Error> {
         match plot_run(end.run_dir) {
             Ok(files) => self.written = files,
-            Err(e) => notes.push(format!("warning: plots not written: {e}")),
+            Err(e) => notes.push(format!(
+                "warning: plots not written: {e}; the run itself is complete, draw them later with `mtl plot {}`",
+                end.run_dir.display()
+            )),
         }
         Ok(())
     }

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
+use mtl_train::Error;
 use mtl_train::affinity::{AffinityReport, MATRICES};
 use mtl_train::io::atomic_write;
-use mtl_train::{Error, io_error as io};
 
 /// One line of a chart; `std` draws error bars (compare plots).
 #[derive(Debug, Clone)]
@@ -257,7 +257,7 @@ fn nested_panels(log: &[serde_json::Value], root: &str, y_desc: &str) -> Vec<Pan
 pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let log = read_log(run_dir)?;
     let dir = run_dir.join("plots");
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    mtl_train::io::create_dir_all(&dir)?;
     let mut written = Vec::new();
     let mut write = |name: &str, title: &str, panels: Vec<Panel>| -> Result<(), Error> {
         if panels.iter().all(|p| p.series.iter().all(|s| s.points.is_empty())) {
@@ -341,7 +341,7 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
 pub fn plot_affinity(report: &AffinityReport, run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut written = Vec::new();
     let plots = run_dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(io(&plots))?;
+    mtl_train::io::create_dir_all(&plots)?;
     for name in MATRICES {
         let (matrix, title) = match name {
             "lookahead" => (Some(&report.lookahead), "look-ahead affinity Z(row → column) (TAG)"),

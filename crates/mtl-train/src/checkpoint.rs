@@ -2,14 +2,12 @@
 //! atomically.
 //!
 //! A checkpoint is a folder with `model.bpk` (burnpack record of [`TrainState`]), `optim.bpk`
-//! (optimizer record) and `state.json` ([`CheckpointMeta`]). It is first written in full to a
-//! temporary sibling folder (files synced), then swapped in by renames: the old folder is
-//! renamed away, the new one renamed into place, the old one deleted. A crash leaves either
-//! the old or the new checkpoint complete; [`load`] falls back to the renamed-away copy if it
-//! finds no checkpoint under the final name.
+//! (optimizer record) and `state.json` ([`CheckpointMeta`]), written whole by
+//! [`crate::io::atomic_dir`]: a crash leaves either the old or the new checkpoint complete;
+//! [`load`] falls back to the renamed-away copy if it finds no checkpoint under the final
+//! name.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -19,6 +17,8 @@ use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use crate::error::CheckpointError;
+use crate::error::Error;
+use crate::io;
 use crate::step::TrainState;
 
 /// Version of the checkpoint layout; bumped on incompatible changes.
@@ -43,69 +43,33 @@ pub struct CheckpointMeta {
     pub weighting_state: serde_json::Value,
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> CheckpointError {
-    CheckpointError::Write { path: path.to_path_buf(), message: e.to_string() }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let mut f = fs::File::create(path).map_err(|e| write_err(path, e))?;
-    f.write_all(bytes).map_err(|e| write_err(path, e))?;
-    f.sync_all().map_err(|e| write_err(path, e))
-}
-
-fn sibling(dir: &Path, tag: &str) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    dir.with_file_name(format!(".{name}.{tag}"))
-}
-
-/// Write a checkpoint of `state`, `optim` and `meta` to `dir`, atomically.
+/// Write a checkpoint of `state`, `optim` and `meta` to `dir`, atomically (see
+/// [`crate::io::atomic_dir`]): a failed write leaves the previous checkpoint as it was.
 pub fn save(
     dir: &Path,
     state: &TrainState,
     optim: &ModuleOptimizer,
     meta: &CheckpointMeta,
 ) -> Result<(), CheckpointError> {
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
-    let tmp = sibling(dir, "tmp");
-    let old = sibling(dir, "old");
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
-    }
-    let written = write_parts(&tmp, state, optim, meta);
-    if written.is_err() {
-        // A failed write (a full disk, say) leaves nothing behind; `dir` is unchanged.
-        let _ = fs::remove_dir_all(&tmp);
-        return written;
-    }
-
-    if old.exists() {
-        fs::remove_dir_all(&old).map_err(|e| write_err(&old, e))?;
-    }
-    if dir.exists() {
-        fs::rename(dir, &old).map_err(|e| write_err(dir, e))?;
-    }
-    fs::rename(&tmp, dir).map_err(|e| write_err(dir, e))?;
-    if old.exists() {
-        fs::remove_dir_all(&old).map_err(|e| write_err(&old, e))?;
-    }
-    Ok(())
+    io::atomic_dir(dir, |tmp| {
+        let model = state.clone().into_record().into_bytes().map_err(unencodable(tmp.join("model.bpk")))?;
+        io::write_synced(&tmp.join("model.bpk"), &model)?;
+        let optim_bytes = optim.into_bytes().map_err(unencodable(tmp.join("optim.bpk")))?;
+        io::write_synced(&tmp.join("optim.bpk"), &optim_bytes)?;
+        let json = serde_json::to_vec_pretty(meta).map_err(unencodable(tmp.join("state.json")))?;
+        io::write_synced(&tmp.join("state.json"), &json)
+    })
+    .map_err(|e| match e {
+        Error::Io { path, cause } => CheckpointError::Write { path, cause },
+        other => CheckpointError::Write {
+            path: dir.to_path_buf(),
+            cause: std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
-/// The three files of a checkpoint, written and synced into the (new) folder `tmp`.
-fn write_parts(
-    tmp: &Path,
-    state: &TrainState,
-    optim: &ModuleOptimizer,
-    meta: &CheckpointMeta,
-) -> Result<(), CheckpointError> {
-    fs::create_dir_all(tmp).map_err(|e| write_err(tmp, e))?;
-    let model = state.clone().into_record().into_bytes().map_err(|e| write_err(&tmp.join("model.bpk"), e))?;
-    write_synced(&tmp.join("model.bpk"), &model)?;
-    let optim_bytes = optim.into_bytes().map_err(|e| write_err(&tmp.join("optim.bpk"), e))?;
-    write_synced(&tmp.join("optim.bpk"), &optim_bytes)?;
-    let json = serde_json::to_vec_pretty(meta).map_err(|e| write_err(&tmp.join("state.json"), e))?;
-    write_synced(&tmp.join("state.json"), &json)
+fn unencodable<E: std::fmt::Display>(path: PathBuf) -> impl FnOnce(E) -> Error {
+    move |e| Error::Io { path, cause: std::io::Error::other(e.to_string()) }
 }
 
 /// The folder to read: `dir`, or the copy a crash mid-swap left behind.
@@ -113,7 +77,7 @@ fn readable(dir: &Path) -> Result<PathBuf, CheckpointError> {
     if dir.join("state.json").exists() {
         return Ok(dir.to_path_buf());
     }
-    let old = sibling(dir, "old");
+    let old = io::moved_away(dir);
     if old.join("state.json").exists() {
         return Ok(old);
     }

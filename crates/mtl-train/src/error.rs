@@ -111,11 +111,15 @@ pub enum CheckpointError {
         message: String,
     },
     /// Writing failed; the previous checkpoint is left as it was.
-    #[error("cannot write checkpoint `{path}`: {message}; the previous checkpoint is unchanged")]
+    #[error(
+        "cannot write checkpoint `{path}`: {}; the previous checkpoint is unchanged; {}",
+        os_message(cause),
+        io_advice(cause.kind())
+    )]
     Write {
         /// The file or folder.
         path: PathBuf,
-        /// What failed.
-        message: String,
+        /// Why.
+        cause: std::io::Error,
     },
 }

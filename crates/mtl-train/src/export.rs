@@ -14,8 +14,8 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, Sa
 use mtl_data::TaskKind;
 use mtl_model::MultiTaskModel;
 
-use crate::error::{Error, io_error as io};
-use crate::io::atomic_write;
+use crate::error::Error;
+use crate::io::atomic_write_all;
 use crate::predict::InputSchema;
 use crate::runs::OpenedRun;
 
@@ -38,7 +38,7 @@ pub struct Exported {
 
 /// Export `run` into folder `out` (`model.safetensors`, `model.json`).
 pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    crate::io::create_dir_all(out)?;
     let weights = out.join("model.safetensors");
     let description = out.join("model.json");
     let store_err = |e: &dyn std::fmt::Display| Error::Io {
@@ -54,7 +54,6 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
         .metadata("epoch", run.meta.selection.best_epoch.to_string());
     run.model.save_into(&mut store).map_err(|e| store_err(&e))?;
     let bytes = store.get_bytes().map_err(|e| store_err(&e))?;
-    atomic_write(&weights, &bytes)?;
 
     let tensors: Vec<serde_json::Value> = run
         .model
@@ -90,7 +89,8 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
         "model": run.config.file.model,
         "tensors": tensors,
     });
-    atomic_write(&description, &serde_json::to_vec_pretty(&json).expect("description serialises"))?;
+    let json = serde_json::to_vec_pretty(&json).expect("description serialises");
+    atomic_write_all(&[(&weights, &bytes), (&description, &json)])?;
     Ok(Exported { weights, description })
 }
 

@@ -25,6 +25,7 @@ impl RunLock {
     /// error naming the folder and the holder.
     pub fn acquire(dir: &Path) -> Result<Self, Error> {
         let path = dir.join(LOCK_FILE);
+        crate::io::fault_point(&path)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

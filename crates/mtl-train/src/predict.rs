@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::data::DataSource;
 use crate::config::{RunConfig, TaskConfig};
-use crate::error::{Error, io_error as io};
+use crate::error::Error;
 use crate::io::atomic_write;
 use crate::metrics::host_values;
 
@@ -272,7 +272,7 @@ pub fn write_predictions(
     }
     let bytes = w.into_inner().map_err(|e| Error::Io { path: path.to_path_buf(), cause: e.into_error() })?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        crate::io::create_dir_all(parent)?;
     }
     atomic_write(path, &bytes)
 }

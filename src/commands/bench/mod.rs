@@ -27,11 +27,11 @@ use mtl_model::encoder::{EncoderConfig, MlpConfig};
 use mtl_model::{ActivationKind, ArchitectureConfig, MultiTaskModelConfig};
 use mtl_weighting::{StepContext, WeightingConfig, WeightingInput};
 
+use mtl_train::Error;
 use mtl_train::backend::{BackendChoice, select_device};
 use mtl_train::config::OptimizerConfig;
 use mtl_train::optimizer::build_optimizer;
 use mtl_train::step::{TrainState, train_step};
-use mtl_train::{Error, io_error as io};
 
 /// Options of `mtl bench`.
 #[derive(Debug, Clone, Args)]
@@ -392,7 +392,7 @@ fn run_method_bench(options: &BenchOptions) -> Result<(), Error> {
             "rows": rows,
             "pytorch": torch.unwrap_or_default().iter().map(|(m, t, ms)| serde_json::json!({"method": m, "tasks": t, "step_ms": ms})).collect::<Vec<_>>(),
         });
-        std::fs::write(path, serde_json::to_vec_pretty(&json).expect("json")).map_err(io(path))?;
+        mtl_train::io::atomic_write(path, &serde_json::to_vec_pretty(&json).expect("json"))?;
     }
     Ok(())
 }
@@ -470,7 +470,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<(), Error> {
             "steps": options.steps,
             "repeats": options.repeats,
         });
-        std::fs::write(path, serde_json::to_vec_pretty(&json).expect("json")).map_err(io(path))?;
+        mtl_train::io::atomic_write(path, &serde_json::to_vec_pretty(&json).expect("json"))?;
     }
     Ok(())
 }

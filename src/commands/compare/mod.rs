@@ -23,11 +23,11 @@ use crate::args::BackendArgs;
 use crate::commands::train::{continue_in, train, train_baselines};
 use crate::report::plots::write_svg;
 use crate::report::progress::Progress;
+use mtl_train::Error;
 use mtl_train::backend::{SelectedDevice, select_device};
 use mtl_train::config::RunConfig;
 use mtl_train::io::atomic_write;
 use mtl_train::stl::{self, StlReference, finished_summary};
-use mtl_train::{Error, io_error as io};
 
 use self::grid::{Grid, SweepPoint, sweep_label};
 use self::outcome::{Outcome, grouped_outcome, run_outcome, stl_outcome};
@@ -88,7 +88,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     // Validate the whole grid before training anything.
     let grid = Grid::plan(args, &base)?;
     let device = select_device(args.backend.backend, args.backend.device)?;
-    std::fs::create_dir_all(&out).map_err(io(&out))?;
+    mtl_train::io::create_dir_all(&out)?;
     let (cell_runs, runs_total) = grid.run_counts(base.tasks.len());
     let progress = Progress::counting(runs_total as u64, "runs", args.quiet);
     progress.set_prefix("compare");
@@ -113,7 +113,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     atomic_write(&out.join("table.md"), markdown(&table, !args.sweep.is_empty()).as_bytes())?;
     atomic_write(&out.join("table.csv"), table_csv(&table)?.as_bytes())?;
     let plot = out.join("plots").join("compare.svg");
-    std::fs::create_dir_all(out.join("plots")).map_err(io(out.join("plots")))?;
+    mtl_train::io::create_dir_all(&out.join("plots"))?;
     write_svg(&plot, &format!("compare: {}", base.name), &panels(&table))?;
     eprintln!("{}", markdown(&table, !args.sweep.is_empty()));
     eprintln!("compare finished in {:.1} s", started.elapsed().as_secs_f64());

@@ -258,7 +258,7 @@ fn prepare_run_dir(dir: &Path, options: &FitOptions) -> Result<RunLock, Error> {
                     .into(),
         });
     }
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    crate::io::create_dir_all(dir)?;
     let lock = RunLock::acquire(dir)?;
     let occupied = dir.join("metrics.jsonl").exists() || dir.join("checkpoints").exists();
     if occupied && !options.resume {
