@@ -163,3 +163,75 @@ fn a_headerless_table_without_column_names_says_to_name_them() {
     let e = stderr(&o);
     assert!(e.contains("h.csv") && e.contains("`x1`") && e.contains("data.csv.columns"), "{e}");
 }
+
+#[test]
+fn readers_of_a_missing_checkpoint_name_the_ones_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/f");
+    let r = run.to_str().unwrap();
+    std::fs::remove_dir_all(run.join("checkpoints/best")).unwrap();
+    let readers: [&[&str]; 3] = [
+        &["eval", r, "--backend", "ndarray"],
+        &["predict", r, "--split", "test", "--backend", "ndarray"],
+        &["export", r],
+    ];
+    for args in readers {
+        let o = mtl(args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("best") && e.contains("the run has last; choose one with `--checkpoint last`"),
+            "{e}"
+        );
+        let mut advised = args.to_vec();
+        advised.extend(["--checkpoint", "last"]);
+        let o = mtl(&advised, dir.path());
+        assert!(o.status.success(), "the advice works: {advised:?}: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(run.join("checkpoints/last")).unwrap();
+    let o = mtl(&["eval", r, "--checkpoint", "last", "--backend", "ndarray"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("has no checkpoint") && stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_checkpoint_loaded_with_another_config_names_the_keys_that_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/f");
+    let r = run.to_str().unwrap();
+    // Resuming with a wider encoder.
+    let o = mtl(
+        &[
+            "train",
+            "--resume",
+            r,
+            "--set",
+            "model.encoder.hidden=[16]",
+            "--set",
+            "train.epochs=2",
+            "--backend",
+            "ndarray",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("`model.encoder.hidden` was [8], is [16]"), "{e}");
+    assert!(!e.contains("train.epochs") && !e.contains("Shape"), "only keys that shape the network: {e}");
+    // Evaluating after the saved config was edited by hand (a wider head).
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    std::fs::write(
+        run.join("config.toml"),
+        saved.replace("[model.head]\nhidden = [4]", "[model.head]\nhidden = [6]"),
+    )
+    .unwrap();
+    let o = mtl(&["eval", r, "--backend", "ndarray"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`model.head.hidden` was [4], is [6]"), "{}", stderr(&o));
+}

@@ -41,6 +41,10 @@ pub struct CheckpointMeta {
     pub seed: u64,
     /// Host-side state of the weighting method (loss histories and such).
     pub weighting_state: serde_json::Value,
+    /// The resolved config the run was trained with (its `config.toml`), so that a checkpoint
+    /// loaded with another config can say which keys differ. Absent in older checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }
 
 /// Write a checkpoint of `state`, `optim` and `meta` to `dir`, atomically (see
@@ -112,13 +116,15 @@ fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     Ok(meta)
 }
 
-/// Load the checkpoint in `dir` into freshly built `state` and `optim`.
+/// Load the checkpoint in `dir` into freshly built `state` and `optim`, built from the
+/// config whose resolved TOML is `config` (named in the error when they do not fit).
 pub fn load(
     dir: &Path,
     state: TrainState,
     optim: ModuleOptimizer,
+    config: &str,
 ) -> Result<(TrainState, ModuleOptimizer, CheckpointMeta), CheckpointError> {
-    let (state, meta, dir) = load_parameters(dir, state)?;
+    let (state, meta, dir) = load_parameters(dir, state, config)?;
     let optim_path = dir.join("optim.bpk");
     let optim = optim
         .from_bytes(Bytes::from_bytes_vec(read(&optim_path)?))
@@ -127,15 +133,20 @@ pub fn load(
 }
 
 /// Load only the parameters (model and weighting) of the checkpoint in `dir`, for evaluation,
-/// prediction and export.
-pub fn load_state(dir: &Path, state: TrainState) -> Result<(TrainState, CheckpointMeta), CheckpointError> {
-    let (state, meta, _) = load_parameters(dir, state)?;
+/// prediction and export; `config` as for [`load`].
+pub fn load_state(
+    dir: &Path,
+    state: TrainState,
+    config: &str,
+) -> Result<(TrainState, CheckpointMeta), CheckpointError> {
+    let (state, meta, _) = load_parameters(dir, state, config)?;
     Ok((state, meta))
 }
 
 fn load_parameters(
     dir: &Path,
     state: TrainState,
+    config: &str,
 ) -> Result<(TrainState, CheckpointMeta, PathBuf), CheckpointError> {
     let dir = readable(dir)?;
     let meta = read_meta(&dir)?;
@@ -146,6 +157,20 @@ fn load_parameters(
     };
     let record =
         ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&model_path)?)).map_err(|e| corrupt(&e))?;
-    let state = state.try_load_record(record).map_err(|e| corrupt(&e))?;
+    let state =
+        state.try_load_record(record).map_err(|e| mismatch(&dir, &meta, config).unwrap_or(corrupt(&e)))?;
     Ok((state, meta, dir))
+}
+
+/// The config keys that differ between the checkpoint's run and `config`, as an error; `None`
+/// for a checkpoint that does not record its config, or whose config shows no difference that
+/// could change the network (run names, loop lengths and the like never do).
+fn mismatch(dir: &Path, meta: &CheckpointMeta, config: &str) -> Option<CheckpointError> {
+    let changes = crate::config::changed_keys(meta.config.as_deref()?, config);
+    let shaping: Vec<String> = changes
+        .iter()
+        .filter(|c| !["run.", "train.", "affinity.", "eval."].iter().any(|p| c.key.starts_with(p)))
+        .map(ToString::to_string)
+        .collect();
+    (!shaping.is_empty()).then(|| CheckpointError::Mismatch { path: dir.to_path_buf(), changes: shaping })
 }

@@ -110,6 +110,18 @@ pub enum CheckpointError {
         /// What failed.
         message: String,
     },
+    /// The checkpoint's network is not the one the config describes.
+    #[error(
+        "checkpoint `{path}` was trained with another config: {}; use the run's own config (RUN_DIR/config.toml, \
+         without --set for these keys), or train a new run (--out DIR, or --overwrite)",
+        changes.join("; ")
+    )]
+    Mismatch {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// The config keys that differ, with both values.
+        changes: Vec<String>,
+    },
     /// Writing failed; the previous checkpoint is left as it was.
     #[error(
         "cannot write checkpoint `{path}`: {}; the previous checkpoint is unchanged; {}",

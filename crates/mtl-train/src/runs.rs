@@ -90,9 +90,36 @@ pub fn open_run(dir: &Path, which: CheckpointChoice, device: &SelectedDevice) ->
     // A run trained on tables keeps its fitted preprocessing; older or non-table runs have none.
     let saved = crate::predict::InputSchema::load(dir).ok().and_then(|s| s.table);
     let config = RunConfig::from_run_file(&config_path, saved)?;
+    let folder = dir.join("checkpoints").join(which.name());
+    if !folder.join("state.json").exists() && !crate::io::moved_away(&folder).join("state.json").exists() {
+        return Err(missing_checkpoint(dir, which).into());
+    }
     let state = init_state(&config, &device.device.clone().autodiff());
-    let (state, meta) = checkpoint::load_state(&dir.join("checkpoints").join(which.name()), state)?;
+    let (state, meta) =
+        checkpoint::load_state(&dir.join("checkpoints").join(which.name()), state, &config.toml)?;
     Ok(OpenedRun { dir: dir.to_path_buf(), config, model: state.model.valid(), meta, checkpoint: which })
+}
+
+/// "No such checkpoint", with the ones the run has and how to use them.
+fn missing_checkpoint(dir: &Path, which: CheckpointChoice) -> checkpoint::CheckpointError {
+    let present: Vec<&str> = [CheckpointChoice::Best, CheckpointChoice::Last]
+        .into_iter()
+        .filter(|c| dir.join("checkpoints").join(c.name()).join("state.json").exists())
+        .map(CheckpointChoice::name)
+        .collect();
+    let hint = match present.as_slice() {
+        [] => format!(
+            "the run has no checkpoint (it stopped before its first epoch ended); train it again with \
+             `mtl train CONFIG --out {0} --overwrite`",
+            dir.display()
+        ),
+        some => format!(
+            "the run has {}; choose one with {}",
+            some.join(" and "),
+            some.iter().map(|c| format!("`--checkpoint {c}`")).collect::<Vec<_>>().join(" or ")
+        ),
+    };
+    checkpoint::CheckpointError::Missing { path: dir.join("checkpoints").join(which.name()), hint }
 }
 
 impl OpenedRun {

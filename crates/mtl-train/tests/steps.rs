@@ -38,6 +38,7 @@ fn meta() -> CheckpointMeta {
         },
         seed: 7,
         weighting_state: serde_json::json!({"history": [1.0, 2.0]}),
+        config: Some(config(&[]).toml),
     }
 }
 
@@ -74,7 +75,7 @@ fn checkpoint_round_trip_restores_parameters_and_optimizer_state() {
     device.seed(99); // a different initialisation, overwritten by the load
     let fresh = TrainState { model: cfg.model.init(&device), weighting: cfg.weighting.init(3, &device) };
     let (loaded, mut loaded_optim, loaded_meta) =
-        checkpoint::load(&path, fresh, build_optimizer(&cfg.train.optimizer)).unwrap();
+        checkpoint::load(&path, fresh, build_optimizer(&cfg.train.optimizer), &cfg.toml).unwrap();
     assert_eq!(loaded_meta, meta);
 
     let probe = MultiTaskBatch::gather(&splits.valid, &(0..16).collect::<Vec<_>>(), &device);
@@ -123,20 +124,37 @@ fn corrupt_checkpoints_are_reported_with_the_file() {
     let len = std::fs::metadata(&model).unwrap().len();
     std::fs::write(&model, &std::fs::read(&model).unwrap()[..(len / 2) as usize]).unwrap();
     let fresh = init_state(&cfg, &device);
-    let err = checkpoint::load(&path, fresh, build_optimizer(&cfg.train.optimizer))
+    let err = checkpoint::load(&path, fresh, build_optimizer(&cfg.train.optimizer), &cfg.toml)
         .err()
         .expect("half a file does not load")
         .to_string();
     assert!(err.contains("model.bpk") && err.contains("corrupt"), "{err}");
 
-    // A checkpoint of another architecture does not load silently.
+    // A checkpoint of another architecture does not load silently, and says which config
+    // keys differ (not the loop's length, which may change on resume) ...
     checkpoint::save(&path, &state, &optim, &meta).unwrap();
-    let other = config(&["model.encoder.hidden=[7]"]);
-    let err = checkpoint::load(&path, init_state(&other, &device), build_optimizer(&other.train.optimizer))
+    let other = config(&["model.encoder.hidden=[7]", "train.epochs=9"]);
+    let load_other = |meta_config: Option<String>| {
+        let mut m = meta.clone();
+        m.config = meta_config;
+        checkpoint::save(&path, &state, &optim, &m).unwrap();
+        checkpoint::load(
+            &path,
+            init_state(&other, &device),
+            build_optimizer(&other.train.optimizer),
+            &other.toml,
+        )
         .err()
         .expect("another architecture does not load")
-        .to_string();
-    assert!(err.contains("model.bpk"), "{err}");
+        .to_string()
+    };
+    let err = load_other(meta.config.clone());
+    assert!(err.contains("`model.encoder.hidden` was [32], is [7]"), "{err}");
+    assert!(!err.contains("train.epochs") && !err.contains("shape"), "{err}");
+    assert!(err.contains("RUN_DIR/config.toml"), "{err}");
+    // ... while a checkpoint that does not record its config still names the file.
+    let err = load_other(None);
+    assert!(err.contains("model.bpk") && err.contains("corrupt or from another config"), "{err}");
 }
 
 /// Losses of 30 Adam steps on `device`, from the parameters in `record`.

@@ -3,6 +3,7 @@
 
 mod check;
 pub mod data;
+mod diff;
 mod error;
 mod load;
 mod model;
@@ -10,6 +11,7 @@ mod resolve;
 pub mod schema;
 mod table;
 
+pub use diff::{KeyChange, changed_keys};
 pub use error::ConfigError;
 pub use load::{apply_override, load_file, parse_text};
 pub use resolve::{ClassWeights, Monitor, OptimizerConfig, RunConfig, TaskConfig, TrainConfig};

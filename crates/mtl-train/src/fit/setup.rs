@@ -131,10 +131,12 @@ impl<'c> Run<'c> {
             selection: Selection::default(),
             seed: config.seed,
             weighting_state: serde_json::Value::Null,
+            config: Some(config.toml.clone()),
         };
         if options.resume {
-            (state, optim, meta) = resume(&run_dir, state, optim)?;
+            (state, optim, meta) = resume(&run_dir, state, optim, &config.toml)?;
             selector.resume(config, &meta.selection)?;
+            meta.config = Some(config.toml.clone());
         }
         meta.selection.monitor = selector.monitor.name(&config.tasks);
         let class_weights = weight_classes(&mut train_data, &config.tasks);
@@ -148,7 +150,7 @@ impl<'c> Run<'c> {
         };
         let best_state = if meta.selection.best_epoch > 0 {
             let best = run_dir.join("checkpoints/best");
-            Some(checkpoint::load_state(&best, init_state(config, &device))?.0)
+            Some(checkpoint::load_state(&best, init_state(config, &device), &config.toml)?.0)
         } else {
             None
         };
@@ -289,9 +291,10 @@ fn resume(
     run_dir: &Path,
     state: TrainState,
     optim: ModuleOptimizer,
+    config: &str,
 ) -> Result<(TrainState, ModuleOptimizer, CheckpointMeta), Error> {
     let last = run_dir.join("checkpoints").join("last");
-    let (mut state, optim, meta) = checkpoint::load(&last, state, optim)?;
+    let (mut state, optim, meta) = checkpoint::load(&last, state, optim, config)?;
     state
         .weighting
         .load_state(&meta.weighting_state)
