@@ -35,13 +35,11 @@ pub struct SelectedDevice {
 /// Turn `choice` and `--device index` into a device.
 pub fn select_device(choice: BackendChoice, index: Option<usize>) -> Result<SelectedDevice, Error> {
     match choice {
-        BackendChoice::Flex | BackendChoice::Ndarray if index.unwrap_or(0) != 0 => {
-            Err(Error::Backend(format!(
-                "--device {} does not apply to the {} CPU backend; remove it",
-                index.unwrap_or(0),
-                name(choice)
-            )))
-        }
+        BackendChoice::Flex | BackendChoice::Ndarray if index.unwrap_or(0) != 0 => Err(no_such_device(
+            choice,
+            index.unwrap_or(0),
+            "a CPU backend has one device, --device 0 (or leave --device out)",
+        )),
         BackendChoice::Flex => Ok(cpu(BackendChoice::Flex)),
         BackendChoice::Ndarray => Ok(cpu(BackendChoice::Ndarray)),
         BackendChoice::Wgpu => wgpu(index, true),
@@ -51,6 +49,12 @@ pub fn select_device(choice: BackendChoice, index: Option<usize>) -> Result<Sele
             Err(_) => Ok(cpu(BackendChoice::Flex)),
         },
     }
+}
+
+/// `--device index` names no device of `choice`: say why, and list the devices found.
+fn no_such_device(choice: BackendChoice, index: usize, why: &str) -> Error {
+    let found: String = list_devices().iter().map(|l| format!("\n  {l}")).collect();
+    Error::Backend(format!("--device {index} does not exist for --backend {}: {why}. Devices found:{found}", name(choice)))
 }
 
 fn name(choice: BackendChoice) -> &'static str {
@@ -91,18 +95,25 @@ fn wgpu(index: Option<usize>, fallback_to_default: bool) -> Result<SelectedDevic
             description: "wgpu default adapter (no GPU found: may be a software driver)".into(),
         });
     }
-    Err(Error::Backend(format!(
-        "wgpu found {} GPU adapter(s), so --device {i} does not exist; run `mtl devices` to list them",
-        gpus.len()
-    )))
+    let choice = if fallback_to_default { BackendChoice::Wgpu } else { BackendChoice::Auto };
+    Err(no_such_device(choice, i, &format!("wgpu found {} GPU adapter(s)", gpus.len())))
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn wgpu(_index: Option<usize>, _fallback: bool) -> Result<SelectedDevice, Error> {
-    Err(Error::Backend(
-        "this mtl was built without the wgpu backend; rebuild with `--features wgpu` or use --backend flex"
-            .into(),
-    ))
+fn wgpu(index: Option<usize>, fallback: bool) -> Result<SelectedDevice, Error> {
+    match index {
+        // `auto` with a device index looks for that GPU, and this build has none.
+        Some(i) if !fallback && i != 0 => Err(no_such_device(
+            BackendChoice::Auto,
+            i,
+            "this mtl was built without GPU backends, so only the CPU's --device 0 exists",
+        )),
+        Some(0) if !fallback => Ok(cpu(BackendChoice::Flex)),
+        _ => Err(Error::Backend(
+            "this mtl was built without the wgpu backend; rebuild with `--features wgpu` or use --backend flex"
+                .into(),
+        )),
+    }
 }
 
 /// Lines describing every backend and device this build can use.
