@@ -241,11 +241,18 @@ fn a_device_index_that_does_not_exist_names_the_flag_and_lists_the_devices() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     for backend in ["flex", "ndarray", "auto"] {
-        let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", backend, "--device", "3", "-q"], dir.path());
+        let o =
+            mtl(&["train", cfg.to_str().unwrap(), "--backend", backend, "--device", "3", "-q"], dir.path());
         assert_eq!(o.status.code(), Some(2), "{backend}: {}", stderr(&o));
         let e = stderr(&o);
-        assert!(e.contains("--device 3 does not exist") && e.contains(&format!("--backend {backend}")), "{e}");
-        assert!(e.contains("Devices found:") && e.contains("flex     CPU") && e.contains("ndarray  CPU"), "{e}");
+        assert!(
+            e.contains("--device 3 does not exist") && e.contains(&format!("--backend {backend}")),
+            "{e}"
+        );
+        assert!(
+            e.contains("Devices found:") && e.contains("flex     CPU") && e.contains("ndarray  CPU"),
+            "{e}"
+        );
         assert!(!dir.path().join("runs/f").exists(), "{backend}: nothing written");
     }
 }

@@ -55,16 +55,21 @@ pub fn overlay(left: &[u8], right: &[u8]) -> Vec<u8> {
     (0..SIDE * SIDE).map(|i| canvas[src(i / SIDE) * CANVAS + src(i % SIDE)]).collect()
 }
 
-fn check_images(set: &LabelledImages, dir: &std::path::Path, classes: usize) -> Result<(), DataError> {
+/// The images (file `images`) are 28×28 and their labels (file `labels`) fit `classes`.
+fn check_images(
+    set: &LabelledImages,
+    (images, labels): (&std::path::Path, &std::path::Path),
+    classes: usize,
+) -> Result<(), DataError> {
     if (set.height, set.width) != (SIDE, SIDE) {
         return Err(DataError::Idx {
-            path: dir.to_path_buf(),
+            path: images.to_path_buf(),
             message: format!("images are {}×{}; the MultiMNIST builder takes 28×28", set.height, set.width),
         });
     }
     if let Some((i, &l)) = set.labels.iter().enumerate().find(|(_, l)| usize::from(**l) >= classes) {
         return Err(DataError::Idx {
-            path: dir.to_path_buf(),
+            path: labels.to_path_buf(),
             message: format!(
                 "label {l} of image {i} is outside the task's {classes} classes; declare more classes"
             ),
@@ -122,7 +127,7 @@ impl MultiMnistConfig {
             let read = |dir: &std::path::Path, classes: usize| {
                 let (images, labels) = find_split_files(dir, name)?;
                 let set = read_labelled_images(&images, &labels)?;
-                check_images(&set, dir, classes)?;
+                check_images(&set, (&images, &labels), classes)?;
                 Ok::<_, DataError>(set)
             };
             let left = read(&self.left_dir, classes[0])?;
@@ -202,7 +207,49 @@ mod tests {
         assert_ne!(other.targets[1], train.targets[1]);
         // A label beyond the declared classes is refused.
         let e = cfg.load(&tasks(3)).unwrap_err().to_string();
-        assert!(e.contains("label 3 of image 3 is outside the task's 3 classes"), "{e}");
+        assert!(
+            e.contains("train-labels-idx1-ubyte: label 3 of image 3 is outside the task's 3 classes"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_idx_error_names_the_exact_file() {
+        let dir = std::env::temp_dir().join(format!("mtl-mm-files-{}", std::process::id()));
+        let cfg = MultiMnistConfig { left_dir: dir.clone(), right_dir: dir.clone(), seed: 3 };
+        let truncate = |name: &str| {
+            let p = dir.join(name);
+            let bytes = std::fs::read(&p).unwrap();
+            std::fs::write(&p, &bytes[..bytes.len() - 1]).unwrap();
+        };
+        for file in [
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        ] {
+            fixture(&dir, 3, &[0, 1, 2]);
+            truncate(file);
+            let e = cfg.load(&tasks(10)).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{file}: the header declares")) && e.contains("truncated"),
+                "{file}: {e}"
+            );
+            std::fs::remove_file(dir.join(file)).unwrap();
+            let e = cfg.load(&tasks(10)).unwrap_err().to_string();
+            assert!(e.contains(&format!("no {file} in")), "{file}: {e}");
+        }
+        // Labels that do not pair with their images name the labels file of that split.
+        fixture(&dir, 3, &[0, 1, 2]);
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_bytes(&[2], &[0, 1])).unwrap();
+        let e = cfg.load(&tasks(10)).unwrap_err().to_string();
+        assert!(e.contains("t10k-labels-idx1-ubyte: 2 labels for the 3 images of"), "{e}");
+        // Images of another size name the images file.
+        std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx_bytes(&[3, 2, 2], &[0; 12])).unwrap();
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_bytes(&[3], &[0, 1, 2])).unwrap();
+        let e = cfg.load(&tasks(10)).unwrap_err().to_string();
+        assert!(e.contains("t10k-images-idx3-ubyte: images are 2×2"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -54,7 +54,10 @@ pub fn select_device(choice: BackendChoice, index: Option<usize>) -> Result<Sele
 /// `--device index` names no device of `choice`: say why, and list the devices found.
 fn no_such_device(choice: BackendChoice, index: usize, why: &str) -> Error {
     let found: String = list_devices().iter().map(|l| format!("\n  {l}")).collect();
-    Error::Backend(format!("--device {index} does not exist for --backend {}: {why}. Devices found:{found}", name(choice)))
+    Error::Backend(format!(
+        "--device {index} does not exist for --backend {}: {why}. Devices found:{found}",
+        name(choice)
+    ))
 }
 
 fn name(choice: BackendChoice) -> &'static str {
