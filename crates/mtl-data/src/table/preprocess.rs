@@ -223,7 +223,7 @@ impl Preprocessing {
                 LabelMap::Infer => {
                     let mut values = std::collections::BTreeSet::new();
                     for (table, rows) in if multi_input { &tables[t..t + 1] } else { tables } {
-                        let c = table.column(&label.column, "label")?;
+                        let c = label_column(table, &label.column, t, "column")?;
                         values.extend(
                             rows.iter().map(|&r| &table.rows[r][c]).filter(|v| !format.is_missing(v)),
                         );
@@ -318,7 +318,7 @@ impl Preprocessing {
         let mut masks = Vec::with_capacity(rows.len());
         if let LabelMap::Multilabel { columns } = &label.map {
             let cols: Vec<usize> =
-                columns.iter().map(|c| table.column(c, "label")).collect::<Result<_, _>>()?;
+                columns.iter().map(|c| label_column(table, c, task, "columns")).collect::<Result<_, _>>()?;
             for &r in rows {
                 let cells: Vec<&str> = cols.iter().map(|&c| &table.rows[r][c]).collect();
                 let missing = cells.iter().filter(|c| self.format.is_missing(c)).count();
@@ -344,18 +344,50 @@ impl Preprocessing {
             }
             return Ok((targets, masks));
         }
-        let c = table.column(&label.column, "label")?;
+        let c = label_column(table, &label.column, task, "column")?;
         for &r in rows {
             let cell = &table.rows[r][c];
             if self.format.is_missing(cell) {
                 targets.push(0.0);
                 masks.push(0.0);
             } else {
-                targets.push(label.target(cell).map_err(|m| table.cell_error(r, c, m))?);
+                targets.push(
+                    label
+                        .target(cell)
+                        .map_err(|m| table.cell_error(r, c, format!("{m} ({})", label.keys(task))))?,
+                );
                 masks.push(1.0);
             }
         }
         Ok((targets, masks))
+    }
+}
+
+/// The column of task `task`'s label, or an error naming the config key that names it.
+fn label_column(table: &RawTable, name: &str, task: usize, key: &str) -> Result<usize, DataError> {
+    table.column(name, "label").map_err(|e| match e {
+        DataError::Csv { path, line, column, message } => DataError::Csv {
+            path,
+            line,
+            column,
+            message: format!("{message}; set `tasks[{task}].{key}` (default: the task's name)"),
+        },
+        other => other,
+    })
+}
+
+impl LabelColumn {
+    /// The config keys of task `task` that say how its cells map to targets.
+    fn keys(&self, task: usize) -> String {
+        let keys: &[&str] = match &self.map {
+            LabelMap::Regression => &["kind"],
+            LabelMap::Binary { positive, .. } if positive.is_empty() => &["kind", "positive"],
+            LabelMap::Binary { .. } => &["positive", "negative"],
+            LabelMap::ClassIds { .. } => &["classes", "labels"],
+            LabelMap::ClassNames { .. } | LabelMap::Infer => &["labels"],
+            LabelMap::Multilabel { .. } => &["columns"],
+        };
+        keys.iter().map(|k| format!("`tasks[{task}].{k}`")).collect::<Vec<_>>().join(", ")
     }
 }
 

@@ -213,7 +213,11 @@ fn bad_tables_name_the_file_line_and_column() {
                 "colour,size,y\nred,1,2\nred,1,5\n",
                 vec![label("y", LabelMap::ClassIds { classes: 3 })],
             ),
-            &["line 3, column `y`", "label `5` is outside the declared classes 0..=2"],
+            &[
+                "line 3, column `y`",
+                "label `5` is outside the declared classes 0..=2",
+                "(`tasks[0].classes`, `tasks[0].labels`)",
+            ],
         ),
         (
             error_of(
@@ -230,7 +234,15 @@ fn bad_tables_name_the_file_line_and_column() {
                     LabelMap::Binary { positive: vec!["yes".into()], negative: vec!["no".into()] },
                 )],
             ),
-            &["line 3, column `y`", "label `maybe` is outside the declared classes"],
+            &[
+                "line 3, column `y`",
+                "label `maybe` is outside the declared classes",
+                "(`tasks[0].positive`, `tasks[0].negative`)",
+            ],
+        ),
+        (
+            error_of("colour,size,z\nred,1,2\n", reg()),
+            &["column `y`", "missing label column", "set `tasks[0].column` (default: the task's name)"],
         ),
         (
             error_of("colour,size,y\nred,1,a\nred,1,a\n", vec![label("y", LabelMap::Infer)]),
