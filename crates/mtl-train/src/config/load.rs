@@ -32,9 +32,34 @@ pub fn parse_text(
     let de = toml::de::Deserializer::parse(&text).map_err(|e| parse_error(path, &text, e, ""))?;
     let config: FileConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
-        parse_error(path, &text, e.into_inner(), &key)
+        let error = parse_error(path, &text, e.into_inner(), &key);
+        if overrides.is_empty() { error } else { located_in_overrides(error, &key, overrides) }
     })?;
     Ok((config, text))
+}
+
+/// After `--set` overrides the text parsed is no longer the file, so its line numbers are
+/// not the file's: drop them, and name the override that set `key` when one did.
+fn located_in_overrides(error: ConfigError, key: &str, overrides: &[String]) -> ConfigError {
+    let ConfigError::Parse { path, location, message } = error else { return error };
+    // `tasks[1].kind` is set as `tasks.1.kind`.
+    let dotted = key.replace('[', ".").replace(']', "");
+    let set_by = overrides.iter().find(|arg| {
+        arg.split_once('=').is_some_and(|(k, _)| {
+            let k = k.trim();
+            dotted == k || dotted.starts_with(&format!("{k}.")) || k.starts_with(&format!("{dotted}."))
+        })
+    });
+    let location = match location.split_once(", ") {
+        Some((_, key_part)) => format!(" {key_part}"),
+        None if location.starts_with(" line") => String::new(),
+        None => location,
+    };
+    let location = match set_by {
+        Some(arg) => format!("{location} (set by `--set {arg}`)"),
+        None => location,
+    };
+    ConfigError::Parse { path, location, message }
 }
 
 fn parse_error(path: &Path, text: &str, e: toml::de::Error, key: &str) -> ConfigError {
@@ -126,6 +151,19 @@ mod tests {
     fn parse(text: &str, overrides: &[&str]) -> Result<FileConfig, ConfigError> {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         parse_text(Path::new("c.toml"), text, &o).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn an_error_in_an_override_names_the_override_not_a_line() {
+        let text = "[run]\nname = \"a\"\n[[tasks]]\nname = \"y\"\nkind = \"binary\"\n";
+        let e = parse_text(Path::new("c.toml"), text, &["tasks.0.kindd=regression".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key `tasks[0].kindd` (set by `--set tasks.0.kindd=regression`)"), "{e}");
+        assert!(!e.contains("line"), "{e}");
+        let e =
+            parse_text(Path::new("c.toml"), text, &["train.epochs=\"x\"".into()]).unwrap_err().to_string();
+        assert!(e.contains("key `train.epochs` (set by `--set train.epochs=\"x\"`)"), "{e}");
     }
 
     #[test]
