@@ -256,3 +256,37 @@ fn a_device_index_that_does_not_exist_names_the_flag_and_lists_the_devices() {
         assert!(!dir.path().join("runs/f").exists(), "{backend}: nothing written");
     }
 }
+
+#[test]
+fn paths_given_to_readers_and_writers_that_cannot_work_are_said_once_without_os_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(dir.path().join("afile"), "keep").unwrap();
+    std::fs::create_dir_all(dir.path().join("adir/sub")).unwrap();
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["export", "runs/f", "--out", "afile"], "afile", "a file stands where a folder should be"),
+        (
+            &["predict", "runs/f", "--split", "test", "--output", "adir", "--backend", "ndarray"],
+            "adir",
+            "a folder where a file should be",
+        ),
+        (
+            &["predict", "runs/f", "--input", "nothere.csv", "--backend", "ndarray"],
+            "nothere.csv",
+            "check the path",
+        ),
+        (&["plot", "afile"], "afile", "is this a run folder"),
+        (&["eval", "nothere", "--backend", "ndarray"], "nothere", "is not a run folder"),
+    ];
+    for (args, path, advice) in cases {
+        let o = mtl(args, dir.path());
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(path) && e.contains(advice), "{args:?}: {e}");
+        assert!(!e.contains("os error") && e.lines().count() == 1, "{args:?}: one line, no OS codes: {e}");
+    }
+    assert_eq!(std::fs::read_to_string(dir.path().join("afile")).unwrap(), "keep");
+    assert_eq!(std::fs::read_dir(dir.path().join("adir")).unwrap().count(), 1, "nothing written into adir");
+}

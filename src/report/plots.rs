@@ -171,7 +171,10 @@ pub fn read_log(run_dir: &Path) -> Result<Vec<serde_json::Value>, Error> {
     let path = run_dir.join("metrics.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::RunDir {
         path: run_dir.to_path_buf(),
-        message: format!("cannot read metrics.jsonl ({e}); is this a run folder with at least one epoch?"),
+        message: format!(
+            "cannot read metrics.jsonl ({}); is this a run folder with at least one epoch?",
+            mtl_train::os::os_message(&e)
+        ),
     })?;
     text.lines()
         .filter(|l| !l.trim().is_empty())

@@ -94,7 +94,10 @@ fn readable(dir: &Path) -> Result<PathBuf, CheckpointError> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    fs::read(path).map_err(|e| CheckpointError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
+    fs::read(path).map_err(|e| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        message: crate::os::os_message(&e),
+    })
 }
 
 /// Read only the trainer state of the checkpoint in `dir`.

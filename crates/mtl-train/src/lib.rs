@@ -24,7 +24,7 @@ pub mod lock;
 pub mod loss;
 pub mod metrics;
 pub mod optimizer;
-mod os;
+pub mod os;
 pub mod predict;
 pub mod runs;
 pub mod schedule;

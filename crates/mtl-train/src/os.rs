@@ -2,7 +2,7 @@
 //! "(os error N)" suffix, and what to do about each kind.
 
 /// The operating system's message without its "(os error N)" suffix, lower-cased.
-pub(crate) fn os_message(e: &std::io::Error) -> String {
+pub fn os_message(e: &std::io::Error) -> String {
     let text = e.to_string();
     let text = text.split(" (os error").next().unwrap_or(&text).to_string();
     let mut chars = text.chars();

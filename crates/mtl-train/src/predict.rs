@@ -73,7 +73,8 @@ impl InputSchema {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::RunDir {
             path: run_dir.to_path_buf(),
             message: format!(
-                "cannot read inputs.json ({e}); it is written when training starts — is this a run folder?"
+                "cannot read inputs.json ({}); it is written when training starts — is this a run folder?",
+                crate::os::os_message(&e)
             ),
         })?;
         serde_json::from_str(&text).map_err(|e| Error::RunDir {
@@ -102,10 +103,8 @@ impl InputSchema {
         }
         let bad =
             |line: Option<u64>, message: String| Error::Input { path: path.to_path_buf(), line, message };
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| bad(None, e.to_string()))?;
+        let file = std::fs::File::open(path).map_err(crate::error::io_error(path))?;
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
         let header: Vec<String> = reader
             .headers()
             .map_err(|e| bad(Some(1), e.to_string()))?

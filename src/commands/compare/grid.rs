@@ -63,8 +63,9 @@ pub(super) fn sweep_label(p: &SweepPoint) -> String {
 /// the config in exactly one group.
 pub(super) fn parse_groups(spec: &str, tasks: &[String]) -> Result<Vec<Vec<String>>, Error> {
     let groups: Vec<Vec<String>> = if spec.ends_with(".json") {
-        let text = std::fs::read_to_string(spec)
-            .map_err(|e| Error::Usage(format!("--groups {spec}: cannot read it ({e})")))?;
+        let text = std::fs::read_to_string(spec).map_err(|e| {
+            Error::Usage(format!("--groups {spec}: cannot read it ({})", mtl_train::os::os_message(&e)))
+        })?;
         let v: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::Usage(format!("--groups {spec}: not JSON ({e})")))?;
         serde_json::from_value(v["groups"].clone()).map_err(|_| {
