@@ -197,6 +197,27 @@ pub fn truncate_epochs(path: &Path, max_epoch: usize) -> Result<(), Error> {
     atomic_write(path, kept.as_bytes())
 }
 
+/// Remove the temporaries a killed process left in `dir` and its subfolders (`.NAME.tmp`
+/// files and folders), except inside nested run folders (those holding a file named
+/// `run_marker`, their lock); copies moved away mid-swap
+/// (`.NAME.old`) stay, readers fall back on them.
+pub fn remove_leftovers(dir: &Path, run_marker: &str) -> Result<(), Error> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries {
+        let path = entry.map_err(io(dir))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let leftover = name.starts_with('.') && name.ends_with(".tmp");
+        match (leftover, path.is_dir()) {
+            (true, true) => fs::remove_dir_all(&path).map_err(io(&path))?,
+            (true, false) => fs::remove_file(&path).map_err(io(&path))?,
+            // A nested run folder (with its own lock) belongs to its own writer.
+            (false, true) if !path.join(run_marker).exists() => remove_leftovers(&path, run_marker)?,
+            (false, _) => {}
+        }
+    }
+    Ok(())
+}
+
 /// `.NAME.TAG` beside `path`: hidden, and never mistaken for the real file.
 fn sibling(path: &Path, tag: &str) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
@@ -417,6 +438,24 @@ mod tests {
         atomic_write_all(&[(&a, b"2"), (&b, b"2")]).unwrap();
         assert_eq!((fs::read(&a).unwrap(), fs::read(&b).unwrap()), (b"2".to_vec(), b"2".to_vec()));
         assert_eq!(names(root.path()), ["a.json", "b.json"]);
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_writer_are_removed_and_moved_away_copies_kept() {
+        let root = tempfile::Builder::new().prefix("root").tempdir().unwrap();
+        let r = root.path();
+        fs::create_dir_all(r.join("checkpoints/.last.tmp")).unwrap();
+        fs::create_dir_all(r.join("checkpoints/.best.old")).unwrap();
+        fs::write(r.join("checkpoints/.last.tmp/model.bpk"), "x").unwrap();
+        fs::write(r.join(".summary.json.tmp"), "x").unwrap();
+        fs::write(r.join("metrics.jsonl"), "x").unwrap();
+        fs::create_dir_all(r.join("stl/a")).unwrap();
+        fs::write(r.join("stl/a/.lock"), "").unwrap();
+        fs::write(r.join("stl/a/.summary.json.tmp"), "theirs").unwrap();
+        remove_leftovers(r, ".lock").unwrap();
+        assert_eq!(names(r), ["checkpoints", "metrics.jsonl", "stl"]);
+        assert_eq!(names(&r.join("stl/a")), [".lock", ".summary.json.tmp"], "another run's folder");
+        assert_eq!(names(&r.join("checkpoints")), [".best.old"]);
     }
 
     #[test]

@@ -262,6 +262,8 @@ fn prepare_run_dir(dir: &Path, options: &FitOptions) -> Result<RunLock, Error> {
     }
     crate::io::create_dir_all(dir)?;
     let lock = RunLock::acquire(dir)?;
+    // A process killed mid-write leaves its temporaries; this run owns the folder now.
+    crate::io::remove_leftovers(dir, LOCK_FILE)?;
     let occupied = dir.join("metrics.jsonl").exists() || dir.join("checkpoints").exists();
     if occupied && !options.resume {
         if !options.overwrite {
