@@ -6,34 +6,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{mtl, stderr};
+use common::{SMALL, mtl, stderr};
 
-const SMALL: &str = r#"
-[run]
-name = "f"
-
-[data.synthetic]
-samples = 200
-features = 4
-
-[[tasks]]
-name = "a"
-kind = "regression"
-
-[[tasks]]
-name = "b"
-kind = "binary"
-
-[model.encoder]
-hidden = [8]
-
-[model.head]
-hidden = [4]
-
-[train]
-epochs = 1
-batch_size = 50
-"#;
+/// A run of [`SMALL`] trained in `dir` (into `runs/f`), and its folder.
+fn trained(dir: &Path) -> PathBuf {
+    let cfg = config(dir);
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    dir.join("runs/f")
+}
 
 fn config(dir: &Path) -> PathBuf {
     let p = dir.join("c.toml");
@@ -109,10 +90,7 @@ fn resuming_a_folder_without_a_checkpoint_advises_overwrite_which_then_works() {
 #[test]
 fn predict_refuses_cells_that_are_not_finite_numbers() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
-    assert!(o.status.success(), "{}", stderr(&o));
-    let run = dir.path().join("runs/f");
+    let run = trained(dir.path());
     for cell in ["nan", "inf", "-inf", "1e999"] {
         let input = dir.path().join("in.csv");
         std::fs::write(&input, format!("x0,x1,x2,x3\n0.1,0.2,0.3,0.4\n0.5,{cell},0.1,0.2\n")).unwrap();
@@ -167,10 +145,7 @@ fn a_headerless_table_without_column_names_says_to_name_them() {
 #[test]
 fn readers_of_a_missing_checkpoint_name_the_ones_there_are() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
-    assert!(o.status.success(), "{}", stderr(&o));
-    let run = dir.path().join("runs/f");
+    let run = trained(dir.path());
     let r = run.to_str().unwrap();
     std::fs::remove_dir_all(run.join("checkpoints/best")).unwrap();
     let readers: [&[&str]; 3] = [
@@ -200,10 +175,7 @@ fn readers_of_a_missing_checkpoint_name_the_ones_there_are() {
 #[test]
 fn a_checkpoint_loaded_with_another_config_names_the_keys_that_differ() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
-    assert!(o.status.success(), "{}", stderr(&o));
-    let run = dir.path().join("runs/f");
+    let run = trained(dir.path());
     let r = run.to_str().unwrap();
     // Resuming with a wider encoder.
     let o = mtl(
@@ -260,9 +232,7 @@ fn a_device_index_that_does_not_exist_names_the_flag_and_lists_the_devices() {
 #[test]
 fn paths_given_to_readers_and_writers_that_cannot_work_are_said_once_without_os_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray", "-q"], dir.path());
-    assert!(o.status.success(), "{}", stderr(&o));
+    trained(dir.path());
     std::fs::write(dir.path().join("afile"), "keep").unwrap();
     std::fs::create_dir_all(dir.path().join("adir/sub")).unwrap();
     let cases: [(&[&str], &str, &str); 5] = [

@@ -10,34 +10,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{json, stderr};
+use common::{SMALL, json, stderr};
 
-const RUN: &str = r#"
-[run]
-name = "w"
-
-[data.synthetic]
-samples = 200
-features = 4
-
-[[tasks]]
-name = "a"
-kind = "regression"
-
-[[tasks]]
-name = "b"
-kind = "binary"
-
-[model.encoder]
-hidden = [8]
-
-[model.head]
-hidden = [4]
-
-[train]
-epochs = 2
-batch_size = 50
-"#;
+/// [`SMALL`] for two epochs: faults in the second one meet a first checkpoint.
+fn run_config() -> String {
+    SMALL.replace("epochs = 1", "epochs = 2")
+}
 
 /// `mtl ARGS` in `cwd`, with the `fail_at`-th write operation failing when given.
 fn mtl(args: &[&str], cwd: &Path, fail_at: Option<usize>) -> Output {
@@ -125,7 +103,7 @@ fn a_write_failing_at_any_step_of_a_run_is_said_once_leaves_nothing_and_resumes_
         return;
     }
     let dir = tempdir().unwrap();
-    std::fs::write(dir.path().join("c.toml"), RUN).unwrap();
+    std::fs::write(dir.path().join("c.toml"), run_config()).unwrap();
     let reference = dir.path().join("reference");
     let o = mtl(&["train", "c.toml", "--backend", "ndarray", "--out", "reference", "-q"], dir.path(), None);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -166,7 +144,7 @@ fn a_failed_export_or_prediction_keeps_the_earlier_files() {
         return;
     }
     let dir = tempdir().unwrap();
-    std::fs::write(dir.path().join("c.toml"), RUN.replace("epochs = 2", "epochs = 1")).unwrap();
+    std::fs::write(dir.path().join("c.toml"), SMALL).unwrap();
     let o = mtl(&["train", "c.toml", "--backend", "ndarray", "--out", "run", "-q"], dir.path(), None);
     assert!(o.status.success(), "{}", stderr(&o));
     let commands: [&[&str]; 2] = [
@@ -255,7 +233,7 @@ impl Drop for Tmpfs {
 fn a_full_disk_stops_the_run_cleanly_and_it_resumes_once_there_is_space() {
     let dir = tempdir().unwrap();
     // A model of about 1 MB per checkpoint: the 256 KiB file system fills on the first one.
-    let cfg = RUN.replace("hidden = [8]", "hidden = [256, 256]");
+    let cfg = run_config().replace("hidden = [8]", "hidden = [256, 256]");
     std::fs::write(dir.path().join("c.toml"), &cfg).unwrap();
     let o = mtl(&["train", "c.toml", "--backend", "ndarray", "--out", "reference", "-q"], dir.path(), None);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -274,7 +252,7 @@ fn a_full_disk_stops_the_run_cleanly_and_it_resumes_once_there_is_space() {
 #[test]
 fn a_read_only_file_system_is_bad_input_for_every_writer_and_fine_for_readers() {
     let dir = tempdir().unwrap();
-    std::fs::write(dir.path().join("c.toml"), RUN.replace("epochs = 2", "epochs = 1")).unwrap();
+    std::fs::write(dir.path().join("c.toml"), SMALL).unwrap();
     let Some(fs) = Tmpfs::mount("size=16m") else { return };
     let run = fs.path().join("run");
     let r = run.to_str().unwrap();

@@ -5,6 +5,35 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A two-task synthetic config small enough to train in a fraction of a second (one epoch,
+/// run name `f`), for the tests of faults and messages.
+pub const SMALL: &str = r#"
+[run]
+name = "f"
+
+[data.synthetic]
+samples = 200
+features = 4
+
+[[tasks]]
+name = "a"
+kind = "regression"
+
+[[tasks]]
+name = "b"
+kind = "binary"
+
+[model.encoder]
+hidden = [8]
+
+[model.head]
+hidden = [4]
+
+[train]
+epochs = 1
+batch_size = 50
+"#;
+
 /// Run `mtl ARGS` in `cwd` with `MTL_DATA_DIR` set to `data_dir` (or unset).
 pub fn mtl_env(args: &[&str], cwd: &Path, data_dir: Option<&Path>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mtl"));
