@@ -99,7 +99,12 @@ fn affinity_finds_the_hidden_task_groups() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let table = std::fs::read_to_string(dir.path().join("runs/compare-blocks/table.md")).unwrap();
-    let rows: Vec<&str> = table.lines().skip(2).map(|l| l.split('|').nth(1).unwrap().trim()).collect();
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.split('|').nth(1).unwrap().trim())
+        .collect();
     assert_eq!(rows, ["stl", "ew", "ew grouped"], "{table}");
     let results = std::fs::read_to_string(dir.path().join("runs/compare-blocks/results.csv")).unwrap();
     let grouped = results.lines().find(|l| l.starts_with("ew grouped")).unwrap();

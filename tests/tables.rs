@@ -310,3 +310,73 @@ fn bad_tables_exit_2_naming_file_line_and_column() {
     // Nothing half-written: no run folder came out of the failures.
     assert!(!dir.path().join("runs/t/checkpoints").exists());
 }
+
+/// 300 seeded rows: `a` a regression on x1, x2; `c` constant (R² undefined everywhere); `r` a
+/// rare binary label (5 positives: F1 of a short baseline 0, one class in the test split).
+fn undefined_metrics_table(dir: &Path) {
+    let mut text = String::from("x1,x2,a,c,r\n");
+    let mut state = 12345u64;
+    let mut uniform = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut positives = 0;
+    for i in 0..300 {
+        let (x1, x2) = (uniform(), uniform());
+        let r = usize::from(i % 60 == 7);
+        positives += r;
+        text.push_str(&format!("{x1:.4},{x2:.4},{:.4},5,{r}\n", 2.0 * x1 + x2));
+    }
+    assert_eq!(positives, 5);
+    std::fs::write(dir.join("t.csv"), text).unwrap();
+    let cfg = "[run]\nname = \"undef\"\n[data]\nsource = \"csv\"\n[data.csv]\ntrain = \"t.csv\"\nnumeric = [\"x1\", \"x2\"]\n\
+               [[tasks]]\nname = \"a\"\nkind = \"regression\"\n[[tasks]]\nname = \"c\"\nkind = \"regression\"\n\
+               [[tasks]]\nname = \"r\"\nkind = \"binary\"\n[model.encoder]\nhidden = [8]\n[train]\nepochs = 2\nbatch_size = 50\n";
+    std::fs::write(dir.join("c.toml"), cfg).unwrap();
+}
+
+#[test]
+fn undefined_metrics_never_crash_and_delta_says_what_it_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    undefined_metrics_table(dir.path());
+    // `mtl data` warns about the constant target per split.
+    let o = mtl(&["data", "c.toml"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = format!("{}{}", common::stdout(&o), stderr(&o));
+    for split in ["train", "valid", "test"] {
+        assert!(out.contains(&format!("task `c`: the target is constant in the {split} split")), "{out}");
+    }
+    // compare trains the baselines and the grid, and reads the baselines back: exit 0.
+    let o = mtl(&["compare", "c.toml", "--methods", "ew", "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = std::fs::read_to_string(dir.path().join("runs/compare-undef/table.md")).unwrap();
+    assert!(table.contains("left out of Δ (undefined): c.r2"), "{table}");
+    let ew = table.lines().find(|l| l.starts_with("| ew |")).unwrap();
+    let cells: Vec<&str> = ew.split('|').map(str::trim).collect();
+    // Δp and Δm (the last two value columns before the wall time) are numbers over the
+    // defined metrics.
+    let n = cells.len();
+    for c in &cells[n - 4..n - 2] {
+        assert!(c.parse::<f64>().is_ok(), "Δ over the defined metrics: {ew}");
+    }
+    // The baselines' summaries carry the undefined values as null.
+    let stl = std::fs::read_dir(dir.path().join("runs/stl")).unwrap();
+    let c_dir = stl
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("c-"))
+        .unwrap();
+    let s = json(&c_dir.join("summary.json"));
+    assert!(s["test"]["c"]["r2"].is_null() && s["test"]["c"]["mse"].is_number(), "{s}");
+    // train --single-task (baselines exist) and a multi-task train read them back too, and the
+    // multi-task summary lists what Δ left out.
+    let o = mtl(&["train", "c.toml", "--single-task", "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mtl(&["train", "c.toml", "--backend", "ndarray", "--overwrite"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("left out, undefined: c.r2"), "{}", stderr(&o));
+    let s = json(&dir.path().join("runs/undef/summary.json"));
+    let left: Vec<&str> =
+        s["delta"]["test"]["left_out"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(left.contains(&"c.r2 (undefined in the baseline)"), "{left:?}");
+    assert!(s["delta"]["test"]["delta_m"].is_number(), "{s}");
+}

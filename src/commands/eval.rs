@@ -48,7 +48,13 @@ pub fn run(
         }
     }
     if let Some(d) = d {
-        println!("vs single-task: Δp {:+.3}%  Δm {:+.3}%", d.delta_p, d.delta_m);
+        println!(
+            "vs single-task: Δp {:+.3}% (LibMTL, ↑ better)  Δm {:+.3}% (Nash-MTL/FAMO, ↓ better)",
+            d.delta_p, d.delta_m
+        );
+        if !d.left_out.is_empty() {
+            println!("left out of Δ (undefined): {}", d.left_out.join(", "));
+        }
     }
     Ok(())
 }

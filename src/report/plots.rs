@@ -321,7 +321,13 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     )?;
     let deltas = ["delta_p", "delta_m"]
         .iter()
-        .map(|k| Series { name: format!("{k} (%)"), points: epochs_of(&log, &format!("/valid_delta/{k}")) })
+        .map(|k| {
+            let direction = if *k == "delta_p" { "↑ better" } else { "↓ better" };
+            Series {
+                name: format!("{k} (%, {direction})"),
+                points: epochs_of(&log, &format!("/valid_delta/{k}")),
+            }
+        })
         .collect();
     write(
         "delta.svg",

@@ -142,8 +142,24 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
                     }
                 }
             }
-            if train.std == Some(0.0) {
-                warnings.push(format!("task `{name}`: the training target is constant"));
+            for (split, s) in stats.splits() {
+                if s.labelled == 0 {
+                    continue;
+                }
+                if s.std == Some(0.0) {
+                    warnings.push(format!(
+                        "task `{name}`: the target is constant in the {split} split, so its R² is undefined there \
+                         (reported as null and left out of Δ)"
+                    ));
+                }
+                let single_class = matches!(task.spec.kind, TaskKind::Binary)
+                    && s.class_counts.as_ref().is_some_and(|c| c.iter().filter(|&&k| k > 0).count() < 2);
+                if single_class {
+                    warnings.push(format!(
+                        "task `{name}`: the {split} split holds one class only, so its AUC is undefined there \
+                         (reported as null and left out of Δ)"
+                    ));
+                }
             }
             stats
         })

@@ -142,10 +142,9 @@ impl OpenedRun {
         let data = self.split(split)?;
         let batch = self.config.train.batch_size.max(256);
         let e = evaluate(&self.model, &data, &self.config.tasks, batch, &device.device);
-        let names: Vec<String> = self.config.tasks.iter().map(|t| t.spec.name.clone()).collect();
         let d = match (stl::find_reference(&self.config)?, split) {
-            (Some(r), SplitChoice::Valid) => delta(&e.metrics, &r.valid, &names).ok(),
-            (Some(r), SplitChoice::Test) => delta(&e.metrics, &r.test, &names).ok(),
+            (Some(r), SplitChoice::Valid) => delta(&e.metrics, &r.valid, &self.config.tasks).ok(),
+            (Some(r), SplitChoice::Test) => delta(&e.metrics, &r.test, &self.config.tasks).ok(),
             _ => None,
         };
         Ok((e, d))

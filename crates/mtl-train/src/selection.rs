@@ -66,13 +66,21 @@ pub struct Selector {
     pub note: Option<String>,
     early: EarlyStopping,
     epochs: usize,
+    /// `train.select = "last"`: every epoch replaces the selected one.
+    last: bool,
 }
 
 impl Selector {
     /// The selector of `config`, `auto` resolved against the baselines found.
     pub fn new(config: &RunConfig, reference: Option<&StlReference>) -> Result<Self, Error> {
         let (monitor, note) = resolve_monitor(config, reference)?;
-        Ok(Self { monitor, note, early: config.train.early_stopping, epochs: config.train.epochs })
+        Ok(Self {
+            monitor,
+            note,
+            early: config.train.early_stopping,
+            epochs: config.train.epochs,
+            last: config.train.select_last,
+        })
     }
 
     /// On a resume: keep the monitor the run started with (`auto` keeps its first resolution;
@@ -99,7 +107,7 @@ impl Selector {
         valid_delta: Option<&Delta>,
     ) -> Verdict {
         let (raw, score) = monitor_value(self.monitor, valid, valid_delta);
-        let improved = self.early.improves(score, state.best_monitor);
+        let improved = self.last || self.early.improves(score, state.best_monitor);
         if improved {
             state.best_epoch = epoch + 1;
             state.best_monitor = Some(score);
@@ -113,7 +121,7 @@ impl Selector {
     /// The best value in the monitor's own sign (for the summary).
     pub fn best_raw(&self, state: &Selection) -> Option<f64> {
         state.best_monitor.map(|s| match self.monitor {
-            Monitor::Auto | Monitor::Loss => -s,
+            Monitor::Auto | Monitor::Loss | Monitor::DeltaM => -s,
             Monitor::Metric { metric, .. } if !metric.higher_is_better() => -s,
             _ => s,
         })
@@ -125,13 +133,13 @@ impl Selector {
     }
 }
 
-/// The monitor with `auto` resolved, checked against the baselines available.
+/// The monitor with `auto` resolved (the validation loss, whatever baselines exist), checked
+/// against the baselines available.
 fn resolve_monitor(
     config: &RunConfig,
     reference: Option<&StlReference>,
 ) -> Result<(Monitor, Option<String>), Error> {
-    let names = config.task_names();
-    let usable = reference.map(|r| delta(&r.valid, &r.valid, &names));
+    let usable = reference.map(|r| delta(&r.valid, &r.valid, &config.tasks));
     let invalid = |message: String| {
         Error::Config(ConfigError::Invalid {
             path: config.source.clone(),
@@ -140,12 +148,8 @@ fn resolve_monitor(
         })
     };
     match (config.train.monitor, usable) {
-        (Monitor::Auto, Some(Ok(_))) => Ok((Monitor::DeltaP, None)),
-        (Monitor::Auto, Some(Err(e))) => Ok((
-            Monitor::Loss,
-            Some(format!("single-task baselines found, but Δ is undefined ({e}); selecting on the loss")),
-        )),
-        (Monitor::Auto, None) => Ok((Monitor::Loss, None)),
+        // The config alone decides: baselines that happen to exist do not change the selection.
+        (Monitor::Auto, _) => Ok((Monitor::Loss, None)),
         (Monitor::DeltaP | Monitor::DeltaM, None) => Err(invalid(
             "needs the single-task baselines of this config; train them first with `mtl train --single-task CONFIG` \
              (or use `mtl compare`, which trains them), or use \"loss\""
@@ -166,6 +170,9 @@ fn keep_monitor(config: &RunConfig, started: &str, now: Monitor) -> Result<Monit
     }
     match (config.train.monitor, started) {
         (Monitor::Auto, "loss") => Ok(Monitor::Loss),
+        // Runs begun when `auto` picked Δp (or Δm) where baselines existed keep it.
+        (Monitor::Auto, "delta_p") => Ok(Monitor::DeltaP),
+        (Monitor::Auto, "delta_m") => Ok(Monitor::DeltaM),
         _ => Err(Error::Config(ConfigError::Invalid {
             path: config.source.clone(),
             key: "train.monitor".into(),
@@ -185,9 +192,10 @@ fn monitor_value(monitor: Monitor, e: &Evaluation, d: Option<&Delta>) -> (f64, f
             let v = d.map_or(f64::NAN, |d| d.delta_p);
             (v, v)
         }
+        // Δm is published lower-is-better.
         Monitor::DeltaM => {
             let v = d.map_or(f64::NAN, |d| d.delta_m);
-            (v, v)
+            (v, -v)
         }
         Monitor::Metric { task, metric } => {
             let v = e.metrics[task].iter().find(|(k, _)| *k == metric).map_or(f64::NAN, |(_, v)| *v);

@@ -148,7 +148,12 @@ pub fn ensure_baselines(
             train(&b, b.run_dir.join("checkpoints").join("last").exists())?;
         }
     }
-    Ok(find_reference(config)?.expect("every baseline just finished"))
+    find_reference(config)?.ok_or_else(|| Error::RunDir {
+        path: config.output_dir.join("stl"),
+        message: "a single-task baseline finished without usable validation and test results; delete its \
+                  folder to train it again"
+            .into(),
+    })
 }
 
 #[cfg(test)]

@@ -181,16 +181,23 @@ fn baselines_are_trained_once_and_give_delta() {
         assert!(s["test"].get(&b.task).is_some());
     }
 
-    // The multi-task run finds them, selects on Δp, and reports Δ on both splits.
+    // The multi-task run finds them and reports Δ on both splits, but selects on the loss: the
+    // config alone decides the selection, not which baselines happen to exist.
     let summary = train(&c, &options(dir.path().join("mtl"), BackendChoice::Ndarray)).unwrap();
-    assert_eq!(summary.monitor, "delta_p");
+    assert_eq!(summary.monitor, "loss");
     let tasks: Vec<_> = c.tasks.iter().map(|t| (t.spec.name.clone(), t.metrics.clone())).collect();
-    let names: Vec<String> = c.tasks.iter().map(|t| t.spec.name.clone()).collect();
     let test = scores_from_json(&tasks, &summary.test).unwrap();
-    let want = delta(&test, &reference.test, &names).unwrap();
-    let got = summary.delta["test"]["delta_p"].as_f64().unwrap();
-    assert!((got - want.delta_p).abs() < 1e-9, "{got} vs {want:?}");
+    let want = delta(&test, &reference.test, &c.tasks).unwrap();
+    for (key, value) in [("delta_p", want.delta_p), ("delta_m", want.delta_m)] {
+        let got = summary.delta["test"][key].as_f64().unwrap();
+        assert!((got - value).abs() < 1e-9, "{key}: {got} vs {want:?}");
+    }
     assert!(summary.delta["valid"]["delta_m"].is_f64());
+    // A config that asks for Δp selects on it.
+    let on_delta = config(&["train.epochs=2", "train.monitor=delta_p", &format!("run.output_dir=\"{out}\"")]);
+    let s = train(&on_delta, &options(dir.path().join("mtl-dp"), BackendChoice::Ndarray)).unwrap();
+    assert_eq!(s.monitor, "delta_p");
+    assert!((s.best_monitor.unwrap() - s.delta["valid"]["delta_p"].as_f64().unwrap()).abs() < 1e-9);
 }
 
 #[test]
@@ -279,4 +286,21 @@ fn a_resumed_run_keeps_its_monitor_when_baselines_appear_meanwhile() {
     let e = train(&changed, &second).unwrap_err();
     assert_eq!(e.exit_code(), 2);
     assert!(e.to_string().contains("train.monitor"), "{e}");
+}
+
+#[test]
+fn select_last_reports_the_last_epoch_whatever_the_monitor_says() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // A learning rate so high that the validation loss is not best at the last epoch.
+    let c = config(&["train.epochs=4", "train.select=\"last\"", "train.lr=0.3"]);
+    let s = train(&c, &options(dir.path().join("last"), BackendChoice::Ndarray)).unwrap();
+    assert_eq!((s.best_epoch, s.select.as_deref()), (4, Some("last")));
+    let best = mtl_train::checkpoint::load_meta(&dir.path().join("last/checkpoints/best")).unwrap();
+    assert_eq!(best.epochs_done, 4, "best/ holds the last epoch");
+    // The same run selecting on the loss picks an earlier epoch, so the key did something.
+    let by_loss = config(&["train.epochs=4", "train.lr=0.3"]);
+    let s = train(&by_loss, &options(dir.path().join("best"), BackendChoice::Ndarray)).unwrap();
+    assert!(s.select.is_none());
+    assert!(s.best_epoch < 4, "lr 0.3 should overshoot; best epoch {}", s.best_epoch);
 }

@@ -20,8 +20,12 @@ pub(super) struct Outcome {
     pub(super) seed: u64,
     /// Test metric values, `task.metric` → value, in task/metric order.
     pub(super) metrics: Vec<(String, f64)>,
+    /// LibMTL's Δp (higher is better).
     pub(super) delta_p: Option<f64>,
+    /// Δm as published (lower is better).
     pub(super) delta_m: Option<f64>,
+    /// Metrics left out of Δ because they are undefined (`task.metric (why)`).
+    pub(super) left_out: Vec<String>,
     pub(super) wall_s: f64,
 }
 
@@ -44,16 +48,16 @@ pub(super) fn grouped_outcome(
         let one = [(t.spec.name.clone(), t.metrics.clone())];
         scores.push(test_scores(&one, &summaries[g])?.remove(0));
     }
-    let names: Vec<String> = tasks.iter().map(|t| t.spec.name.clone()).collect();
-    let d = reference.and_then(|r| delta(&scores, &r.test, &names).ok());
+    let d = reference.and_then(|r| delta(&scores, &r.test, tasks).ok());
     Ok(Outcome {
         method: cell.method.clone(),
         architecture: cell.architecture.clone(),
         sweep: cell.sweep.clone(),
         seed,
         metrics: metric_pairs(tasks, &scores),
-        delta_p: d.map(|d| d.delta_p),
-        delta_m: d.map(|d| d.delta_m),
+        delta_p: d.as_ref().map(|d| d.delta_p),
+        delta_m: d.as_ref().map(|d| d.delta_m).filter(|v| v.is_finite()),
+        left_out: d.map(|d| d.left_out).unwrap_or_default(),
         wall_s: summaries.iter().filter_map(|s| s["wall_s"].as_f64()).sum(),
     })
 }
@@ -83,6 +87,7 @@ pub(super) fn stl_outcome(
         metrics: metric_pairs(&config.tasks, &r.test),
         delta_p: Some(0.0),
         delta_m: Some(0.0),
+        left_out: Vec::new(),
         wall_s,
     })
 }
@@ -115,6 +120,11 @@ pub(super) fn run_outcome(
         metrics: metric_pairs(&config.tasks, &scores),
         delta_p: d("delta_p"),
         delta_m: d("delta_m"),
+        left_out: summary
+            .pointer("/delta/test/left_out")
+            .and_then(serde_json::Value::as_array)
+            .map(|v| v.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
         wall_s: summary["wall_s"].as_f64().unwrap_or(f64::NAN),
     })
 }

@@ -67,6 +67,8 @@ pub(super) fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
 pub(super) struct Table {
     pub(super) columns: Vec<String>,
     pub(super) rows: Vec<Row>,
+    /// Lines under the table: what Δp and Δm are, and the metrics left out of them.
+    pub(super) notes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,8 +84,8 @@ pub(super) struct Row {
 
 pub(super) fn aggregate(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Table {
     let mut columns = metric_names(tasks);
-    columns.push("Δp %".into());
-    columns.push("Δm %".into());
+    columns.push("Δp % ↑".into());
+    columns.push("Δm % ↓".into());
     let mut rows: Vec<Row> = Vec::new();
     let mut keys: Vec<(SweepPoint, String, String)> = Vec::new();
     let mut points: Vec<&SweepPoint> = Vec::new();
@@ -116,7 +118,40 @@ pub(super) fn aggregate(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Table {
         let wall_s = group.iter().map(|o| o.wall_s).sum::<f64>() / group.len() as f64;
         rows.push(Row { sweep, method, architecture, seeds: group.len(), values, wall_s });
     }
-    Table { columns, rows }
+    Table { columns, rows, notes: notes(tasks, outcomes) }
+}
+
+/// The conventions of the Δ columns, and which metrics were left out of them (undefined).
+fn notes(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Vec<String> {
+    let chosen: Vec<String> = tasks
+        .iter()
+        .flat_map(|t| t.delta_metrics.iter().map(move |m| format!("{}.{}", t.spec.name, m.name())))
+        .collect();
+    let mut notes = vec![
+        "Δp % ↑: LibMTL's relative improvement over the single-task baselines, all reported metrics, \
+         averaged per task first (higher is better)."
+            .to_string(),
+        format!(
+            "Δm % ↓: as published (Maninis et al. 2019; Nash-MTL; FAMO), (1/K) Σ_k (−1)^δ_k (M_k − M_b,k)/M_b,k · 100 \
+             over {} (lower is better).",
+            chosen.join(", ")
+        ),
+    ];
+    let mut left_out: Vec<(String, Vec<String>)> = Vec::new();
+    for o in outcomes {
+        for l in &o.left_out {
+            let cell = format!("{}/{}", o.method, o.architecture);
+            match left_out.iter_mut().find(|(m, _)| m == l) {
+                Some((_, cells)) if !cells.contains(&cell) => cells.push(cell),
+                Some(_) => {}
+                None => left_out.push((l.clone(), vec![cell])),
+            }
+        }
+    }
+    for (metric, cells) in left_out {
+        notes.push(format!("left out of Δ (undefined): {metric}, in {}", cells.join(", ")));
+    }
+    notes
 }
 
 pub(super) fn markdown(t: &Table, sweep: bool) -> String {
@@ -143,6 +178,12 @@ pub(super) fn markdown(t: &Table, sweep: bool) -> String {
         }));
         cells.push(format!("{:.1}", r.wall_s));
         s.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    if !t.notes.is_empty() {
+        s.push('\n');
+        for n in &t.notes {
+            s.push_str(&format!("{n}\n"));
+        }
     }
     s
 }

@@ -300,6 +300,24 @@ impl Default for SyntheticSection {
     }
 }
 
+/// `train.select`: which epoch a run reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectName {
+    /// The best epoch by `train.monitor`.
+    #[default]
+    Best,
+    /// The last epoch trained.
+    Last,
+}
+
+impl SelectName {
+    /// Whether this is the default.
+    pub fn is_best(&self) -> bool {
+        *self == SelectName::Best
+    }
+}
+
 /// Task kinds as written in a config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -329,6 +347,10 @@ pub struct TaskSection {
     /// Metrics to report; default: all metrics of the kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Vec<String>>,
+    /// Metrics that enter Δm (a subset of `metrics`); default: the kind's primary metric (MSE,
+    /// AUC or accuracy), or the first reported metric when that one is not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_metrics: Option<Vec<String>>,
     /// CSV: the label column. Default: the task name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
@@ -670,8 +692,13 @@ pub struct TrainSection {
     /// What picks the best checkpoint (on the validation split), drives early stopping and
     /// reduce-on-plateau: `"loss"` (sum of task losses), `"delta_p"` / `"delta_m"` (relative
     /// improvement over the single-task baselines, which must exist), `"TASK.METRIC"` (e.g.
-    /// `"y1.r2"`), or `"auto"`: `delta_p` when baselines exist, else `loss`. Default `"auto"`.
+    /// `"y1.r2"`), or `"auto"`: the loss. Default `"auto"`.
     pub monitor: String,
+    /// Which epoch's weights the run reports and `best/` holds: `"best"` (by `monitor` on the
+    /// validation split) or `"last"` (a fixed-epoch protocol). Default `"best"` (left out of
+    /// the written config, so baseline cache keys stay as they were).
+    #[serde(skip_serializing_if = "SelectName::is_best")]
+    pub select: SelectName,
     /// `[train.schedule]`: learning-rate schedule.
     pub schedule: ScheduleSection,
     /// `[train.early_stopping]`: stop when the monitored value stalls.
@@ -744,6 +771,7 @@ impl Default for TrainSection {
             eps: 1e-8,
             clip_grad_norm: None,
             monitor: "auto".into(),
+            select: SelectName::Best,
             schedule: ScheduleSection::default(),
             early_stopping: crate::schedule::EarlyStopping::default(),
         }

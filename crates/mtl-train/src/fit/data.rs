@@ -86,7 +86,12 @@ mod tests {
             masks: vec![vec![1.0, 1.0, 1.0, 1.0, 0.0]],
             groups: None,
         };
-        let task = |w| TaskConfig { spec: data.tasks[0].clone(), metrics: Vec::new(), class_weights: w };
+        let task = |w| TaskConfig {
+            spec: data.tasks[0].clone(),
+            metrics: Vec::new(),
+            delta_metrics: Vec::new(),
+            class_weights: w,
+        };
         let mut weighted = data.clone();
         let used = weight_classes(&mut weighted, &[task(Some(ClassWeights::Balanced))]);
         let w = used[0].clone().unwrap();

@@ -50,7 +50,7 @@ impl Run<'_> {
             evaluate(&state.model.valid(), &self.valid_data, &self.config.tasks, batch, &self.eval_device);
         self.check_finite(&valid.losses, "validation", epoch + 1)?;
         let valid_delta =
-            self.reference.as_ref().and_then(|r| delta(&valid.metrics, &r.valid, &self.names).ok());
+            self.reference.as_ref().and_then(|r| delta(&valid.metrics, &r.valid, &self.config.tasks).ok());
         self.meta.epochs_done = epoch + 1;
         self.meta.weighting_state = state.weighting.state();
         let verdict = self.selector.end_epoch(
@@ -160,22 +160,28 @@ impl Run<'_> {
         let test =
             finished.then(|| evaluate(&best, &self.test_data, &config.tasks, batch, &self.eval_device));
         let test_delta = match (&self.reference, &test) {
-            (Some(r), Some(test)) => delta(&test.metrics, &r.test, &self.names).ok(),
+            (Some(r), Some(test)) => delta(&test.metrics, &r.test, &self.config.tasks).ok(),
             _ => None,
         };
         let delta_json = match (&self.reference, &test) {
             (Some(r), Some(_)) => {
-                let v = delta(&valid.metrics, &r.valid, &self.names).ok();
+                let v = delta(&valid.metrics, &r.valid, &self.config.tasks).ok();
                 serde_json::json!({"valid": v, "test": test_delta, "baselines": r.run_dirs})
             }
             _ => serde_json::Value::Null,
         };
         let test_line = test.as_ref().map(|t| {
             let vs = test_delta.as_ref().map_or(String::new(), |d| {
-                format!("  Δp={:+.2}% Δm={:+.2}% vs single-task", d.delta_p, d.delta_m)
+                format!(
+                    "  Δp={:+.2}% (↑) Δm={:+.2}% (↓) vs single-task{}",
+                    d.delta_p,
+                    d.delta_m,
+                    left_out_note(d)
+                )
             });
             format!(
-                "test (best epoch {}): {}{vs}",
+                "test ({} epoch {}): {}{vs}",
+                if config.train.select_last { "last" } else { "best" },
                 meta.selection.best_epoch,
                 metric_message(&config.tasks, t)
             )
@@ -192,6 +198,7 @@ impl Run<'_> {
             finished,
             stopped_early: meta.selection.stopped_early,
             monitor: self.selector.monitor.name(&config.tasks),
+            select: config.train.select_last.then(|| "last".to_string()),
             best_monitor: self.selector.best_raw(&meta.selection),
             best_epoch: meta.selection.best_epoch,
             best_valid_loss: meta.selection.best_valid_loss,
@@ -208,5 +215,14 @@ impl Run<'_> {
                 .map_or(serde_json::Value::Null, |labels| valid.gates_json(&config.tasks, &labels)),
         };
         Ok((summary, best_state, test_line))
+    }
+}
+
+/// ` (left out: …)` when metrics were left out of Δ as undefined, else nothing.
+fn left_out_note(d: &crate::delta::Delta) -> String {
+    if d.left_out.is_empty() {
+        String::new()
+    } else {
+        format!(" (left out, undefined: {})", d.left_out.join(", "))
     }
 }

@@ -25,6 +25,10 @@ pub struct RunSummary {
     pub stopped_early: bool,
     /// What selected the best epoch (`train.monitor`, with `auto` resolved).
     pub monitor: String,
+    /// `"last"` when `train.select = "last"` (the reported epoch is the last one, not the
+    /// monitor's best); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub select: Option<String>,
     /// Its value at the best epoch (validation split).
     pub best_monitor: Option<f64>,
     /// Epoch (1-based) whose checkpoint is `best/`.

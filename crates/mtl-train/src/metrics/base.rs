@@ -71,6 +71,16 @@ impl MetricKind {
         !matches!(self, MetricKind::Mse | MetricKind::Mae)
     }
 
+    /// The metric of a task kind that enters Δm by default (see [`crate::delta`]): MSE for
+    /// regression, AUC for binary and multilabel, accuracy for multiclass.
+    pub fn primary(kind: TaskKind) -> MetricKind {
+        match kind {
+            TaskKind::Regression => MetricKind::Mse,
+            TaskKind::Binary | TaskKind::Multilabel { .. } => MetricKind::Auc,
+            TaskKind::Multiclass { .. } => MetricKind::Accuracy,
+        }
+    }
+
     /// The metrics that apply to a task kind; all of them are the default.
     pub fn for_task(kind: TaskKind) -> &'static [MetricKind] {
         match kind {

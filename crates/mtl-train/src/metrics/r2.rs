@@ -32,6 +32,11 @@ impl Metric for R2 {
         let s = self.sums.read(4);
         let (sse, sy, syy, n) = (s[0], s[1], s[2], s[3]);
         let sst = syy - sy * sy / n;
+        // A constant target (SST = 0, up to the f32 sums' rounding) leaves R² undefined:
+        // NaN, as scikit-learn's `r2_score(force_finite=False)`, not −inf or a huge value.
+        if n == 0.0 || sst <= 1e-6 * syy.abs() {
+            return f64::NAN;
+        }
         1.0 - sse / sst
     }
 

@@ -42,6 +42,13 @@ fn regression_metrics_by_hand() {
 }
 
 #[test]
+fn r2_of_a_constant_target_is_undefined_not_minus_infinity() {
+    let mut m = TaskMetrics::new(&[MetricKind::R2], TaskKind::Regression, &device());
+    m.update(&col(&[4.0, 6.0, 5.5]), &vec1(&[5.0, 5.0, 5.0]), &vec1(&[1.0, 1.0, 1.0]));
+    assert!(values(&m)[0].is_nan(), "SST = 0: R² is undefined");
+}
+
+#[test]
 fn binary_metrics_by_hand() {
     let kinds = MetricKind::for_task(TaskKind::Binary);
     let mut m = TaskMetrics::new(kinds, TaskKind::Binary, &device());

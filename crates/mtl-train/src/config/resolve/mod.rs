@@ -26,13 +26,14 @@ use crate::schedule::{EarlyStopping, ScheduleKind};
 /// What selects the best checkpoint, stops early and drives reduce-on-plateau.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Monitor {
-    /// `delta_p` when single-task baselines exist, else `loss`.
+    /// The validation loss: the default depends on the config alone, not on which baselines
+    /// happen to exist.
     Auto,
     /// Sum of the validation task losses (lower is better).
     Loss,
     /// LibMTL's Δp over the single-task baselines (higher is better).
     DeltaP,
-    /// The flat Δm of Nash-MTL/FAMO (higher is better).
+    /// Δm as published by Nash-MTL/FAMO (lower is better).
     DeltaM,
     /// One metric of one task, in its own direction.
     Metric {
@@ -63,6 +64,8 @@ pub struct TaskConfig {
     pub spec: TaskSpec,
     /// Metrics to report, in order.
     pub metrics: Vec<MetricKind>,
+    /// The reported metrics that enter Δm (`tasks[i].delta_metrics`).
+    pub delta_metrics: Vec<MetricKind>,
     /// Class weights of the training loss (binary and multiclass).
     pub class_weights: Option<ClassWeights>,
 }
@@ -143,6 +146,8 @@ pub struct TrainConfig {
     pub warmup_epochs: f64,
     /// What picks the best epoch.
     pub monitor: Monitor,
+    /// Report the last epoch instead of the best (`train.select = "last"`).
+    pub select_last: bool,
     /// When to stop before `epochs`.
     pub early_stopping: EarlyStopping,
 }

@@ -32,8 +32,14 @@ pub(super) fn resolve_tasks(
         let inferred = || table.map(|(_, prep)| prep.labels[i].kind());
         let kind = task_kind(check, t, &key, inferred)?;
         let metrics = task_metrics(check, t, kind, &key)?;
+        let delta_metrics = delta_metrics(check, t, kind, &metrics, &key)?;
         let class_weights = class_weights(check, t, kind, &key)?;
-        tasks.push(TaskConfig { spec: TaskSpec { name: t.name.clone(), kind }, metrics, class_weights });
+        tasks.push(TaskConfig {
+            spec: TaskSpec { name: t.name.clone(), kind },
+            metrics,
+            delta_metrics,
+            class_weights,
+        });
     }
     Ok(tasks)
 }
@@ -113,6 +119,41 @@ fn task_metrics(
         }
     }
     check.ensure(!out.is_empty(), &key("metrics"), || "list at least one metric or remove the key".into())?;
+    Ok(out)
+}
+
+/// The metrics that enter Δm: the listed subset of the reported ones, else the kind's primary
+/// metric if it is reported, else the first reported one.
+fn delta_metrics(
+    check: Check,
+    t: &TaskSection,
+    kind: TaskKind,
+    reported: &[MetricKind],
+    key: &dyn Fn(&str) -> String,
+) -> Result<Vec<MetricKind>, ConfigError> {
+    let Some(names) = &t.delta_metrics else {
+        let primary = MetricKind::primary(kind);
+        return Ok(vec![if reported.contains(&primary) { primary } else { reported[0] }]);
+    };
+    let mut out = Vec::new();
+    for n in names {
+        match MetricKind::from_name(n) {
+            Some(m) if reported.contains(&m) => out.push(m),
+            _ => {
+                let names_reported: Vec<&str> = reported.iter().map(|m| m.name()).collect();
+                return Err(check.invalid(
+                    &key("delta_metrics"),
+                    format!(
+                        "`{n}` is not among the task's reported metrics; use any of {}",
+                        names_reported.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    check.ensure(!out.is_empty(), &key("delta_metrics"), || {
+        "list at least one metric or remove the key".into()
+    })?;
     Ok(out)
 }
 

@@ -75,11 +75,29 @@ fn bad_values_name_their_key() {
         (&["train.schedule.kind=plateau", "train.schedule.factor=1.5"], "train.schedule.factor"),
         (&["train.schedule.kind=step", "train.schedule.step_epochs=0"], "train.schedule.step_epochs"),
         (&["train.schedule.min_lr=1.0"], "train.schedule.min_lr"),
+        (&["tasks.0.delta_metrics=[\"auc\"]"], "tasks[0].delta_metrics"),
+        (&["tasks.0.metrics=[\"mae\"]", "tasks.0.delta_metrics=[\"mse\"]"], "tasks[0].delta_metrics"),
+        (&["tasks.1.delta_metrics=[]"], "tasks[1].delta_metrics"),
+        (&["train.select=\"last\"", "train.early_stopping.patience=3"], "train.select"),
     ];
     for (o, key) in cases {
         let e = run("", o).unwrap_err().to_string();
         assert!(e.contains(key), "{o:?}: {e}");
     }
+}
+
+#[test]
+fn delta_metrics_default_to_the_primary_metric_of_each_kind() {
+    let c = run("[[tasks]]\nname = \"m\"\nkind = \"multiclass\"\nclasses = 3\n", &[]).unwrap();
+    let chosen: Vec<Vec<MetricKind>> = c.tasks.iter().map(|t| t.delta_metrics.clone()).collect();
+    assert_eq!(chosen, [vec![MetricKind::Mse], vec![MetricKind::Auc], vec![MetricKind::Accuracy]]);
+    // Without the primary among the reported metrics, the first reported one; or the listed ones.
+    let c =
+        run("", &["tasks.0.metrics=[\"r2\", \"mae\"]", "tasks.1.delta_metrics=[\"f1\", \"auc\"]"]).unwrap();
+    assert_eq!(c.tasks[0].delta_metrics, [MetricKind::R2]);
+    assert_eq!(c.tasks[1].delta_metrics, [MetricKind::F1, MetricKind::Auc]);
+    assert!(!c.train.select_last);
+    assert!(run("", &["train.select=\"last\""]).unwrap().train.select_last);
 }
 
 #[test]

@@ -32,6 +32,12 @@ pub(super) fn resolve_train(
         "use at least 1 epoch, or remove the key to turn early stopping off".into()
     })?;
     check.non_negative("train.early_stopping.min_delta", es.min_delta)?;
+    let select_last = t.select == super::super::schema::SelectName::Last;
+    check.ensure(!(select_last && es.patience.is_some()), "train.select", || {
+        "\"last\" reports the last epoch, so early stopping (train.early_stopping.patience) cannot pick one; \
+         remove one of the two"
+            .into()
+    })?;
     Ok(TrainConfig {
         epochs: t.epochs,
         batch_size: t.batch_size,
@@ -42,6 +48,7 @@ pub(super) fn resolve_train(
         schedule,
         warmup_epochs: t.schedule.warmup_epochs,
         monitor,
+        select_last,
         early_stopping: *es,
     })
 }
