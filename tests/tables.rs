@@ -380,3 +380,54 @@ fn undefined_metrics_never_crash_and_delta_says_what_it_left_out() {
     assert!(left.contains(&"c.r2 (undefined in the baseline)"), "{left:?}");
     assert!(s["delta"]["test"]["delta_m"].is_number(), "{s}");
 }
+
+#[test]
+fn check_refuses_what_train_refuses_with_the_same_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "x1,x2,a,b,c,l1,l2\n1,2,3,yes,k,0,1\n2,3,4,no,m,1,1\n3,4,5,yes,k,0,0\n4,5,6,no,m,1,0\n5,6,7,yes,k,0,1\n\
+         6,7,8,no,k,1,1\n7,8,9,yes,m,0,0\n8,9,1,no,k,1,0\n9,1,2,yes,m,0,1\n1,3,4,no,k,1,1\n",
+    )
+    .unwrap();
+    let head = "[data]\nsource = \"csv\"\n[data.csv]\ntrain = \"t.csv\"\nnumeric = [\"x1\", \"x2\"]\n[model.encoder]\nhidden = [4]\n\
+                [train]\nepochs = 1\nbatch_size = 4\n[[tasks]]\nname = \"a\"\nkind = \"regression\"\n";
+    let cases = [
+        ("[[tasks]]\nname = \"zz\"\nkind = \"regression\"\n", "set `tasks[1].column`"),
+        ("[[tasks]]\nname = \"b\"\nkind = \"binary\"\n", "is not 0/1 or false/true"),
+        (
+            "[[tasks]]\nname = \"c\"\nkind = \"multiclass\"\nlabels = [\"k\", \"z\"]\n",
+            "label `m` is outside the declared classes",
+        ),
+        (
+            "[[tasks]]\nname = \"c\"\nkind = \"multiclass\"\nclasses = 3\n",
+            "is outside the declared classes 0..=2",
+        ),
+        (
+            "[[tasks]]\nname = \"ml\"\nkind = \"multilabel\"\ncolumns = [\"l1\", \"l3\"]\n",
+            "set `tasks[1].columns`",
+        ),
+    ];
+    for (task, want) in cases {
+        std::fs::write(dir.path().join("c.toml"), format!("{head}{task}")).unwrap();
+        let check = mtl(&["check", "c.toml"], dir.path());
+        assert_eq!(check.status.code(), Some(2), "{task}: {}", stderr(&check));
+        assert!(stderr(&check).contains(want), "{task}: {}", stderr(&check));
+        let train = mtl(&["train", "c.toml", "--backend", "ndarray", "-q"], dir.path());
+        assert_eq!(train.status.code(), Some(2), "{task}");
+        assert_eq!(stderr(&train), stderr(&check), "{task}: the same message");
+        assert!(!dir.path().join("runs").exists(), "{task}: nothing written");
+    }
+    // A good config passes and says how many samples each split holds.
+    std::fs::write(
+        dir.path().join("c.toml"),
+        format!("{head}[[tasks]]\nname = \"b\"\nkind = \"binary\"\npositive = \"yes\"\n"),
+    )
+    .unwrap();
+    let o = mtl(&["check", "c.toml"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        common::stdout(&o).contains("ok — 2 tasks")
+            && common::stdout(&o).contains("train / valid / test samples")
+    );
+}

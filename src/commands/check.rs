@@ -5,16 +5,21 @@ use std::path::Path;
 use mtl_train::Error;
 use mtl_train::config::RunConfig;
 
-/// Run `mtl check`.
+/// Run `mtl check`: the config, then its data as a training would load it (label columns,
+/// classes, binary values, labelled samples per split), with the messages `train` gives.
 pub fn run(config: &Path, set: &[String]) -> Result<(), Error> {
     let c = RunConfig::from_file(config, set)?;
+    let splits = mtl_train::fit::check_data(&c)?;
     let tasks: Vec<String> =
         c.tasks.iter().map(|t| format!("{} ({})", t.spec.name, t.spec.kind.name())).collect();
     println!(
-        "{}: ok — {} tasks [{}], {} with {} ({}), {} epochs of batch {}, run folder {}",
+        "{}: ok — {} [{}], {} / {} / {} train / valid / test samples, {} with {} ({}), {} epochs of batch {}, run folder {}",
         config.display(),
-        c.tasks.len(),
+        if c.tasks.len() == 1 { "1 task".to_string() } else { format!("{} tasks", c.tasks.len()) },
         tasks.join(", "),
+        splits.train.len(),
+        splits.valid.len(),
+        splits.test.len(),
         c.model.architecture.name(),
         c.weighting.name(),
         c.weighting_input.name(),

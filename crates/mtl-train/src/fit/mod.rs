@@ -27,7 +27,7 @@ use std::time::Instant;
 pub use data::{prepare_data, weight_classes};
 pub use observer::{EpochEnd, Observer, Observers, RunEnd, RunStart, StepEnd, StepStart};
 pub use observers::{AffinityProbe, Checkpointer, MetricsLog, RunRecord, StepLog, writers};
-pub use setup::{FitOptions, init_state};
+pub use setup::{FitOptions, check_data, init_state};
 pub use summary::RunSummary;
 
 use crate::config::RunConfig;

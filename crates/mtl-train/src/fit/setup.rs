@@ -111,8 +111,7 @@ impl<'c> Run<'c> {
     /// Check the data, find the baselines, prepare the folder, and build or restore the state.
     pub fn new(config: &'c RunConfig, options: &'c FitOptions) -> Result<(Self, TrainState), Error> {
         let run_dir = options.run_dir.clone().unwrap_or_else(|| config.run_dir());
-        let splits = prepare_data(config)?;
-        check_labelled(&splits)?;
+        let splits = check_data(config)?;
         let Splits { train: mut train_data, valid: valid_data, test: test_data } = splits;
         let reference = match &options.reference {
             Some(r) => Some(r.clone()),
@@ -228,6 +227,16 @@ impl<'c> Run<'c> {
         }
         lines
     }
+}
+
+/// Load the data of `config` and check everything about it that a training would refuse
+/// before its first step: the label columns and their values, a labelled sample of every task
+/// in the training and validation splits, at least one batch per epoch. `mtl check` runs this.
+pub fn check_data(config: &RunConfig) -> Result<Splits, Error> {
+    let splits = prepare_data(config)?;
+    check_labelled(&splits)?;
+    steps_per_epoch(config, splits.train.len())?;
+    Ok(splits)
 }
 
 fn steps_per_epoch(config: &RunConfig, n_train: usize) -> Result<usize, Error> {
