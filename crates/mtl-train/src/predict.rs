@@ -103,7 +103,9 @@ impl InputSchema {
         }
         let bad =
             |line: Option<u64>, message: String| Error::Input { path: path.to_path_buf(), line, message };
-        let file = std::fs::File::open(path).map_err(crate::error::io_error(path))?;
+        // A missing file is a path problem (with its advice); a gzipped one is read as is.
+        std::fs::metadata(path).map_err(crate::error::io_error(path))?;
+        let file = mtl_data::table::open_text(path).map_err(|m| bad(None, m))?;
         let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
         let header: Vec<String> = reader
             .headers()

@@ -50,6 +50,26 @@ pub struct RawTable {
     pub positional: bool,
 }
 
+/// The file's bytes as a reader, gunzipped on the fly when it starts with the gzip magic
+/// bytes (whatever its name: `train.csv.gz` or not).
+pub fn open_text(path: &Path) -> Result<Box<dyn std::io::Read>, String> {
+    use std::io::Read;
+    let describe = |e: std::io::Error| {
+        let text = e.to_string();
+        format!("cannot read it: {}", text.split(" (os error").next().unwrap_or(&text))
+    };
+    let mut file = std::fs::File::open(path).map_err(describe)?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic).map_err(describe)?;
+    let head = std::io::Cursor::new(magic[..n].to_vec());
+    let whole = head.chain(file);
+    Ok(if magic[..n] == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(whole))
+    } else {
+        Box::new(whole)
+    })
+}
+
 impl RawTable {
     /// Read `path` as `format` says. Errors: a missing or empty file, a row whose field count
     /// differs from the header's, duplicate column names, a header-less file whose `columns`
@@ -72,8 +92,7 @@ impl RawTable {
             .delimiter(format.delimiter as u8)
             .comment(format.comment.map(|c| c as u8))
             .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| err(None, e.to_string()))?;
+            .from_reader(open_text(path).map_err(|e| err(None, e))?);
         let mut names: Vec<String> = if format.header {
             let header = reader.headers().map_err(|e| err(Some(1), e.to_string()))?;
             // Spreadsheet exports may start with a UTF-8 byte-order mark.

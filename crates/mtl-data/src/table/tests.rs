@@ -264,3 +264,23 @@ fn a_missing_file_says_where_it_looked() {
     assert!(matches!(e, DataError::MissingFile { .. }), "{e}");
     assert!(e.to_string().contains("/nowhere/t.csv"));
 }
+
+#[test]
+fn a_gzipped_table_is_read_like_the_plain_one() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let text = "colour,size,y\nred,1,1.5\nblue,3,2.5\n";
+    let plain = write(dir.path(), "t.csv", text);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    // Whatever the name: the gzip magic bytes decide.
+    let zipped = dir.path().join("t.csv.gz");
+    std::fs::write(&zipped, gz.finish().unwrap()).unwrap();
+    let a = RawTable::read(&plain, &CsvFormat::default()).unwrap();
+    let b = RawTable::read(&zipped, &CsvFormat::default()).unwrap();
+    assert_eq!((a.names, a.rows, a.lines), (b.names, b.rows, b.lines));
+    // A corrupt gzip stream is an error naming the file, not "invalid UTF-8".
+    std::fs::write(&zipped, b"\x1f\x8b\x08garbage").unwrap();
+    let e = RawTable::read(&zipped, &CsvFormat::default()).unwrap_err().to_string();
+    assert!(e.contains("t.csv.gz") && e.contains("gzip"), "{e}");
+}
