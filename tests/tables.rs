@@ -431,3 +431,51 @@ fn check_refuses_what_train_refuses_with_the_same_message() {
             && common::stdout(&o).contains("train / valid / test samples")
     );
 }
+
+#[test]
+fn feature_columns_by_pattern_train_and_predict_without_the_training_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,x1,x2,f1,f2,f3,colour,a,b\n");
+    for i in 0..60 {
+        let colour = ["red", "blue", "green"][i % 3];
+        text.push_str(&format!(
+            "{i},0.{i},1.{i},{},{},{},{colour},{}.5,{}\n",
+            i % 3,
+            i % 5,
+            i % 7,
+            i % 9,
+            i % 2
+        ));
+    }
+    std::fs::write(dir.path().join("t.csv"), &text).unwrap();
+    let cfg = "[data]\nsource = \"csv\"\n[data.csv]\ntrain = \"t.csv\"\nnumeric = [\"*\"]\ncategorical = [\"col*\"]\nexclude = [\"id\", \"f3\"]\n\
+               [[tasks]]\nname = \"a\"\nkind = \"regression\"\n[[tasks]]\nname = \"b\"\nkind = \"binary\"\n\
+               [model.encoder]\nkind = \"tabular\"\nhidden = [4]\n[train]\nepochs = 1\nbatch_size = 8\n";
+    std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
+    let o = mtl(&["train", "c.toml", "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inputs = json(&dir.path().join("runs/run/inputs.json"));
+    let features: Vec<&str> =
+        inputs["features"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    // The categorical column, then every other column as numeric; no label, id or f3.
+    assert_eq!(features, ["colour", "x1", "x2", "f1", "f2"]);
+    // The run keeps the columns it chose: prediction needs no training file.
+    std::fs::write(dir.path().join("new.csv"), "x1,x2,f1,f2,colour\n0.5,1.5,1,2,red\n").unwrap();
+    std::fs::remove_file(dir.path().join("t.csv")).unwrap();
+    let o = mtl(&["predict", "runs/run", "--input", "new.csv", "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A range and a glob that matches nothing.
+    std::fs::write(dir.path().join("t.csv"), &text).unwrap();
+    let o = mtl(
+        &["check", "c.toml", "--set", "data.csv.numeric=[\"f1..f2\"]", "--set", "data.csv.categorical=[]"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mtl(&["check", "c.toml", "--set", "data.csv.numeric=[\"z*\"]"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("data.csv.numeric") && stderr(&o).contains("`z*` matches no feature column"),
+        "{}",
+        stderr(&o)
+    );
+}

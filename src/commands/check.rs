@@ -13,7 +13,7 @@ pub fn run(config: &Path, set: &[String]) -> Result<(), Error> {
     let tasks: Vec<String> =
         c.tasks.iter().map(|t| format!("{} ({})", t.spec.name, t.spec.kind.name())).collect();
     println!(
-        "{}: ok — {} [{}], {} / {} / {} train / valid / test samples, {} with {} ({}), {} epochs of batch {}, run folder {}",
+        "{}: ok — {} [{}], {} / {} / {} train / valid / test samples, {} with {} ({}), {} of batch {}, run folder {}",
         config.display(),
         if c.tasks.len() == 1 { "1 task".to_string() } else { format!("{} tasks", c.tasks.len()) },
         tasks.join(", "),
@@ -23,7 +23,7 @@ pub fn run(config: &Path, set: &[String]) -> Result<(), Error> {
         c.model.architecture.name(),
         c.weighting.name(),
         c.weighting_input.name(),
-        c.train.epochs,
+        if c.train.epochs == 1 { "1 epoch".to_string() } else { format!("{} epochs", c.train.epochs) },
         c.train.batch_size,
         c.run_dir().display()
     );

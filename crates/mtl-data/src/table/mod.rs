@@ -9,7 +9,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use preprocess::{LabelColumn, LabelMap, Preprocessing, Scaler, Vocabulary};
-pub use read::{CsvFormat, RawTable, open_text};
+pub use read::{CsvFormat, RawTable, column_names, open_text};
 
 use crate::dataset::MultiTaskDataset;
 use crate::error::DataError;

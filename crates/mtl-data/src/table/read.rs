@@ -70,6 +70,43 @@ pub fn open_text(path: &Path) -> Result<Box<dyn std::io::Read>, String> {
     })
 }
 
+/// The column names of the table file `path` without reading its rows: the header, or
+/// `format.columns`, or positions `0`, `1`, … of the first row (for column patterns).
+pub fn column_names(path: &Path, format: &CsvFormat) -> Result<Vec<String>, DataError> {
+    let err =
+        |message: String| DataError::Csv { path: path.to_path_buf(), line: Some(1), column: None, message };
+    if !path.exists() {
+        return Err(DataError::MissingFile {
+            path: path.to_path_buf(),
+            hint: "the table file named in [data.csv] or [tasks.files]".into(),
+        });
+    }
+    if !format.header
+        && let Some(columns) = &format.columns
+    {
+        return Ok(columns.clone());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(format.delimiter as u8)
+        .comment(format.comment.map(|c| c as u8))
+        .trim(csv::Trim::All)
+        .from_reader(open_text(path).map_err(err)?);
+    let first = reader.records().next().transpose().map_err(|e| err(e.to_string()))?;
+    let Some(first) = first else {
+        return Err(err("the file is empty; it needs a header and data rows".into()));
+    };
+    Ok(if format.header {
+        first
+            .iter()
+            .enumerate()
+            .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.to_string())
+            .collect()
+    } else {
+        (0..first.len()).map(|i| i.to_string()).collect()
+    })
+}
+
 impl RawTable {
     /// Read `path` as `format` says. Errors: a missing or empty file, a row whose field count
     /// differs from the header's, duplicate column names, a header-less file whose `columns`

@@ -2,6 +2,7 @@
 //! validation into the [`RunConfig`] the trainer uses (`resolve`).
 
 mod check;
+mod columns;
 pub mod data;
 mod diff;
 mod error;

@@ -161,11 +161,17 @@ pub struct CsvSection {
     /// Skip lines starting with this character. Default none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// Numeric feature columns.
+    /// Numeric feature columns: names, globs (`"x*"`), ranges (`"f1..f103"`) or `"*"` (every
+    /// column that is not a label, excluded, or categorical).
     pub numeric: Vec<String>,
     /// Categorical feature columns (vocabularies fitted on the training split; unseen and
-    /// missing values share id 0). They need `model.encoder.kind = "tabular"`.
+    /// missing values share id 0), written as `numeric` is. They need
+    /// `model.encoder.kind = "tabular"`.
     pub categorical: Vec<String>,
+    /// Columns that are neither features nor labels (ids, timestamps), left out of the
+    /// patterns of `numeric`/`categorical`; names or patterns. Default none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
     /// Standardise numeric columns with the training mean and std. Default true.
     pub standardize: bool,
 }
@@ -184,6 +190,7 @@ impl Default for CsvSection {
             comment: None,
             numeric: Vec::new(),
             categorical: Vec::new(),
+            exclude: Vec::new(),
             standardize: true,
         }
     }

@@ -9,6 +9,7 @@ use mtl_data::SplitFractions;
 use mtl_data::table::{CsvFormat, LabelColumn, LabelMap, Preprocessing, TableConfig, TableFiles};
 
 use super::check::Check;
+use super::columns;
 use super::error::ConfigError;
 use super::schema::{CsvSection, DataSourceKind, FileConfig, OneOrMany, TaskKindName, TaskSection};
 use crate::config::data::DataSource;
@@ -65,36 +66,38 @@ pub fn resolve_table(
     }
     let c = &file.data.csv;
     let format = csv_format(check, c)?;
-    let features = feature_columns(check, c)?;
+    check.ensure(!(c.numeric.is_empty() && c.categorical.is_empty()), "data.csv.numeric", || {
+        "name the feature columns in `numeric` and/or `categorical` (a name, a pattern such as \"x*\", or \"*\" for every other column)".into()
+    })?;
     let dir = c.dir.as_deref().map(expand);
     let at = |p: &str| match &dir {
         Some(d) if Path::new(p).is_relative() => d.join(p),
         _ => PathBuf::from(p),
     };
-    let mut labels = Vec::with_capacity(file.tasks.len());
-    let mut own_files = Vec::new();
-    for (i, t) in file.tasks.iter().enumerate() {
-        labels.push(label_column(check, i, t, &features)?);
-        own_files.push(t.files.as_ref().map(|f| TableFiles {
-            train: at(&f.train),
-            valid: f.valid.as_deref().map(at),
-            test: f.test.as_deref().map(at),
-        }));
-    }
+    let own_files = file
+        .tasks
+        .iter()
+        .map(|t| {
+            t.files.as_ref().map(|f| TableFiles {
+                train: at(&f.train),
+                valid: f.valid.as_deref().map(at),
+                test: f.test.as_deref().map(at),
+            })
+        })
+        .collect();
     let shared = c.train.as_deref().map(|train| TableFiles {
         train: at(train),
         valid: c.valid.as_deref().map(at),
         test: c.test.as_deref().map(at),
     });
     let files = table_files(check, shared, own_files)?;
-    let table = TableConfig {
-        format,
-        categorical: c.categorical.clone(),
-        numeric: c.numeric.clone(),
-        standardize: c.standardize,
-        labels,
-        files,
-    };
+    let (numeric, categorical) = chosen_columns(check, c, file, &format, &files[0].train, saved.as_ref())?;
+    let features = feature_columns(check, &numeric, &categorical)?;
+    let mut labels = Vec::with_capacity(file.tasks.len());
+    for (i, t) in file.tasks.iter().enumerate() {
+        labels.push(label_column(check, i, t, &features)?);
+    }
+    let table = TableConfig { format, categorical, numeric, standardize: c.standardize, labels, files };
     let prep = match saved {
         Some(p) => p,
         None => table.fit(split, file.run.seed)?,
@@ -123,12 +126,47 @@ fn csv_format(check: Check, c: &CsvSection) -> Result<CsvFormat, ConfigError> {
     })
 }
 
+/// The numeric and categorical columns: as listed, or with patterns expanded against the
+/// training file's columns (see [`super::columns`]); a run folder's saved preprocessing gives
+/// them without the data.
+fn chosen_columns(
+    check: Check,
+    c: &CsvSection,
+    file: &FileConfig,
+    format: &CsvFormat,
+    train: &Path,
+    saved: Option<&Preprocessing>,
+) -> Result<(Vec<String>, Vec<String>), ConfigError> {
+    if !columns::has_patterns(&c.numeric) && !columns::has_patterns(&c.categorical) {
+        check.ensure(c.exclude.is_empty(), "data.csv.exclude", || {
+            "applies to the patterns of `numeric`/`categorical` (such as \"*\"); remove it or use a pattern".into()
+        })?;
+        return Ok((c.numeric.clone(), c.categorical.clone()));
+    }
+    if let Some(prep) = saved {
+        return Ok((
+            prep.numeric.iter().map(|s| s.column.clone()).collect(),
+            prep.categorical.iter().map(|v| v.column.clone()).collect(),
+        ));
+    }
+    let labels: Vec<String> = file
+        .tasks
+        .iter()
+        .flat_map(|t| {
+            t.columns.clone().unwrap_or_else(|| vec![t.column.clone().unwrap_or_else(|| t.name.clone())])
+        })
+        .collect();
+    let header = mtl_data::table::column_names(train, format)?;
+    columns::choose(check, (&c.numeric, &c.categorical), &c.exclude, &labels, &header, train)
+}
+
 /// The feature columns (numeric, then categorical), each named once.
-fn feature_columns(check: Check, c: &CsvSection) -> Result<Vec<String>, ConfigError> {
-    check.ensure(!(c.numeric.is_empty() && c.categorical.is_empty()), "data.csv.numeric", || {
-        "name the feature columns in `numeric` and/or `categorical`".into()
-    })?;
-    let features: Vec<String> = c.numeric.iter().chain(&c.categorical).cloned().collect();
+fn feature_columns(
+    check: Check,
+    numeric: &[String],
+    categorical: &[String],
+) -> Result<Vec<String>, ConfigError> {
+    let features: Vec<String> = numeric.iter().chain(categorical).cloned().collect();
     for (i, f) in features.iter().enumerate() {
         check.ensure(!features[..i].contains(f), "data.csv", || {
             format!("feature column `{f}` is listed twice")
