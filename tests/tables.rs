@@ -479,3 +479,76 @@ fn feature_columns_by_pattern_train_and_predict_without_the_training_file() {
         stderr(&o)
     );
 }
+
+#[test]
+fn standardised_targets_train_on_one_scale_and_report_on_the_original_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("x1,x2,small,big\n");
+    let mut state = 7u64;
+    let mut uniform = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for _ in 0..200 {
+        let (x1, x2) = (uniform(), uniform());
+        let y = x1 - 0.5 * x2;
+        text.push_str(&format!("{x1:.5},{x2:.5},{:.6},{:.3}\n", 0.01 * y, 5000.0 + 1000.0 * y));
+    }
+    std::fs::write(dir.path().join("t.csv"), text).unwrap();
+    let cfg = "[data]\nsource = \"csv\"\n[data.csv]\ntrain = \"t.csv\"\nnumeric = [\"x1\", \"x2\"]\n\
+               [[tasks]]\nname = \"small\"\nkind = \"regression\"\n[[tasks]]\nname = \"big\"\nkind = \"regression\"\n\
+               [model.encoder]\nhidden = [8]\n[train]\nepochs = 3\nbatch_size = 20\n";
+    std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
+    // Without standardisation, `mtl data` and `mtl check` warn about the factor of ~1e5.
+    let o = mtl(&["data", "c.toml"], dir.path());
+    let out = format!("{}{}", common::stdout(&o), stderr(&o));
+    assert!(
+        out.contains("differ in scale by a factor of") && out.contains("data.standardize_targets"),
+        "{out}"
+    );
+    let o = mtl(&["check", "c.toml"], dir.path());
+    assert!(o.status.success() && stderr(&o).contains("differ in scale"), "{}", stderr(&o));
+    let o = mtl(&["check", "c.toml", "--set", "data.target_scale_warning=1e9"], dir.path());
+    assert!(!stderr(&o).contains("differ in scale"), "the factor is the user's: {}", stderr(&o));
+
+    let o = mtl(
+        &["train", "c.toml", "--backend", "ndarray", "-q", "--set", "data.standardize_targets=true"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/run");
+    let inputs = json(&run.join("inputs.json"));
+    let big = &inputs["targets"]["big"];
+    // y = x1 − x2/2 with x ~ U(0, 1): mean ≈ 0.25, std ≈ 0.32, so big ≈ 5250 ± 320.
+    let (mean, std) = (big["mean"].as_f64().unwrap(), big["std"].as_f64().unwrap());
+    assert!((5150.0..5350.0).contains(&mean) && (250.0..400.0).contains(&std), "{inputs}");
+    // The summary's test MSE is on the original scale: the MSE of the written predictions
+    // against the written labels (both in the file's units).
+    let summary = json(&run.join("summary.json"));
+    let o = mtl(&["predict", "runs/run", "--split", "test", "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let preds = std::fs::read_to_string(run.join("predictions/test.csv")).unwrap();
+    let mut lines = preds.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (p, l) = (col("big"), col("big_label"));
+    let rows: Vec<Vec<f64>> = lines.map(|r| r.split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    let mse = rows.iter().map(|r| (r[p] - r[l]).powi(2)).sum::<f64>() / rows.len() as f64;
+    let reported = summary["test"]["big"]["mse"].as_f64().unwrap();
+    assert!((mse - reported).abs() <= 1e-3 * reported, "{mse} vs {reported}");
+    assert!(
+        rows.iter().all(|r| r[l] > 3000.0 && r[p] > 1000.0),
+        "labels and predictions in the file's units"
+    );
+    // The loss is on the standardised scale: far below the original-scale MSE.
+    assert!(summary["test"]["big"]["loss"].as_f64().unwrap() < 10.0 && reported > 100.0, "{summary}");
+    // A classification task cannot be standardised.
+    let bad = cfg.replace(
+        "name = \"big\"\nkind = \"regression\"\n",
+        "name = \"big\"\nkind = \"binary\"\nstandardize = true\n",
+    );
+    std::fs::write(dir.path().join("bad.toml"), bad).unwrap();
+    let o = mtl(&["check", "bad.toml"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("tasks[1].standardize"), "{}", stderr(&o));
+}

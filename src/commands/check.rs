@@ -10,6 +10,9 @@ use mtl_train::config::RunConfig;
 pub fn run(config: &Path, set: &[String]) -> Result<(), Error> {
     let c = RunConfig::from_file(config, set)?;
     let splits = mtl_train::fit::check_data(&c)?;
+    if let Some(w) = mtl_train::data_report::target_scale_warning(&c, &splits.train) {
+        eprintln!("warning: {w}");
+    }
     let tasks: Vec<String> =
         c.tasks.iter().map(|t| format!("{} ({})", t.spec.name, t.spec.kind.name())).collect();
     println!(

@@ -39,7 +39,8 @@ pub fn run(
             (data.features.clone(), Some(data))
         }
     };
-    let outputs = predict(&run.model, &run.config.tasks, &features, d, &device.device);
+    let mut outputs = predict(&run.model, &run.config.tasks, &features, d, &device.device);
+    schema.unscale(&run.config.tasks, &mut outputs);
     write_predictions(&output, &run.config.tasks, &outputs, labels.as_ref())?;
     eprintln!("{} rows predicted", features.len() / d.max(1));
     println!("{}", output.display());

@@ -22,6 +22,10 @@ pub struct MultiTaskDataset {
     /// Multi-input mode: `groups[i]` is the task whose source sample `i` came from (the only
     /// task it can be labelled for); `None` when every sample carries all tasks' labels.
     pub groups: Option<Vec<usize>>,
+    /// Per task, the `(mean, std)` its targets were standardised with (`(y − mean) / std`,
+    /// fitted on the training split); `None` (or an empty list) where targets are as given.
+    /// Metrics and predictions are reported on the original scale: `y · std + mean`.
+    pub target_scales: Vec<Option<(f64, f64)>>,
 }
 
 impl MultiTaskDataset {
@@ -84,6 +88,7 @@ impl MultiTaskDataset {
             targets: self.targets.iter().map(pick).collect(),
             masks: self.masks.iter().map(pick).collect(),
             groups: self.groups.as_ref().map(|g| indices.iter().map(|&i| g[i]).collect()),
+            target_scales: self.target_scales.clone(),
         }
     }
 
@@ -101,6 +106,7 @@ impl MultiTaskDataset {
                 .groups
                 .as_ref()
                 .map(|g| g.iter().map(|s| tasks.iter().position(|t| t == s).unwrap_or(usize::MAX)).collect()),
+            target_scales: tasks.iter().map(|&t| self.target_scale(t)).collect(),
         };
         match &kept.groups {
             None => kept,
@@ -109,6 +115,11 @@ impl MultiTaskDataset {
                 kept.select(&rows)
             }
         }
+    }
+
+    /// The `(mean, std)` task `task`'s targets were standardised with, if they were.
+    pub fn target_scale(&self, task: usize) -> Option<(f64, f64)> {
+        self.target_scales.get(task).copied().flatten()
     }
 
     /// Per task, the number of labelled samples of each of `classes` classes (targets must be
@@ -137,6 +148,7 @@ mod tests {
             targets: vec![vec![10.0, 11.0, 12.0]],
             masks: vec![vec![1.0, 0.0, 1.0]],
             groups: None,
+            target_scales: Vec::new(),
         }
     }
 

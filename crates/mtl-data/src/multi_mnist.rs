@@ -101,6 +101,7 @@ pub fn build(
         targets,
         masks: vec![vec![1.0; n]; 2],
         groups: None,
+        target_scales: Vec::new(),
     }
 }
 

@@ -105,6 +105,7 @@ mod tests {
             targets: vec![(0..n).map(|i| i as f32).collect()],
             masks: vec![vec![1.0; n]],
             groups: None,
+            target_scales: Vec::new(),
         }
     }
 

@@ -189,6 +189,7 @@ impl SyntheticConfig {
             targets,
             masks: vec![vec![1.0; n]; t_count],
             groups: None,
+            target_scales: Vec::new(),
         })
     }
 }

@@ -66,11 +66,13 @@ pub struct DataReport {
 }
 
 fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
+    // Targets on the original scale, also for a standardised task.
+    let (shift, scale) = data.target_scale(t).unwrap_or((0.0, 1.0));
     let labelled: Vec<f64> = data.targets[t]
         .iter()
         .zip(&data.masks[t])
         .filter(|(_, m)| **m > 0.0)
-        .map(|(y, _)| f64::from(*y))
+        .map(|(y, _)| f64::from(*y) * scale + shift)
         .collect();
     let n = labelled.len();
     let samples = data.groups.as_ref().map_or(data.len(), |g| g.iter().filter(|&&s| s == t).count());
@@ -108,6 +110,35 @@ fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
         }
     }
     s
+}
+
+/// A warning when the regression targets' standard deviations on the training split differ by
+/// more than `data.target_scale_warning` and not every one of them is standardised: the
+/// losses would then weigh the tasks by their units.
+pub fn target_scale_warning(config: &RunConfig, train: &MultiTaskDataset) -> Option<String> {
+    let stds: Vec<(&str, f64)> = config
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.spec.kind == TaskKind::Regression)
+        .filter_map(|(i, t)| {
+            split_stats(train, i).std.filter(|s| *s > 0.0).map(|s| (t.spec.name.as_str(), s))
+        })
+        .collect();
+    let all_standardized =
+        config.tasks.iter().filter(|t| t.spec.kind == TaskKind::Regression).all(|t| t.standardize);
+    let lo = stds.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let hi = stds.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let factor = hi.1 / lo.1;
+    let limit = config.file.data.target_scale_warning;
+    (!all_standardized && factor > limit).then(|| {
+        format!(
+            "regression targets differ in scale by a factor of {factor:.0} (std of `{}` {:.4}, of `{}` {:.4}), more than \
+             data.target_scale_warning = {limit}; the losses weigh the tasks by their units — set \
+             data.standardize_targets = true (or the tasks' `standardize`)",
+            hi.0, hi.1, lo.0, lo.1
+        )
+    })
 }
 
 /// Load the data of `config` and describe it.
@@ -165,6 +196,7 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
         })
         .collect();
     let train = &splits.train;
+    warnings.extend(target_scale_warning(config, train));
     let d = train.num_features;
     let constant: Vec<usize> = (0..d)
         .filter(|&j| {
@@ -238,6 +270,7 @@ mod tests {
             targets: vec![vec![1.0, 3.0, 100.0, 5.0, 7.0], vec![0.0, 2.0, 2.0, 1.0, 0.0]],
             masks: vec![vec![1.0, 1.0, 0.0, 1.0, 1.0], vec![1.0, 0.0, 1.0, 1.0, 0.0]],
             groups: None,
+            target_scales: Vec::new(),
         };
         let r = split_stats(&data, 0);
         // Labelled 1, 3, 5, 7: mean 4, population variance (9 + 1 + 1 + 9)/4 = 5.

@@ -141,6 +141,7 @@ mod tests {
             spec: TaskSpec { name: name.into(), kind },
             metrics: metrics.to_vec(),
             delta_metrics: delta.to_vec(),
+            standardize: false,
             class_weights: None,
         }
     }

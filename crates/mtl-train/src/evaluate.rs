@@ -85,7 +85,15 @@ pub fn evaluate(
         let mut parts = Vec::with_capacity(2 * tasks.len());
         for (t, out) in outputs.iter().enumerate() {
             let (y, m) = (&batch.targets[t], &batch.masks[t]);
-            metrics[t].update(out, y, m);
+            match data.target_scale(t) {
+                // Metrics on the original scale; the loss stays on the standardised one.
+                Some((mean, std)) => metrics[t].update(
+                    &(out.clone() * std as f32 + mean as f32),
+                    &(y.clone() * std as f32 + mean as f32),
+                    m,
+                ),
+                None => metrics[t].update(out, y, m),
+            }
             let l = per_sample_loss(tasks[t].spec.kind, out.clone(), y.clone());
             parts.push((l * m.clone()).sum());
             parts.push(m.clone().sum());

@@ -38,6 +38,19 @@ pub struct InputSchema {
     /// columns are ignored), and reopening the run does not refit them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<Preprocessing>,
+    /// Standardised regression targets: task → `{mean, std}` of the training split. The
+    /// network predicts `(y − mean) / std`; `mtl predict` writes `output · std + mean`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub targets: std::collections::BTreeMap<String, TargetScale>,
+}
+
+/// How a standardised target maps back: `y = output · std + mean`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TargetScale {
+    /// Training-split mean.
+    pub mean: f64,
+    /// Training-split population standard deviation.
+    pub std: f64,
 }
 
 impl InputSchema {
@@ -48,15 +61,41 @@ impl InputSchema {
                 features: (0..config.data.d_input()).map(|i| format!("x{i}")).collect(),
                 standardize: None,
                 table: None,
+                targets: Default::default(),
             },
             // Pixels in [0, 1], row-major: p0 … p783.
             DataSource::MultiMnist(_) => Self {
                 features: (0..config.data.d_input()).map(|i| format!("p{i}")).collect(),
                 standardize: None,
                 table: None,
+                targets: Default::default(),
             },
-            DataSource::Csv(c) => {
-                Self { features: c.prep.feature_names(), standardize: None, table: Some(c.prep.clone()) }
+            DataSource::Csv(c) => Self {
+                features: c.prep.feature_names(),
+                standardize: None,
+                table: Some(c.prep.clone()),
+                targets: Default::default(),
+            },
+        }
+    }
+
+    /// With the target scales of `config`'s trained tasks (in task order).
+    pub fn with_targets(mut self, config: &RunConfig, scales: &[Option<(f64, f64)>]) -> Self {
+        for (t, scale) in config.tasks.iter().zip(scales) {
+            if let Some((mean, std)) = scale {
+                self.targets.insert(t.spec.name.clone(), TargetScale { mean: *mean, std: *std });
+            }
+        }
+        self
+    }
+
+    /// Map the network's regression outputs of `tasks` back to the targets' original scale.
+    pub fn unscale(&self, tasks: &[TaskConfig], outputs: &mut [Vec<Vec<f32>>]) {
+        for (t, out) in tasks.iter().zip(outputs) {
+            if let Some(s) = self.targets.get(&t.spec.name) {
+                for row in out {
+                    row[0] = (f64::from(row[0]) * s.std + s.mean) as f32;
+                }
             }
         }
     }
@@ -260,7 +299,10 @@ pub fn write_predictions(
             if let Some(d) = labels {
                 row.push(if d.masks[t][i] > 0.0 {
                     match task.spec.kind {
-                        TaskKind::Regression => d.targets[t][i].to_string(),
+                        TaskKind::Regression => {
+                            let (mean, std) = d.target_scale(t).unwrap_or((0.0, 1.0));
+                            ((f64::from(d.targets[t][i]) * std + mean) as f32).to_string()
+                        }
                         TaskKind::Multilabel { labels } => label_set(&decode_labels(d.targets[t][i], labels)),
                         _ => (d.targets[t][i] as i64).to_string(),
                     }

@@ -103,7 +103,12 @@ fn predictions_score_to_the_eval_metrics_and_csv_input_matches_the_split() {
 #[test]
 fn predict_input_errors_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let schema = InputSchema { features: vec!["x0".into(), "x1".into()], standardize: None, table: None };
+    let schema = InputSchema {
+        features: vec!["x0".into(), "x1".into()],
+        standardize: None,
+        table: None,
+        targets: Default::default(),
+    };
     let cases = [
         ("x0\n1\n", "missing column(s) `x1`"),
         ("x0,x1,y\n1,2,3\n", "unexpected column(s) `y`"),
@@ -125,6 +130,7 @@ fn predict_input_errors_name_the_problem() {
         features: vec!["x0".into(), "x1".into()],
         standardize: Some(vec![(1.0, 2.0), (0.0, 0.5)]),
         table: None,
+        targets: Default::default(),
     };
     let path = dir.path().join("ok.csv");
     std::fs::write(&path, "x1,x0\n1,5\n").unwrap();

@@ -172,6 +172,7 @@ fn to_dataset(
         targets,
         masks,
         groups: group.map(|g| vec![g; rows.len()]),
+        target_scales: Vec::new(),
     })
 }
 

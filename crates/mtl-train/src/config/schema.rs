@@ -116,6 +116,20 @@ pub struct DataSection {
     pub sampling: SamplingName,
     /// Temperature τ of `sampling = "temperature"`. Default 2.
     pub temperature: f64,
+    /// Standardise every regression target with the training split's mean and std (a task's
+    /// `standardize` overrides it): losses on the standardised scale, metrics and predictions
+    /// on the original one. Default false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub standardize_targets: bool,
+    /// `mtl data` and `mtl check` warn when the regression targets' standard deviations differ
+    /// by more than this factor. Default 100 (left out of the written config when default, so
+    /// baseline cache keys stay as they were).
+    #[serde(skip_serializing_if = "is_default_scale_warning")]
+    pub target_scale_warning: f64,
+}
+
+fn is_default_scale_warning(v: &f64) -> bool {
+    *v == 100.0
 }
 
 impl Default for DataSection {
@@ -128,6 +142,8 @@ impl Default for DataSection {
             split: mtl_data::SplitFractions::default(),
             sampling: SamplingName::default(),
             temperature: 2.0,
+            standardize_targets: false,
+            target_scale_warning: 100.0,
         }
     }
 }
@@ -358,6 +374,10 @@ pub struct TaskSection {
     /// AUC or accuracy), or the first reported metric when that one is not reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta_metrics: Option<Vec<String>>,
+    /// Regression: standardise this task's target with the training split's mean and std
+    /// (default: `data.standardize_targets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardize: Option<bool>,
     /// CSV: the label column. Default: the task name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,

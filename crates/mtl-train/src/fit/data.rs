@@ -10,7 +10,8 @@ use crate::error::Error;
 /// task-group run).
 pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
     let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
-    let splits = config.data.splits(&specs, &config.split, config.seed)?;
+    let mut splits = config.data.splits(&specs, &config.split, config.seed)?;
+    standardize_targets(&mut splits, &config.data_tasks);
     if let mtl_model::encoder::EncoderConfig::Tabular(t) = config.model.architecture.encoder() {
         for (part, split) in [(&splits.train, "train"), (&splits.valid, "valid"), (&splits.test, "test")] {
             part.check_categories(&t.categorical, &t.cardinalities, split)?;
@@ -26,6 +27,45 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
         valid: splits.valid.select_tasks(&picked),
         test: splits.test.select_tasks(&picked),
     })
+}
+
+/// Standardise the targets of the tasks that ask for it with the training split's labelled
+/// mean and population standard deviation (1 for a constant target), in every split, and
+/// record `(mean, std)` in each split's `target_scales` (fitted before a single-task or group
+/// run picks its tasks, so a baseline's scale is the multi-task run's).
+fn standardize_targets(splits: &mut Splits, tasks: &[TaskConfig]) {
+    if !tasks.iter().any(|t| t.standardize) {
+        return;
+    }
+    let scales: Vec<Option<(f64, f64)>> = tasks
+        .iter()
+        .enumerate()
+        .map(|(t, task)| {
+            task.standardize.then(|| {
+                let train = &splits.train;
+                let labelled: Vec<f64> = train.targets[t]
+                    .iter()
+                    .zip(&train.masks[t])
+                    .filter(|(_, m)| **m > 0.0)
+                    .map(|(y, _)| f64::from(*y))
+                    .collect();
+                let n = labelled.len().max(1) as f64;
+                let mean = labelled.iter().sum::<f64>() / n;
+                let var = labelled.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n;
+                (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+            })
+        })
+        .collect();
+    for part in [&mut splits.train, &mut splits.valid, &mut splits.test] {
+        for (t, scale) in scales.iter().enumerate() {
+            if let Some((mean, std)) = scale {
+                for y in &mut part.targets[t] {
+                    *y = ((f64::from(*y) - mean) / std) as f32;
+                }
+            }
+        }
+        part.target_scales = scales.clone();
+    }
 }
 
 /// Fold each task's class weights into its label masks of the training split `train` (the
@@ -85,11 +125,13 @@ mod tests {
             targets: vec![vec![0.0, 0.0, 1.0, 0.0, 1.0]],
             masks: vec![vec![1.0, 1.0, 1.0, 1.0, 0.0]],
             groups: None,
+            target_scales: Vec::new(),
         };
         let task = |w| TaskConfig {
             spec: data.tasks[0].clone(),
             metrics: Vec::new(),
             delta_metrics: Vec::new(),
+            standardize: false,
             class_weights: w,
         };
         let mut weighted = data.clone();

@@ -33,6 +33,9 @@ pub struct RunStart<'a> {
     pub epochs: usize,
     /// The tasks trained.
     pub tasks: &'a [TaskSpec],
+    /// Per trained task, the `(mean, std)` its target is standardised with (see
+    /// `MultiTaskDataset::target_scales`).
+    pub target_scales: &'a [Option<(f64, f64)>],
 }
 
 /// A step about to run: the batch and the state before its update.

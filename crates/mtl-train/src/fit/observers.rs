@@ -36,7 +36,7 @@ pub struct RunRecord;
 impl Observer for RunRecord {
     fn start(&mut self, run: &RunStart, _notes: &mut Vec<String>) -> Result<(), Error> {
         atomic_write(&run.run_dir.join("config.toml"), run.config.toml.as_bytes())?;
-        InputSchema::for_config(run.config).save(run.run_dir)
+        InputSchema::for_config(run.config).with_targets(run.config, run.target_scales).save(run.run_dir)
     }
 
     fn end(&mut self, end: &RunEnd, _notes: &mut Vec<String>) -> Result<(), Error> {

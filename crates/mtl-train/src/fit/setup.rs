@@ -187,6 +187,7 @@ impl<'c> Run<'c> {
             steps_per_epoch: self.steps_per_epoch,
             epochs: self.config.train.epochs,
             tasks: &self.tasks,
+            target_scales: &self.train_data.target_scales,
         }
     }
 

@@ -66,6 +66,9 @@ pub struct TaskConfig {
     pub metrics: Vec<MetricKind>,
     /// The reported metrics that enter Δm (`tasks[i].delta_metrics`).
     pub delta_metrics: Vec<MetricKind>,
+    /// Regression: train on the standardised target (`tasks[i].standardize`, default
+    /// `data.standardize_targets`).
+    pub standardize: bool,
     /// Class weights of the training loss (binary and multiclass).
     pub class_weights: Option<ClassWeights>,
 }

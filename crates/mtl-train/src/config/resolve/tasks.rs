@@ -34,10 +34,19 @@ pub(super) fn resolve_tasks(
         let metrics = task_metrics(check, t, kind, &key)?;
         let delta_metrics = delta_metrics(check, t, kind, &metrics, &key)?;
         let class_weights = class_weights(check, t, kind, &key)?;
+        let regression = kind == TaskKind::Regression;
+        check.ensure(regression || t.standardize != Some(true), &key("standardize"), || {
+            format!(
+                "standardises a regression target; a {} task's labels are classes, remove it",
+                kind.name()
+            )
+        })?;
+        let standardize = regression && t.standardize.unwrap_or(file.data.standardize_targets);
         tasks.push(TaskConfig {
             spec: TaskSpec { name: t.name.clone(), kind },
             metrics,
             delta_metrics,
+            standardize,
             class_weights,
         });
     }
