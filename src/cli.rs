@@ -94,6 +94,9 @@ pub enum Command {
         /// Which checkpoint.
         #[arg(long, value_enum, default_value_t = CheckpointChoice::Best)]
         checkpoint: CheckpointChoice,
+        /// Write multiclass predictions as class ids 0..K−1 even where the classes have names.
+        #[arg(long)]
+        ids: bool,
         /// Backend and device.
         #[command(flatten)]
         backend: BackendArgs,
@@ -167,14 +170,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let device = select_device(backend.backend, backend.device)?;
             commands::eval::run(&run_dir, split, checkpoint, json, &device)
         }
-        Command::Predict { run_dir, input, split, output, checkpoint, backend } => {
+        Command::Predict { run_dir, input, split, output, checkpoint, ids, backend } => {
             let device = select_device(backend.backend, backend.device)?;
             let source = match (input, split) {
                 (Some(path), _) => commands::predict::Source::File(path),
                 (None, Some(s)) => commands::predict::Source::Split(s),
                 (None, None) => unreachable!("clap requires --input or --split"),
             };
-            commands::predict::run(&run_dir, source, output, checkpoint, &device)
+            commands::predict::run(&run_dir, source, output, checkpoint, ids, &device)
         }
         Command::Export { run_dir, format: ExportFormat::Safetensors, checkpoint, out } => {
             commands::export::run(&run_dir, checkpoint, out)

@@ -552,3 +552,42 @@ fn standardised_targets_train_on_one_scale_and_report_on_the_original_one() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("tasks[1].standardize"), "{}", stderr(&o));
 }
+
+#[test]
+fn predictions_name_inferred_classes_and_ids_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("x1,x2,colour\n");
+    for i in 0..60 {
+        let colour = ["red", "blue", "green"][i % 3];
+        text.push_str(&format!("0.{i},{},{colour}\n", i % 3));
+    }
+    std::fs::write(dir.path().join("t.csv"), text).unwrap();
+    let cfg = "[data]\nsource = \"csv\"\n[data.csv]\ntrain = \"t.csv\"\nnumeric = [\"x1\", \"x2\"]\n\
+               [[tasks]]\nname = \"colour\"\nkind = \"multiclass\"\nlabels = \"infer\"\n\
+               [model.encoder]\nhidden = [4]\n[train]\nepochs = 1\nbatch_size = 10\n";
+    std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
+    let o = mtl(&["train", "c.toml", "--backend", "ndarray", "-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |extra: &[&str]| {
+        let mut args = vec!["predict", "runs/run", "--split", "test", "--backend", "ndarray"];
+        args.extend(extra);
+        let o = mtl(&args, dir.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(dir.path().join("runs/run/predictions/test.csv")).unwrap()
+    };
+    let named = read(&[]);
+    // Inferred classes are the sorted values: blue = 0, green = 1, red = 2.
+    assert!(named.starts_with("colour,colour_prob_0,colour_prob_1,colour_prob_2,colour_label\n"), "{named}");
+    for row in named.lines().skip(1) {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert!(
+            ["blue", "green", "red"].contains(&cells[0]) && ["blue", "green", "red"].contains(&cells[4]),
+            "{row}"
+        );
+    }
+    let ids = read(&["--ids"]);
+    for row in ids.lines().skip(1) {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert!(["0", "1", "2"].contains(&cells[0]) && ["0", "1", "2"].contains(&cells[4]), "{row}");
+    }
+}

@@ -23,6 +23,7 @@ pub fn run(
     source: Source,
     output: Option<PathBuf>,
     checkpoint: CheckpointChoice,
+    ids: bool,
     device: &SelectedDevice,
 ) -> Result<(), Error> {
     let schema = InputSchema::load(run_dir)?;
@@ -41,7 +42,8 @@ pub fn run(
     };
     let mut outputs = predict(&run.model, &run.config.tasks, &features, d, &device.device);
     schema.unscale(&run.config.tasks, &mut outputs);
-    write_predictions(&output, &run.config.tasks, &outputs, labels.as_ref())?;
+    let names = if ids { vec![None; run.config.tasks.len()] } else { schema.class_names(&run.config) };
+    write_predictions(&output, &run.config.tasks, &outputs, labels.as_ref(), &names)?;
     eprintln!("{} rows predicted", features.len() / d.max(1));
     println!("{}", output.display());
     Ok(())

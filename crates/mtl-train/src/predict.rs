@@ -89,6 +89,23 @@ impl InputSchema {
         self
     }
 
+    /// Per trained task of `config`, the class names its predictions are written with: the
+    /// names of a multiclass task whose table labels are names (listed, or inferred from
+    /// string labels); `None` where classes are ids.
+    pub fn class_names(&self, config: &RunConfig) -> Vec<Option<Vec<String>>> {
+        config
+            .tasks
+            .iter()
+            .map(|t| {
+                let i = config.data_tasks.iter().position(|d| d.spec.name == t.spec.name)?;
+                match &self.table.as_ref()?.labels.get(i)?.map {
+                    mtl_data::table::LabelMap::ClassNames { names } => Some(names.clone()),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
     /// Map the network's regression outputs of `tasks` back to the targets' original scale.
     pub fn unscale(&self, tasks: &[TaskConfig], outputs: &mut [Vec<Vec<f32>>]) {
         for (t, out) in tasks.iter().zip(outputs) {
@@ -248,13 +265,21 @@ pub fn predict(
     out
 }
 
-/// Write predictions (and, with `labels`, the true labels) as CSV to `path`, atomically.
+/// Write predictions (and, with `labels`, the true labels) as CSV to `path`, atomically. A
+/// multiclass task with `class_names[t]` writes its predicted (and true) class by name, else
+/// by id.
 pub fn write_predictions(
     path: &Path,
     tasks: &[TaskConfig],
     outputs: &[Vec<Vec<f32>>],
     labels: Option<&MultiTaskDataset>,
+    class_names: &[Option<Vec<String>>],
 ) -> Result<(), Error> {
+    let class = |t: usize, k: usize| match class_names.get(t).and_then(Option::as_ref).and_then(|n| n.get(k))
+    {
+        Some(name) => name.clone(),
+        None => k.to_string(),
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = Vec::new();
     for t in tasks {
@@ -288,7 +313,7 @@ pub fn write_predictions(
                 }
                 TaskKind::Multiclass { .. } => {
                     let best = o.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k);
-                    row.push(best.to_string());
+                    row.push(class(t, best));
                     row.extend(o.iter().map(f32::to_string));
                 }
                 TaskKind::Multilabel { .. } => {
@@ -304,6 +329,7 @@ pub fn write_predictions(
                             ((f64::from(d.targets[t][i]) * std + mean) as f32).to_string()
                         }
                         TaskKind::Multilabel { labels } => label_set(&decode_labels(d.targets[t][i], labels)),
+                        TaskKind::Multiclass { .. } => class(t, d.targets[t][i] as usize),
                         _ => (d.targets[t][i] as i64).to_string(),
                     }
                 } else {
