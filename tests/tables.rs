@@ -566,6 +566,14 @@ fn predictions_name_inferred_classes_and_ids_on_request() {
                [[tasks]]\nname = \"colour\"\nkind = \"multiclass\"\nlabels = \"infer\"\n\
                [model.encoder]\nhidden = [4]\n[train]\nepochs = 1\nbatch_size = 10\n";
     std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
+    // `mtl data` names the classes too.
+    let o = mtl(&["data", "c.toml"], dir.path());
+    let train_line =
+        common::stdout(&o).lines().find(|l| l.contains(" train ")).unwrap_or_default().to_string();
+    assert!(
+        train_line.contains("blue 3") && train_line.contains("green 3") && train_line.contains("red 3"),
+        "{train_line}"
+    );
     let o = mtl(&["train", "c.toml", "--backend", "ndarray", "-q"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let read = |extra: &[&str]| {

@@ -46,6 +46,9 @@ pub struct TaskStats {
     pub valid: TaskSplitStats,
     /// On the test split.
     pub test: TaskSplitStats,
+    /// Class names in id order (multiclass tasks whose table classes have names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
 }
 
 impl TaskStats {
@@ -146,6 +149,7 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
     let splits = prepare_data(config)?;
     let parts = [("train", &splits.train), ("valid", &splits.valid), ("test", &splits.test)];
     let mut warnings = Vec::new();
+    let class_names = crate::predict::InputSchema::for_config(config).class_names(config);
     let tasks = config
         .tasks
         .iter()
@@ -153,7 +157,9 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
         .map(|(t, task)| {
             let name = &task.spec.name;
             let [train, valid, test] = parts.map(|(_, d)| split_stats(d, t));
-            let stats = TaskStats { task: name.clone(), kind: task.spec.kind.name().to_string(), train, valid, test };
+            let classes = class_names[t].clone();
+            let stats =
+                TaskStats { task: name.clone(), kind: task.spec.kind.name().to_string(), train, valid, test, classes };
             for (split, s) in stats.splits() {
                 if s.labelled == 0 && s.samples > 0 {
                     warnings.push(format!("task `{name}` has no labelled sample in the {split} split"));
@@ -164,9 +170,17 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
                 for (c, &k) in counts.iter().enumerate() {
                     let share = k as f64 / train.labelled.max(1) as f64;
                     if share < RARE_CLASS {
-                        let what = if matches!(task.spec.kind, TaskKind::Multilabel { .. }) { "label" } else { "class" };
+                        let multilabel = matches!(task.spec.kind, TaskKind::Multilabel { .. });
+                        let what = if multilabel { "label" } else { "class" };
+                        let which = stats.classes.as_ref().and_then(|n| n.get(c)).map_or(c.to_string(), |n| format!("`{n}`"));
+                        // Class weights apply to binary and multiclass tasks only.
+                        let advice = if multilabel {
+                            "consider resampling"
+                        } else {
+                            "consider class weights (`class_weights = \"balanced\"`) or resampling"
+                        };
                         warnings.push(format!(
-                            "task `{name}`: {what} {c} is {:.1} % of the training labels ({k} of {}); consider class weights or resampling",
+                            "task `{name}`: {what} {which} is {:.1} % of the training labels ({k} of {}); {advice}",
                             100.0 * share,
                             train.labelled
                         ));
@@ -197,6 +211,7 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
         .collect();
     let train = &splits.train;
     warnings.extend(target_scale_warning(config, train));
+    let feature_names = crate::predict::InputSchema::for_config(config).features;
     let d = train.num_features;
     let constant: Vec<usize> = (0..d)
         .filter(|&j| {
@@ -205,7 +220,11 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
         })
         .collect();
     if !constant.is_empty() {
-        let shown: Vec<String> = constant.iter().take(10).map(|j| j.to_string()).collect();
+        let shown: Vec<String> = constant
+            .iter()
+            .take(10)
+            .map(|&j| feature_names.get(j).map_or(j.to_string(), |n| format!("`{n}`")))
+            .collect();
         warnings.push(format!(
             "{} feature column(s) constant on the training split (e.g. {}{}); they carry no information",
             constant.len(),
@@ -230,7 +249,14 @@ impl DataReport {
                     (Some(c), _, _) => {
                         let total = s.labelled.max(1) as f64;
                         c.iter()
-                            .map(|k| format!("{:.0}%", 100.0 * *k as f64 / total))
+                            .enumerate()
+                            .map(|(i, k)| {
+                                let share = format!("{:.0}%", 100.0 * *k as f64 / total);
+                                match t.classes.as_ref().and_then(|n| n.get(i)) {
+                                    Some(name) => format!("{name} {share}"),
+                                    None => share,
+                                }
+                            })
                             .collect::<Vec<_>>()
                             .join(" ")
                     }
