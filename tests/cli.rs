@@ -500,3 +500,28 @@ fn multilabel_task_trains_and_predicts_label_sets() {
         out.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().to_string()).collect();
     assert!(sets.iter().all(|s| ["", "0", "0;1", "0;1;2"].contains(&s.as_str())), "{sets:?}");
 }
+
+#[test]
+fn compare_of_a_one_task_config_has_no_single_task_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let o = mtl(
+        &[
+            "compare",
+            cfg.to_str().unwrap(),
+            "--methods",
+            "ew,uw",
+            "--set",
+            "run.tasks=[\"a\"]",
+            "--backend",
+            "ndarray",
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = std::fs::read_to_string(dir.path().join("runs/compare-tiny/table.md")).unwrap();
+    assert!(!table.contains("| stl |") && table.contains("| ew |") && table.contains("| uw |"), "{table}");
+    assert!(!table.contains("Δm % ↓:"), "no Δ legend without baselines: {table}");
+    assert!(!dir.path().join("runs/stl").exists(), "no baseline trained");
+}

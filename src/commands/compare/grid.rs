@@ -131,7 +131,8 @@ impl Grid {
         let mut grid = Grid { seeds: seeds.clone(), stl_configs: Vec::new(), cells: Vec::new() };
         for point in &points {
             let sweep_overrides: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            if !args.no_stl {
+            // A one-task config is its own single-task baseline: no `stl` row.
+            if !args.no_stl && base.tasks.len() > 1 {
                 grid.stl_configs.push((point.clone(), per_seed(&sweep_overrides)?));
             }
             for m in &methods {

@@ -92,7 +92,11 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let (cell_runs, runs_total) = grid.run_counts(base.tasks.len());
     let progress = Progress::counting(runs_total as u64, "runs", args.quiet);
     progress.set_prefix("compare");
-    let baselines = if args.no_stl {
+    if base.tasks.len() == 1 && !args.no_stl {
+        progress
+            .line("compare: one task — the config is its own single-task network, so no `stl` row and no Δ");
+    }
+    let baselines = if grid.stl_configs.is_empty() {
         String::new()
     } else {
         format!(" + {} single-task baselines", runs_total - cell_runs)

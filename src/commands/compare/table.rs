@@ -123,6 +123,9 @@ pub(super) fn aggregate(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Table {
 
 /// The conventions of the Δ columns, and which metrics were left out of them (undefined).
 fn notes(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Vec<String> {
+    if outcomes.iter().all(|o| o.delta_p.is_none()) {
+        return Vec::new();
+    }
     let chosen: Vec<String> = tasks
         .iter()
         .flat_map(|t| t.delta_metrics.iter().map(move |m| format!("{}.{}", t.spec.name, m.name())))
