@@ -525,3 +525,40 @@ fn compare_of_a_one_task_config_has_no_single_task_row() {
     assert!(!table.contains("Δm % ↓:"), "no Δ legend without baselines: {table}");
     assert!(!dir.path().join("runs/stl").exists(), "no baseline trained");
 }
+
+#[test]
+fn compare_of_many_tasks_writes_a_compact_table_of_per_kind_means_beside_the_full_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra: String = ["c", "d", "e"]
+        .iter()
+        .map(|n| format!("[[tasks]]\nname = \"{n}\"\nkind = \"regression\"\n"))
+        .collect();
+    let cfg = write_config(dir.path(), &extra);
+    let o = mtl(
+        &["compare", cfg.to_str().unwrap(), "--methods", "ew", "--no-stl", "--backend", "ndarray", "-q"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("runs/compare-tiny");
+    let compact = std::fs::read_to_string(out.join("table.md")).unwrap();
+    let full = std::fs::read_to_string(out.join("table-full.md")).unwrap();
+    assert!(compact.contains("mean mse (4 tasks)") && compact.contains("mean r2 (4 tasks)"), "{compact}");
+    assert!(
+        !compact.contains("a.mse") && !compact.contains("mean auc"),
+        "one binary task has no mean: {compact}"
+    );
+    assert!(
+        full.contains("a.mse") && full.contains("b.auc") && full.contains("mean mse (4 tasks)"),
+        "{full}"
+    );
+    // The mean is the mean of the four tasks' values of the run (one seed).
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = results.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let value = |c: &str| row[header.iter().position(|h| *h == c).unwrap()].parse::<f64>().unwrap();
+    let want = ["a", "c", "d", "e"].iter().map(|t| value(&format!("{t}.mse"))).sum::<f64>() / 4.0;
+    let ew = compact.lines().find(|l| l.starts_with("| ew |")).unwrap();
+    let got: f64 = ew.split('|').nth(4).unwrap().trim().parse().unwrap();
+    assert!((got - want).abs() < 1e-4, "{got} vs {want}: {ew}");
+}

@@ -73,6 +73,9 @@ pub struct CompareArgs {
     pub backend: BackendArgs,
 }
 
+/// Above this many tasks, `table.md` shows per-kind means instead of every metric.
+const COMPACT_ABOVE_TASKS: usize = 4;
+
 /// Run `mtl compare`.
 pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let base = RunConfig::from_file(&args.config, &args.set)?;
@@ -114,12 +117,21 @@ pub fn run_compare(args: &CompareArgs) -> Result<(), Error> {
     let tasks = &base.tasks;
     write_results(&out, tasks, &outcomes)?;
     let table = aggregate(tasks, &outcomes);
-    atomic_write(&out.join("table.md"), markdown(&table, !args.sweep.is_empty()).as_bytes())?;
+    let swept = !args.sweep.is_empty();
+    // Many tasks: `table.md` is compact (per-kind means and Δ), `table-full.md` has every metric.
+    let compact = tasks.len() > COMPACT_ABOVE_TASKS;
+    atomic_write(&out.join("table.md"), markdown(&table, swept, compact).as_bytes())?;
+    if compact {
+        atomic_write(&out.join("table-full.md"), markdown(&table, swept, false).as_bytes())?;
+    }
     atomic_write(&out.join("table.csv"), table_csv(&table)?.as_bytes())?;
     let plot = out.join("plots").join("compare.svg");
     mtl_train::io::create_dir_all(&out.join("plots"))?;
     write_svg(&plot, &format!("compare: {}", base.name), &panels(&table))?;
-    eprintln!("{}", markdown(&table, !args.sweep.is_empty()));
+    eprintln!("{}", markdown(&table, swept, compact));
+    if compact {
+        eprintln!("every metric of every task: {}", out.join("table-full.md").display());
+    }
     eprintln!("compare finished in {:.1} s", started.elapsed().as_secs_f64());
     println!("{}", out.join("table.md").display());
     Ok(())

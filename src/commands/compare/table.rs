@@ -66,6 +66,8 @@ pub(super) fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
 #[derive(Debug, Clone)]
 pub(super) struct Table {
     pub(super) columns: Vec<String>,
+    /// The columns of the compact view (per-kind means and Δ), for tables of many tasks.
+    pub(super) compact: Vec<usize>,
     pub(super) rows: Vec<Row>,
     /// Lines under the table: what Δp and Δm are, and the metrics left out of them.
     pub(super) notes: Vec<String>,
@@ -82,8 +84,28 @@ pub(super) struct Row {
     pub(super) wall_s: f64,
 }
 
+/// Metrics reported by at least two tasks, with the `task.metric` columns they average.
+fn per_kind(tasks: &[TaskConfig]) -> Vec<(String, Vec<String>)> {
+    let mut kinds: Vec<(String, Vec<String>)> = Vec::new();
+    for t in tasks {
+        for m in &t.metrics {
+            let column = format!("{}.{}", t.spec.name, m.name());
+            match kinds.iter_mut().find(|(k, _)| k == m.name()) {
+                Some((_, cols)) => cols.push(column),
+                None => kinds.push((m.name().to_string(), vec![column])),
+            }
+        }
+    }
+    kinds.retain(|(_, cols)| cols.len() > 1);
+    kinds
+}
+
 pub(super) fn aggregate(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Table {
-    let mut columns = metric_names(tasks);
+    let metric_columns = metric_names(tasks);
+    let kinds = per_kind(tasks);
+    let mut columns = metric_columns.clone();
+    columns.extend(kinds.iter().map(|(k, cols)| format!("mean {k} ({} tasks)", cols.len())));
+    let compact: Vec<usize> = (metric_columns.len()..columns.len() + 2).collect();
     columns.push("Δp % ↑".into());
     columns.push("Δm % ↓".into());
     let mut rows: Vec<Row> = Vec::new();
@@ -106,10 +128,20 @@ pub(super) fn aggregate(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Table {
             .filter(|o| o.sweep == sweep && o.method == method && o.architecture == architecture)
             .collect();
         let mut values = Vec::new();
-        for c in &columns[..columns.len() - 2] {
+        let value = |o: &Outcome, c: &str| o.metrics.iter().find(|(k, _)| k == c).map(|(_, v)| *v);
+        for c in &metric_columns {
+            let v: Vec<f64> = group.iter().filter_map(|o| value(o, c)).collect();
+            values.push(mean_std(&v));
+        }
+        // A per-kind mean per run (over the tasks where it is defined), then over seeds.
+        for (_, cols) in &kinds {
             let v: Vec<f64> = group
                 .iter()
-                .filter_map(|o| o.metrics.iter().find(|(k, _)| k == c).map(|(_, v)| *v))
+                .filter_map(|o| {
+                    let defined: Vec<f64> =
+                        cols.iter().filter_map(|c| value(o, c)).filter(|v| v.is_finite()).collect();
+                    (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64)
+                })
                 .collect();
             values.push(mean_std(&v));
         }
@@ -118,7 +150,7 @@ pub(super) fn aggregate(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Table {
         let wall_s = group.iter().map(|o| o.wall_s).sum::<f64>() / group.len() as f64;
         rows.push(Row { sweep, method, architecture, seeds: group.len(), values, wall_s });
     }
-    Table { columns, rows, notes: notes(tasks, outcomes) }
+    Table { columns, compact, rows, notes: notes(tasks, outcomes) }
 }
 
 /// The conventions of the Δ columns, and which metrics were left out of them (undefined).
@@ -157,14 +189,16 @@ fn notes(tasks: &[TaskConfig], outcomes: &[Outcome]) -> Vec<String> {
     notes
 }
 
-pub(super) fn markdown(t: &Table, sweep: bool) -> String {
+/// The Markdown table, with every column or (`compact`) only the per-kind means and Δ.
+pub(super) fn markdown(t: &Table, sweep: bool, compact: bool) -> String {
+    let shown: Vec<usize> = if compact { t.compact.clone() } else { (0..t.columns.len()).collect() };
     let mut s = String::new();
     let mut head = Vec::new();
     if sweep {
         head.push("sweep".to_string());
     }
     head.extend(["method", "architecture", "seeds"].iter().map(|x| x.to_string()));
-    head.extend(t.columns.iter().cloned());
+    head.extend(shown.iter().map(|&i| t.columns[i].clone()));
     head.push("wall s / run".into());
     s.push_str(&format!("| {} |\n", head.join(" | ")));
     s.push_str(&format!("|{}\n", "---|".repeat(head.len())));
@@ -174,7 +208,7 @@ pub(super) fn markdown(t: &Table, sweep: bool) -> String {
             cells.push(sweep_label(&r.sweep));
         }
         cells.extend([r.method.clone(), r.architecture.clone(), r.seeds.to_string()]);
-        cells.extend(r.values.iter().map(|v| match v {
+        cells.extend(shown.iter().map(|&i| &r.values[i]).map(|v| match v {
             Some((m, sd)) if r.seeds > 1 => format!("{m:.4} ± {sd:.4}"),
             Some((m, _)) => format!("{m:.4}"),
             None => "—".into(),
