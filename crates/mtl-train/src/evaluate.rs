@@ -18,6 +18,9 @@ pub struct Evaluation {
     /// Per task, the mean gate weight of each expert (cross-stitch: of each column) over the
     /// split; `None` for architectures without gates.
     pub gates: Option<Vec<Vec<f64>>>,
+    /// Per task, the per-label values of metrics that average over labels (multilabel AUC);
+    /// empty for other tasks.
+    pub per_label: Vec<Vec<(MetricKind, Vec<f64>)>>,
 }
 
 impl Evaluation {
@@ -34,6 +37,10 @@ impl Evaluation {
             m.insert("loss".into(), json_f64(self.losses[t]));
             for (k, v) in &self.metrics[t] {
                 m.insert(k.name().into(), json_f64(*v));
+            }
+            for (k, values) in self.per_label.get(t).into_iter().flatten() {
+                let values: Vec<serde_json::Value> = values.iter().map(|v| json_f64(*v)).collect();
+                m.insert(format!("{}_per_label", k.name()), values.into());
             }
             out.insert(task.spec.name.clone(), m.into());
         }
@@ -108,6 +115,7 @@ pub fn evaluate(
     Evaluation {
         losses: (0..tasks.len()).map(|t| sums[2 * t] / sums[2 * t + 1]).collect(),
         metrics: metrics.iter().map(TaskMetrics::compute).collect(),
+        per_label: metrics.iter().map(TaskMetrics::per_label).collect(),
         gates: gate_sums.map(|g| {
             let n = data.len().max(1) as f64;
             g.into_iter().map(|s| crate::metrics::host_values(s).iter().map(|v| v / n).collect()).collect()

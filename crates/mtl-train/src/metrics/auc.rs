@@ -66,6 +66,14 @@ impl Metric for Auc {
     }
 
     fn compute(&self) -> f64 {
+        if let Some(per_label) = self.per_label() {
+            let defined: Vec<f64> = per_label.into_iter().filter(|a| !a.is_nan()).collect();
+            return if defined.is_empty() {
+                f64::NAN
+            } else {
+                defined.iter().sum::<f64>() / defined.len() as f64
+            };
+        }
         if self.scores.is_empty() {
             return f64::NAN;
         }
@@ -73,23 +81,33 @@ impl Metric for Auc {
         let y = host(Tensor::cat(self.targets.clone(), 0));
         let m = host(Tensor::cat(self.masks.clone(), 0));
         let keep: Vec<usize> = (0..m.len()).filter(|&i| m[i] > 0.0).collect();
-        let TaskKind::Multilabel { labels } = self.kind else {
-            let scores: Vec<f64> = keep.iter().map(|&i| s[i]).collect();
-            let labels: Vec<bool> = keep.iter().map(|&i| y[i] > 0.5).collect();
-            return roc_auc(&scores, &labels);
-        };
-        let per_label: Vec<f64> = (0..labels)
-            .map(|k| {
-                let scores: Vec<f64> = keep.iter().map(|&i| s[i * labels + k]).collect();
-                let on: Vec<bool> = keep.iter().map(|&i| decode_labels(y[i] as f32, labels)[k]).collect();
-                roc_auc(&scores, &on)
-            })
-            .filter(|a| !a.is_nan())
-            .collect();
-        if per_label.is_empty() { f64::NAN } else { per_label.iter().sum::<f64>() / per_label.len() as f64 }
+        let scores: Vec<f64> = keep.iter().map(|&i| s[i]).collect();
+        let labels: Vec<bool> = keep.iter().map(|&i| y[i] > 0.5).collect();
+        roc_auc(&scores, &labels)
     }
 
     fn reset(&mut self) {
         *self = Self::new(self.kind);
+    }
+
+    /// Multilabel: each label's AUC (NaN where the label has one class only).
+    fn per_label(&self) -> Option<Vec<f64>> {
+        let TaskKind::Multilabel { labels } = self.kind else { return None };
+        if self.scores.is_empty() {
+            return Some(vec![f64::NAN; labels]);
+        }
+        let s = host(Tensor::cat(self.scores.clone(), 0));
+        let y = host(Tensor::cat(self.targets.clone(), 0));
+        let m = host(Tensor::cat(self.masks.clone(), 0));
+        let keep: Vec<usize> = (0..m.len()).filter(|&i| m[i] > 0.0).collect();
+        Some(
+            (0..labels)
+                .map(|k| {
+                    let scores: Vec<f64> = keep.iter().map(|&i| s[i * labels + k]).collect();
+                    let on: Vec<bool> = keep.iter().map(|&i| decode_labels(y[i] as f32, labels)[k]).collect();
+                    roc_auc(&scores, &on)
+                })
+                .collect(),
+        )
     }
 }

@@ -13,6 +13,11 @@ pub trait Metric: Send + std::fmt::Debug {
     fn compute(&self) -> f64;
     /// Forget everything seen.
     fn reset(&mut self);
+    /// Values per label behind the metric, where it is an average over labels (multilabel
+    /// AUC); `None` otherwise.
+    fn per_label(&self) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// The metrics mtl reports.

@@ -28,4 +28,9 @@ impl TaskMetrics {
     pub fn compute(&self) -> Vec<(MetricKind, f64)> {
         self.metrics.iter().map(|m| (m.kind(), m.compute())).collect()
     }
+
+    /// The per-label values of the metrics that average over labels (multilabel AUC).
+    pub fn per_label(&self) -> Vec<(MetricKind, Vec<f64>)> {
+        self.metrics.iter().filter_map(|m| m.per_label().map(|v| (m.kind(), v))).collect()
+    }
 }

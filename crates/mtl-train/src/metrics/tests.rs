@@ -97,6 +97,31 @@ fn multilabel_metrics_by_hand() {
     close(v[1], 0.5);
     // Micro F1: TP = 2 (row 1 label 0, row 2 label 1), predicted on = 4, truly on = 3.
     close(v[2], 2.0 * 2.0 / 7.0);
+    // The per-label AUCs behind the mean: both 0.5 here.
+    let per_label = m.per_label();
+    assert_eq!(per_label.len(), 1);
+    assert_eq!(per_label[0].0, MetricKind::Auc);
+    assert_eq!(per_label[0].1.len(), 2);
+    close(per_label[0].1[0], 0.5);
+    close(per_label[0].1[1], 0.5);
+}
+
+#[test]
+fn multilabel_per_label_auc_keeps_undefined_labels_as_nan() {
+    let kind = TaskKind::Multilabel { labels: 2 };
+    let mut m = TaskMetrics::new(&[MetricKind::Auc], kind, &device());
+    let enc = |a, b| mtl_data::encode_labels(&[a, b]);
+    // Label 0: scores [3, 1, 2], truth [1, 0, 0] → 2 of 2 pairs = 1; label 1 never on: undefined.
+    let logits = Tensor::<2>::from_floats([[3.0, 0.0], [1.0, 0.0], [2.0, 0.0]], &device());
+    m.update(
+        &logits,
+        &vec1(&[enc(true, false), enc(false, false), enc(false, false)]),
+        &vec1(&[1.0, 1.0, 1.0]),
+    );
+    let per_label = &m.per_label()[0].1;
+    close(per_label[0], 1.0);
+    assert!(per_label[1].is_nan());
+    close(values(&m)[0], 1.0); // the mean over the defined labels
 }
 
 #[test]
