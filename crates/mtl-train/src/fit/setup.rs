@@ -197,10 +197,10 @@ impl<'c> Run<'c> {
         let parameters = parameter_count(&state.model);
         let shared = parameter_count_of(&state.model, &state.model.shared_param_ids());
         let mut lines = vec![format!(
-            "training `{}` on {} — {} tasks, {} on a {} encoder, {parameters} parameters ({shared} shared), {} train / {} valid / {} test samples, {} via {}, selecting on {}",
+            "training `{}` on {} — {}, {} on a {} encoder, {parameters} parameters ({shared} shared), {} train / {} valid / {} test samples, {} via {}, {}",
             c.name,
             self.options.device.description,
-            self.tasks.len(),
+            if self.tasks.len() == 1 { "1 task".to_string() } else { format!("{} tasks", self.tasks.len()) },
             c.model.architecture.name(),
             c.model.architecture.encoder().name(),
             self.train_data.len(),
@@ -208,7 +208,11 @@ impl<'c> Run<'c> {
             self.test_data.len(),
             c.weighting.name(),
             c.weighting_input.name(),
-            self.selector.monitor.name(&c.tasks),
+            if c.train.select_last {
+                format!("reporting the last epoch (plateau and logs on {})", self.selector.monitor.name(&c.tasks))
+            } else {
+                format!("selecting on {}", self.selector.monitor.name(&c.tasks))
+            },
         )];
         lines.extend(self.selector.note.as_ref().map(|n| format!("note: {n}")));
         for (task, w) in self.tasks.iter().zip(&self.class_weights) {

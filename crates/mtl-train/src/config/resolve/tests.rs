@@ -138,6 +138,18 @@ fn every_listed_method_resolves_and_the_readme_documents_it() {
         let c = run("", &[&format!("weighting.method={name}")]).unwrap();
         assert_eq!(c.weighting.name(), *name);
         assert!(readme.contains(&format!("| `{name}` |")), "README's weighting table lacks `{name}`");
+        // The table's inputs cell starts with the method's default route, the one a config
+        // without `weighting.gradients` gets.
+        let row = readme.lines().find(|l| l.contains(&format!("| `{name}` |"))).unwrap();
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let at = cells.iter().position(|c| *c == format!("`{name}`")).unwrap();
+        let default = c.weighting.inputs()[0];
+        assert_eq!(c.weighting_input, default, "{name}");
+        assert!(
+            cells[at + 1].starts_with(default.name()),
+            "README's inputs of `{name}` start with its default {}: {row}",
+            default.name()
+        );
     }
     // The schema's names are exactly the listed ones: an unknown name's error lists them all.
     let e = run("", &["weighting.method=nope"]).unwrap_err().to_string();
