@@ -209,7 +209,10 @@ impl<'c> Run<'c> {
             c.weighting.name(),
             c.weighting_input.name(),
             if c.train.select_last {
-                format!("reporting the last epoch (plateau and logs on {})", self.selector.monitor.name(&c.tasks))
+                format!(
+                    "reporting the last epoch (plateau and logs on {})",
+                    self.selector.monitor.name(&c.tasks)
+                )
             } else {
                 format!("selecting on {}", self.selector.monitor.name(&c.tasks))
             },
