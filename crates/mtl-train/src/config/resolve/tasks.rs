@@ -114,21 +114,9 @@ fn task_metrics(
 ) -> Result<Vec<MetricKind>, ConfigError> {
     let allowed = MetricKind::for_task(kind);
     let Some(names) = &t.metrics else { return Ok(allowed.to_vec()) };
-    let mut out = Vec::new();
-    for n in names {
-        match MetricKind::from_name(n) {
-            Some(m) if allowed.contains(&m) => out.push(m),
-            _ => {
-                let names_allowed: Vec<&str> = allowed.iter().map(|m| m.name()).collect();
-                return Err(check.invalid(
-                    &key("metrics"),
-                    format!("`{n}` is not a {} metric; use any of {}", kind.name(), names_allowed.join(", ")),
-                ));
-            }
-        }
-    }
-    check.ensure(!out.is_empty(), &key("metrics"), || "list at least one metric or remove the key".into())?;
-    Ok(out)
+    metric_subset(check, names, allowed, &key("metrics"), &|n| {
+        format!("`{n}` is not a {} metric", kind.name())
+    })
 }
 
 /// The metrics that enter Δm: the listed subset of the reported ones, else the kind's primary
@@ -144,25 +132,31 @@ fn delta_metrics(
         let primary = MetricKind::primary(kind);
         return Ok(vec![if reported.contains(&primary) { primary } else { reported[0] }]);
     };
+    metric_subset(check, names, reported, &key("delta_metrics"), &|n| {
+        format!("`{n}` is not among the task's reported metrics")
+    })
+}
+
+/// `names` as metrics of `allowed` (at least one), or an error at `key` saying `why` a name
+/// does not fit and listing the allowed ones.
+fn metric_subset(
+    check: Check,
+    names: &[String],
+    allowed: &[MetricKind],
+    key: &str,
+    why: &dyn Fn(&str) -> String,
+) -> Result<Vec<MetricKind>, ConfigError> {
     let mut out = Vec::new();
     for n in names {
         match MetricKind::from_name(n) {
-            Some(m) if reported.contains(&m) => out.push(m),
+            Some(m) if allowed.contains(&m) => out.push(m),
             _ => {
-                let names_reported: Vec<&str> = reported.iter().map(|m| m.name()).collect();
-                return Err(check.invalid(
-                    &key("delta_metrics"),
-                    format!(
-                        "`{n}` is not among the task's reported metrics; use any of {}",
-                        names_reported.join(", ")
-                    ),
-                ));
+                let listed: Vec<&str> = allowed.iter().map(|m| m.name()).collect();
+                return Err(check.invalid(key, format!("{}; use any of {}", why(n), listed.join(", "))));
             }
         }
     }
-    check.ensure(!out.is_empty(), &key("delta_metrics"), || {
-        "list at least one metric or remove the key".into()
-    })?;
+    check.ensure(!out.is_empty(), key, || "list at least one metric or remove the key".into())?;
     Ok(out)
 }
 
