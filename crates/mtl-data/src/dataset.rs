@@ -117,6 +117,30 @@ impl MultiTaskDataset {
         }
     }
 
+    /// Task `task`'s labelled targets, on their original scale (undoing `target_scales`).
+    pub fn labelled_targets(&self, task: usize) -> Vec<f64> {
+        let (shift, scale) = self.target_scale(task).unwrap_or((0.0, 1.0));
+        self.targets[task]
+            .iter()
+            .zip(&self.masks[task])
+            .filter(|(_, m)| **m > 0.0)
+            .map(|(y, _)| f64::from(*y) * scale + shift)
+            .collect()
+    }
+
+    /// Mean and population standard deviation of [`Self::labelled_targets`]; `None` without
+    /// labels.
+    pub fn target_mean_std(&self, task: usize) -> Option<(f64, f64)> {
+        let y = self.labelled_targets(task);
+        if y.is_empty() {
+            return None;
+        }
+        let n = y.len() as f64;
+        let mean = y.iter().sum::<f64>() / n;
+        let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        Some((mean, var.sqrt()))
+    }
+
     /// The `(mean, std)` task `task`'s targets were standardised with, if they were.
     pub fn target_scale(&self, task: usize) -> Option<(f64, f64)> {
         self.target_scales.get(task).copied().flatten()

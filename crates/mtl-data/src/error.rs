@@ -58,3 +58,9 @@ pub enum DataError {
         message: String,
     },
 }
+
+/// "cannot read it: " and the operating system's message, without its "(os error N)" suffix.
+pub(crate) fn cannot_read(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    format!("cannot read it: {}", text.split(" (os error").next().unwrap_or(&text))
+}

@@ -23,10 +23,7 @@ fn bad(path: &Path, message: impl Into<String>) -> DataError {
 
 /// Read `path` (raw or gzipped) as an unsigned-byte IDX array of `rank` dimensions.
 pub fn read_idx(path: &Path, rank: usize) -> Result<IdxArray, DataError> {
-    let raw = std::fs::read(path).map_err(|e| {
-        let text = e.to_string();
-        bad(path, format!("cannot read it: {}", text.split(" (os error").next().unwrap_or(&text)))
-    })?;
+    let raw = std::fs::read(path).map_err(|e| bad(path, crate::error::cannot_read(&e)))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw.as_slice())

@@ -70,13 +70,7 @@ pub struct DataReport {
 
 fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
     // Targets on the original scale, also for a standardised task.
-    let (shift, scale) = data.target_scale(t).unwrap_or((0.0, 1.0));
-    let labelled: Vec<f64> = data.targets[t]
-        .iter()
-        .zip(&data.masks[t])
-        .filter(|(_, m)| **m > 0.0)
-        .map(|(y, _)| f64::from(*y) * scale + shift)
-        .collect();
+    let labelled = data.labelled_targets(t);
     let n = labelled.len();
     let samples = data.groups.as_ref().map_or(data.len(), |g| g.iter().filter(|&&s| s == t).count());
     let mut s = TaskSplitStats {
@@ -89,9 +83,7 @@ fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
     };
     match data.tasks[t].kind {
         TaskKind::Regression if n > 0 => {
-            let mean = labelled.iter().sum::<f64>() / n as f64;
-            let var = labelled.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n as f64;
-            (s.mean, s.std) = (Some(mean), Some(var.sqrt()));
+            (s.mean, s.std) = data.target_mean_std(t).unzip();
         }
         TaskKind::Regression => {}
         TaskKind::Multilabel { labels: k } => {
@@ -149,7 +141,9 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
     let splits = prepare_data(config)?;
     let parts = [("train", &splits.train), ("valid", &splits.valid), ("test", &splits.test)];
     let mut warnings = Vec::new();
-    let class_names = crate::predict::InputSchema::for_config(config).class_names(config);
+    // Names of the classes and feature columns, as `inputs.json` and predictions give them.
+    let schema = crate::predict::InputSchema::for_config(config);
+    let class_names = schema.class_names(config);
     let tasks = config
         .tasks
         .iter()
@@ -211,7 +205,7 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
         .collect();
     let train = &splits.train;
     warnings.extend(target_scale_warning(config, train));
-    let feature_names = crate::predict::InputSchema::for_config(config).features;
+    let feature_names = &schema.features;
     let d = train.num_features;
     let constant: Vec<usize> = (0..d)
         .filter(|&j| {

@@ -62,7 +62,7 @@ pub fn atomic_write_all(files: &[(&Path, &[u8])]) -> Result<(), Error> {
     // Commit: the earlier version of each file is kept aside until all are in place.
     let mut done: Vec<(&Path, Option<PathBuf>)> = Vec::new();
     for (i, (tmp, path)) in staged.iter().enumerate() {
-        let old = sibling(path, "old");
+        let old = moved_away(path);
         let kept = if path.exists() { rename(path, &old).map(|()| Some(old)) } else { Ok(None) };
         let committed = kept.and_then(|kept| {
             let moved = rename(tmp, path);
@@ -83,7 +83,7 @@ pub fn atomic_write_all(files: &[(&Path, &[u8])]) -> Result<(), Error> {
                     }
                 }
                 clean(i);
-                return Err(named_as(named_as(e, tmp, path), &sibling(path, "old"), path));
+                return Err(named_as(named_as(e, tmp, path), &moved_away(path), path));
             }
         }
     }
@@ -139,7 +139,8 @@ fn swap_in_dir(
     remove_dir_if_present(old)
 }
 
-/// Where [`atomic_dir`] keeps the previous `dir` while it swaps the new one in.
+/// Where [`atomic_dir`] (and [`atomic_write_all`]) keep the previous folder or file while the
+/// new one is moved into place.
 pub fn moved_away(dir: &Path) -> PathBuf {
     sibling(dir, "old")
 }

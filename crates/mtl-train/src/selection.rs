@@ -62,7 +62,7 @@ pub struct Verdict {
 pub struct Selector {
     /// The monitor, `auto` resolved.
     pub monitor: Monitor,
-    /// A note for the log on how the monitor was chosen.
+    /// A note for the log when a resumed run keeps a monitor other than the config's.
     pub note: Option<String>,
     early: EarlyStopping,
     epochs: usize,
@@ -71,26 +71,26 @@ pub struct Selector {
 }
 
 impl Selector {
-    /// The selector of `config`, `auto` resolved against the baselines found.
+    /// The selector of `config`, its monitor checked against the baselines found.
     pub fn new(config: &RunConfig, reference: Option<&StlReference>) -> Result<Self, Error> {
-        let (monitor, note) = resolve_monitor(config, reference)?;
         Ok(Self {
-            monitor,
-            note,
+            monitor: resolve_monitor(config, reference)?,
+            note: None,
             early: config.train.early_stopping,
             epochs: config.train.epochs,
             last: config.train.select_last,
         })
     }
 
-    /// On a resume: keep the monitor the run started with (`auto` keeps its first resolution;
-    /// an explicit change is refused, since values of two monitors cannot be compared).
+    /// On a resume: keep the monitor the run started with (a run begun when `auto` still chose
+    /// Δp where baselines existed keeps it; an explicit change is refused, since values of two
+    /// monitors cannot be compared).
     pub fn resume(&mut self, config: &RunConfig, started: &Selection) -> Result<(), Error> {
         let resolved = self.monitor;
         self.monitor = keep_monitor(config, &started.monitor, resolved)?;
         if self.monitor != resolved {
             self.note = Some(format!(
-                "the run began selecting on {} (before baselines existed) and keeps doing so",
+                "the run began selecting on {} (chosen by `auto` before it meant the loss) and keeps doing so",
                 self.monitor.name(&config.tasks)
             ));
         }
@@ -135,10 +135,7 @@ impl Selector {
 
 /// The monitor with `auto` resolved (the validation loss, whatever baselines exist), checked
 /// against the baselines available.
-fn resolve_monitor(
-    config: &RunConfig,
-    reference: Option<&StlReference>,
-) -> Result<(Monitor, Option<String>), Error> {
+fn resolve_monitor(config: &RunConfig, reference: Option<&StlReference>) -> Result<Monitor, Error> {
     let usable = reference.map(|r| delta(&r.valid, &r.valid, &config.tasks));
     let invalid = |message: String| {
         Error::Config(ConfigError::Invalid {
@@ -149,27 +146,26 @@ fn resolve_monitor(
     };
     match (config.train.monitor, usable) {
         // The config alone decides: baselines that happen to exist do not change the selection.
-        (Monitor::Auto, _) => Ok((Monitor::Loss, None)),
+        (Monitor::Auto, _) => Ok(Monitor::Loss),
         (Monitor::DeltaP | Monitor::DeltaM, None) => Err(invalid(
             "needs the single-task baselines of this config; train them first with `mtl train --single-task CONFIG` \
              (or use `mtl compare`, which trains them), or use \"loss\""
                 .into(),
         )),
         (Monitor::DeltaP | Monitor::DeltaM, Some(Err(e))) => Err(invalid(format!("Δ is undefined: {e}; use \"loss\""))),
-        (m, _) => Ok((m, None)),
+        (m, _) => Ok(m),
     }
 }
 
 /// On a resume, the monitor the run started with: values of different monitors cannot be
-/// compared, so `auto` keeps its first resolution (e.g. `loss` even if baselines appeared
-/// since), and an explicit change is refused.
+/// compared, so a run begun on Δp or Δm under the earlier `auto` keeps it, and an explicit
+/// change is refused.
 fn keep_monitor(config: &RunConfig, started: &str, now: Monitor) -> Result<Monitor, Error> {
     let name = now.name(&config.tasks);
     if started.is_empty() || started == name {
         return Ok(now);
     }
     match (config.train.monitor, started) {
-        (Monitor::Auto, "loss") => Ok(Monitor::Loss),
         // Runs begun when `auto` picked Δp (or Δm) where baselines existed keep it.
         (Monitor::Auto, "delta_p") => Ok(Monitor::DeltaP),
         (Monitor::Auto, "delta_m") => Ok(Monitor::DeltaM),

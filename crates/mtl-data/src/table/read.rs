@@ -54,10 +54,7 @@ pub struct RawTable {
 /// bytes (whatever its name: `train.csv.gz` or not).
 pub fn open_text(path: &Path) -> Result<Box<dyn std::io::Read>, String> {
     use std::io::Read;
-    let describe = |e: std::io::Error| {
-        let text = e.to_string();
-        format!("cannot read it: {}", text.split(" (os error").next().unwrap_or(&text))
-    };
+    let describe = |e: std::io::Error| crate::error::cannot_read(&e);
     let mut file = std::fs::File::open(path).map_err(describe)?;
     let mut magic = [0u8; 2];
     let n = file.read(&mut magic).map_err(describe)?;
@@ -75,36 +72,52 @@ pub fn open_text(path: &Path) -> Result<Box<dyn std::io::Read>, String> {
 pub fn column_names(path: &Path, format: &CsvFormat) -> Result<Vec<String>, DataError> {
     let err =
         |message: String| DataError::Csv { path: path.to_path_buf(), line: Some(1), column: None, message };
-    if !path.exists() {
-        return Err(DataError::MissingFile {
-            path: path.to_path_buf(),
-            hint: "the table file named in [data.csv] or [tasks.files]".into(),
-        });
-    }
+    ensure_exists(path)?;
     if !format.header
         && let Some(columns) = &format.columns
     {
         return Ok(columns.clone());
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .delimiter(format.delimiter as u8)
-        .comment(format.comment.map(|c| c as u8))
-        .trim(csv::Trim::All)
-        .from_reader(open_text(path).map_err(err)?);
+    let mut reader = csv_reader(path, format, false).map_err(err)?;
     let first = reader.records().next().transpose().map_err(|e| err(e.to_string()))?;
     let Some(first) = first else {
         return Err(err("the file is empty; it needs a header and data rows".into()));
     };
-    Ok(if format.header {
-        first
-            .iter()
-            .enumerate()
-            .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.to_string())
-            .collect()
-    } else {
-        (0..first.len()).map(|i| i.to_string()).collect()
+    Ok(if format.header { header_names(&first) } else { (0..first.len()).map(|i| i.to_string()).collect() })
+}
+
+/// A missing table file, said with where it is configured.
+fn ensure_exists(path: &Path) -> Result<(), DataError> {
+    if path.exists() {
+        return Ok(());
+    }
+    Err(DataError::MissingFile {
+        path: path.to_path_buf(),
+        hint: "the table file named in [data.csv] or [tasks.files]".into(),
     })
+}
+
+/// A CSV reader of `path` (gunzipped if need be) in `format`, trimming cells.
+fn csv_reader(
+    path: &Path,
+    format: &CsvFormat,
+    has_headers: bool,
+) -> Result<csv::Reader<Box<dyn std::io::Read>>, String> {
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(has_headers)
+        .delimiter(format.delimiter as u8)
+        .comment(format.comment.map(|c| c as u8))
+        .trim(csv::Trim::All)
+        .from_reader(open_text(path)?))
+}
+
+/// Column names of a header row; spreadsheet exports may start with a UTF-8 byte-order mark.
+fn header_names(header: &csv::StringRecord) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.to_string())
+        .collect()
 }
 
 impl RawTable {
@@ -118,26 +131,10 @@ impl RawTable {
             column: None,
             message,
         };
-        if !path.exists() {
-            return Err(DataError::MissingFile {
-                path: path.to_path_buf(),
-                hint: "the table file named in [data.csv] or [tasks.files]".into(),
-            });
-        }
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(format.header)
-            .delimiter(format.delimiter as u8)
-            .comment(format.comment.map(|c| c as u8))
-            .trim(csv::Trim::All)
-            .from_reader(open_text(path).map_err(|e| err(None, e))?);
+        ensure_exists(path)?;
+        let mut reader = csv_reader(path, format, format.header).map_err(|e| err(None, e))?;
         let mut names: Vec<String> = if format.header {
-            let header = reader.headers().map_err(|e| err(Some(1), e.to_string()))?;
-            // Spreadsheet exports may start with a UTF-8 byte-order mark.
-            header
-                .iter()
-                .enumerate()
-                .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.to_string())
-                .collect()
+            header_names(reader.headers().map_err(|e| err(Some(1), e.to_string()))?)
         } else {
             format.columns.clone().unwrap_or_default()
         };

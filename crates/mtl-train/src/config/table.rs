@@ -149,13 +149,7 @@ fn chosen_columns(
             prep.categorical.iter().map(|v| v.column.clone()).collect(),
         ));
     }
-    let labels: Vec<String> = file
-        .tasks
-        .iter()
-        .flat_map(|t| {
-            t.columns.clone().unwrap_or_else(|| vec![t.column.clone().unwrap_or_else(|| t.name.clone())])
-        })
-        .collect();
+    let labels: Vec<String> = file.tasks.iter().flat_map(label_columns).collect();
     let header = mtl_data::table::column_names(train, format)?;
     columns::choose(check, (&c.numeric, &c.categorical), &c.exclude, &labels, &header, train)
 }
@@ -175,6 +169,16 @@ fn feature_columns(
     Ok(features)
 }
 
+/// A single-column task's label column: `column`, default the task's name.
+fn label_column_name(t: &TaskSection) -> String {
+    t.column.clone().unwrap_or_else(|| t.name.clone())
+}
+
+/// Every label column of a task: a multilabel task's `columns`, else its one label column.
+fn label_columns(t: &TaskSection) -> Vec<String> {
+    t.columns.clone().unwrap_or_else(|| vec![label_column_name(t)])
+}
+
 /// Task `i`'s label column(s) and how its cells map to labels.
 fn label_column(
     check: Check,
@@ -183,9 +187,8 @@ fn label_column(
     features: &[String],
 ) -> Result<LabelColumn, ConfigError> {
     let key = |k: &str| format!("tasks[{i}].{k}");
-    let column = t.column.clone().unwrap_or_else(|| t.name.clone());
-    let label_columns = t.columns.clone().unwrap_or_else(|| vec![column.clone()]);
-    for c in &label_columns {
+    let column = label_column_name(t);
+    for c in &label_columns(t) {
         check.ensure(
             !features.contains(c),
             &key(if t.columns.is_some() { "columns" } else { "column" }),

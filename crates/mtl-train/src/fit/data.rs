@@ -42,17 +42,8 @@ fn standardize_targets(splits: &mut Splits, tasks: &[TaskConfig]) {
         .enumerate()
         .map(|(t, task)| {
             task.standardize.then(|| {
-                let train = &splits.train;
-                let labelled: Vec<f64> = train.targets[t]
-                    .iter()
-                    .zip(&train.masks[t])
-                    .filter(|(_, m)| **m > 0.0)
-                    .map(|(y, _)| f64::from(*y))
-                    .collect();
-                let n = labelled.len().max(1) as f64;
-                let mean = labelled.iter().sum::<f64>() / n;
-                let var = labelled.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n;
-                (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+                let (mean, std) = splits.train.target_mean_std(t).unwrap_or((0.0, 1.0));
+                (mean, if std > 0.0 { std } else { 1.0 })
             })
         })
         .collect();
