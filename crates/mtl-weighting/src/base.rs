@@ -119,6 +119,14 @@ pub trait WeightingMethod {
     fn load_state(&mut self, _state: &serde_json::Value) -> Result<(), String> {
         Ok(())
     }
+
+    /// For methods that solve for their weights and can meet a problem without a solution
+    /// (Nash-MTL, FairGrad): how many steps of the run so far found none and reused the
+    /// previous weights (kept in [`WeightingMethod::state`], so it survives a resume). `None`
+    /// for methods that always produce fresh weights. The trainer logs the count per epoch.
+    fn reused_weight_steps(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A method's settings (`[weighting.<name>]`): the paper's defaults are its `Default`, `check`

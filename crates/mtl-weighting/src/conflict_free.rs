@@ -10,15 +10,20 @@
 //!   g_ConFIG = (Σ_t g_tᵀ ĝ_u) ĝ_u,   ĝ_u = g_u / ‖g_u‖.
 //!
 //! In Gram terms g_u = Gᵀa with a = D⁻¹(D⁻¹KD⁻¹)⁻¹1 (D = diag of the norms), so the weights
-//! are a · (1ᵀKa) / (aᵀKa). When UUᵀ is singular (linearly dependent gradients) the mean
-//! gradient is used.
+//! are a · (1ᵀKa) / (aᵀKa). When UUᵀ is singular (more tasks than gradient dimensions, or
+//! dependent gradients) the inverse becomes the pseudo-inverse, g_u = pinv(U)·1, the
+//! least-squares direction of minimum norm, as in the authors' code (`torch.linalg.pinv`) and
+//! TorchJD 0.18's `ConFIG`; eigenvalues of UUᵀ below its f32 rounding ([`f32_gram_rtol`]) count
+//! as zero. A zero gradient contributes no unit vector (TorchJD's `nan_to_num`); a zero
+//! direction gives a zero update. Checked against TorchJD's `ConFIG`
+//! (`tests/fixtures/torchjd/`).
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::base::MethodConfig;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{Gram, combine, gram, mat_vec, quad, solve};
+use crate::gram::{Gram, combine, f32_gram_rtol, gram, mat_vec, pinv_mul, quad};
 use serde::{Deserialize, Serialize};
 
 /// ConFIG.
@@ -38,20 +43,18 @@ impl ConFig {
     }
 }
 
-/// ConFIG's weights of the original gradients.
-pub fn config_weights(k: &Gram) -> Vec<f64> {
+/// ConFIG's weights of the original gradients; eigenvalues of UUᵀ below `rtol` of the largest
+/// count as zero.
+pub fn config_weights(k: &Gram, rtol: f64) -> Vec<f64> {
     let t = k.len();
-    let mean = vec![1.0 / t as f64; t];
     let n: Vec<f64> = (0..t).map(|i| k[i][i].max(0.0).sqrt()).collect();
-    if n.iter().any(|x| *x <= 1e-30) {
-        return mean;
-    }
-    let uu: Gram = (0..t).map(|i| (0..t).map(|j| k[i][j] / (n[i] * n[j])).collect()).collect();
-    let Some(b) = solve(&uu, &vec![1.0; t]) else { return mean };
-    let a: Vec<f64> = b.iter().zip(&n).map(|(b, n)| b / n).collect();
+    let inv = |i: usize| if n[i] > 0.0 { 1.0 / n[i] } else { 0.0 };
+    let uu: Gram = (0..t).map(|i| (0..t).map(|j| k[i][j] * inv(i) * inv(j)).collect()).collect();
+    let a: Vec<f64> =
+        pinv_mul(&uu, &vec![1.0; t], rtol).iter().enumerate().map(|(i, b)| b * inv(i)).collect();
     let norm2 = quad(k, &a);
-    if norm2 <= 0.0 {
-        return mean;
+    if !(norm2 > 0.0) || !norm2.is_finite() {
+        return vec![0.0; t];
     }
     let projections: f64 = mat_vec(k, &a).iter().sum();
     a.iter().map(|x| x * projections / norm2).collect()
@@ -69,7 +72,7 @@ impl WeightingMethod for ConFig {
         _losses: Tensor<1>,
     ) -> GradientCombination {
         debug_assert_eq!(gradients.dims()[0], self.num_tasks);
-        let w = config_weights(&gram(&gradients));
+        let w = config_weights(&gram(&gradients), f32_gram_rtol(self.num_tasks));
         combine(gradients, &w)
     }
 }
@@ -99,7 +102,7 @@ mod tests {
             &Device::ndarray(),
         );
         let k = gram(&g);
-        let w = config_weights(&k);
+        let w = config_weights(&k, f32_gram_rtol(3));
         let kw = mat_vec(&k, &w);
         let norm = quad(&k, &w).sqrt();
         let cos: Vec<f64> = (0..3).map(|t| kw[t] / (norm * k[t][t].sqrt())).collect();
@@ -112,7 +115,25 @@ mod tests {
     #[test]
     fn orthogonal_gradients_of_equal_norm_give_their_sum() {
         // u = e₁, e₂; g_u = (1, 1); ĝ_u·g₁ = ĝ_u·g₂ = 1/√2 → length √2: the update is (1, 1).
-        let w = config_weights(&vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
+        let w = config_weights(&vec![vec![1.0, 0.0], vec![0.0, 1.0]], 1e-9);
         assert!((w[0] - 1.0).abs() < 1e-12 && (w[1] - 1.0).abs() < 1e-12, "{w:?}");
+        // A zero gradient adds no unit vector; opposite gradients give no direction.
+        let w = config_weights(&vec![vec![1.0, 0.0], vec![0.0, 0.0]], 1e-9);
+        assert!((w[0] - 1.0).abs() < 1e-12 && w[1] == 0.0, "{w:?}");
+        assert_eq!(config_weights(&vec![vec![1.0, -1.0], vec![-1.0, 1.0]], 1e-9), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn regression_more_tasks_than_dimensions_use_the_pseudo_inverse() {
+        // Issue #20: with T > P, UUᵀ is singular and the mean was used. TorchJD 0.18.0
+        // (torch 2.15, float64): `ConFIG()(torch.tensor([[1., 0], [0, 1], [.6, .8]]))` →
+        // [1.736216216216217, 1.6572972972972964].
+        let device = Device::ndarray();
+        let g = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], &device);
+        let ctx =
+            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let c = ConFig::new(3).combine_gradients(&ctx, g, Tensor::<1>::from_floats([1.0; 3], &device));
+        let d = c.gradient.into_data().to_vec::<f32>().unwrap();
+        assert!((d[0] - 1.736_216_2).abs() < 1e-5 && (d[1] - 1.657_297_3).abs() < 1e-5, "{d:?}");
     }
 }

@@ -7,8 +7,12 @@
 //! K the Gram matrix, unnormalised as in the authors' code). α = 1 is proportional fairness
 //! (Nash-MTL's equation), α → ∞ approaches max-min fairness. The authors solve it with scipy's
 //! `least_squares` on the CPU; here it is the minimiser of a strictly convex T-dimensional
-//! function, found by damped Newton ([`crate::nash`]). For orthogonal gradients
-//! w_t = ‖g_t‖^{−2α/(α+1)}. When no solution exists the previous weights are kept.
+//! function, found by damped Newton ([`crate::nash::power_barrier_weights`]). For orthogonal
+//! gradients w_t = ‖g_t‖^{−2α/(α+1)}. When no solution exists (0 lies in the convex hull of the
+//! gradients) the previous weights are kept (1/T at the start, the authors' starting point) and
+//! the step is counted ([`WeightingMethod::reused_weight_steps`]).
+//!
+//! Checked against TorchJD 0.18.0's `FairGrad` (`tests/fixtures/torchjd/`).
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -26,7 +30,15 @@ pub struct FairGrad {
     num_tasks: usize,
     alpha: f64,
     #[module(skip)]
+    state: FairGradState,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct FairGradState {
+    /// The last solution.
     last: Option<Vec<f64>>,
+    /// Steps on which no solution existed and `last` was reused.
+    reused: u64,
 }
 
 impl FairGrad {
@@ -36,7 +48,7 @@ impl FairGrad {
 
     /// FairGrad over `num_tasks` tasks with fairness α > 0.
     pub fn new(num_tasks: usize, alpha: f64) -> Self {
-        Self { num_tasks, alpha, last: None }
+        Self { num_tasks, alpha, state: FairGradState::default() }
     }
 }
 
@@ -51,11 +63,38 @@ impl WeightingMethod for FairGrad {
         gradients: Tensor<2>,
         _losses: Tensor<1>,
     ) -> GradientCombination {
-        if let Some(w) = power_barrier_weights(&gram(&gradients), 1.0 / self.alpha) {
-            self.last = Some(w);
+        match power_barrier_weights(&gram(&gradients), 1.0 / self.alpha) {
+            Some(w) => self.state.last = Some(w),
+            None => self.state.reused += 1,
         }
-        let w = self.last.clone().unwrap_or_else(|| vec![1.0 / self.num_tasks as f64; self.num_tasks]);
+        let w = self.state.last.clone().unwrap_or_else(|| vec![1.0 / self.num_tasks as f64; self.num_tasks]);
         combine(gradients, &w)
+    }
+
+    fn reused_weight_steps(&self) -> Option<u64> {
+        Some(self.state.reused)
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).expect("numbers serialise")
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        // Checkpoints from before FairGrad kept a state hold none: start afresh.
+        if state.is_null() {
+            self.state = FairGradState::default();
+            return Ok(());
+        }
+        let s: FairGradState =
+            serde_json::from_value(state.clone()).map_err(|e| format!("FairGrad state: {e}"))?;
+        if s.last.as_ref().is_some_and(|w| w.len() != self.num_tasks) {
+            return Err(format!(
+                "FairGrad state holds weights of another number of tasks than {}",
+                self.num_tasks
+            ));
+        }
+        self.state = s;
+        Ok(())
     }
 }
 
@@ -87,8 +126,8 @@ impl MethodConfig for FairGradConfig {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::gram::mat_vec;
-    use crate::nash::power_barrier_weights;
 
     #[test]
     fn orthogonal_gradients_get_the_closed_form() {
@@ -112,5 +151,24 @@ mod tests {
                 assert!(w[i] > 0.0 && (kw[i] - w[i].powf(-p)).abs() < 1e-8, "α {alpha}: {w:?} {kw:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_step_without_a_solution_keeps_the_last_weights_and_counts() {
+        let device = Device::ndarray();
+        let ctx =
+            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let losses = Tensor::<1>::from_floats([1.0, 1.0], &device);
+        let mut fair = FairGrad::new(2, 1.0);
+        let g = Tensor::<2>::from_floats([[2.0, 1.0], [-2.0, 1.0]], &device);
+        let w = fair.combine_gradients(&ctx, g, losses.clone()).weights.into_data().to_vec::<f32>().unwrap();
+        assert!(w.iter().all(|x| (x - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6), "{w:?}");
+        let opposite = Tensor::<2>::from_floats([[1.0, 1.0], [-1.0, -1.0]], &device);
+        let again =
+            fair.combine_gradients(&ctx, opposite, losses).weights.into_data().to_vec::<f32>().unwrap();
+        assert_eq!((again, fair.reused_weight_steps()), (w, Some(1)));
+        let mut other = FairGrad::new(2, 1.0);
+        other.load_state(&fair.state()).unwrap();
+        assert_eq!(other.state, fair.state);
     }
 }

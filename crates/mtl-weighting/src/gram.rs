@@ -110,56 +110,105 @@ pub fn project_simplex(v: &[f64]) -> Vec<f64> {
     v.iter().map(|x| (x - theta).max(0.0)).collect()
 }
 
-/// The minimum-norm point of the convex hull of the gradients: `argmin_{λ ∈ Δ} λᵀ K λ`, by
-/// Frank–Wolfe with exact line search (Sener & Koltun 2018, Algorithm 2; Jaggi 2013), from the
-/// best vertex or pair, as LibMTL's `_find_min_norm_element`. Stops when an iteration moves λ
-/// by less than `tol` (L1) or after `max_iter` iterations.
-pub fn min_norm_point(k: &Gram, max_iter: usize, tol: f64) -> Vec<f64> {
+/// The minimum-norm point of the convex hull of the gradients: `argmin_{λ ∈ Δ} λᵀ K λ`,
+/// exactly (to rounding), by Wolfe's active-set algorithm (P. Wolfe, "Finding the nearest
+/// point in a polytope", Math. Programming 11, 1976) on the Gram matrix. A major cycle adds
+/// the vertex that most decreases ‖x‖ (the most negative `(Kλ)_j`); minor cycles move to the
+/// affine minimiser of the active set and drop the vertices whose weight reaches zero. It ends
+/// when no vertex improves by more than 1e-12 of the largest `K_tt` (Wolfe's test), so where 0
+/// lies in the hull the result is 0 to rounding. The active set stays affinely independent, so
+/// at most P + 1 vertices (any T, any rank).
+pub fn min_norm_point(k: &Gram) -> Vec<f64> {
     let t = k.len();
-    if t == 1 {
-        return vec![1.0];
+    let scale = (0..t).map(|i| k[i][i]).fold(0.0f64, f64::max);
+    if t == 1 || !(scale > 0.0) || !scale.is_finite() {
+        return vec![1.0 / t as f64; t];
     }
-    // Start from the best pair (the exact 2-task solution on each edge).
-    let mut best = (f64::INFINITY, vec![1.0 / t as f64; t]);
-    for i in 0..t {
-        for j in i + 1..t {
-            let (gamma, cost) = min_norm_pair(k[i][i], k[i][j], k[j][j]);
-            if cost < best.0 {
-                let mut l = vec![0.0; t];
-                l[i] = gamma;
-                l[j] = 1.0 - gamma;
-                best = (cost, l);
-            }
-        }
-    }
-    let mut lambda = best.1;
-    for _ in 0..max_iter {
+    let tol = 1e-12 * scale;
+    let first = (0..t).min_by(|a, b| k[*a][*a].total_cmp(&k[*b][*b])).expect("T ≥ 1");
+    let mut lambda = vec![0.0; t];
+    lambda[first] = 1.0;
+    let mut active = vec![first];
+    for _ in 0..(50 + 10 * t) {
         let kl = mat_vec(k, &lambda);
-        let s = (0..t).min_by(|a, b| kl[*a].total_cmp(&kl[*b])).expect("T ≥ 1");
-        // Line search between v = Σ λ g and g_s: v·v, v·g_s, g_s·g_s.
-        let vv = quad(k, &lambda);
-        let (gamma, _) = min_norm_pair(vv, kl[s], k[s][s]);
-        let mut next: Vec<f64> = lambda.iter().map(|l| gamma * l).collect();
-        next[s] += 1.0 - gamma;
-        let change: f64 = next.iter().zip(&lambda).map(|(a, b)| (a - b).abs()).sum();
-        lambda = next;
-        if change < tol {
+        let xx = quad(k, &lambda);
+        let j = (0..t).min_by(|a, b| kl[*a].total_cmp(&kl[*b])).expect("T ≥ 1");
+        if xx - kl[j] <= tol || active.contains(&j) {
             break;
         }
+        active.push(j);
+        // Minor cycles: at most one per vertex dropped.
+        while let Some(mu) = affine_minimiser(k, &active) {
+            if mu.iter().all(|m| *m > 0.0) {
+                for (&i, m) in active.iter().zip(&mu) {
+                    lambda[i] = *m;
+                }
+                break;
+            }
+            // Move from λ towards μ until the first weight reaches zero, then drop it.
+            let theta = active
+                .iter()
+                .zip(&mu)
+                .filter(|(_, m)| **m <= 0.0)
+                .map(|(&i, m)| lambda[i] / (lambda[i] - m))
+                .fold(1.0f64, f64::min);
+            for (&i, m) in active.iter().zip(&mu) {
+                lambda[i] += theta * (m - lambda[i]);
+            }
+            let (dropped, kept): (Vec<usize>, Vec<usize>) = active.iter().partition(|&&i| lambda[i] <= 1e-15);
+            dropped.iter().for_each(|&i| lambda[i] = 0.0);
+            active = kept;
+        }
     }
-    lambda
+    let sum: f64 = lambda.iter().sum();
+    lambda.iter().map(|l| l / sum).collect()
 }
 
-/// `argmin_{γ ∈ [0, 1]} ‖γ a + (1 − γ) b‖²` from `a·a`, `a·b`, `b·b`: `(γ, value)`.
-pub fn min_norm_pair(aa: f64, ab: f64, bb: f64) -> (f64, f64) {
-    if ab >= aa {
-        return (1.0, aa);
+/// The weights μ (summing to 1) of the point of least norm in the affine hull of the vertices
+/// `active`: `[K_SS 1; 1ᵀ 0] [μ; ν] = [0; 1]`; `None` when the vertices are affinely dependent
+/// to working precision.
+fn affine_minimiser(k: &Gram, active: &[usize]) -> Option<Vec<f64>> {
+    let n = active.len();
+    let a: Gram = (0..=n)
+        .map(|r| {
+            (0..=n)
+                .map(|c| match (r < n, c < n) {
+                    (true, true) => k[active[r]][active[c]],
+                    (false, false) => 0.0,
+                    _ => 1.0,
+                })
+                .collect()
+        })
+        .collect();
+    let mut b = vec![0.0; n + 1];
+    b[n] = 1.0;
+    let mut x = solve(&a, &b)?;
+    x.truncate(n);
+    Some(x)
+}
+
+/// `pinv(K) b` for a small symmetric positive semi-definite `K`: eigenvalues at or below
+/// `rtol` times the largest count as zero, as `torch.linalg.pinv` does with its relative
+/// tolerance (which TorchJD's IMTL-G and ConFIG use).
+pub fn pinv_mul(k: &Gram, b: &[f64], rtol: f64) -> Vec<f64> {
+    let (lambda, v) = symmetric_eigen(k);
+    let max = lambda.iter().copied().fold(0.0f64, f64::max);
+    let n = b.len();
+    let mut x = vec![0.0; n];
+    for (c, l) in lambda.iter().enumerate().filter(|(_, l)| **l > rtol * max && max > 0.0) {
+        let coef: f64 = (0..n).map(|i| v[i][c] * b[i]).sum::<f64>() / l;
+        for (i, xi) in x.iter_mut().enumerate() {
+            *xi += coef * v[i][c];
+        }
     }
-    if ab >= bb {
-        return (0.0, bb);
-    }
-    let gamma = (bb - ab) / (aa + bb - 2.0 * ab);
-    (gamma, gamma * gamma * aa + 2.0 * gamma * (1.0 - gamma) * ab + (1.0 - gamma) * (1.0 - gamma) * bb)
+    x
+}
+
+/// The relative eigenvalue tolerance of a Gram matrix formed in f32 from T gradients: T·ε_f32·8,
+/// just above the rounding noise of its entries (so directions the gradients do not span count
+/// as zero), and far below any direction a gradient really has.
+pub fn f32_gram_rtol(t: usize) -> f64 {
+    8.0 * t as f64 * f64::from(f32::EPSILON)
 }
 
 /// Solve `A x = b` for a small dense `A` by Gaussian elimination with partial pivoting;
@@ -190,6 +239,58 @@ pub fn solve(a: &Gram, b: &[f64]) -> Option<Vec<f64>> {
         x[row] = (m[row][n] - s) / m[row][row];
     }
     Some(x)
+}
+
+/// Solve `A x = b` for a small symmetric positive definite `A` by Cholesky; where rounding
+/// makes a pivot non-positive (curvature below f64's resolution in some direction), the
+/// smallest damping `A + μI` (μ = 1e-14, 1e-12, … times the largest diagonal) that factors,
+/// so the step stays a descent direction. `None` only for a non-finite `A`.
+pub fn solve_spd_damped(a: &Gram, b: &[f64]) -> Option<Vec<f64>> {
+    let n = b.len();
+    let scale = (0..n).map(|i| a[i][i]).fold(0.0f64, f64::max);
+    if !scale.is_finite() || a.iter().flatten().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let mut mu = 0.0;
+    loop {
+        if let Some(l) = cholesky(a, mu) {
+            // L y = b, then Lᵀ x = y.
+            let mut y = vec![0.0; n];
+            for i in 0..n {
+                y[i] = (b[i] - (0..i).map(|j| l[i][j] * y[j]).sum::<f64>()) / l[i][i];
+            }
+            let mut x = vec![0.0; n];
+            for i in (0..n).rev() {
+                x[i] = (y[i] - (i + 1..n).map(|j| l[j][i] * x[j]).sum::<f64>()) / l[i][i];
+            }
+            return Some(x);
+        }
+        mu = if mu == 0.0 { 1e-14 * scale.max(f64::MIN_POSITIVE) } else { mu * 100.0 };
+        if mu > scale.max(f64::MIN_POSITIVE) * 1e6 {
+            return None;
+        }
+    }
+}
+
+/// The lower Cholesky factor of `A + μI`, or `None` at a non-positive pivot.
+fn cholesky(a: &Gram, mu: f64) -> Option<Gram> {
+    let n = a.len();
+    let mut l = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|m| l[i][m] * l[j][m]).sum();
+            if i == j {
+                let d = a[i][i] + mu - s;
+                if !(d > 0.0) {
+                    return None;
+                }
+                l[i][i] = d.sqrt();
+            } else {
+                l[i][j] = (a[i][j] - s) / l[j][j];
+            }
+        }
+    }
+    Some(l)
 }
 
 /// Eigenvalues and eigenvectors (columns of the returned matrix) of a small symmetric matrix,
@@ -254,17 +355,49 @@ mod tests {
 
     #[test]
     fn min_norm_point_of_two_and_three_gradients() {
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
         // g1 = (1, 0), g2 = (0, 2): λ = (4/5, 1/5), the point (4/5, 2/5).
-        let k = vec![vec![1.0, 0.0], vec![0.0, 4.0]];
-        let l = min_norm_point(&k, 250, 1e-9);
-        assert!((l[0] - 0.8).abs() < 1e-12 && (l[1] - 0.2).abs() < 1e-12, "{l:?}");
-        // Three orthonormal gradients: the centroid.
+        let l = min_norm_point(&vec![vec![1.0, 0.0], vec![0.0, 4.0]]);
+        assert!(close(&l, &[0.8, 0.2]), "{l:?}");
+        // Three orthonormal gradients: the centroid, exactly.
         let k = vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]];
-        let l = min_norm_point(&k, 1000, 1e-12);
-        assert!(l.iter().all(|x| (x - 1.0 / 3.0).abs() < 1e-3), "{l:?}");
+        let l = min_norm_point(&k);
+        assert!(close(&l, &[1.0 / 3.0; 3]), "{l:?}");
         // A gradient inside the hull's cone: (1, 0) and (2, 0) → all weight on the shorter.
-        let k = vec![vec![1.0, 2.0], vec![2.0, 4.0]];
-        assert_eq!(min_norm_point(&k, 250, 1e-9), vec![1.0, 0.0]);
+        assert_eq!(min_norm_point(&vec![vec![1.0, 2.0], vec![2.0, 4.0]]), vec![1.0, 0.0]);
+    }
+
+    #[test]
+    fn min_norm_point_is_exactly_zero_where_the_hull_holds_the_origin() {
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        // (1, 0), (0, 1), (−1, −1): 0 = (g1 + g2 + g3)/3. Frank–Wolfe stalls at ~1e-3 here.
+        let g = [[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]];
+        let k: Gram = g.iter().map(|a| g.iter().map(|b| a[0] * b[0] + a[1] * b[1]).collect()).collect();
+        let l = min_norm_point(&k);
+        assert!(quad(&k, &l) < 1e-28, "{l:?}");
+        assert!(l.iter().all(|x| (x - 1.0 / 3.0).abs() < 1e-12), "{l:?}");
+        // More tasks than dimensions (T = 4 in R¹): 1, −1, 2, −3 → 0 on the edge (1, −1).
+        let g = [1.0, -1.0, 2.0, -3.0];
+        let k: Gram = g.iter().map(|a| g.iter().map(|b| a * b).collect()).collect();
+        let l = min_norm_point(&k);
+        assert!(quad(&k, &l) < 1e-28 && l.iter().all(|x| *x >= 0.0), "{l:?}");
+        // The closest point lies inside a face: g = (1, 1, 0), (1, −1, 0), (3, 0, 1):
+        // the edge g1–g2 holds (1, 0, 0), and g3 does not improve on it ((1,0,0)·g3 = 3 > 1).
+        let g = [[1.0, 1.0, 0.0], [1.0, -1.0, 0.0], [3.0, 0.0, 1.0]];
+        let dot = |a: &[f64; 3], b: &[f64; 3]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let k: Gram = g.iter().map(|a| g.iter().map(|b| dot(a, b)).collect()).collect();
+        let l = min_norm_point(&k);
+        assert!(close(&l, &[0.5, 0.5, 0.0]), "{l:?}");
+    }
+
+    #[test]
+    fn pinv_mul_is_the_least_squares_minimum_norm_solution() {
+        // K = diag(2, 0): pinv(K)(1, 1) = (1/2, 0).
+        let x = pinv_mul(&vec![vec![2.0, 0.0], vec![0.0, 0.0]], &[1.0, 1.0], 1e-6);
+        assert!((x[0] - 0.5).abs() < 1e-12 && x[1].abs() < 1e-12, "{x:?}");
+        // [[1, 1], [1, 1]] has eigenvalues 2 (along (1, 1)/√2) and 0: pinv = K/4.
+        let x = pinv_mul(&vec![vec![1.0, 1.0], vec![1.0, 1.0]], &[1.0, 3.0], 1e-6);
+        assert!((x[0] - 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12, "{x:?}");
     }
 
     #[test]
@@ -291,6 +424,11 @@ mod tests {
         let x = solve(&a, &[3.0, 5.0]).unwrap();
         assert!((x[0] - 0.8).abs() < 1e-12 && (x[1] - 1.4).abs() < 1e-12, "{x:?}");
         assert!(solve(&vec![vec![1.0, 2.0], vec![2.0, 4.0]], &[1.0, 2.0]).is_none());
+        let x = solve_spd_damped(&a, &[3.0, 5.0]).unwrap();
+        assert!((x[0] - 0.8).abs() < 1e-12 && (x[1] - 1.4).abs() < 1e-12, "{x:?}");
+        // Singular: damped just enough to factor, and still a descent direction (xᵀb > 0).
+        let x = solve_spd_damped(&vec![vec![1.0, 1.0], vec![1.0, 1.0]], &[1.0, 0.0]).unwrap();
+        assert!(x.iter().all(|v| v.is_finite()) && x[0] > 0.0, "{x:?}");
 
         let device = Device::ndarray();
         let g = Tensor::<2>::from_floats([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]], &device);

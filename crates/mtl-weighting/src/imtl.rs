@@ -4,10 +4,15 @@
 //! ICLR 2021 (<https://openreview.net/forum?id=IMPnRXEWpvr>), §3.2.
 //!
 //! Find the update g = Σ_t α_t g_t (Σ α_t = 1) whose projections on the unit task gradients
-//! u_t = g_t/‖g_t‖ are all equal: with D the rows g₁ − g_t and U the rows u₁ − u_t
-//! (t = 2..T), α_{2..T} = g₁Uᵀ (DUᵀ)⁻¹ and α₁ = 1 − Σ_{t≥2} α_t. Every product is an entry of
-//! the Gram matrix divided by norms, so the (T−1)×(T−1) system is solved on the host. When it is
-//! singular (e.g. two identical gradients) the mean gradient is used.
+//! u_t = g_t/‖g_t‖ are all equal. The paper writes the closed form α_{2..T} = g₁Uᵀ(DUᵀ)⁻¹
+//! (D the rows g₁ − g_t, U the rows u₁ − u_t); equivalently g_tᵀg = (Kα)_t ∝ ‖g_t‖, so
+//! α ∝ K⁻¹n with n the gradient norms, normalised to Σ α = 1. With more tasks than gradient
+//! dimensions, or dependent gradients, K is singular and the paper's inverse does not exist
+//! (f32 noise then yields huge, meaningless weights); as TorchJD 0.18's `IMTLG`, α ∝ pinv(K)·n,
+//! the least-squares solution of minimum norm, with eigenvalues of K below its f32 rounding
+//! ([`f32_gram_rtol`]) counted as zero. When Σ pinv(K)·n vanishes (e.g. two opposite gradients)
+//! no such combination exists and, as in TorchJD, the weights are zero. Checked against
+//! TorchJD's `IMTLG` (`tests/fixtures/torchjd/`).
 //!
 //! [`Imtl`] is the paper's full method, IMTL = IMTL-L + IMTL-G, as LibMTL's `IMTL`: the losses
 //! are scaled to e^{s_t}L_t − s_t, so the task gradients become e^{s_t}g_t, IMTL-G combines those,
@@ -20,7 +25,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
-use crate::gram::{Gram, HostAdam, combine, gram, host, solve};
+use crate::gram::{Gram, HostAdam, combine, f32_gram_rtol, gram, host, pinv_mul};
 use serde::{Deserialize, Serialize};
 
 /// IMTL-G.
@@ -40,28 +45,17 @@ impl ImtlG {
     }
 }
 
-/// The closed-form α of IMTL-G from the Gram matrix.
-pub fn imtl_g_weights(k: &Gram) -> Vec<f64> {
+/// IMTL-G's α from the Gram matrix: pinv(K)·n / Σ(pinv(K)·n), n the gradient norms, with
+/// eigenvalues below `rtol` of the largest counted as zero; zeros where the sum vanishes.
+pub fn imtl_g_weights(k: &Gram, rtol: f64) -> Vec<f64> {
     let t = k.len();
-    let mean = vec![1.0 / t as f64; t];
-    if t == 1 {
-        return vec![1.0];
-    }
     let n: Vec<f64> = (0..t).map(|i| k[i][i].max(0.0).sqrt()).collect();
-    if n.iter().any(|x| *x <= 1e-30) {
-        return mean;
+    let v = pinv_mul(k, &n, rtol);
+    let (sum, size) = (v.iter().sum::<f64>(), v.iter().map(|x| x.abs()).sum::<f64>());
+    if !(sum.abs() > 1e-12 * size) || !sum.is_finite() {
+        return vec![0.0; t];
     }
-    // g₁·(u₁ − u_j) and (g₁ − g_i)·(u₁ − u_j) for i, j = 2..T.
-    let gu = |i: usize, j: usize| k[i][j] / n[j];
-    let rhs: Vec<f64> = (1..t).map(|j| gu(0, 0) - gu(0, j)).collect();
-    let m: Gram =
-        (1..t).map(|i| (1..t).map(|j| gu(0, 0) - gu(0, j) - gu(i, 0) + gu(i, j)).collect()).collect();
-    // α Mᵀ... the row vector α_{2..T} solves α M = rhs, i.e. Mᵀ αᵀ = rhsᵀ.
-    let mt: Gram = (0..t - 1).map(|j| (0..t - 1).map(|i| m[i][j]).collect()).collect();
-    let Some(a) = solve(&mt, &rhs) else { return mean };
-    let mut alpha = vec![1.0 - a.iter().sum::<f64>()];
-    alpha.extend(a);
-    if alpha.iter().all(|x| x.is_finite()) { alpha } else { mean }
+    v.iter().map(|x| x / sum).collect()
 }
 
 impl WeightingMethod for ImtlG {
@@ -76,7 +70,7 @@ impl WeightingMethod for ImtlG {
         _losses: Tensor<1>,
     ) -> GradientCombination {
         debug_assert_eq!(gradients.dims()[0], self.num_tasks);
-        let w = imtl_g_weights(&gram(&gradients));
+        let w = imtl_g_weights(&gram(&gradients), f32_gram_rtol(self.num_tasks));
         combine(gradients, &w)
     }
 }
@@ -129,7 +123,11 @@ impl WeightingMethod for Imtl {
         let scaled: Gram = (0..self.num_tasks)
             .map(|i| (0..self.num_tasks).map(|j| e[i] * e[j] * k[i][j]).collect())
             .collect();
-        let w: Vec<f64> = imtl_g_weights(&scaled).iter().zip(&e).map(|(a, e)| a * e).collect();
+        let w: Vec<f64> = imtl_g_weights(&scaled, f32_gram_rtol(self.num_tasks))
+            .iter()
+            .zip(&e)
+            .map(|(a, e)| a * e)
+            .collect();
         let g: Vec<f64> = host(losses).iter().zip(&e).map(|(l, e)| e * l - 1.0).collect();
         let st = &mut self.state;
         st.adam.step(&mut st.s, &g, self.lr);
@@ -206,7 +204,7 @@ mod tests {
             &device,
         );
         let k = gram(&g);
-        let alpha = imtl_g_weights(&k);
+        let alpha = imtl_g_weights(&k, f32_gram_rtol(3));
         assert!((alpha.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{alpha:?}");
         // g·u_t = Σ_j α_j K_jt / ‖g_t‖ must be the same for every t.
         let proj: Vec<f64> =
@@ -229,7 +227,7 @@ mod tests {
             .into_data()
             .to_vec::<f32>()
             .unwrap();
-        let want = imtl_g_weights(&gram(&g));
+        let want = imtl_g_weights(&gram(&g), f32_gram_rtol(2));
         assert!(w.iter().zip(&want).all(|(a, b)| (*a as f64 - b).abs() < 1e-6), "{w:?} vs {want:?}");
         for _ in 0..500 {
             imtl.combine_gradients(&ctx, g.clone(), losses.clone());
@@ -245,9 +243,31 @@ mod tests {
     #[test]
     fn two_orthogonal_gradients_get_weights_inverse_to_their_norms() {
         // g₁ = (2, 0), g₂ = (0, 1): equal projections need α₁·2 = α₂·1 → α = (1/3, 2/3).
-        let a = imtl_g_weights(&vec![vec![4.0, 0.0], vec![0.0, 1.0]]);
+        let a = imtl_g_weights(&vec![vec![4.0, 0.0], vec![0.0, 1.0]], 1e-9);
         assert!((a[0] - 1.0 / 3.0).abs() < 1e-12 && (a[1] - 2.0 / 3.0).abs() < 1e-12, "{a:?}");
-        // Identical gradients: singular system, mean weights.
-        assert_eq!(imtl_g_weights(&vec![vec![1.0, 1.0], vec![1.0, 1.0]]), vec![0.5, 0.5]);
+        // Identical gradients: pinv(K)·n = (K/4)(1, 1) = (1/2, 1/2).
+        let a = imtl_g_weights(&vec![vec![1.0, 1.0], vec![1.0, 1.0]], 1e-9);
+        assert!(a.iter().all(|x| (x - 0.5).abs() < 1e-12), "{a:?}");
+        // Opposite gradients: n is orthogonal to K's range, no combination exists: zeros.
+        assert_eq!(imtl_g_weights(&vec![vec![1.0, -1.0], vec![-1.0, 1.0]], 1e-9), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn regression_more_tasks_than_dimensions_use_the_pseudo_inverse() {
+        // Issue #20: G = [[1, 0], [0, 1], [.6, .8]] (T = 3 > P = 2) gave w = [1.5, 2, −2.5] and
+        // d = 0, since f32 noise slipped past the singularity test. TorchJD 0.18.0 (torch 2.15,
+        // float64): `IMTLG().gramian_weighting(G @ G.T)` → [0.3514, 0.2432, 0.4054] =
+        // (13, 9, 15)/37, `IMTLG()(G)` → [0.5946, 0.5676] = (22, 21)/37.
+        let device = Device::ndarray();
+        let g = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], &device);
+        let ctx =
+            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let losses = Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device);
+        let c = ImtlG::new(3).combine_gradients(&ctx, g, losses);
+        let w = c.weights.into_data().to_vec::<f32>().unwrap();
+        let d = c.gradient.into_data().to_vec::<f32>().unwrap();
+        let close = |a: &[f32], b: &[f64]| a.iter().zip(b).all(|(x, y)| (f64::from(*x) - y).abs() < 1e-5);
+        assert!(close(&w, &[13.0 / 37.0, 9.0 / 37.0, 15.0 / 37.0]), "{w:?}");
+        assert!(close(&d, &[22.0 / 37.0, 21.0 / 37.0]), "{d:?}");
     }
 }

@@ -171,6 +171,10 @@ impl WeightingMethod for Weighting {
     fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
         self.method().load_state(state)
     }
+
+    fn reused_weight_steps(&self) -> Option<u64> {
+        self.method_ref().reused_weight_steps()
+    }
 }
 
 #[cfg(test)]
