@@ -191,6 +191,10 @@ fn every_optimizer_route_clipping_setting_and_weighting_method_trains() {
             let last = log[2]["train"]["loss"][task].as_f64().unwrap();
             assert!(last < first, "{overrides:?}, task {task}: loss {first} -> {last}");
         }
+        // The methods that solve for their weights count the steps that found none.
+        let reused = &log[2]["train"]["reused_weight_steps"];
+        let solves = overrides.iter().any(|o| o.contains("=nash_mtl") || o.contains("=fairgrad"));
+        assert_eq!(reused.is_u64(), solves, "{overrides:?}: {reused}");
         // The gradient routes log the task-gradient norms and cosines.
         let g = &log[2]["train"]["gradients"];
         if *gradient_route {

@@ -4,12 +4,14 @@
 //! Learning", CVPR 2023 (<https://arxiv.org/abs/2305.19000>), Algorithm 1, as LibMTL's
 //! `Aligned_MTL` computes it.
 //!
-//! With the eigendecomposition K = VΛVᵀ of the Gram matrix, restricted to the eigenvalues above
-//! λ_max·T·ε (ε = 2⁻²³, f32 machine epsilon), the aligning transform is
+//! With the eigendecomposition K = VΛVᵀ of the Gram matrix, restricted to the directions the
+//! gradients span ([`gram_eigen`]: rank judged on the cosine matrix against f32 rounding, so a
+//! small-norm task keeps its direction), the aligning transform is
 //! B = √λ_min · V Λ^{−1/2} Vᵀ and the task weights are w = B·1: the gradient system is made
 //! orthogonal with equal component norms (condition number 1), scaled to the smallest
 //! component. For orthogonal task gradients, w_t = min_s ‖g_s‖ / ‖g_t‖. On the representation
-//! route this is the paper's Aligned-MTL-UB.
+//! route this is the paper's Aligned-MTL-UB. Checked against TorchJD 0.18.0's `AlignedMTL`
+//! (`tests/fixtures/torchjd/`; TorchJD uses B·1/T).
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -17,7 +19,7 @@ use burn::tensor::Tensor;
 
 use crate::base::MethodConfig;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{Gram, combine, gram, symmetric_eigen};
+use crate::gram::{Gram, combine, f32_gram_rtol, gram, gram_eigen};
 use serde::{Deserialize, Serialize};
 
 /// Aligned-MTL.
@@ -40,22 +42,14 @@ impl AlignedMtl {
 /// Aligned-MTL's weights w = B·1.
 pub fn aligned_weights(k: &Gram) -> Vec<f64> {
     let t = k.len();
-    let (lambda, v) = symmetric_eigen(k);
-    let max = lambda.iter().copied().fold(0.0f64, f64::max);
-    let tol = max * t as f64 * f64::from(f32::EPSILON);
-    let kept: Vec<usize> = (0..t).filter(|i| lambda[*i] > tol).collect();
+    let kept = gram_eigen(k, f32_gram_rtol(t));
     if kept.is_empty() {
         return vec![0.0; t];
     }
-    let min = kept.iter().map(|i| lambda[*i]).fold(f64::INFINITY, f64::min);
-    // w_i = √λ_min Σ_j Σ_k V_ik λ_k^{−½} V_jk.
+    let min = kept.iter().map(|(l, _)| *l).fold(f64::INFINITY, f64::min);
+    // w_i = √λ_min Σ_k V_ik λ_k^{−½} Σ_j V_jk.
     (0..t)
-        .map(|i| {
-            kept.iter()
-                .map(|&k| v[i][k] / lambda[k].sqrt() * (0..t).map(|j| v[j][k]).sum::<f64>())
-                .sum::<f64>()
-                * min.sqrt()
-        })
+        .map(|i| kept.iter().map(|(l, v)| v[i] / l.sqrt() * v.iter().sum::<f64>()).sum::<f64>() * min.sqrt())
         .collect()
 }
 
@@ -92,6 +86,7 @@ impl MethodConfig for AlignedMtlConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gram::symmetric_eigen;
 
     #[test]
     fn orthogonal_gradients_are_scaled_to_the_smallest_norm() {

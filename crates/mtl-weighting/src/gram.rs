@@ -187,26 +187,85 @@ fn affine_minimiser(k: &Gram, active: &[usize]) -> Option<Vec<f64>> {
     Some(x)
 }
 
-/// `pinv(K) b` for a small symmetric positive semi-definite `K`: eigenvalues at or below
-/// `rtol` times the largest count as zero, as `torch.linalg.pinv` does with its relative
-/// tolerance (which TorchJD's IMTL-G and ConFIG use).
-pub fn pinv_mul(k: &Gram, b: &[f64], rtol: f64) -> Vec<f64> {
-    let (lambda, v) = symmetric_eigen(k);
-    let max = lambda.iter().copied().fold(0.0f64, f64::max);
-    let n = b.len();
-    let mut x = vec![0.0; n];
-    for (c, l) in lambda.iter().enumerate().filter(|(_, l)| **l > rtol * max && max > 0.0) {
-        let coef: f64 = (0..n).map(|i| v[i][c] * b[i]).sum::<f64>() / l;
-        for (i, xi) in x.iter_mut().enumerate() {
-            *xi += coef * v[i][c];
+/// The eigenpairs `(λ, v)` of a Gram matrix K = GGᵀ on the directions the gradients span,
+/// with its numerical null space removed. Rounding in K formed from f32 gradients is relative
+/// to the norms of the two gradients of each entry, not to K's largest eigenvalue, so a
+/// direction is judged on the cosine matrix C = D⁻¹KD⁻¹ (D = diag of the norms): eigenvectors
+/// of C with eigenvalues at or below `rtol` of C's largest, mapped back by D⁻¹, and zero
+/// gradients, form the null space N of K. K is then projected off N and decomposed; its
+/// remaining eigenvalues are genuine however small (a task whose gradient is 10⁻⁴ of the
+/// others keeps its direction, as it does in float64).
+pub fn gram_eigen(k: &Gram, rtol: f64) -> Vec<(f64, Vec<f64>)> {
+    let t = k.len();
+    let n: Vec<f64> = (0..t).map(|i| k[i][i].max(0.0).sqrt()).collect();
+    let live: Vec<usize> = (0..t).filter(|i| n[*i] > 0.0 && n[*i].is_finite()).collect();
+    let mut null: Vec<Vec<f64>> = (0..t)
+        .filter(|i| !live.contains(i))
+        .map(|i| (0..t).map(|j| f64::from(u8::from(i == j))).collect())
+        .collect();
+    if !live.is_empty() {
+        let c: Gram = live.iter().map(|&i| live.iter().map(|&j| k[i][j] / (n[i] * n[j])).collect()).collect();
+        let (lc, vc) = symmetric_eigen(&c);
+        let max = lc.iter().copied().fold(0.0f64, f64::max);
+        for (col, _) in lc.iter().enumerate().filter(|(_, l)| **l <= rtol * max) {
+            let mut x = vec![0.0; t];
+            for (r, &i) in live.iter().enumerate() {
+                x[i] = vc[r][col] / n[i];
+            }
+            null.push(x);
         }
+    }
+    // Orthonormalise N (modified Gram–Schmidt).
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for mut x in null {
+        for b in &basis {
+            let dot: f64 = x.iter().zip(b).map(|(a, b)| a * b).sum();
+            x.iter_mut().zip(b).for_each(|(a, b)| *a -= dot * b);
+        }
+        let norm = x.iter().map(|a| a * a).sum::<f64>().sqrt();
+        if norm > 1e-8 {
+            basis.push(x.iter().map(|a| a / norm).collect());
+        }
+    }
+    // K' = PKP with P = I − NNᵀ: its eigenvalues on N are 0; drop those q smallest.
+    let p: Gram = (0..t)
+        .map(|i| {
+            (0..t)
+                .map(|j| f64::from(u8::from(i == j)) - basis.iter().map(|b| b[i] * b[j]).sum::<f64>())
+                .collect()
+        })
+        .collect();
+    let mul = |a: &Gram, b: &Gram| -> Gram {
+        (0..t).map(|i| (0..t).map(|j| (0..t).map(|m| a[i][m] * b[m][j]).sum()).collect()).collect()
+    };
+    let kp = mul(&mul(&p, k), &p);
+    let sym: Gram = (0..t).map(|i| (0..t).map(|j| 0.5 * (kp[i][j] + kp[j][i])).collect()).collect();
+    let (lambda, v) = symmetric_eigen(&sym);
+    let mut order: Vec<usize> = (0..t).collect();
+    order.sort_by(|a, b| lambda[*a].total_cmp(&lambda[*b]));
+    order
+        .into_iter()
+        .skip(basis.len())
+        .filter(|c| lambda[*c] > 0.0)
+        .map(|c| (lambda[c], (0..t).map(|i| v[i][c]).collect()))
+        .collect()
+}
+
+/// `pinv(K) b` for a Gram matrix K, on the directions [`gram_eigen`] keeps — the
+/// least-squares solution of minimum norm, as `torch.linalg.pinv` (which TorchJD's IMTL-G
+/// uses) gives in float64.
+pub fn pinv_mul(k: &Gram, b: &[f64], rtol: f64) -> Vec<f64> {
+    let mut x = vec![0.0; b.len()];
+    for (l, v) in gram_eigen(k, rtol) {
+        let coef: f64 = v.iter().zip(b).map(|(v, b)| v * b).sum::<f64>() / l;
+        x.iter_mut().zip(&v).for_each(|(x, v)| *x += coef * v);
     }
     x
 }
 
-/// The relative eigenvalue tolerance of a Gram matrix formed in f32 from T gradients: T·ε_f32·8,
-/// just above the rounding noise of its entries (so directions the gradients do not span count
-/// as zero), and far below any direction a gradient really has.
+/// The relative eigenvalue tolerance of the cosine matrix of T gradients held in f32:
+/// 8·T·ε_f32, just above the rounding noise of its entries (so directions the gradients do not
+/// span count as zero), and far below any direction they really have.
 pub fn f32_gram_rtol(t: usize) -> f64 {
     8.0 * t as f64 * f64::from(f32::EPSILON)
 }

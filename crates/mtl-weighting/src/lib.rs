@@ -34,6 +34,8 @@ mod mgda;
 mod moco;
 pub(crate) mod nash;
 mod pcgrad;
+#[cfg(test)]
+mod peer;
 mod registry;
 mod rlw;
 mod sdmgrad;

@@ -23,6 +23,9 @@ pub struct EpochMeans {
     pub weights: Vec<f64>,
     /// On the gradient routes: the T gradient norms, then the mean and minimum cosine.
     pub gradients: Option<Vec<f64>>,
+    /// For methods that solve for their weights (Nash-MTL, FairGrad): the steps of this epoch
+    /// that found no solution and reused the previous weights.
+    pub reused_weight_steps: Option<u64>,
 }
 
 /// The backend seed of epoch `epoch` (dropout masks), derived from the run seed.
@@ -48,6 +51,7 @@ pub(super) fn train_epoch(
         Some(groups) => sampled_epoch(groups, t_count, config.sampling, config.seed, epoch),
         None => epoch_permutation(run.train_data.len(), config.seed, epoch),
     };
+    let reused_before = state.weighting.reused_weight_steps();
     let mut sums: [Option<Tensor<1>>; 3] = [None, None, None];
     let add = |sum: &mut Option<Tensor<1>>, x: &Tensor<1>| {
         *sum = Some(sum.take().map_or(x.clone(), |s| s + x.clone()));
@@ -92,6 +96,10 @@ pub(super) fn train_epoch(
         losses: mean(losses).expect("an epoch has steps"),
         weights: mean(weights).expect("an epoch has steps"),
         gradients: mean(gradients),
+        reused_weight_steps: state
+            .weighting
+            .reused_weight_steps()
+            .map(|after| after.saturating_sub(reused_before.unwrap_or(0))),
     };
     Ok((state, means))
 }

@@ -84,6 +84,9 @@ impl Run<'_> {
                 "cos_min": json_f64(g[t + 1]),
             });
         }
+        if let Some(n) = means.reused_weight_steps {
+            record["train"]["reused_weight_steps"] = n.into();
+        }
         if let Some(labels) = self.config.model.architecture.gate_labels() {
             record["valid_gates"] = valid.gates_json(&self.config.tasks, &labels);
         }
@@ -110,6 +113,14 @@ impl Run<'_> {
                 .map_or(String::new(), |d| format!(" Δp={:+.2}% Δm={:+.2}%", d.delta_p, d.delta_m)),
             if v.improved { "  (best)" } else { "" }
         )];
+        if let Some(n) = means.reused_weight_steps.filter(|n| *n > 0) {
+            lines.push(format!(
+                "{}: {n} of {} steps found no weights (0 lies in the convex hull of the task gradients) \
+                 and reused the previous ones",
+                c.weighting.name(),
+                self.steps_per_epoch
+            ));
+        }
         if v.cut {
             let lr = self.schedule.lr(self.meta.steps_done, epoch + 1, &self.meta.selection.plateau);
             lines.push(format!("{monitor} stalled: learning rate cut to {lr:.3e} (reduce-on-plateau)"));
