@@ -68,7 +68,7 @@ fn solve_simplex(k: &Gram, b: &[f64], c: f64) -> Vec<f64> {
     let t = b.len();
     let kb = mat_vec(k, b);
     let scale = (0..t).map(|i| k[i][i]).fold(0.0f64, f64::max);
-    if !(scale > 0.0) || !scale.is_finite() {
+    if scale.is_nan() || scale <= 0.0 || scale.is_infinite() {
         return b.to_vec();
     }
     // F is not smooth where g_w = 0 (0 in the hull), which Newton cannot cross: √(wᵀKw) is
@@ -108,7 +108,7 @@ fn solve_simplex(k: &Gram, b: &[f64], c: f64) -> Vec<f64> {
             let Some(y) = solve(&m, &rhs) else { break };
             let step: Vec<f64> = (0..t).map(|i| d[i] * y[i]).collect();
             let decrement = -step.iter().zip(&grad).map(|(s, g)| s * g).sum::<f64>();
-            if !(decrement > 1e-13 * scale) {
+            if decrement.is_nan() || decrement <= 1e-13 * scale {
                 break;
             }
             let f0 = barrier(&w, tau);

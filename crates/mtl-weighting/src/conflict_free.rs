@@ -53,7 +53,7 @@ pub fn config_weights(k: &Gram, rtol: f64) -> Vec<f64> {
     let a: Vec<f64> =
         pinv_mul(&uu, &vec![1.0; t], rtol).iter().enumerate().map(|(i, b)| b * inv(i)).collect();
     let norm2 = quad(k, &a);
-    if !(norm2 > 0.0) || !norm2.is_finite() {
+    if norm2.is_nan() || norm2 <= 0.0 || norm2.is_infinite() {
         return vec![0.0; t];
     }
     let projections: f64 = mat_vec(k, &a).iter().sum();

@@ -21,7 +21,7 @@ use burn::tensor::Tensor;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
 use crate::gram::{combine, gram};
-use crate::nash::power_barrier_weights;
+use crate::nash::{SolvedWeights, power_barrier_weights};
 use serde::{Deserialize, Serialize};
 
 /// FairGrad.
@@ -29,16 +29,9 @@ use serde::{Deserialize, Serialize};
 pub struct FairGrad {
     num_tasks: usize,
     alpha: f64,
+    /// The last solution and the count of steps without one.
     #[module(skip)]
-    state: FairGradState,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct FairGradState {
-    /// The last solution.
-    last: Option<Vec<f64>>,
-    /// Steps on which no solution existed and `last` was reused.
-    reused: u64,
+    state: SolvedWeights,
 }
 
 impl FairGrad {
@@ -48,7 +41,7 @@ impl FairGrad {
 
     /// FairGrad over `num_tasks` tasks with fairness α > 0.
     pub fn new(num_tasks: usize, alpha: f64) -> Self {
-        Self { num_tasks, alpha, state: FairGradState::default() }
+        Self { num_tasks, alpha, state: SolvedWeights::default() }
     }
 }
 
@@ -63,37 +56,22 @@ impl WeightingMethod for FairGrad {
         gradients: Tensor<2>,
         _losses: Tensor<1>,
     ) -> GradientCombination {
-        match power_barrier_weights(&gram(&gradients), 1.0 / self.alpha) {
-            Some(w) => self.state.last = Some(w),
-            None => self.state.reused += 1,
-        }
-        let w = self.state.last.clone().unwrap_or_else(|| vec![1.0 / self.num_tasks as f64; self.num_tasks]);
+        self.state.record(power_barrier_weights(&gram(&gradients), 1.0 / self.alpha));
+        let w = self.state.weights_or(1.0 / self.num_tasks as f64, self.num_tasks);
         combine(gradients, &w)
     }
 
     fn reused_weight_steps(&self) -> Option<u64> {
-        Some(self.state.reused)
+        Some(self.state.reused())
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).expect("numbers serialise")
+        self.state.to_json()
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        // Checkpoints from before FairGrad kept a state hold none: start afresh.
-        if state.is_null() {
-            self.state = FairGradState::default();
-            return Ok(());
-        }
-        let s: FairGradState =
-            serde_json::from_value(state.clone()).map_err(|e| format!("FairGrad state: {e}"))?;
-        if s.last.as_ref().is_some_and(|w| w.len() != self.num_tasks) {
-            return Err(format!(
-                "FairGrad state holds weights of another number of tasks than {}",
-                self.num_tasks
-            ));
-        }
-        self.state = s;
+        // Checkpoints from before FairGrad kept a state hold `null`: it starts afresh.
+        self.state = SolvedWeights::from_json(state, self.num_tasks, "FairGrad")?;
         Ok(())
     }
 }

@@ -121,7 +121,7 @@ pub fn project_simplex(v: &[f64]) -> Vec<f64> {
 pub fn min_norm_point(k: &Gram) -> Vec<f64> {
     let t = k.len();
     let scale = (0..t).map(|i| k[i][i]).fold(0.0f64, f64::max);
-    if t == 1 || !(scale > 0.0) || !scale.is_finite() {
+    if t == 1 || scale.is_nan() || scale <= 0.0 || scale.is_infinite() {
         return vec![1.0 / t as f64; t];
     }
     let tol = 1e-12 * scale;
@@ -340,7 +340,7 @@ fn cholesky(a: &Gram, mu: f64) -> Option<Gram> {
             let s: f64 = (0..j).map(|m| l[i][m] * l[j][m]).sum();
             if i == j {
                 let d = a[i][i] + mu - s;
-                if !(d > 0.0) {
+                if d.is_nan() || d <= 0.0 {
                     return None;
                 }
                 l[i][i] = d.sqrt();

@@ -52,7 +52,7 @@ pub fn imtl_g_weights(k: &Gram, rtol: f64) -> Vec<f64> {
     let n: Vec<f64> = (0..t).map(|i| k[i][i].max(0.0).sqrt()).collect();
     let v = pinv_mul(k, &n, rtol);
     let (sum, size) = (v.iter().sum::<f64>(), v.iter().map(|x| x.abs()).sum::<f64>());
-    if !(sum.abs() > 1e-12 * size) || !sum.is_finite() {
+    if !sum.is_finite() || sum.abs() <= 1e-12 * size {
         return vec![0.0; t];
     }
     v.iter().map(|x| x / sum).collect()

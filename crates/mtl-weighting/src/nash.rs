@@ -34,17 +34,60 @@ pub struct NashMtl {
     num_tasks: usize,
     update_weights_every: usize,
     max_norm: f64,
+    /// The last solution (before clipping) and the count of steps without one.
     #[module(skip)]
-    state: NashState,
+    state: SolvedWeights,
 }
 
+/// What a method that solves for its weights keeps between steps (Nash-MTL, FairGrad): the
+/// last solution, and how many steps found none and reused it. Saved in checkpoints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct NashState {
-    /// The last solution, before clipping.
-    alpha: Option<Vec<f64>>,
-    /// Steps on which no solution existed and `alpha` was reused.
+pub(crate) struct SolvedWeights {
+    /// The last solution (`alpha` in checkpoints from before the count existed).
+    #[serde(alias = "alpha")]
+    last: Option<Vec<f64>>,
+    /// Steps on which no solution existed and `last` was reused.
     #[serde(default)]
     reused: u64,
+}
+
+impl SolvedWeights {
+    /// Keep a new solution, or count a step without one.
+    pub(crate) fn record(&mut self, solved: Option<Vec<f64>>) {
+        match solved {
+            Some(w) => self.last = Some(w),
+            None => self.reused += 1,
+        }
+    }
+
+    /// The last solution, or `start` for each of `num_tasks` tasks before the first.
+    pub(crate) fn weights_or(&self, start: f64, num_tasks: usize) -> Vec<f64> {
+        self.last.clone().unwrap_or_else(|| vec![start; num_tasks])
+    }
+
+    pub(crate) fn reused(&self) -> u64 {
+        self.reused
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("numbers serialise")
+    }
+
+    /// Restore [`SolvedWeights::to_json`]; `null` (a checkpoint without it) starts afresh.
+    pub(crate) fn from_json(
+        state: &serde_json::Value,
+        num_tasks: usize,
+        method: &str,
+    ) -> Result<Self, String> {
+        if state.is_null() {
+            return Ok(Self::default());
+        }
+        let s: Self = serde_json::from_value(state.clone()).map_err(|e| format!("{method} state: {e}"))?;
+        if s.last.as_ref().is_some_and(|w| w.len() != num_tasks) {
+            return Err(format!("{method} state holds weights of another number of tasks than {num_tasks}"));
+        }
+        Ok(s)
+    }
 }
 
 impl NashMtl {
@@ -59,7 +102,7 @@ impl NashMtl {
             num_tasks,
             update_weights_every: update_weights_every.max(1),
             max_norm,
-            state: NashState::default(),
+            state: SolvedWeights::default(),
         }
     }
 }
@@ -184,13 +227,10 @@ impl WeightingMethod for NashMtl {
         _losses: Tensor<1>,
     ) -> GradientCombination {
         let k = gram(&gradients);
-        if self.state.alpha.is_none() || ctx.step.is_multiple_of(self.update_weights_every) {
-            match nash_weights(&k) {
-                Some(a) => self.state.alpha = Some(a),
-                None => self.state.reused += 1,
-            }
+        if self.state.last.is_none() || ctx.step.is_multiple_of(self.update_weights_every) {
+            self.state.record(nash_weights(&k));
         }
-        let mut w = self.state.alpha.clone().unwrap_or_else(|| vec![1.0; self.num_tasks]);
+        let mut w = self.state.weights_or(1.0, self.num_tasks);
         let norm = quad(&k, &w).max(0.0).sqrt();
         if self.max_norm > 0.0 && norm > self.max_norm {
             w.iter_mut().for_each(|x| *x *= self.max_norm / norm);
@@ -199,27 +239,15 @@ impl WeightingMethod for NashMtl {
     }
 
     fn reused_weight_steps(&self) -> Option<u64> {
-        Some(self.state.reused)
+        Some(self.state.reused())
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).expect("numbers serialise")
+        self.state.to_json()
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        if state.is_null() {
-            self.state = NashState::default();
-            return Ok(());
-        }
-        let s: NashState =
-            serde_json::from_value(state.clone()).map_err(|e| format!("Nash-MTL state: {e}"))?;
-        if s.alpha.as_ref().is_some_and(|a| a.len() != self.num_tasks) {
-            return Err(format!(
-                "Nash-MTL state holds weights of another number of tasks than {}",
-                self.num_tasks
-            ));
-        }
-        self.state = s;
+        self.state = SolvedWeights::from_json(state, self.num_tasks, "Nash-MTL")?;
         Ok(())
     }
 }
@@ -259,6 +287,10 @@ impl MethodConfig for NashMtlConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ctx(step: usize) -> StepContext {
+        StepContext { epoch: 0, step, steps_per_epoch: 4, input: WeightingInput::ParameterGradients }
+    }
 
     fn gram_of(rows: &[[f64; 2]]) -> Gram {
         rows.iter().map(|a| rows.iter().map(|b| a[0] * b[0] + a[1] * b[1]).collect()).collect()
@@ -383,15 +415,13 @@ mod tests {
     #[test]
     fn the_update_has_norm_sqrt_t_and_is_clipped_to_max_norm() {
         let device = Device::ndarray();
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
         let losses = Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device);
         let g = Tensor::<2>::from_floats([[2.0, 0.0, 1.0], [0.0, 1.0, -0.5], [1.0, 1.0, 1.0]], &device);
         let norm = |c: GradientCombination| c.gradient.powi_scalar(2).sum().into_scalar::<f32>().sqrt();
-        let raw = NashMtl::new(3, 1, 0.0).combine_gradients(&ctx, g.clone(), losses.clone());
+        let raw = NashMtl::new(3, 1, 0.0).combine_gradients(&ctx(0), g.clone(), losses.clone());
         // αᵀKα = Σ α_t (Kα)_t = Σ 1 = T.
         assert!((norm(raw) - 3f32.sqrt()).abs() < 1e-5);
-        let clipped = NashMtl::new(3, 1, 1.0).combine_gradients(&ctx, g, losses);
+        let clipped = NashMtl::new(3, 1, 1.0).combine_gradients(&ctx(0), g, losses);
         assert!((norm(clipped) - 1.0).abs() < 1e-5);
     }
 
@@ -399,12 +429,6 @@ mod tests {
     fn steps_without_a_solution_reuse_the_weights_and_are_counted() {
         let device = Device::ndarray();
         let mut nash = NashMtl::new(2, 1, 0.0);
-        let ctx = |step| StepContext {
-            epoch: 0,
-            step,
-            steps_per_epoch: 4,
-            input: WeightingInput::ParameterGradients,
-        };
         let losses = Tensor::<1>::from_floats([1.0, 1.0], &device);
         // Before any solution: ones, as the authors start.
         let opposite = Tensor::<2>::from_floats([[1.0, 0.0], [-2.0, 0.0]], &device);
@@ -425,12 +449,6 @@ mod tests {
     fn weights_are_reused_between_updates_and_saved() {
         let device = Device::ndarray();
         let mut nash = NashMtl::new(2, 2, 0.0);
-        let ctx = |step| StepContext {
-            epoch: 0,
-            step,
-            steps_per_epoch: 4,
-            input: WeightingInput::ParameterGradients,
-        };
         let losses = Tensor::<1>::from_floats([1.0, 1.0], &device);
         let g1 = Tensor::<2>::from_floats([[2.0, 0.0], [0.0, 1.0]], &device);
         let g2 = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 3.0]], &device);
@@ -443,7 +461,7 @@ mod tests {
         assert_eq!(other.state, nash.state);
         // A checkpoint written before the count existed still loads.
         other.load_state(&serde_json::json!({ "alpha": [1.0, 2.0] })).unwrap();
-        assert_eq!(other.reused_weight_steps(), Some(0));
+        assert_eq!((other.state.last.clone(), other.reused_weight_steps()), (Some(vec![1.0, 2.0]), Some(0)));
         let w2 = nash.combine_gradients(&ctx(2), g2, losses).weights.into_data();
         assert_ne!(w0, w2, "step 2 solves again");
     }

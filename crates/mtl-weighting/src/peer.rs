@@ -124,7 +124,7 @@ impl Tally {
     fn check(&mut self, method: &'static str, case: &Case, got: &[f64], want: &[f64]) {
         *self.compared.entry(method).or_default() += 1;
         let (err, tol) = (distance(got, want), 1e-4 * norm(want) + 1e-6 * case.rms);
-        if !(err <= tol) {
+        if err.is_nan() || err > tol {
             self.failures.push(format!("{method} on {}: ‖d − d_ref‖ = {err:.3e} > {tol:.3e}", case.name));
         }
     }
