@@ -130,11 +130,13 @@ pub fn barrier_has_no_solution(k: &Gram) -> bool {
 /// w is the minimiser of the strictly convex f(w) = ½ wᵀKw − Σ φ(w_t) with φ' = w^{−p}
 /// (φ = log for p = 1), found by damped Newton on K scaled to a unit largest diagonal (the
 /// solution scales back as w = ŵ·s^{−1/(1+p)}), from the orthogonal-case solution rescaled to
-/// the best point of its ray. The step is accepted on Armijo's test on f, or, once f's change is
-/// below its rounding, when it lowers the residual: Armijo alone cannot resolve the last steps
-/// (f moves by ~1e-16 there) and would freeze the iterate short of the answer. It stops when
-/// every equation holds to 1e-12 relative to the size of its terms,
-/// |(Kw)_t − w_t^{−p}| ≤ 1e-12·(Σ_j |K_tj| w_j + w_t^{−p}).
+/// the best point of its ray. A step is accepted on Armijo's test on f (which carries the
+/// iterate far from the answer) or on a sufficient decrease of the equations' residual
+/// relative to the size of their terms (which carries it the last digits: near the answer f
+/// moves by ~1e-16, below what Armijo on f resolves, and Armijo alone froze the iterate short
+/// of it; issue #20). It stops when every equation holds to 1e-12 of its terms,
+/// |(Kw)_t − w_t^{−p}| ≤ 1e-12·(Σ_j |K_tj| w_j + w_t^{−p}); an iterate that can make no more
+/// progress in f64 is kept if within 1e-8.
 pub fn power_barrier_weights(k: &Gram, p: f64) -> Option<Vec<f64>> {
     if barrier_has_no_solution(k) {
         return None;
@@ -189,11 +191,10 @@ fn barrier_newton(k: &Gram, p: f64) -> Option<Vec<f64>> {
             y.iter_mut().zip(dy).for_each(|(y, dy)| *y += dy);
         }
         let step: Vec<f64> = y.iter().zip(&d).map(|(y, d)| y * d).collect();
-        // Backtrack on the weighted residual ‖W g‖² (W = 1/size, fixed for the search): the
-        // Newton step is a descent direction for it (its slope is −2‖W g‖²) whatever W, and
-        // unlike f it stays resolvable in f64 down to the answer, whose terms may differ by
-        // many orders of magnitude. Start from the longest step that keeps every weight
-        // positive (within 1% of the boundary).
+        // Backtrack until Armijo holds on f or on the weighted residual ‖W g‖² (W = 1/size,
+        // fixed for the search; the Newton step is a descent direction for it, slope −2‖W g‖²,
+        // whatever W), which stays resolvable in f64 down to the answer. Start from the longest
+        // step that keeps every weight positive (within 1% of the boundary).
         let m0 = merit(&g, &size);
         let (f0, slope) = (f(&a), step.iter().zip(&g).map(|(s, g)| s * g).sum::<f64>());
         let mut s =
