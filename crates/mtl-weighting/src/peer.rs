@@ -23,8 +23,8 @@
 //! - MGDA: mtl solves exactly (Wolfe's active set); the fixture runs TorchJD's Frank–Wolfe to
 //!   convergence, and mtl's point must be at least as close to 0 as TorchJD's default run.
 //! - Nash-MTL and FairGrad: where TorchJD's solver did not converge (its equation residual is
-//!   above 1e-6, which happens for Nash-MTL on 9 matrices, ECOS failing, and for FairGrad on
-//!   the matrices with very different norms), mtl must instead satisfy the equation itself;
+//!   above 1e-6: Nash-MTL on 9 of the 30 solvable matrices, ECOS stopping short, and
+//!   FairGrad on the matrices with very different norms), mtl must instead satisfy the equation itself;
 //!   where no solution exists (0 in the hull) mtl must say so, on exactly those matrices.
 //!
 //! Not compared: methods TorchJD lacks (GradNorm, DB-MTL, MoCo, IMTL, SDMGrad, the loss
