@@ -23,9 +23,10 @@
 //! - MGDA: mtl solves exactly (Wolfe's active set); the fixture runs TorchJD's Frank–Wolfe to
 //!   convergence, and mtl's point must be at least as close to 0 as TorchJD's default run.
 //! - Nash-MTL and FairGrad: where TorchJD's solver did not converge (its equation residual is
-//!   above 1e-6: Nash-MTL on 9 of the 30 solvable matrices, ECOS stopping short, and
-//!   FairGrad on the matrices with very different norms), mtl must instead satisfy the equation itself;
-//!   where no solution exists (0 in the hull) mtl must say so, on exactly those matrices.
+//!   above 1e-6 relative to its terms: Nash-MTL on 5 of the 30 solvable matrices, residual
+//!   0.2…1, ECOS stopping short; scipy's FairGrad converged on all), mtl must instead
+//!   satisfy the equation itself; where no solution exists (0 in the hull) mtl must say so,
+//!   on exactly those matrices.
 //!
 //! Not compared: methods TorchJD lacks (GradNorm, DB-MTL, MoCo, IMTL, SDMGrad, the loss
 //! methods) and TorchJD's that mtl lacks (Krum, TrimmedMean, …).
@@ -277,14 +278,8 @@ fn check_barrier_methods(case: &Case, tally: &mut Tally) {
         if case.barrier_residual(&w, p) > 1e-10 {
             tally.fail(format!("{method} on {}: mtl's weights do not solve the equation", case.name));
         }
-        let reference = if method == "nash_mtl" {
-            // TorchJD's α from its unclipped update: solve d = αᵀG through the Gram.
-            let d = case.vector(key);
-            let gd: Vec<f64> = case.g.iter().map(|r| r.iter().zip(&d).map(|(a, b)| a * b).sum()).collect();
-            crate::gram::pinv_mul(k, &gd, 1e-12)
-        } else {
-            case.weights(key)
-        };
+        // TorchJD's α (Nash-MTL: before clipping) or w.
+        let reference = case.weights(key);
         if case.barrier_residual(&reference, p) > 1e-6 {
             continue; // TorchJD's solver stopped short; checked above that mtl's does not.
         }
