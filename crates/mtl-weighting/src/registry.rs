@@ -194,3 +194,27 @@ mod tests {
         assert_eq!(WeightingConfig::by_name("nope"), None);
     }
 }
+
+#[cfg(test)]
+mod faults {
+    use super::*;
+
+    #[test]
+    fn non_finite_gradients_neither_panic_nor_hang_in_any_solver() {
+        // The trainer stops on a non-finite loss; a method must still return (not loop or
+        // panic) on the step that saw it.
+        let device = Device::ndarray();
+        let bad = [[f32::NAN, 1.0, 0.0], [0.0, f32::INFINITY, 1.0], [1.0, 0.0, 0.0]];
+        for name in WeightingConfig::NAMES {
+            let config = WeightingConfig::by_name(name).unwrap();
+            let Some(input) = config.inputs().iter().copied().find(|i| *i != WeightingInput::Losses) else {
+                continue;
+            };
+            let mut method = config.init(3, &device);
+            let ctx = StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input };
+            let g = Tensor::<2>::from_floats(bad, &device);
+            let c = method.combine_gradients(&ctx, g, Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device));
+            assert_eq!(c.weights.dims(), [3], "{name}");
+        }
+    }
+}
