@@ -42,6 +42,14 @@ pub struct StepContext {
     pub input: WeightingInput,
 }
 
+#[cfg(test)]
+impl StepContext {
+    /// The first step of a one-step epoch reading `input` (the context most tests need).
+    pub(crate) fn first_step(input: WeightingInput) -> Self {
+        Self { epoch: 0, step: 0, steps_per_epoch: 1, input }
+    }
+}
+
 /// The result of combining losses.
 #[derive(Debug, Clone)]
 pub struct LossCombination {

@@ -130,8 +130,7 @@ mod tests {
         // [1.736216216216217, 1.6572972972972964].
         let device = Device::ndarray();
         let g = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], &device);
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         let c = ConFig::new(3).combine_gradients(&ctx, g, Tensor::<1>::from_floats([1.0; 3], &device));
         let d = c.gradient.into_data().to_vec::<f32>().unwrap();
         assert!((d[0] - 1.736_216_2).abs() < 1e-5 && (d[1] - 1.657_297_3).abs() < 1e-5, "{d:?}");

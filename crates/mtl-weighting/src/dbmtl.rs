@@ -141,8 +141,7 @@ mod tests {
     fn log_gradients_are_averaged_and_scaled_to_the_largest_norm() {
         let device = Device::ndarray();
         let mut db = DbMtl::new(2, 0.9, 0.0);
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         let g = Tensor::<2>::from_floats([[2.0, 0.0], [0.0, 1.0]], &device);
         let losses = Tensor::<1>::from_floats([2.0, 0.5], &device);
         // Step 1: h = (g₁/2, g₂/0.5) = ((1, 0), (0, 2)); buffer = 0.1·h = ((0.1, 0), (0, 0.2));

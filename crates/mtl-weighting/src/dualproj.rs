@@ -124,8 +124,7 @@ mod tests {
     fn combine_returns_the_projected_gradient_on_the_device() {
         let device = Device::ndarray();
         let g = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, -2.0, 1.0], [2, 2]), &device);
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         let out = DualProj::new(0.0).combine_gradients(&ctx, g, Tensor::zeros([2], &device));
         let d = out.gradient.into_data().to_vec::<f32>().unwrap();
         assert!(d[0].abs() < 1e-5 && (d[1] - 0.5).abs() < 1e-5, "{d:?}");

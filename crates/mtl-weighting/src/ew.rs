@@ -74,7 +74,7 @@ mod tests {
     use burn::tensor::{Device, Tolerance};
 
     fn ctx(input: WeightingInput) -> StepContext {
-        StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input }
+        StepContext::first_step(input)
     }
 
     #[test]

@@ -134,8 +134,7 @@ mod tests {
     #[test]
     fn a_step_without_a_solution_keeps_the_last_weights_and_counts() {
         let device = Device::ndarray();
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         let losses = Tensor::<1>::from_floats([1.0, 1.0], &device);
         let mut fair = FairGrad::new(2, 1.0);
         let g = Tensor::<2>::from_floats([[2.0, 1.0], [-2.0, 1.0]], &device);

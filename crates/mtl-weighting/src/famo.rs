@@ -159,7 +159,7 @@ mod tests {
     use burn::tensor::Device;
 
     fn ctx() -> StepContext {
-        StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::Losses }
+        StepContext::first_step(WeightingInput::Losses)
     }
 
     #[test]

@@ -73,7 +73,7 @@ mod tests {
     fn gls_is_the_geometric_mean_with_its_gradient() {
         let device = Device::ndarray().autodiff();
         let losses = Tensor::<1>::from_floats([1.0, 4.0, 2.0], &device).require_grad();
-        let ctx = StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::Losses };
+        let ctx = StepContext::first_step(WeightingInput::Losses);
         let out = Gls::new(3).combine_losses(&ctx, losses.clone());
         // (1·4·2)^{1/3} = 2.
         assert!((out.loss.clone().inner().into_scalar::<f32>() - 2.0).abs() < 1e-6);
@@ -90,7 +90,7 @@ mod tests {
     fn a_task_without_labels_gets_no_gradient() {
         let device = Device::ndarray().autodiff();
         let losses = Tensor::<1>::from_floats([0.0, 4.0], &device).require_grad();
-        let ctx = StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::Losses };
+        let ctx = StepContext::first_step(WeightingInput::Losses);
         let out = Gls::new(2).combine_losses(&ctx, losses.clone());
         let g = losses.grad(&out.loss.backward()).unwrap().into_data().to_vec::<f32>().unwrap();
         assert!(g.iter().all(|x| x.is_finite()), "{g:?}");

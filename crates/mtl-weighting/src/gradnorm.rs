@@ -202,8 +202,7 @@ mod tests {
         use burn::tensor::Device;
         let device = Device::ndarray();
         let mut gn = GradNorm::new(2, 1.5, 0.1);
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         let g = Tensor::<2>::from_floats([[3.0, 0.0], [0.0, 1.0]], &device);
         let losses = Tensor::<1>::from_floats([1.0, 1.0], &device);
         let out = gn.combine_gradients(&ctx, g.clone(), losses.clone());

@@ -218,8 +218,7 @@ mod tests {
         let device = Device::ndarray();
         let g = Tensor::<2>::from_floats([[2.0, 0.0], [0.0, 1.0]], &device);
         let losses = Tensor::<1>::from_floats([4.0, 0.5], &device);
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         let mut imtl = Imtl::new(2, 0.05);
         let w = imtl
             .combine_gradients(&ctx, g.clone(), losses.clone())
@@ -260,8 +259,7 @@ mod tests {
         // (13, 9, 15)/37, `IMTLG()(G)` → [0.5946, 0.5676] = (22, 21)/37.
         let device = Device::ndarray();
         let g = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], &device);
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         let losses = Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device);
         let c = ImtlG::new(3).combine_gradients(&ctx, g, losses);
         let w = c.weights.into_data().to_vec::<f32>().unwrap();

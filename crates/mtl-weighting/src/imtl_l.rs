@@ -71,7 +71,7 @@ mod tests {
         let mut m = ImtlL::new(2, &device);
         m.log_scale = Param::from_tensor(Tensor::from_floats([0.0, 1.0], &device));
         let losses = Tensor::<1>::from_floats([2.0, 3.0], &device).require_grad();
-        let ctx = StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::Losses };
+        let ctx = StepContext::first_step(WeightingInput::Losses);
         let out = m.combine_losses(&ctx, losses.clone());
         let e = std::f32::consts::E;
         // L = 2 − 0 + 3e − 1.

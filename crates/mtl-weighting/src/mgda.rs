@@ -165,12 +165,7 @@ mod tests {
                 burn::tensor::TensorData::new(rows.iter().flatten().map(|x| *x as f32).collect(), [t, 2]),
                 &device,
             );
-            let ctx = StepContext {
-                epoch: 0,
-                step: 0,
-                steps_per_epoch: 1,
-                input: WeightingInput::ParameterGradients,
-            };
+            let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
             let c = Mgda::new(MgdaNormalization::None).combine_gradients(&ctx, g, Tensor::ones([t], &device));
             let d = c.gradient.into_data().to_vec::<f32>().unwrap();
             assert!(d.iter().all(|x| x.abs() < 1e-6), "{rows:?}: {d:?}");

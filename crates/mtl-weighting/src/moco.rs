@@ -164,8 +164,7 @@ mod tests {
         let device = Device::ndarray();
         let rates = MoCoConfig { beta: 0.5, beta_sigma: 0.5, gamma: 0.1, gamma_sigma: 0.5, rho: 0.0 };
         let mut moco = MoCo::new(2, rates);
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         // ĝ = L_t·g_t/‖g_t‖ = (2, 0), (0, 1); Y = 0 − 0.5(0 − Ĝ) = 0.5Ĝ = ((1, 0), (0, 0.5)).
         // YYᵀ λ with λ = (½, ½): (0.5, 0.125); λ = softmax((½, ½) − 0.1·(0.5, 0.125)).
         let g = Tensor::<2>::from_floats([[4.0, 0.0], [0.0, 3.0]], &device);

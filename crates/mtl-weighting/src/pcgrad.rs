@@ -150,8 +150,7 @@ pub(crate) mod tests {
         let device = Device::ndarray();
         let g = Tensor::<2>::from_floats([[1.0, 0.0], [-1.0, 1.0], [0.0, -1.0]], &device);
         let mut pc = PcGrad::new(3);
-        let ctx =
-            StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients };
+        let ctx = StepContext::first_step(WeightingInput::ParameterGradients);
         let losses = Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device);
         device.seed(3);
         let a = pc.combine_gradients(&ctx, g.clone(), losses.clone()).gradient.into_data();

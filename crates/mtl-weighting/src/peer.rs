@@ -136,7 +136,7 @@ impl Tally {
 }
 
 fn ctx() -> StepContext {
-    StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::ParameterGradients }
+    StepContext::first_step(WeightingInput::ParameterGradients)
 }
 
 fn device_update(method: &mut dyn WeightingMethod, case: &Case) -> Vec<f64> {

@@ -211,7 +211,7 @@ mod faults {
                 continue;
             };
             let mut method = config.init(3, &device);
-            let ctx = StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input };
+            let ctx = StepContext::first_step(input);
             let g = Tensor::<2>::from_floats(bad, &device);
             let c = method.combine_gradients(&ctx, g, Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device));
             assert_eq!(c.weights.dims(), [3], "{name}");

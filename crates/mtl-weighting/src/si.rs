@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn si_sums_log_losses_and_is_blind_to_loss_scale() {
         let device = Device::ndarray().autodiff();
-        let ctx = StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::Losses };
+        let ctx = StepContext::first_step(WeightingInput::Losses);
         let grad_of = |scale: f32| {
             let losses = Tensor::<1>::from_floats([2.0 * scale, 3.0], &device).require_grad();
             let out = Si::new(2).combine_losses(&ctx, losses.clone());

@@ -87,7 +87,7 @@ mod tests {
         let mut uw = Uw::new(2, 0.0, &device);
         uw.log_var = Param::from_tensor(Tensor::from_floats([0.0, 1.0], &device));
         let losses = Tensor::<1>::from_floats([2.0, 3.0], &device).require_grad();
-        let ctx = StepContext { epoch: 0, step: 0, steps_per_epoch: 1, input: WeightingInput::Losses };
+        let ctx = StepContext::first_step(WeightingInput::Losses);
         let out = uw.combine_losses(&ctx, losses.clone());
         // L = ½·2 + 0 + ½·e^{-1}·3 + ½ = 1.5 + 1.5/e
         let e = std::f32::consts::E;
