@@ -20,7 +20,7 @@ use burn::tensor::Tensor;
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig};
-use crate::gram::{Gram, combine, gram, mat_vec, quad, solve};
+use crate::gram::{Gram, combine, gram, largest_diagonal, mat_vec, quad, solve_bordered};
 use serde::{Deserialize, Serialize};
 
 /// Conflict-averse gradient descent.
@@ -58,19 +58,16 @@ impl CaGrad {
     }
 }
 
-/// min_{w ∈ Δ} F(w), F(w) = wᵀKb + c·√(wᵀKw), by a primal log-barrier method (Boyd & Vandenberghe, §11.3): for
-/// τ = 10⁻²…10⁻¹⁵ times the largest K_tt, damped Newton on F(w) − τ Σ log w_t under Σ w_t = 1
-/// (the bordered KKT system, Jacobi-scaled), each from the last one's answer; F is then within
-/// T·τ of its minimum. Newton's steps follow F's curvature, so gradients whose norms differ by
+/// min_{w ∈ Δ} F(w), F(w) = wᵀKb + c·√(wᵀKw), by a primal log-barrier method (Boyd &
+/// Vandenberghe, §11.3): for τ = 10⁻²…10⁻¹⁵ times the largest K_tt, damped Newton on
+/// F(w) − τ Σ log w_t under Σ w_t = 1 (the bordered KKT system, Jacobi-scaled), each from the
+/// last one's answer; F is then within T·τ of its minimum. Newton's steps follow F's curvature, so gradients whose norms differ by
 /// orders of magnitude (a Gram matrix conditioned 10⁸) cost no more steps, where projected
 /// gradient descent crawls (TorchJD calls Clarabel, the paper's code scipy's SLSQP).
 fn solve_simplex(k: &Gram, b: &[f64], c: f64) -> Vec<f64> {
     let t = b.len();
     let kb = mat_vec(k, b);
-    let scale = (0..t).map(|i| k[i][i]).fold(0.0f64, f64::max);
-    if scale.is_nan() || scale <= 0.0 || scale.is_infinite() {
-        return b.to_vec();
-    }
+    let Some(scale) = largest_diagonal(k) else { return b.to_vec() };
     // F is not smooth where g_w = 0 (0 in the hull), which Newton cannot cross: √(wᵀKw) is
     // smoothed to √(wᵀKw + ε) with ε = (τ/c)², which moves F by at most τ, the barrier's own
     // bias, and vanishes with it.
@@ -91,21 +88,9 @@ fn solve_simplex(k: &Gram, b: &[f64], c: f64) -> Vec<f64> {
             };
             let d: Vec<f64> = (0..t).map(|i| 1.0 / h(i, i).max(f64::MIN_POSITIVE).sqrt()).collect();
             // [D H D  D1; (D1)ᵀ 0] [y; ν] = [−D∇; 0], Δ = D y.
-            let m: Gram = (0..=t)
-                .map(|i| {
-                    (0..=t)
-                        .map(|j| match (i < t, j < t) {
-                            (true, true) => d[i] * h(i, j) * d[j],
-                            (true, false) => d[i],
-                            (false, true) => d[j],
-                            (false, false) => 0.0,
-                        })
-                        .collect()
-                })
-                .collect();
-            let mut rhs: Vec<f64> = (0..t).map(|i| -d[i] * grad[i]).collect();
-            rhs.push(0.0);
-            let Some(y) = solve(&m, &rhs) else { break };
+            let dhd: Gram = (0..t).map(|i| (0..t).map(|j| d[i] * h(i, j) * d[j]).collect()).collect();
+            let rhs: Vec<f64> = (0..t).map(|i| -d[i] * grad[i]).collect();
+            let Some(y) = solve_bordered(&dhd, &d, &rhs, 0.0) else { break };
             let step: Vec<f64> = (0..t).map(|i| d[i] * y[i]).collect();
             let decrement = -step.iter().zip(&grad).map(|(s, g)| s * g).sum::<f64>();
             if decrement.is_nan() || decrement <= 1e-13 * scale {

@@ -110,6 +110,37 @@ pub fn project_simplex(v: &[f64]) -> Vec<f64> {
     v.iter().map(|x| (x - theta).max(0.0)).collect()
 }
 
+/// The largest diagonal entry of K (the largest squared gradient norm), the scale the solvers
+/// measure their tolerances against; `None` when it is not a positive finite number (all
+/// gradients zero, or a non-finite one), where no solver has anything to do.
+pub fn largest_diagonal(k: &Gram) -> Option<f64> {
+    let scale = (0..k.len()).map(|i| k[i][i]).fold(0.0f64, f64::max);
+    (scale > 0.0 && scale.is_finite()).then_some(scale)
+}
+
+/// Solve the bordered system `[A u; uᵀ 0] [x; ν] = [b; c]` (a quadratic's stationary point
+/// under the constraint uᵀx = c) for x; `None` when it is singular to working precision.
+pub fn solve_bordered(a: &Gram, u: &[f64], b: &[f64], c: f64) -> Option<Vec<f64>> {
+    let n = u.len();
+    let m: Gram = (0..=n)
+        .map(|r| {
+            (0..=n)
+                .map(|col| match (r < n, col < n) {
+                    (true, true) => a[r][col],
+                    (true, false) => u[r],
+                    (false, true) => u[col],
+                    (false, false) => 0.0,
+                })
+                .collect()
+        })
+        .collect();
+    let mut rhs = b.to_vec();
+    rhs.push(c);
+    let mut x = solve(&m, &rhs)?;
+    x.truncate(n);
+    Some(x)
+}
+
 /// The minimum-norm point of the convex hull of the gradients: `argmin_{λ ∈ Δ} λᵀ K λ`,
 /// exactly (to rounding), by Wolfe's active-set algorithm (P. Wolfe, "Finding the nearest
 /// point in a polytope", Math. Programming 11, 1976) on the Gram matrix. A major cycle adds
@@ -120,10 +151,9 @@ pub fn project_simplex(v: &[f64]) -> Vec<f64> {
 /// at most P + 1 vertices (any T, any rank).
 pub fn min_norm_point(k: &Gram) -> Vec<f64> {
     let t = k.len();
-    let scale = (0..t).map(|i| k[i][i]).fold(0.0f64, f64::max);
-    if t == 1 || scale.is_nan() || scale <= 0.0 || scale.is_infinite() {
+    let Some(scale) = largest_diagonal(k).filter(|_| t > 1) else {
         return vec![1.0 / t as f64; t];
-    }
+    };
     let tol = 1e-12 * scale;
     let first = (0..t).min_by(|a, b| k[*a][*a].total_cmp(&k[*b][*b])).expect("T ≥ 1");
     let mut lambda = vec![0.0; t];
@@ -169,22 +199,8 @@ pub fn min_norm_point(k: &Gram) -> Vec<f64> {
 /// to working precision.
 fn affine_minimiser(k: &Gram, active: &[usize]) -> Option<Vec<f64>> {
     let n = active.len();
-    let a: Gram = (0..=n)
-        .map(|r| {
-            (0..=n)
-                .map(|c| match (r < n, c < n) {
-                    (true, true) => k[active[r]][active[c]],
-                    (false, false) => 0.0,
-                    _ => 1.0,
-                })
-                .collect()
-        })
-        .collect();
-    let mut b = vec![0.0; n + 1];
-    b[n] = 1.0;
-    let mut x = solve(&a, &b)?;
-    x.truncate(n);
-    Some(x)
+    let kss: Gram = active.iter().map(|&r| active.iter().map(|&c| k[r][c]).collect()).collect();
+    solve_bordered(&kss, &vec![1.0; n], &vec![0.0; n], 1.0)
 }
 
 /// The eigenpairs `(λ, v)` of a Gram matrix K = GGᵀ on the directions the gradients span,

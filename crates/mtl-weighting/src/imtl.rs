@@ -9,8 +9,9 @@
 //! α ∝ K⁻¹n with n the gradient norms, normalised to Σ α = 1. With more tasks than gradient
 //! dimensions, or dependent gradients, K is singular and the paper's inverse does not exist
 //! (f32 noise then yields huge, meaningless weights); as TorchJD 0.18's `IMTLG`, α ∝ pinv(K)·n,
-//! the least-squares solution of minimum norm, with eigenvalues of K below its f32 rounding
-//! ([`f32_gram_rtol`]) counted as zero. When Σ pinv(K)·n vanishes (e.g. two opposite gradients)
+//! the least-squares solution of minimum norm, on the directions the gradients span
+//! ([`crate::gram::gram_eigen`]: rank judged on the cosine matrix against f32 rounding,
+//! [`f32_gram_rtol`]). When Σ pinv(K)·n vanishes (e.g. two opposite gradients)
 //! no such combination exists and, as in TorchJD, the weights are zero. Checked against
 //! TorchJD's `IMTLG` (`tests/fixtures/torchjd/`).
 //!
@@ -46,7 +47,8 @@ impl ImtlG {
 }
 
 /// IMTL-G's α from the Gram matrix: pinv(K)·n / Σ(pinv(K)·n), n the gradient norms, with
-/// eigenvalues below `rtol` of the largest counted as zero; zeros where the sum vanishes.
+/// cosine-matrix eigenvalues below `rtol` of the largest counted as zero ([`pinv_mul`]);
+/// zeros where the sum vanishes.
 pub fn imtl_g_weights(k: &Gram, rtol: f64) -> Vec<f64> {
     let t = k.len();
     let n: Vec<f64> = (0..t).map(|i| k[i][i].max(0.0).sqrt()).collect();

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
-use crate::gram::{Gram, combine, gram, mat_vec, min_norm_point, quad, solve_spd_damped};
+use crate::gram::{Gram, combine, gram, largest_diagonal, mat_vec, min_norm_point, quad, solve_spd_damped};
 
 /// Nash-MTL.
 #[derive(Module, Debug)]
@@ -118,10 +118,8 @@ pub fn nash_weights(k: &Gram) -> Option<Vec<f64>> {
 /// and a unique minimiser exists. "Zero" is a squared distance below 1e-10 of the largest
 /// squared gradient norm, the resolution of a Gram matrix formed in f32.
 pub fn barrier_has_no_solution(k: &Gram) -> bool {
-    let scale = (0..k.len()).map(|i| k[i][i]).fold(0.0f64, f64::max);
-    !(scale > 0.0 && scale.is_finite())
-        || k.iter().flatten().any(|x| !x.is_finite())
-        || quad(k, &min_norm_point(k)) <= 1e-10 * scale
+    let Some(scale) = largest_diagonal(k) else { return true };
+    k.iter().flatten().any(|x| !x.is_finite()) || quad(k, &min_norm_point(k)) <= 1e-10 * scale
 }
 
 /// The w > 0 with Kw = w^{−p} (element-wise), or `None` when there is none
@@ -141,24 +139,35 @@ pub fn power_barrier_weights(k: &Gram, p: f64) -> Option<Vec<f64>> {
     if barrier_has_no_solution(k) {
         return None;
     }
-    let t = k.len();
-    let scale = (0..t).map(|i| k[i][i]).fold(0.0f64, f64::max);
+    let scale = largest_diagonal(k)?;
     let kh: Gram = k.iter().map(|r| r.iter().map(|x| x / scale).collect()).collect();
     let w = barrier_newton(&kh, p)?;
     let c = scale.powf(-1.0 / (1.0 + p));
     Some(w.iter().map(|x| x * c).collect())
 }
 
+/// The residuals g = Kw − w^{−p} of the equations (= ∇f) and the size of each one's terms,
+/// Σ_j |K_tj| w_j + w_t^{−p}, which bounds what rounding leaves of g_t.
+fn barrier_terms(k: &Gram, w: &[f64], p: f64) -> (Vec<f64>, Vec<f64>) {
+    let t = k.len();
+    let kw = mat_vec(k, w);
+    let g = (0..t).map(|i| kw[i] - w[i].powf(-p)).collect();
+    let size = (0..t).map(|i| (0..t).map(|j| k[i][j].abs() * w[j]).sum::<f64>() + w[i].powf(-p)).collect();
+    (g, size)
+}
+
+/// max_t |(Kw)_t − w_t^{−p}| relative to the size of the equation's terms: how well w solves
+/// Kw = w^{−p}, as far as rounding allows where (Kw)_t cancels (the solver's stop test, for
+/// the tests that check its answers).
+#[cfg(test)]
+pub(crate) fn barrier_residual(k: &Gram, w: &[f64], p: f64) -> f64 {
+    let (g, size) = barrier_terms(k, w, p);
+    g.iter().zip(&size).map(|(g, s)| g.abs() / s).fold(0.0, f64::max)
+}
+
 fn barrier_newton(k: &Gram, p: f64) -> Option<Vec<f64>> {
     let t = k.len();
-    // The residuals g = Kw − w^{−p} (= ∇f) and the size of each equation's terms.
-    let eval = |a: &[f64]| -> (Vec<f64>, Vec<f64>) {
-        let ka = mat_vec(k, a);
-        let g = (0..t).map(|i| ka[i] - a[i].powf(-p)).collect();
-        let size =
-            (0..t).map(|i| (0..t).map(|j| k[i][j].abs() * a[j]).sum::<f64>() + a[i].powf(-p)).collect();
-        (g, size)
-    };
+    let eval = |a: &[f64]| barrier_terms(k, a, p);
     let merit = |g: &[f64], size: &[f64]| g.iter().zip(size).map(|(g, s)| (g / s).powi(2)).sum::<f64>();
     let log = (p - 1.0).abs() < 1e-12;
     let f = |a: &[f64]| {
@@ -297,18 +306,6 @@ mod tests {
         rows.iter().map(|a| rows.iter().map(|b| a[0] * b[0] + a[1] * b[1]).collect()).collect()
     }
 
-    /// max_t |(Kw)_t − w_t^{−p}| relative to the size of the terms, Σ_j |K_tj| w_j + w_t^{−p}
-    /// (what rounding allows where (Kw)_t cancels).
-    fn relative_residual(k: &Gram, w: &[f64], p: f64) -> f64 {
-        let kw = mat_vec(k, w);
-        (0..w.len())
-            .map(|i| {
-                let size: f64 = (0..w.len()).map(|j| k[i][j].abs() * w[j]).sum::<f64>() + w[i].powf(-p);
-                (kw[i] - w[i].powf(-p)).abs() / size
-            })
-            .fold(0.0, f64::max)
-    }
-
     #[test]
     fn orthogonal_gradients_get_weights_inverse_to_their_norms() {
         let k = vec![vec![4.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 0.25]];
@@ -322,7 +319,7 @@ mod tests {
     fn the_solution_satisfies_the_bargaining_equation() {
         let k = vec![vec![2.0, 0.5, -0.3], vec![0.5, 1.0, 0.2], vec![-0.3, 0.2, 0.8]];
         let a = nash_weights(&k).unwrap();
-        assert!(a.iter().all(|x| *x > 0.0) && relative_residual(&k, &a, 1.0) < 1e-10, "{a:?}");
+        assert!(a.iter().all(|x| *x > 0.0) && barrier_residual(&k, &a, 1.0) < 1e-10, "{a:?}");
         // Opposite gradients have no solution.
         assert!(nash_weights(&vec![vec![1.0, -1.0], vec![-1.0, 1.0]]).is_none());
     }
@@ -333,7 +330,7 @@ mod tests {
         // these returned None and the step silently reused the previous weights.
         let k = gram_of(&[[3.0, 0.0], [-2.0, 1.0]]);
         let a = nash_weights(&k).expect("Kα = 1/α has a solution");
-        assert!(relative_residual(&k, &a, 1.0) < 1e-10, "{a:?}");
+        assert!(barrier_residual(&k, &a, 1.0) < 1e-10, "{a:?}");
         // FairGrad α = 1 on G = [[2, 1], [−2, 1]]: K = [[5, −3], [−3, 5]], so for w = (c, c)
         // the equation is 2c = 1/c and w = (1/√2, 1/√2).
         let k = gram_of(&[[2.0, 1.0], [-2.0, 1.0]]);
@@ -359,7 +356,7 @@ mod tests {
                 match power_barrier_weights(&k, p) {
                     Some(w) => {
                         assert!(!zero_row && !antiparallel, "{rows:?} p {p}: no solution exists, got {w:?}");
-                        let r = relative_residual(&k, &w, p);
+                        let r = barrier_residual(&k, &w, p);
                         assert!(w.iter().all(|x| *x > 0.0) && r < 1e-10, "{rows:?} p {p}: {w:?} r {r:e}");
                         solved += 1;
                     }
@@ -404,7 +401,7 @@ mod tests {
             for p in [1.0, 0.5, 2.0, 0.1, 10.0] {
                 match power_barrier_weights(&k, p) {
                     Some(w) => {
-                        let r = relative_residual(&k, &w, p);
+                        let r = barrier_residual(&k, &w, p);
                         assert!(r < 1e-10, "case {case} p {p}: residual {r:e}");
                     }
                     None => assert!(barrier_has_no_solution(&k), "case {case} p {p}: solvable, but refused"),

@@ -71,15 +71,10 @@ impl Case {
         Tensor::from_data(TensorData::new(flat, [t, p]), &Device::ndarray())
     }
 
-    /// max_t |(Kw)_t − w_t^{−p}| relative to the size of the terms.
-    fn barrier_residual(&self, w: &[f64], p: f64) -> f64 {
-        let kw = mat_vec(&self.k, w);
-        (0..self.t())
-            .map(|i| {
-                let size: f64 = (0..self.t()).map(|j| self.k[i][j].abs() * w[j]).sum::<f64>() + w[i].powf(-p);
-                (kw[i] - w[i].powf(-p)).abs() / size
-            })
-            .fold(0.0, f64::max)
+    /// The recorded visiting orders under `key`, one per task.
+    fn orders(&self, key: &str) -> Vec<Vec<usize>> {
+        let orders = self.data[key].as_array().unwrap_or_else(|| panic!("{}: no {key}", self.name));
+        orders.iter().map(|o| numbers(o).iter().map(|x| *x as usize).collect()).collect()
     }
 }
 
@@ -190,20 +185,10 @@ fn every_method_torchjd_also_has_matches_its_aggregation() {
         tally.check("aligned_mtl", case, &aligned, &case.vector("aligned_mtl"));
 
         // The random methods replay TorchJD's draws.
-        let orders: Vec<Vec<usize>> = case.data["pcgrad_orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| numbers(o).iter().map(|x| *x as usize).collect())
-            .collect();
+        let orders = case.orders("pcgrad_orders");
         let pcgrad = case.update(&crate::pcgrad::pcgrad_weights(k, &orders));
         tally.check("pcgrad", case, &pcgrad, &case.vector("pcgrad"));
-        let orders: Vec<Vec<usize>> = case.data["gradvac_orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| numbers(o).iter().map(|x| *x as usize).collect())
-            .collect();
+        let orders = case.orders("gradvac_orders");
         let gradvac = case.update(&crate::GradVac::new(t, 0.5).weights(k, &orders));
         tally.check("gradvac", case, &gradvac, &case.vector("gradvac"));
         let u = numbers(&case.data["graddrop_u"]);
@@ -275,12 +260,12 @@ fn check_barrier_methods(case: &Case, tally: &mut Tally) {
             tally.fail(format!("{method} on {}: found weights where no solution exists", case.name));
             continue;
         }
-        if case.barrier_residual(&w, p) > 1e-10 {
+        if crate::nash::barrier_residual(&case.k, &w, p) > 1e-10 {
             tally.fail(format!("{method} on {}: mtl's weights do not solve the equation", case.name));
         }
         // TorchJD's α (Nash-MTL: before clipping) or w.
         let reference = case.weights(key);
-        if case.barrier_residual(&reference, p) > 1e-6 {
+        if crate::nash::barrier_residual(&case.k, &reference, p) > 1e-6 {
             continue; // TorchJD's solver stopped short; checked above that mtl's does not.
         }
         tally.check(method, case, &case.update(&w), &case.update(&reference));
@@ -314,7 +299,7 @@ fn the_methods_as_configured_match_torchjd_through_the_device() {
         tally.check("config", case, &run(configured("config")), &case.vector("config"));
         tally.check("fairgrad", case, &run(configured("fairgrad")), &case.vector("fairgrad_1"));
         // Where TorchJD's ECOS stopped short, the barrier tests above hold mtl to the equation.
-        if case.barrier_residual(&case.weights("nash_mtl"), 1.0) <= 1e-6 {
+        if crate::nash::barrier_residual(&case.k, &case.weights("nash_mtl"), 1.0) <= 1e-6 {
             tally.check("nash_mtl", case, &run(configured("nash_mtl")), &case.vector("nash_mtl_clipped"));
         }
         // CAGrad without its default rescale (1 + c²), which TorchJD does not apply.
