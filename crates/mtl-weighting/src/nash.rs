@@ -236,14 +236,19 @@ impl WeightingMethod for NashMtl {
         gradients: Tensor<2>,
         _losses: Tensor<1>,
     ) -> GradientCombination {
-        let k = gram(&gradients);
-        if self.state.last.is_none() || ctx.step.is_multiple_of(self.update_weights_every) {
-            self.state.record(nash_weights(&k));
+        let solve = self.state.last.is_none() || ctx.step.is_multiple_of(self.update_weights_every);
+        // The Gram matrix (one device product and a host read) only when a solve or the
+        // clipping needs it: a reused, unclipped step costs just the combination.
+        let k = (solve || self.max_norm > 0.0).then(|| gram(&gradients));
+        if let Some(k) = k.as_ref().filter(|_| solve) {
+            self.state.record(nash_weights(k));
         }
         let mut w = self.state.weights_or(1.0, self.num_tasks);
-        let norm = quad(&k, &w).max(0.0).sqrt();
-        if self.max_norm > 0.0 && norm > self.max_norm {
-            w.iter_mut().for_each(|x| *x *= self.max_norm / norm);
+        if let Some(k) = k.as_ref().filter(|_| self.max_norm > 0.0) {
+            let norm = quad(k, &w).max(0.0).sqrt();
+            if norm > self.max_norm {
+                w.iter_mut().for_each(|x| *x *= self.max_norm / norm);
+            }
         }
         combine(gradients, &w)
     }
