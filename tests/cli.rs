@@ -562,3 +562,73 @@ fn compare_of_many_tasks_writes_a_compact_table_of_per_kind_means_beside_the_ful
     let got: f64 = ew.split('|').nth(4).unwrap().trim().parse().unwrap();
     assert!((got - want).abs() < 1e-4, "{got} vs {want}: {ew}");
 }
+
+#[test]
+fn nash_mtl_steps_without_a_solution_are_counted_and_said() {
+    // Task b is labelled on 10 of 120 rows, so most batches of 8 hold none of its labels: its
+    // gradient is zero, 0 lies in the hull of the task gradients and Nash-MTL has no weights
+    // for that step. The run goes on with the previous weights and says how often.
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("x1,x2,a,b\n");
+    for i in 0..120 {
+        let (x1, x2) = ((i % 7) as f64 / 7.0, (i % 5) as f64 / 5.0);
+        let b = if i < 10 { format!("{:.3}", x1 - x2) } else { "?".into() };
+        csv.push_str(&format!("{x1},{x2},{:.3},{b}\n", x1 + x2));
+    }
+    std::fs::write(dir.path().join("train.csv"), csv).unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[run]
+name = "sparse"
+
+[data]
+source = "csv"
+
+[data.csv]
+train = "train.csv"
+missing = ["?"]
+numeric = ["x1", "x2"]
+
+[data.split]
+train = 0.75
+valid = 0.25
+test = 0.0
+
+[[tasks]]
+name = "a"
+kind = "regression"
+
+[[tasks]]
+name = "b"
+kind = "regression"
+
+[model.encoder]
+kind = "tabular"
+hidden = [8]
+
+[weighting]
+method = "nash_mtl"
+
+[train]
+epochs = 2
+batch_size = 8
+"#,
+    )
+    .unwrap();
+    let o = mtl(&["train", cfg.to_str().unwrap(), "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = std::fs::read_to_string(dir.path().join("runs/sparse/metrics.jsonl")).unwrap();
+    let reused: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["train"]["reused_weight_steps"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(reused.iter().all(|n| *n > 0 && *n <= 12), "{reused:?}");
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(said.contains(&format!("nash_mtl: {} of 12 steps found no weights", reused[0])), "{said}");
+}
