@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use mtl_train::Error;
-use mtl_train::backend::select_device;
+use mtl_train::backend::{select_device, select_device_for};
 use mtl_train::export::ExportFormat;
+use mtl_train::parallel::World;
 use mtl_train::runs::{CheckpointChoice, SplitChoice};
 
 use crate::args::BackendArgs;
@@ -152,8 +153,17 @@ pub enum Command {
     Bench(BenchOptions),
 }
 
-/// Run a parsed command line.
-pub fn run(cli: Cli) -> Result<(), Error> {
+/// Run a parsed command line as one process of `world`.
+pub fn run(cli: Cli, world: &World) -> Result<(), Error> {
+    if world.is_parallel()
+        && !matches!(cli.command, Command::Train { single_task: false, .. } | Command::Devices)
+    {
+        return Err(Error::Usage(
+            "under mpirun/srun, mtl runs `train` (without --single-task) and `devices`; run the other \
+             commands as one process, without the launcher"
+                .into(),
+        ));
+    }
     match cli.command {
         Command::Train { config, set, out, resume, overwrite, single_task, quiet, backend } => {
             let (config, run_dir) = match &resume {
@@ -163,8 +173,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let args =
                 TrainArgs { config, set, run_dir, resume: resume.is_some(), overwrite, single_task, quiet };
             // The config is read before the device is chosen, so a bad config is reported first.
-            let device = || select_device(backend.backend, backend.device);
-            commands::train::run_with(args, device)
+            let device = || select_device_for(backend.backend, backend.device, world.local_rank());
+            commands::train::run_with(args, device, world)
         }
         Command::Eval { run_dir, split, checkpoint, json, backend } => {
             let device = select_device(backend.backend, backend.device)?;
@@ -187,7 +197,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Affinity(args) => commands::affinity::run_affinity(&args),
         Command::Data { config, set, json } => commands::data::run(&config, &set, json),
         Command::Check { config, set } => commands::check::run(&config, &set),
-        Command::Devices => commands::devices::run(),
+        Command::Devices => commands::devices::run(world),
         Command::Bench(options) => commands::bench::run_bench(&options),
     }
 }

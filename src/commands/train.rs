@@ -10,6 +10,7 @@ use mtl_train::evaluate::json_f64;
 use mtl_train::fit::{FitOptions, RunSummary, fit, writers};
 use mtl_train::io::atomic_write;
 use mtl_train::metrics::MetricKind;
+use mtl_train::parallel::World;
 use mtl_train::stl::{Baseline, StlReference, ensure_baselines};
 
 use crate::report::observers::{PlotObserver, ProgressObserver};
@@ -23,6 +24,18 @@ pub fn train(config: &RunConfig, options: &FitOptions, quiet: bool) -> Result<Ru
     }
     observers.push(PlotObserver::default());
     Ok(fit(config, options, &mut observers)?.summary)
+}
+
+/// Several processes on one machine share its cores: unless `RAYON_NUM_THREADS` says otherwise,
+/// each CPU backend gets cores / (processes on this machine) threads (at least one).
+fn share_cores(world: &World) {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / world.local_size()).max(1);
+    // Fails only when the pool already exists (nothing has started it yet).
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
 }
 
 /// Train the baselines of `config` that do not exist yet (continuing interrupted ones),
@@ -68,6 +81,7 @@ pub struct TrainArgs {
 pub fn run_with(
     args: TrainArgs,
     device: impl FnOnce() -> Result<SelectedDevice, Error>,
+    world: &World,
 ) -> Result<(), Error> {
     if args.resume
         && let Some(dir) = &args.run_dir
@@ -87,14 +101,20 @@ pub fn run_with(
     if args.single_task {
         return train_single_task(&config, args.run_dir, &device, args.quiet);
     }
+    if world.is_parallel() {
+        share_cores(world);
+    }
     let options = FitOptions {
         run_dir: args.run_dir,
         resume: args.resume,
         overwrite: args.overwrite,
+        world: world.clone(),
         ..FitOptions::new(device)
     };
     let summary = train(&config, &options, args.quiet)?;
-    println!("{}", summary.run_dir.join("summary.json").display());
+    if world.is_writer() {
+        println!("{}", summary.run_dir.join("summary.json").display());
+    }
     Ok(())
 }
 

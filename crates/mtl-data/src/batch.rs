@@ -16,6 +16,21 @@ pub struct MultiTaskBatch {
     pub targets: Vec<Tensor<1>>,
     /// Per task, 1 for a labelled sample, 0 otherwise. Shape `[batch]` each.
     pub masks: Vec<Tensor<1>>,
+    /// When this batch is one process's part of a global batch (data-parallel training), how
+    /// large a part; `None` for a whole batch.
+    pub share: Option<BatchShare>,
+}
+
+/// One process's part of a global batch. A task's loss is the masked mean over the *global*
+/// batch, L_t = Σ_i m_i ℓ_i / Σ_i m_i; the part's masked mean times `labels[t]` is its term of
+/// that sum, so the processes' terms add up to L_t whatever the labels' spread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchShare {
+    /// Per task: the part's label weight Σ m_i over the global batch's (0 where the global
+    /// batch has no label of the task).
+    pub labels: Vec<f32>,
+    /// The part's samples over the global batch's, for batch means that are not masked.
+    pub samples: f32,
 }
 
 impl MultiTaskBatch {
@@ -35,7 +50,28 @@ impl MultiTaskBatch {
             inputs: Tensor::from_data(TensorData::new(features, [b, d]), device),
             targets: data.targets.iter().map(column).collect(),
             masks: data.masks.iter().map(column).collect(),
+            share: None,
         }
+    }
+
+    /// Gather the part `part` of the global batch `global` (indices into `data`), with its
+    /// [`BatchShare`] of the global batch.
+    pub fn gather_part(
+        data: &MultiTaskDataset,
+        global: &[usize],
+        part: std::ops::Range<usize>,
+        device: &Device,
+    ) -> Self {
+        let weight = |mask: &Vec<f32>, idx: &[usize]| idx.iter().map(|&i| mask[i] as f64).sum::<f64>();
+        let local = &global[part];
+        let labels = (data.masks.iter())
+            .map(|m| {
+                let total = weight(m, global);
+                if total > 0.0 { (weight(m, local) / total) as f32 } else { 0.0 }
+            })
+            .collect();
+        let share = BatchShare { labels, samples: (local.len() as f64 / global.len() as f64) as f32 };
+        Self { share: Some(share), ..Self::gather(data, local, device) }
     }
 }
 
@@ -71,6 +107,28 @@ mod tests {
         let mut sorted = a.clone();
         sorted.sort();
         assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_part_knows_its_share_of_the_global_labels() {
+        use crate::dataset::MultiTaskDataset;
+        // Task 0 labelled on rows 0, 1, 3; task 1 on row 3 only (weight 2).
+        let data = MultiTaskDataset {
+            features: vec![0.0; 4],
+            num_features: 1,
+            targets: vec![vec![0.0; 4]; 2],
+            masks: vec![vec![1.0, 1.0, 0.0, 1.0], vec![0.0, 0.0, 0.0, 2.0]],
+            tasks: Vec::new(),
+            groups: None,
+            target_scales: Vec::new(),
+        };
+        let device = Device::ndarray();
+        let global = [0, 1, 2, 3];
+        let first = MultiTaskBatch::gather_part(&data, &global, 0..2, &device).share.unwrap();
+        let second = MultiTaskBatch::gather_part(&data, &global, 2..4, &device).share.unwrap();
+        assert_eq!(first, BatchShare { labels: vec![2.0 / 3.0, 0.0], samples: 0.5 });
+        assert_eq!(second, BatchShare { labels: vec![1.0 / 3.0, 1.0], samples: 0.5 });
+        assert!(MultiTaskBatch::gather(&data, &global, &device).share.is_none());
     }
 
     #[test]

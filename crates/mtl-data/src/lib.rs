@@ -17,7 +17,7 @@ mod synthetic;
 pub mod table;
 mod task;
 
-pub use batch::{MultiTaskBatch, batch_indices, epoch_permutation};
+pub use batch::{BatchShare, MultiTaskBatch, batch_indices, epoch_permutation};
 pub use dataset::MultiTaskDataset;
 pub use error::DataError;
 pub use multi_mnist::MultiMnistConfig;

@@ -51,6 +51,19 @@ impl MultiTaskModelConfig {
             .collect();
         MultiTaskModel { architecture: self.architecture.init(device), heads }
     }
+
+    /// Whether any layer (encoder, experts, gates, heads) has a dropout rate above 0, so that
+    /// a training forward draws random numbers. Read from the configs' `dropout` fields
+    /// through their `Debug` form, which names every field of every nested config, so a new
+    /// encoder or architecture is covered without being listed here.
+    pub fn has_dropout(&self) -> bool {
+        let text = format!("{self:?}");
+        text.match_indices("dropout: ").any(|(at, key)| {
+            let rest = &text[at + key.len()..];
+            let end = rest.find([',', ' ', '}', ')']).unwrap_or(rest.len());
+            rest[..end].parse::<f64>().is_ok_and(|p| p > 0.0)
+        })
+    }
 }
 
 impl MultiTaskModel {
@@ -101,6 +114,21 @@ mod tests {
     use crate::architecture::HpsConfig;
     use crate::encoder::{EncoderConfig, MlpConfig};
     use crate::params::{param_ids, parameter_count};
+
+    #[test]
+    fn dropout_is_found_in_the_encoder_and_in_the_heads() {
+        let plain = config();
+        assert!(!plain.has_dropout());
+        let heads = MultiTaskModelConfig { head_dropout: 0.25, ..config() };
+        assert!(heads.has_dropout());
+        let mut encoder = config();
+        if let ArchitectureConfig::Hps(h) = &mut encoder.architecture
+            && let EncoderConfig::Mlp(m) = &mut h.encoder
+        {
+            m.dropout = 1e-3;
+        }
+        assert!(encoder.has_dropout());
+    }
 
     fn config() -> MultiTaskModelConfig {
         MultiTaskModelConfig {

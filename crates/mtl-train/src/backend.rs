@@ -34,6 +34,17 @@ pub struct SelectedDevice {
 
 /// Turn `choice` and `--device index` into a device.
 pub fn select_device(choice: BackendChoice, index: Option<usize>) -> Result<SelectedDevice, Error> {
+    select_device_for(choice, index, 0)
+}
+
+/// [`select_device`] for the process of local rank `local_rank` (its rank among a job's
+/// processes on this machine): without `--device`, a GPU backend takes GPU `local_rank` modulo
+/// the GPUs found, so one machine with G GPUs runs G processes, one per GPU.
+pub fn select_device_for(
+    choice: BackendChoice,
+    index: Option<usize>,
+    local_rank: usize,
+) -> Result<SelectedDevice, Error> {
     match choice {
         BackendChoice::Flex | BackendChoice::Ndarray if index.unwrap_or(0) != 0 => Err(no_such_device(
             choice,
@@ -42,8 +53,8 @@ pub fn select_device(choice: BackendChoice, index: Option<usize>) -> Result<Sele
         )),
         BackendChoice::Flex => Ok(cpu(BackendChoice::Flex)),
         BackendChoice::Ndarray => Ok(cpu(BackendChoice::Ndarray)),
-        BackendChoice::Wgpu => wgpu(index, true),
-        BackendChoice::Auto => match wgpu(index, false) {
+        BackendChoice::Wgpu => wgpu(index, true, local_rank),
+        BackendChoice::Auto => match wgpu(index, false, local_rank) {
             Ok(d) => Ok(d),
             Err(e) if index.is_some() => Err(e),
             Err(_) => Ok(cpu(BackendChoice::Flex)),
@@ -79,11 +90,11 @@ fn cpu(backend: BackendChoice) -> SelectedDevice {
 }
 
 #[cfg(feature = "wgpu")]
-fn wgpu(index: Option<usize>, fallback_to_default: bool) -> Result<SelectedDevice, Error> {
+fn wgpu(index: Option<usize>, fallback_to_default: bool, local_rank: usize) -> Result<SelectedDevice, Error> {
     use burn::tensor::{DeviceKind, DeviceType};
     // `enumerate` lists real adapters only: software rasterisers are left out on purpose.
     let gpus = Device::enumerate(DeviceType::Wgpu).into_vec();
-    let i = index.unwrap_or(0);
+    let i = index.unwrap_or(if gpus.is_empty() { 0 } else { local_rank % gpus.len() });
     if let Some(device) = gpus.get(i) {
         return Ok(SelectedDevice {
             description: format!("wgpu GPU {i} of {} ({device:?})", gpus.len()),
@@ -103,7 +114,7 @@ fn wgpu(index: Option<usize>, fallback_to_default: bool) -> Result<SelectedDevic
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn wgpu(index: Option<usize>, fallback: bool) -> Result<SelectedDevice, Error> {
+fn wgpu(index: Option<usize>, fallback: bool, _local_rank: usize) -> Result<SelectedDevice, Error> {
     match index {
         // `auto` with a device index looks for that GPU, and this build has none.
         Some(i) if !fallback && i != 0 => Err(no_such_device(

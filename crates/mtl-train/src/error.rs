@@ -55,6 +55,20 @@ pub enum Error {
         /// Which checkpoint was kept.
         kept: String,
     },
+    /// Another process of a data-parallel job stopped (its own message says why).
+    #[error("rank {rank} of the job stopped with exit code {code} (its message is above); every rank stops")]
+    Peer {
+        /// The first rank that failed.
+        rank: usize,
+        /// Its exit code, which this rank exits with too.
+        code: i32,
+    },
+    /// The ranks of a data-parallel job ended up with different models (a failed run, exit 1).
+    #[error("{0}")]
+    RanksDiverged(String),
+    /// The processes of a data-parallel job disagree (another config or data on one rank).
+    #[error("{0}")]
+    Ranks(String),
     /// A file or folder could not be written or read: bad input (a path, a permission, a full or
     /// read-only file system), reported once with what to do.
     #[error("cannot use `{path}`: {}; {}", os_message(cause), io_advice(cause.kind()))]
@@ -77,8 +91,10 @@ impl Error {
             | Error::RunDir { .. }
             | Error::Input { .. }
             | Error::Usage(_)
+            | Error::Ranks(_)
             | Error::Io { .. } => 2,
-            Error::Diverged { .. } => 1,
+            Error::Peer { code, .. } => *code,
+            Error::Diverged { .. } | Error::RanksDiverged(_) => 1,
         }
     }
 }

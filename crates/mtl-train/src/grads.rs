@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::parallel::World;
 
 struct Flatten<'a> {
     grads: &'a GradientsParams,
@@ -66,6 +68,46 @@ impl ModuleVisitor for Unflatten<'_> {
 pub fn unflatten<M: Module>(module: &M, flat: Tensor<1>, ids: &HashSet<ParamId>, out: &mut GradientsParams) {
     let mut v = Unflatten { flat, offset: 0, ids, out };
     module.visit(&mut v);
+}
+
+struct Present<'a> {
+    grads: &'a GradientsParams,
+    ids: HashSet<ParamId>,
+}
+
+impl ModuleVisitor for Present<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self.grads.get::<D>(param.id).is_some() {
+            self.ids.insert(param.id);
+        }
+    }
+}
+
+/// Sum the gradients of `module`'s parameters in `grads` over the ranks of `world`, in place:
+/// one flat buffer, one collective (nothing for one process); `device` is the gradients' (inner)
+/// device. Every rank must hold gradients
+/// for the same parameters, as ranks that run the same step do. Gradients of parameters
+/// outside `module` (the weighting method's, computed from reduced values and so already equal
+/// on every rank) are left alone.
+pub fn sum_over_ranks<M: Module>(module: &M, grads: &mut GradientsParams, world: &World, device: &Device) {
+    if !world.is_parallel() {
+        return;
+    }
+    let mut present = Present { grads, ids: HashSet::new() };
+    module.visit(&mut present);
+    let ids = present.ids;
+    if ids.is_empty() {
+        return;
+    }
+    let mut host = host_f32(flatten(module, grads, &ids, device));
+    world.sum(&mut host);
+    let n = host.len();
+    unflatten(module, Tensor::from_data(TensorData::new(host, [n]), device), &ids, grads);
+}
+
+/// A tensor's values on the host, as f32.
+pub fn host_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")
 }
 
 struct SquaredNorm<'a> {

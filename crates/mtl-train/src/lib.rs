@@ -25,6 +25,7 @@ pub mod loss;
 pub mod metrics;
 pub mod optimizer;
 pub mod os;
+pub mod parallel;
 pub mod predict;
 pub mod runs;
 pub mod schedule;

@@ -5,12 +5,14 @@ use std::collections::HashSet;
 
 use burn::module::{Module, ParamId};
 use burn::optim::{GradientsAccumulator, GradientsParams};
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use mtl_data::{MultiTaskBatch, TaskSpec};
 use mtl_model::MultiTaskModel;
 use mtl_weighting::{StepContext, Weighting, WeightingInput, WeightingMethod};
 
+use crate::grads::host_f32;
 use crate::loss::masked_loss;
+use crate::parallel::World;
 
 /// Everything the optimizer updates: the network and the weighting method's parameters.
 #[derive(Module, Debug)]
@@ -73,28 +75,94 @@ pub fn train_step(
     tasks: &[TaskSpec],
     ctx: &StepContext,
 ) -> (GradientsParams, StepReport) {
-    let (grads, report) = match ctx.input {
-        WeightingInput::Losses => losses_route(state, batch, tasks, ctx),
-        WeightingInput::RepresentationGradients => representation_route(state, batch, tasks, ctx),
-        WeightingInput::ParameterGradients => parameter_route(state, batch, tasks, ctx),
+    train_step_in(state, batch, tasks, ctx, &Peers::alone())
+}
+
+/// How the processes of a data-parallel job share a step; [`Peers::alone`] for one process.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    /// The job's processes.
+    pub world: World,
+    /// Seed the device with this right before the weighting method runs, so that its random
+    /// draws (PCGrad's orders, RLW's weights, GradDrop's thresholds) are the same on every
+    /// rank even where dropout drew a different number of values on each.
+    pub method_seed: Option<u64>,
+}
+
+impl Peers {
+    /// One process: every reduction is the identity.
+    pub fn alone() -> Self {
+        Self { world: World::single(), method_seed: None }
+    }
+
+    fn seed_method(&self, device: &burn::tensor::Device) {
+        if let Some(seed) = self.method_seed {
+            device.seed(seed);
+        }
+    }
+}
+
+/// [`train_step`] on this rank's part of a global batch (`batch.share`): the task losses are
+/// the part's terms of the global masked means; every value the weighting method reads is
+/// reduced over the ranks first, so the method sees the global batch and its state stays the
+/// same on every rank; the parameter gradients are summed over the ranks.
+///
+/// Per route, the collectives of one step:
+/// - losses: the T losses (sum), then the model's gradients (sum, one flat buffer);
+/// - representation: this rank's `[T, part·d]` block of the matrix plus its T losses (one
+///   all-gather: the method then sees the whole `[T, batch·d]` matrix, which every method can
+///   use, GradDrop and MoCo included), then the model's gradients (sum);
+/// - parameters: the `[T, P]` matrix plus the T losses (sum), then the heads' and other
+///   non-shared gradients (sum); the combined shared gradient is computed from the global
+///   matrix on every rank and is not reduced again.
+pub fn train_step_in(
+    state: &mut TrainState,
+    batch: &MultiTaskBatch,
+    tasks: &[TaskSpec],
+    ctx: &StepContext,
+    peers: &Peers,
+) -> (GradientsParams, StepReport) {
+    let (mut local, global, report) = match ctx.input {
+        WeightingInput::Losses => losses_route(state, batch, tasks, ctx, peers),
+        WeightingInput::RepresentationGradients => representation_route(state, batch, tasks, ctx, peers),
+        WeightingInput::ParameterGradients => parameter_route(state, batch, tasks, ctx, peers),
     };
-    // The architecture's own loss term (DSelect-k's entropy) is outside the task weighting:
-    // its gradient is added to whatever the method produced.
-    let Some(reg) = state.model.regularizer(&batch.inputs) else {
-        return (grads, report);
+    // The architecture's own loss term (DSelect-k's entropy, a batch mean) is outside the task
+    // weighting: its gradient is added to whatever the method produced.
+    if let Some(reg) = state.model.regularizer(&batch.inputs) {
+        let reg = match &batch.share {
+            Some(share) => reg.mul_scalar(share.samples),
+            None => reg,
+        };
+        local = add(state, local, GradientsParams::from_grads(reg.backward(), state));
+    }
+    let device = batch.inputs.device().inner();
+    crate::grads::sum_over_ranks(&state.model, &mut local, &peers.world, &device);
+    let grads = match global {
+        Some(global) => add(state, local, global),
+        None => local,
     };
+    (grads, report)
+}
+
+fn add(state: &TrainState, a: GradientsParams, b: GradientsParams) -> GradientsParams {
     let mut acc = GradientsAccumulator::<TrainState>::new();
-    acc.accumulate(state, grads);
-    acc.accumulate(state, GradientsParams::from_grads(reg.backward(), state));
-    (acc.grads(), report)
+    acc.accumulate(state, a);
+    acc.accumulate(state, b);
+    acc.grads()
 }
 
 fn task_loss(t: usize, out: Tensor<2>, batch: &MultiTaskBatch, tasks: &[TaskSpec]) -> Tensor<1> {
-    masked_loss(tasks[t].kind, out, batch.targets[t].clone(), batch.masks[t].clone())
+    let loss = masked_loss(tasks[t].kind, out, batch.targets[t].clone(), batch.masks[t].clone());
+    match &batch.share {
+        Some(share) => loss.mul_scalar(share.labels[t]),
+        None => loss,
+    }
 }
 
 /// The masked loss of every task on `batch`, from one forward of `model`. Shape `[T]`; tracked
-/// when `model` and `batch` live on an autodiff device.
+/// when `model` and `batch` live on an autodiff device. On a part of a global batch, the
+/// part's terms of the global losses (sum them over the ranks).
 pub fn batch_losses(model: &MultiTaskModel, batch: &MultiTaskBatch, tasks: &[TaskSpec]) -> Tensor<1> {
     let outputs = model.forward(batch.inputs.clone());
     let losses: Vec<Tensor<1>> =
@@ -109,19 +177,48 @@ pub fn inner_batch(batch: &MultiTaskBatch) -> MultiTaskBatch {
         inputs: batch.inputs.clone().inner(),
         targets: inner(&batch.targets),
         masks: inner(&batch.masks),
+        share: batch.share.clone(),
     }
 }
+
+/// `losses` (no autodiff) summed over the ranks: the global batch's losses.
+pub fn sum_losses(losses: Tensor<1>, world: &World) -> Tensor<1> {
+    if !world.is_parallel() {
+        return losses;
+    }
+    let device = losses.device();
+    let mut host = host_f32(losses);
+    world.sum(&mut host);
+    let n = host.len();
+    Tensor::from_data(TensorData::new(host, [n]), &device)
+}
+
+/// The gradients summed over the ranks, those already equal on every rank (or `None`), and
+/// the report.
+type RouteOutput = (GradientsParams, Option<GradientsParams>, StepReport);
 
 fn losses_route(
     state: &mut TrainState,
     batch: &MultiTaskBatch,
     tasks: &[TaskSpec],
     ctx: &StepContext,
-) -> (GradientsParams, StepReport) {
-    let losses = batch_losses(&state.model, batch, tasks);
-    let combined = state.weighting.combine_losses(ctx, losses.clone());
+    peers: &Peers,
+) -> RouteOutput {
+    let local = batch_losses(&state.model, batch, tasks);
+    let global = sum_losses(local.clone().detach().inner(), &peers.world);
+    let losses = if peers.world.is_parallel() {
+        // The global value with this rank's gradient: a method that is not linear in the
+        // losses (GLS, UW, DB-MTL's logarithms) sees the global losses, and the sum of the
+        // ranks' gradients is its gradient on the global batch.
+        let constant = Tensor::<1>::from_inner(global.clone());
+        (local.clone() - local.detach()) + constant
+    } else {
+        local
+    };
+    peers.seed_method(&batch.inputs.device());
+    let combined = state.weighting.combine_losses(ctx, losses);
     let grads = GradientsParams::from_grads(combined.loss.backward(), state);
-    (grads, StepReport { losses: losses.detach().inner(), weights: combined.weights, gradient_stats: None })
+    (grads, None, StepReport { losses: global, weights: combined.weights, gradient_stats: None })
 }
 
 fn representation_route(
@@ -129,10 +226,11 @@ fn representation_route(
     batch: &MultiTaskBatch,
     tasks: &[TaskSpec],
     ctx: &StepContext,
-) -> (GradientsParams, StepReport) {
+    peers: &Peers,
+) -> RouteOutput {
     let x = batch.inputs.clone();
     let z = state.model.architecture.shared(x.clone());
-    let dims = z.dims(); // [batch, d]
+    let dims = z.dims(); // [part, d]
     let z_leaf = z.clone().detach().require_grad();
     let mut acc = GradientsAccumulator::<TrainState>::new();
     let mut rows = Vec::with_capacity(tasks.len());
@@ -146,14 +244,58 @@ fn representation_route(
         acc.accumulate(state, GradientsParams::from_grads(grads, state));
         losses.push(loss.detach().inner());
     }
-    let losses = Tensor::cat(losses, 0);
-    let matrix = Tensor::stack(rows, 0);
+    let (matrix, losses, columns) =
+        gather_columns(Tensor::stack(rows, 0), Tensor::cat(losses, 0), &peers.world);
     let stats = gradient_stats(&matrix);
+    peers.seed_method(&x.device());
     let combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());
-    let g = combined.gradient.reshape(dims);
+    let g = combined.gradient.narrow(0, columns.start, columns.len()).reshape(dims);
     // g carries no autodiff, so it acts as a constant: d(z·g)/dz = g.
     acc.accumulate(state, GradientsParams::from_grads((z * g).sum().backward(), state));
-    (acc.grads(), StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
+    (acc.grads(), None, StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
+}
+
+/// The whole `[T, batch·d]` matrix from the ranks' `[T, part·d]` blocks (in rank order, which
+/// is the global batch's sample order), the global losses (the ranks' terms summed in rank
+/// order), and this rank's columns of the matrix. One all-gather.
+fn gather_columns(
+    block: Tensor<2>,
+    losses: Tensor<1>,
+    world: &World,
+) -> (Tensor<2>, Tensor<1>, std::ops::Range<usize>) {
+    let [t, cols] = block.dims();
+    if !world.is_parallel() {
+        return (block, losses, 0..cols);
+    }
+    let device = block.device();
+    let mut local = host_f32(block);
+    local.extend(host_f32(losses));
+    // Every rank's column count, then every rank's block and losses.
+    let widths: Vec<usize> =
+        world.gather(&[cols as f32], &vec![1; world.size()]).iter().map(|&w| w as usize).collect();
+    let counts: Vec<usize> = widths.iter().map(|w| t * w + t).collect();
+    let all = world.gather(&local, &counts);
+    let total: usize = widths.iter().sum();
+    let mut matrix = vec![0f32; t * total];
+    let mut global_losses = vec![0f32; t];
+    let (mut at, mut col) = (0, 0);
+    for &w in &widths {
+        for row in 0..t {
+            let src = &all[at + row * w..at + (row + 1) * w];
+            matrix[row * total + col..row * total + col + w].copy_from_slice(src);
+        }
+        for (sum, &l) in global_losses.iter_mut().zip(&all[at + t * w..at + t * w + t]) {
+            *sum += l;
+        }
+        at += t * w + t;
+        col += w;
+    }
+    let start: usize = widths[..world.rank()].iter().sum();
+    (
+        Tensor::from_data(TensorData::new(matrix, [t, total]), &device),
+        Tensor::from_data(TensorData::new(global_losses, [t]), &device),
+        start..start + cols,
+    )
 }
 
 fn parameter_route(
@@ -161,7 +303,8 @@ fn parameter_route(
     batch: &MultiTaskBatch,
     tasks: &[TaskSpec],
     ctx: &StepContext,
-) -> (GradientsParams, StepReport) {
+    peers: &Peers,
+) -> RouteOutput {
     let x = batch.inputs.clone();
     let shared: Vec<ParamId> = state.model.shared_param_ids();
     let shared_set: HashSet<ParamId> = shared.iter().copied().collect();
@@ -180,13 +323,30 @@ fn parameter_route(
         acc.accumulate(state, GradientsParams::from_grads(grads, state));
         losses.push(loss.detach().inner());
     }
-    let losses = Tensor::cat(losses, 0);
-    let matrix = Tensor::stack(rows, 0);
+    let (matrix, losses) = sum_matrix(Tensor::stack(rows, 0), Tensor::cat(losses, 0), &peers.world);
     let stats = gradient_stats(&matrix);
+    peers.seed_method(&x.device());
     let combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());
-    let mut grads = acc.grads();
-    crate::grads::unflatten(&state.model, combined.gradient, &shared_set, &mut grads);
-    (grads, StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
+    let mut global = GradientsParams::new();
+    crate::grads::unflatten(&state.model, combined.gradient, &shared_set, &mut global);
+    (acc.grads(), Some(global), StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
+}
+
+/// The `[T, P]` matrix and the T losses summed over the ranks, in one collective.
+fn sum_matrix(matrix: Tensor<2>, losses: Tensor<1>, world: &World) -> (Tensor<2>, Tensor<1>) {
+    if !world.is_parallel() {
+        return (matrix, losses);
+    }
+    let [t, p] = matrix.dims();
+    let device = matrix.device();
+    let mut host = host_f32(matrix);
+    host.extend(host_f32(losses));
+    world.sum(&mut host);
+    let losses = host.split_off(t * p);
+    (
+        Tensor::from_data(TensorData::new(host, [t, p]), &device),
+        Tensor::from_data(TensorData::new(losses, [t]), &device),
+    )
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use mtl_weighting::{StepContext, WeightingMethod};
 
 use super::observer::{Observers, StepEnd, StepStart};
 use super::setup::Run;
+use crate::config::{ConfigError, RunConfig};
 use crate::error::Error;
 use crate::grads::clip_global_norm;
 use crate::metrics::host_values;
-use crate::step::{TrainState, batch_losses, inner_batch, train_step};
+use crate::step::{Peers, TrainState, batch_losses, inner_batch, sum_losses, train_step_in};
 
 /// Means over an epoch's steps, on the host.
 #[derive(Debug, Clone)]
@@ -46,7 +47,13 @@ pub(super) fn train_epoch(
 ) -> Result<(TrainState, EpochMeans), Error> {
     let config = run.config;
     let (train, t_count) = (&config.train, run.tasks.len());
-    run.device.seed(epoch_seed(config.seed, epoch));
+    let world = run.world.clone();
+    // Ranks draw their own dropout masks; where a model draws any, the method's draws get a
+    // per-step seed shared by all ranks (see `Peers::method_seed`). Without dropout every rank
+    // draws exactly what one process would.
+    let per_rank = world.is_parallel() && config.model.has_dropout();
+    let rank_seed = |s: u64| if per_rank { epoch_seed(s, world.rank() + 1) } else { s };
+    run.device.seed(rank_seed(epoch_seed(config.seed, epoch)));
     let order = match &run.train_data.groups {
         Some(groups) => sampled_epoch(groups, t_count, config.sampling, config.seed, epoch),
         None => epoch_permutation(run.train_data.len(), config.seed, epoch),
@@ -57,19 +64,31 @@ pub(super) fn train_epoch(
         *sum = Some(sum.take().map_or(x.clone(), |s| s + x.clone()));
     };
     for (index, idx) in batch_indices(&order, train.batch_size, train.drop_last).into_iter().enumerate() {
-        let batch = MultiTaskBatch::gather(&run.train_data, idx, &run.device);
         let step = run.meta.steps_done;
+        let batch = if world.is_parallel() {
+            if world.part(idx.len()).is_empty() {
+                return Err(too_small(config, idx.len(), world.size()));
+            }
+            MultiTaskBatch::gather_part(&run.train_data, idx, world.part(idx.len()), &run.device)
+        } else {
+            MultiTaskBatch::gather(&run.train_data, idx, &run.device)
+        };
+        let peers = Peers {
+            world: world.clone(),
+            method_seed: per_rank.then(|| epoch_seed(config.seed ^ 0x5EED_0F_AE7B0D, step)),
+        };
         observers.before_step(&StepStart { step, state: &state, batch: &batch, tasks: &run.tasks })?;
         let ctx =
             StepContext { epoch, step, steps_per_epoch: run.steps_per_epoch, input: config.weighting_input };
-        let (mut grads, report) = train_step(&mut state, &batch, &run.tasks, &ctx);
+        let (mut grads, report) = train_step_in(&mut state, &batch, &run.tasks, &ctx, &peers);
         if let Some(max_norm) = train.clip_grad_norm {
             clip_global_norm(&state, &mut grads, max_norm);
         }
         run.lr = run.schedule.lr(step, epoch, &run.meta.selection.plateau);
         state = run.optim.step(run.lr, state, grads);
-        let after = (state.weighting.wants_losses_after_step())
-            .then(|| batch_losses(&state.model.valid(), &inner_batch(&batch), &run.tasks));
+        let after = (state.weighting.wants_losses_after_step()).then(|| {
+            sum_losses(batch_losses(&state.model.valid(), &inner_batch(&batch), &run.tasks), &world)
+        });
         state.weighting.after_step(&ctx, report.losses.clone(), after);
         run.meta.steps_done += 1;
         add(&mut sums[0], &report.losses);
@@ -102,4 +121,16 @@ pub(super) fn train_epoch(
             .map(|after| after.saturating_sub(reused_before.unwrap_or(0))),
     };
     Ok((state, means))
+}
+
+/// A batch of `n` samples cannot give each of `ranks` processes a sample.
+pub(super) fn too_small(config: &RunConfig, n: usize, ranks: usize) -> Error {
+    Error::Config(ConfigError::Invalid {
+        path: config.source.clone(),
+        key: "train.batch_size".into(),
+        message: format!(
+            "a batch of {n} samples cannot be split over {ranks} processes (each needs one); use a \
+             batch_size of at least {ranks}, and `train.drop_last = true` when the last batch is smaller"
+        ),
+    })
 }

@@ -18,6 +18,7 @@ mod epoch;
 mod format;
 mod observer;
 mod observers;
+mod parallel_check;
 mod record;
 mod setup;
 mod summary;
@@ -49,6 +50,9 @@ pub struct Fitted {
 pub fn fit(config: &RunConfig, options: &FitOptions, observers: &mut Observers) -> Result<Fitted, Error> {
     let started = Instant::now();
     let (mut run, mut state) = setup::Run::new(config, options)?;
+    // Rank 0 alone writes and reports; the other ranks train in silence.
+    let mut silent = Observers::none();
+    let observers = if run.world.is_writer() { observers } else { &mut silent };
     observers.start(&run.start_event())?;
     for note in run.banner(&state) {
         observers.note(&note);
@@ -58,9 +62,12 @@ pub fn fit(config: &RunConfig, options: &FitOptions, observers: &mut Observers) 
             break;
         }
         let epoch_started = Instant::now();
+        let comm_before = run.world.comm_seconds();
         observers.epoch_start(epoch, config.train.epochs);
         let means;
         (state, means) = epoch::train_epoch(&mut run, state, epoch, observers)?;
+        let train_s = epoch_started.elapsed().as_secs_f64();
+        parallel_check::same_state_on_every_rank(&run.world, &state, epoch)?;
         let validated = run.end_epoch(&mut state, epoch, &means, epoch_started, observers)?;
         observers.after_epoch(&EpochEnd {
             epoch,
@@ -76,6 +83,14 @@ pub fn fit(config: &RunConfig, options: &FitOptions, observers: &mut Observers) 
         }
         for note in run.epoch_notes(epoch, &means, &validated) {
             observers.note(&note);
+        }
+        if run.world.is_parallel() {
+            let comm = run.world.comm_seconds() - comm_before;
+            observers.note(&format!(
+                "{} processes: training {train_s:.2} s, of which {comm:.2} s ({:.0}%) in collectives on rank 0",
+                run.world.size(),
+                100.0 * comm / train_s.max(1e-9)
+            ));
         }
     }
     let (summary, best, test_line) = run.finish(state, started)?;

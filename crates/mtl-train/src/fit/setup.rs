@@ -18,6 +18,7 @@ use crate::config::{ConfigError, RunConfig};
 use crate::error::{Error, io_error as io};
 use crate::lock::{LOCK_FILE, RunLock};
 use crate::optimizer::build_optimizer;
+use crate::parallel::{World, first_difference};
 use crate::schedule::Schedule;
 use crate::selection::{Selection, Selector};
 use crate::step::TrainState;
@@ -39,6 +40,8 @@ pub struct FitOptions {
     /// Single-task baselines to compare with; `None` looks them up by the config's key in
     /// `<run.output_dir>/stl/` (see [`crate::stl`]).
     pub reference: Option<StlReference>,
+    /// The processes that train this run together (one by default); rank 0 alone writes.
+    pub world: World,
 }
 
 impl FitOptions {
@@ -57,6 +60,7 @@ impl FitOptions {
             overwrite: false,
             stop_after_epoch: None,
             reference: None,
+            world: World::single(),
         }
     }
 }
@@ -103,13 +107,39 @@ pub(super) struct Run<'c> {
     pub steps_per_epoch: usize,
     pub last_epoch: usize,
     pub lr: f64,
-    /// The run folder's lock, held until the run ends.
-    _lock: RunLock,
+    /// The job's processes (one for a plain run).
+    pub world: World,
+    /// Per rank, `host: device`, for the banner.
+    pub rank_devices: Vec<String>,
+    /// The run folder's lock, held by rank 0 until the run ends.
+    _lock: Option<RunLock>,
 }
 
 impl<'c> Run<'c> {
     /// Check the data, find the baselines, prepare the folder, and build or restore the state.
     pub fn new(config: &'c RunConfig, options: &'c FitOptions) -> Result<(Self, TrainState), Error> {
+        let world = &options.world;
+        // Every rank learns whether every other rank got ready: none waits for one that stopped.
+        let (mut run, state) = world.agree(Self::prepare(config, options))?;
+        let mine = format!("{}: {}", world.host(), options.device.description);
+        run.rank_devices = world
+            .gather_bytes(mine.as_bytes())
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        check_ranks_agree(&run)?;
+        Ok((run, state))
+    }
+
+    fn prepare(config: &'c RunConfig, options: &'c FitOptions) -> Result<(Self, TrainState), Error> {
+        let world = &options.world;
+        if world.is_parallel() && config.affinity.is_some() {
+            return Err(Error::Usage(
+                "`[affinity]` measurement during training runs in one process; train this config without \
+                 mpirun, or remove the `[affinity]` section"
+                    .into(),
+            ));
+        }
         let run_dir = options.run_dir.clone().unwrap_or_else(|| config.run_dir());
         let splits = check_data(config)?;
         let Splits { train: mut train_data, valid: valid_data, test: test_data } = splits;
@@ -118,7 +148,11 @@ impl<'c> Run<'c> {
             None => stl::find_reference(config)?,
         };
         let mut selector = Selector::new(config, reference.as_ref())?;
-        let lock = prepare_run_dir(&run_dir, options)?;
+        // Rank 0 owns the folder; the others only read it (the checkpoint they resume from).
+        let lock = if world.is_writer() { Some(prepare_run_dir(&run_dir, options)?) } else { None };
+        if world.is_parallel() {
+            check_split(config, &train_data, world.size())?;
+        }
         let device = options.device.device.clone().autodiff();
         let mut state = init_state(config, &device);
         let mut optim = build_optimizer(&config.train.optimizer);
@@ -173,6 +207,8 @@ impl<'c> Run<'c> {
             steps_per_epoch,
             last_epoch: options.stop_after_epoch.map_or(train.epochs, |s| s.min(train.epochs)),
             lr,
+            world: world.clone(),
+            rank_devices: Vec::new(),
             _lock: lock,
         };
         Ok((run, state))
@@ -196,10 +232,15 @@ impl<'c> Run<'c> {
         let c = self.config;
         let parameters = parameter_count(&state.model);
         let shared = parameter_count_of(&state.model, &state.model.shared_param_ids());
+        let place = if self.world.is_parallel() {
+            format!("{} processes", self.world.size())
+        } else {
+            self.options.device.description.clone()
+        };
         let mut lines = vec![format!(
             "training `{}` on {} — {}, {} on a {} encoder, {parameters} parameters ({shared} shared), {} train / {} valid / {} test samples, {} via {}, {}",
             c.name,
-            self.options.device.description,
+            place,
             if self.tasks.len() == 1 { "1 task".to_string() } else { format!("{} tasks", self.tasks.len()) },
             c.model.architecture.name(),
             c.model.architecture.encoder().name(),
@@ -217,6 +258,18 @@ impl<'c> Run<'c> {
                 format!("selecting on {}", self.selector.monitor.name(&c.tasks))
             },
         )];
+        if self.world.is_parallel() {
+            let parts = self.world.part_sizes(c.train.batch_size);
+            lines.push(format!(
+                "data-parallel: global batch {} split {:?} over the ranks; {}",
+                c.train.batch_size,
+                parts,
+                (self.rank_devices.iter().enumerate())
+                    .map(|(r, d)| format!("rank {r} on {d}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         lines.extend(self.selector.note.as_ref().map(|n| format!("note: {n}")));
         for (task, w) in self.tasks.iter().zip(&self.class_weights) {
             if let Some(w) = w {
@@ -235,6 +288,71 @@ impl<'c> Run<'c> {
         }
         lines
     }
+}
+
+/// Every rank must train the same config on the same data: compare each rank's resolved config
+/// and data digest with rank 0's (one all-gather); a difference stops every rank with the same
+/// message (exit 2).
+fn check_ranks_agree(run: &Run) -> Result<(), Error> {
+    let world = &run.world;
+    if !world.is_parallel() {
+        return Ok(());
+    }
+    let digest = data_digest(&[&run.train_data, &run.valid_data, &run.test_data]);
+    let mine = format!("{digest}\n{}", run.config.toml);
+    let all = world.gather_bytes(mine.as_bytes());
+    let texts: Vec<String> = all.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+    for (rank, text) in texts.iter().enumerate().skip(1) {
+        let (d0, c0) = texts[0].split_once('\n').unwrap_or((&texts[0], ""));
+        let (d, c) = text.split_once('\n').unwrap_or((text, ""));
+        if let Some(diff) = first_difference(c0, c) {
+            return Err(Error::Ranks(format!(
+                "rank {rank} of {} read another config than rank 0 (rank 0 vs rank {rank}: {diff}); every \
+                 process must read the same config file with the same --set overrides",
+                world.size()
+            )));
+        }
+        if d0 != d {
+            return Err(Error::Ranks(format!(
+                "rank {rank} of {} (on {}) loaded other data than rank 0 (digest {d} vs {d0}): the data \
+                 files differ between the machines; give every process the same files",
+                world.size(),
+                run.rank_devices.get(rank).map_or("?", |s| s.split(':').next().unwrap_or("?"))
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A SHA-256 digest of the splits' features, targets and masks (after preprocessing).
+fn data_digest(splits: &[&MultiTaskDataset]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut floats = |v: &[f32]| {
+        for x in v {
+            h.update(x.to_le_bytes());
+        }
+    };
+    for data in splits {
+        floats(&data.features);
+        data.targets.iter().for_each(|t| floats(t));
+        data.masks.iter().for_each(|m| floats(m));
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Data-parallel training needs every batch to give each rank a sample.
+/// (A multi-input epoch's length varies; its batches are checked as they come.)
+fn check_split(config: &RunConfig, data: &MultiTaskDataset, ranks: usize) -> Result<(), Error> {
+    let train = &config.train;
+    let last = data.len() % train.batch_size;
+    if train.batch_size < ranks {
+        return Err(super::epoch::too_small(config, train.batch_size, ranks));
+    }
+    if last > 0 && last < ranks && !train.drop_last && data.groups.is_none() {
+        return Err(super::epoch::too_small(config, last, ranks));
+    }
+    Ok(())
 }
 
 /// Load the data of `config` and check everything about it that a training would refuse
