@@ -8,8 +8,7 @@ use mtl_data::{MultiTaskBatch, batch_indices, epoch_permutation, sampled_epoch};
 use mtl_weighting::{StepContext, WeightingMethod};
 
 use super::observer::{Observers, StepEnd, StepStart};
-use super::setup::Run;
-use crate::config::{ConfigError, RunConfig};
+use super::setup::{Run, too_small};
 use crate::error::Error;
 use crate::grads::clip_global_norm;
 use crate::metrics::host_values;
@@ -123,14 +122,3 @@ pub(super) fn train_epoch(
     Ok((state, means))
 }
 
-/// A batch of `n` samples cannot give each of `ranks` processes a sample.
-pub(super) fn too_small(config: &RunConfig, n: usize, ranks: usize) -> Error {
-    Error::Config(ConfigError::Invalid {
-        path: config.source.clone(),
-        key: "train.batch_size".into(),
-        message: format!(
-            "a batch of {n} samples cannot be split over {ranks} processes (each needs one); use a \
-             batch_size of at least {ranks}, and `train.drop_last = true` when the last batch is smaller"
-        ),
-    })
-}

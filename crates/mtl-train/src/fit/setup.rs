@@ -347,10 +347,10 @@ fn check_split(config: &RunConfig, data: &MultiTaskDataset, ranks: usize) -> Res
     let train = &config.train;
     let last = data.len() % train.batch_size;
     if train.batch_size < ranks {
-        return Err(super::epoch::too_small(config, train.batch_size, ranks));
+        return Err(too_small(config, train.batch_size, ranks));
     }
     if last > 0 && last < ranks && !train.drop_last && data.groups.is_none() {
-        return Err(super::epoch::too_small(config, last, ranks));
+        return Err(too_small(config, last, ranks));
     }
     Ok(())
 }
@@ -435,4 +435,16 @@ fn resume(
         .load_state(&meta.weighting_state)
         .map_err(|message| checkpoint::CheckpointError::Corrupt { path: last.join("state.json"), message })?;
     Ok((state, optim, meta))
+}
+
+/// A batch of `n` samples cannot give each of `ranks` processes a sample.
+pub(super) fn too_small(config: &RunConfig, n: usize, ranks: usize) -> Error {
+    Error::Config(ConfigError::Invalid {
+        path: config.source.clone(),
+        key: "train.batch_size".into(),
+        message: format!(
+            "a batch of {n} samples cannot be split over {ranks} processes (each needs one); use a \
+             batch_size of at least {ranks}, and `train.drop_last = true` when the last batch is smaller"
+        ),
+    })
 }
