@@ -156,10 +156,13 @@ pub enum Command {
 /// Run a parsed command line as one process of `world`.
 pub fn run(cli: Cli, world: &World) -> Result<(), Error> {
     if world.is_parallel()
-        && !matches!(cli.command, Command::Train { single_task: false, .. } | Command::Devices)
+        && !matches!(
+            cli.command,
+            Command::Train { single_task: false, .. } | Command::Devices | Command::Bench(_)
+        )
     {
         return Err(Error::Usage(
-            "under mpirun/srun, mtl runs `train` (without --single-task) and `devices`; run the other \
+            "under mpirun/srun, mtl runs `train` (without --single-task), `devices` and `bench`; run the other \
              commands as one process, without the launcher"
                 .into(),
         ));
@@ -198,6 +201,6 @@ pub fn run(cli: Cli, world: &World) -> Result<(), Error> {
         Command::Data { config, set, json } => commands::data::run(&config, &set, json),
         Command::Check { config, set } => commands::check::run(&config, &set),
         Command::Devices => commands::devices::run(world),
-        Command::Bench(options) => commands::bench::run_bench(&options),
+        Command::Bench(options) => commands::bench::run_bench(&options, world),
     }
 }

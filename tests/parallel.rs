@@ -496,3 +496,17 @@ fn rank_pid(launcher: u32, rank: usize) -> Option<u32> {
     }
     None
 }
+
+#[test]
+fn a_nan_on_the_ranks_stops_every_rank_with_exit_1() {
+    if !mpirun_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "p.toml", SYNTHETIC);
+    let started = Instant::now();
+    let o = train(2, &cfg, &dir.path().join("run"), &["train.optimizer=\"sgd\"", "train.lr=1e12"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("diverged at epoch 1"), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(60));
+}

@@ -31,7 +31,8 @@ use mtl_train::Error;
 use mtl_train::backend::{BackendChoice, select_device};
 use mtl_train::config::OptimizerConfig;
 use mtl_train::optimizer::build_optimizer;
-use mtl_train::step::{TrainState, train_step};
+use mtl_train::parallel::World;
+use mtl_train::step::{Peers, TrainState, train_step_in};
 
 /// Options of `mtl bench`.
 #[derive(Debug, Clone, Args)]
@@ -67,6 +68,10 @@ pub struct BenchOptions {
     /// the throughput workload.
     #[arg(long, value_delimiter = ',')]
     pub methods: Vec<String>,
+    /// The (global) batch size of the throughput workloads; the PyTorch reference always
+    /// uses 256.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
     /// Task counts for `--methods`.
     #[arg(long, value_delimiter = ',', default_value = "2,4,8,16")]
     pub tasks: Vec<usize>,
@@ -83,7 +88,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Seconds per timed training step of `state` on batches of 256 drawn from `data` (a new
+/// Seconds per timed training step of `state` on batches of `--batch-size` drawn from `data` (a new
 /// seeded order each epoch, full batches only), after `options.warmup` untimed steps.
 #[allow(clippy::too_many_arguments)]
 fn time_steps(
@@ -95,34 +100,44 @@ fn time_steps(
     device: &Device,
     seed: u64,
     options: &BenchOptions,
-) -> Result<f64, Error> {
+    world: &World,
+) -> Result<(f64, f64), Error> {
     let mut optim = build_optimizer(optimizer);
     let epoch_batches = |epoch: usize| -> Vec<Vec<usize>> {
         let order = epoch_permutation(data.len(), seed, epoch);
-        batch_indices(&order, 256, true).into_iter().map(<[usize]>::to_vec).collect()
+        batch_indices(&order, options.batch_size, true).into_iter().map(<[usize]>::to_vec).collect()
     };
     let sync = || device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")));
     let (mut epoch, mut next) = (0, 0);
     let mut batches = epoch_batches(epoch);
+    let peers = Peers { world: world.clone(), method_seed: None };
     let mut t0 = Instant::now();
+    let mut comm0 = world.comm_seconds();
     for step in 0..options.warmup + options.steps {
         if step == options.warmup {
             sync()?;
             t0 = Instant::now();
+            comm0 = world.comm_seconds();
         }
         if next == batches.len() {
             epoch += 1;
             batches = epoch_batches(epoch);
             next = 0;
         }
-        let batch = MultiTaskBatch::gather(data, &batches[next], device);
+        let global = &batches[next];
+        let batch = if world.is_parallel() {
+            MultiTaskBatch::gather_part(data, global, world.part(global.len()), device)
+        } else {
+            MultiTaskBatch::gather(data, global, device)
+        };
         next += 1;
         let ctx = StepContext { epoch, step, steps_per_epoch: batches.len(), input };
-        let (grads, _) = train_step(&mut state, &batch, tasks, &ctx);
+        let (grads, _) = train_step_in(&mut state, &batch, tasks, &ctx, &peers);
         state = optim.step(1e-3, state, grads);
     }
     sync()?;
-    Ok(t0.elapsed().as_secs_f64() / options.steps as f64)
+    let per_step = |s: f64| s / options.steps as f64;
+    Ok((per_step(t0.elapsed().as_secs_f64()), per_step(world.comm_seconds() - comm0)))
 }
 
 /// One row of the throughput benchmark, the same network as the reference's row of that index.
@@ -163,11 +178,14 @@ fn workloads() -> Vec<Workload> {
 }
 
 /// Seconds per training step of `workload` on `backend`, one value per repeat.
+/// Seconds per training step of `workload` on `backend`, one value per repeat, and the median
+/// seconds per step spent in collectives (0 for one process).
 fn measure(
     workload: &Workload,
     backend: BackendChoice,
     options: &BenchOptions,
-) -> Result<(String, Vec<f64>), Error> {
+    world: &World,
+) -> Result<(String, Vec<f64>, f64), Error> {
     let selected = select_device(backend, None)?;
     let device = selected.device.clone().autodiff();
     let tasks: Vec<TaskSpec> =
@@ -182,12 +200,12 @@ fn measure(
         task_outputs: vec![1, 1],
     };
     let optimizer = OptimizerConfig::Adam { betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.0 };
-    let mut times = Vec::with_capacity(options.repeats);
+    let (mut times, mut comm) = (Vec::with_capacity(options.repeats), Vec::new());
     for r in 0..options.repeats {
         device.seed(r as u64);
         let state =
             TrainState { model: model.init(&device), weighting: WeightingConfig::default().init(2, &device) };
-        times.push(time_steps(
+        let (step, in_comm) = time_steps(
             state,
             &data,
             &tasks,
@@ -196,9 +214,18 @@ fn measure(
             &device,
             r as u64,
             options,
-        )?);
+            world,
+        )?;
+        times.push(step);
+        comm.push(in_comm);
     }
-    Ok((selected.description, times))
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
+    let description = if world.is_parallel() {
+        format!("{} × {} processes ({threads} threads each)", selected.description, world.size())
+    } else {
+        selected.description
+    };
+    Ok((description, times, median(comm)))
 }
 
 /// PyTorch's samples/s on each workload (part A's rows, in order), and its version.
@@ -279,16 +306,20 @@ fn measure_method(
             model: config.model.init(&device),
             weighting: config.weighting.init(tasks, &device),
         };
-        times.push(time_steps(
-            state,
-            &data,
-            &specs,
-            input,
-            &config.train.optimizer,
-            &device,
-            r as u64,
-            options,
-        )?);
+        times.push(
+            time_steps(
+                state,
+                &data,
+                &specs,
+                input,
+                &config.train.optimizer,
+                &device,
+                r as u64,
+                options,
+                &World::single(),
+            )?
+            .0,
+        );
     }
     Ok(times)
 }
@@ -397,35 +428,81 @@ fn run_method_bench(options: &BenchOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// Run the benchmark and print the table.
-pub fn run_bench(options: &BenchOptions) -> Result<(), Error> {
+/// Run the benchmark and print the table. Under `mpirun`, the workloads train data-parallel
+/// (the global batch of 256 split over the ranks; rank 0 reports, with the share of the step
+/// spent in collectives, and runs the PyTorch reference after the timed part).
+pub fn run_bench(options: &BenchOptions, world: &World) -> Result<(), Error> {
     if options.repeats == 0 || options.steps == 0 {
         return Err(Error::Backend("--repeats and --steps must be at least 1".into()));
     }
+    if options.batch_size < world.size() {
+        return Err(Error::Usage(format!(
+            "--batch-size {} cannot give each of the {} processes a sample",
+            options.batch_size,
+            world.size()
+        )));
+    }
     if !options.methods.is_empty() {
+        if world.is_parallel() {
+            return Err(Error::Usage(
+                "`mtl bench --methods` runs in one process; run it without mpirun".into(),
+            ));
+        }
         return run_method_bench(options);
     }
+    if world.is_parallel() {
+        // Rank 0 prints; the others only take part in the steps.
+        let quiet = !world.is_writer();
+        let mut rows = Vec::new();
+        for w in workloads() {
+            for &b in &options.backends {
+                let (description, times, comm) = measure(&w, b, options, world)?;
+                rows.push((w.name, description, median(times), comm));
+            }
+        }
+        if quiet {
+            return Ok(());
+        }
+        println!("load after the timed part: {}", loadavg());
+        for (name, description, step, comm) in &rows {
+            println!(
+                "  {name:<34} {description:<40} {:>9.0} samples/s  {:>7.3} ms/step  collectives {:.3} ms ({:.0}%)",
+                options.batch_size as f64 / step,
+                step * 1e3,
+                comm * 1e3,
+                100.0 * comm / step
+            );
+        }
+        let rows_json: Vec<serde_json::Value> = (rows.iter())
+            .map(|(name, d, step, comm)| serde_json::json!({"workload": name, "backend": d, "batch_size": options.batch_size, "samples_per_s": options.batch_size as f64 / step, "step_ms": step * 1e3, "collective_ms": comm * 1e3}))
+            .collect();
+        if let Some(path) = &options.json {
+            mtl_train::io::atomic_write(path, &serde_json::to_vec_pretty(&rows_json).expect("json"))?;
+        }
+        return Ok(());
+    }
     println!(
-        "workloads: 100 inputs, 2 regression tasks, batch 256, Adam, f32; {} steps × {} repeats (median)",
-        options.steps, options.repeats
+        "workloads: 100 inputs, 2 regression tasks, batch {}, Adam, f32; {} steps × {} repeats (median)",
+        options.batch_size, options.steps, options.repeats
     );
     println!("load before: {}", loadavg());
     let mut rows = Vec::new();
     for w in workloads() {
         for &b in &options.backends {
-            let (description, times) = measure(&w, b, options)?;
+            let (description, times, _) = measure(&w, b, options, world)?;
             let step = median(times.clone());
             println!(
                 "  {:<34} {description:<24} {:>9.0} samples/s  {:>7.3} ms/step   (load {})",
                 w.name,
-                256.0 / step,
+                options.batch_size as f64 / step,
                 step * 1e3,
                 loadavg()
             );
             rows.push(serde_json::json!({
                 "workload": w.name,
                 "backend": description,
-                "samples_per_s": 256.0 / step,
+                "batch_size": options.batch_size,
+                "samples_per_s": options.batch_size as f64 / step,
                 "step_ms": step * 1e3,
                 "step_ms_runs": times.iter().map(|t| t * 1e3).collect::<Vec<_>>(),
                 "load_after": loadavg(),

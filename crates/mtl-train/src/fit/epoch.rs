@@ -74,7 +74,7 @@ pub(super) fn train_epoch(
         };
         let peers = Peers {
             world: world.clone(),
-            method_seed: per_rank.then(|| epoch_seed(config.seed ^ 0x5EED_0F_AE7B0D, step)),
+            method_seed: per_rank.then(|| epoch_seed(config.seed ^ 0x5EED_0FAE_7B0D, step)),
         };
         observers.before_step(&StepStart { step, state: &state, batch: &batch, tasks: &run.tasks })?;
         let ctx =
@@ -121,4 +121,3 @@ pub(super) fn train_epoch(
     };
     Ok((state, means))
 }
-

@@ -16,6 +16,7 @@
 mod mpi;
 
 use std::fmt;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -46,7 +47,8 @@ pub struct World {
     local_rank: usize,
     local_size: usize,
     host: String,
-    comm: Option<Arc<dyn Collective>>,
+    /// MPI handles belong to the thread that initialised MPI: not `Send`, hence `Rc`.
+    comm: Option<Rc<dyn Collective>>,
     /// Nanoseconds spent in collectives (for the step-time breakdown).
     comm_ns: Arc<AtomicU64>,
 }

@@ -1,6 +1,7 @@
 //! The [`Collective`] of an MPI world (rsmpi over the system's MPI). The only file that names
 //! the `mpi` crate.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -34,7 +35,7 @@ pub(super) fn init() -> Result<World, Error> {
         local_rank,
         local_size,
         host,
-        comm: (size > 1).then(|| Arc::new(Mpi { world, _universe: universe }) as Arc<dyn Collective>),
+        comm: (size > 1).then(|| Rc::new(Mpi { world, _universe: universe }) as Rc<dyn Collective>),
         comm_ns: Arc::new(AtomicU64::new(0)),
     })
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Data-parallel scaling model for mtl (issue 16): predicted efficiency of N ranks with ring
+all-reduce, from a measured per-step compute time and the bytes each route reduces per step.
+
+    python3 benches/scale_model.py --t0-ms 0.60 --per-sample-us 9.0 --params 124674 --tasks 2 \
+        --repr-width 256
+
+Model (no overlap of communication with computation, as mtl does today):
+  compute(b)   = t0 + b * s              (b = samples per rank; t0, s fitted from measured steps)
+  ring(M, N)   = 2 (N - 1) alpha + 2 (N - 1) / N * M / beta   (reduce-scatter + all-gather)
+  efficiency   = compute(b) / (compute(b) + comm),  weak scaling at b samples per rank.
+Bytes per step M (f32):
+  losses route          P * 4                 (plus T floats: the losses, a latency term)
+  parameter route       T * P * 4             (plus the heads' gradients, ≤ P * 4)
+  representation route  (T^2 + P) * 4 with the Gram matrix reduced, or, as mtl gathers the
+                        [T, batch * d] matrix today, T * B * d * 4 all-gathered (each rank
+                        receives (N - 1)/N of it) plus P * 4.
+Links: 10 Gbit/s (TCP, alpha = 25 us per hop) and 100 Gbit/s (RDMA, alpha = 3 us per hop).
+"""
+import argparse
+
+LINKS = {"10 Gbit/s": (10e9 / 8, 25e-6), "100 Gbit/s": (100e9 / 8, 3e-6)}
+
+
+def ring(m_bytes, n, beta, alpha, messages=1):
+    if n == 1:
+        return 0.0
+    return messages * 2 * (n - 1) * alpha + 2 * (n - 1) / n * m_bytes / beta
+
+
+def gather(m_bytes, n, beta, alpha):
+    # Ring all-gather of m_bytes in total: (N - 1) hops, (N - 1)/N of the data through each link.
+    return 0.0 if n == 1 else (n - 1) * alpha + (n - 1) / n * m_bytes / beta
+
+
+def main():
+    a = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--t0-ms", type=float, required=True, help="fixed step time (ms)")
+    a.add_argument("--per-sample-us", type=float, required=True, help="step time per sample (µs)")
+    a.add_argument("--params", type=int, required=True, help="P, parameters")
+    a.add_argument("--shared", type=int, default=None, help="shared parameters (default P)")
+    a.add_argument("--tasks", type=int, default=2)
+    a.add_argument("--repr-width", type=int, default=256, help="d of the shared representation")
+    a.add_argument("--ranks", default="8,64,512")
+    a.add_argument("--batch", type=int, default=256, help="samples per rank for the table")
+    args = a.parse_args()
+    t0, s = args.t0_ms * 1e-3, args.per_sample_us * 1e-6
+    p, t, d = args.params, args.tasks, args.repr_width
+    shared = args.shared or p
+    ranks = [int(x) for x in args.ranks.split(",")]
+
+    def comm(route, n, b, beta, alpha):
+        if route == "losses":
+            return ring(4 * p, n, beta, alpha, messages=2)
+        if route == "parameters":
+            return ring(4 * t * shared, n, beta, alpha) + ring(4 * (p - shared + t), n, beta, alpha)
+        if route == "representation (Gram)":
+            return ring(4 * (t * t + t), n, beta, alpha) + ring(4 * p, n, beta, alpha)
+        # representation, gathered: the whole [T, N b d] matrix
+        return gather(4 * t * n * b * d, n, beta, alpha) + ring(4 * p, n, beta, alpha)
+
+    routes = ["losses", "parameters", "representation (Gram)", "representation (gather)"]
+    print(f"compute(b) = {args.t0_ms} ms + b × {args.per_sample_us} µs; P = {p}, shared {shared}, T = {t}, d = {d}")
+    print(f"\nweak scaling at {args.batch} samples per rank: efficiency")
+    print("| route | link | " + " | ".join(f"N = {n}" for n in ranks) + " |")
+    print("|---|---|" + "---:|" * len(ranks))
+    for route in routes:
+        for link, (beta, alpha) in LINKS.items():
+            cells = []
+            for n in ranks:
+                c = t0 + args.batch * s
+                cells.append(f"{c / (c + comm(route, n, args.batch, beta, alpha)):.2f}")
+            print(f"| {route} | {link} | " + " | ".join(cells) + " |")
+    print("\nsamples per rank (and global batch) needed for efficiency ≥ 0.9")
+    print("| route | link | " + " | ".join(f"N = {n}" for n in ranks) + " |")
+    print("|---|---|" + "---|" * len(ranks))
+    for route in routes:
+        for link, (beta, alpha) in LINKS.items():
+            cells = []
+            for n in ranks:
+                b, found = 1, None
+                while b <= 1 << 22:
+                    c = t0 + b * s
+                    if c / (c + comm(route, n, b, beta, alpha)) >= 0.9:
+                        found = b
+                        break
+                    b *= 2 if b < 64 else 1.25
+                    b = int(b)
+                cells.append("never" if found is None else f"{found} ({found * n:,})")
+            print(f"| {route} | {link} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
