@@ -119,8 +119,16 @@ impl<'c> Run<'c> {
     /// Check the data, find the baselines, prepare the folder, and build or restore the state.
     pub fn new(config: &'c RunConfig, options: &'c FitOptions) -> Result<(Self, TrainState), Error> {
         let world = &options.world;
-        // Every rank learns whether every other rank got ready: none waits for one that stopped.
-        let (mut run, state) = world.agree(Self::prepare(config, options))?;
+        // Three phases, each ended by every rank learning whether every other rank got through
+        // it (none waits for one that stopped): the data and settings; rank 0 taking the run
+        // folder (lock, --overwrite, leftovers of a killed write) before any rank reads it; the
+        // state, fresh or from the checkpoint.
+        let ready = world.agree(Ready::load(config, options))?;
+        let lock = world.agree(match world.is_writer() {
+            true => prepare_run_dir(&ready.run_dir, options).map(Some),
+            false => Ok(None),
+        })?;
+        let (mut run, state) = world.agree(Self::prepare(config, options, ready, lock))?;
         let mine = format!("{}: {}", world.host(), options.device.description);
         run.rank_devices = world
             .gather_bytes(mine.as_bytes())
@@ -131,28 +139,14 @@ impl<'c> Run<'c> {
         Ok((run, state))
     }
 
-    fn prepare(config: &'c RunConfig, options: &'c FitOptions) -> Result<(Self, TrainState), Error> {
+    fn prepare(
+        config: &'c RunConfig,
+        options: &'c FitOptions,
+        ready: Ready,
+        lock: Option<RunLock>,
+    ) -> Result<(Self, TrainState), Error> {
         let world = &options.world;
-        if world.is_parallel() && config.affinity.is_some() {
-            return Err(Error::Usage(
-                "`[affinity]` measurement during training runs in one process; train this config without \
-                 mpirun, or remove the `[affinity]` section"
-                    .into(),
-            ));
-        }
-        let run_dir = options.run_dir.clone().unwrap_or_else(|| config.run_dir());
-        let splits = check_data(config)?;
-        let Splits { train: mut train_data, valid: valid_data, test: test_data } = splits;
-        let reference = match &options.reference {
-            Some(r) => Some(r.clone()),
-            None => stl::find_reference(config)?,
-        };
-        let mut selector = Selector::new(config, reference.as_ref())?;
-        // Rank 0 owns the folder; the others only read it (the checkpoint they resume from).
-        let lock = if world.is_writer() { Some(prepare_run_dir(&run_dir, options)?) } else { None };
-        if world.is_parallel() {
-            check_split(config, &train_data, world.size())?;
-        }
+        let Ready { run_dir, mut train_data, valid_data, test_data, reference, mut selector } = ready;
         let device = options.device.device.clone().autodiff();
         let mut state = init_state(config, &device);
         let mut optim = build_optimizer(&config.train.optimizer);
@@ -287,6 +281,41 @@ impl<'c> Run<'c> {
             lines.push(format!("multi-input sampling ({:?}): {}", c.sampling, shares.join(", ")));
         }
         lines
+    }
+}
+
+/// What a run has checked before it touches its folder.
+struct Ready {
+    run_dir: PathBuf,
+    train_data: MultiTaskDataset,
+    valid_data: MultiTaskDataset,
+    test_data: MultiTaskDataset,
+    reference: Option<StlReference>,
+    selector: Selector,
+}
+
+impl Ready {
+    /// The data (checked), the baselines and the selector of `config`.
+    fn load(config: &RunConfig, options: &FitOptions) -> Result<Self, Error> {
+        let world = &options.world;
+        if world.is_parallel() && config.affinity.is_some() {
+            return Err(Error::Usage(
+                "`[affinity]` measurement during training runs in one process; train this config without \
+                 mpirun, or remove the `[affinity]` section"
+                    .into(),
+            ));
+        }
+        let run_dir = options.run_dir.clone().unwrap_or_else(|| config.run_dir());
+        let Splits { train: train_data, valid: valid_data, test: test_data } = check_data(config)?;
+        let reference = match &options.reference {
+            Some(r) => Some(r.clone()),
+            None => stl::find_reference(config)?,
+        };
+        let selector = Selector::new(config, reference.as_ref())?;
+        if world.is_parallel() {
+            check_split(config, &train_data, world.size())?;
+        }
+        Ok(Self { run_dir, train_data, valid_data, test_data, reference, selector })
     }
 }
 
