@@ -58,6 +58,8 @@ fn train(np: usize, config: &Path, out: &Path, sets: &[&str]) -> Output {
     for s in sets {
         c.args(["--set", s]);
     }
+    // Relative data paths in a config are read from its folder.
+    c.current_dir(config.parent().unwrap());
     c.env_remove("MTL_DATA_DIR").env("RAYON_NUM_THREADS", "1").output().expect("runs")
 }
 
@@ -100,11 +102,17 @@ fn same_test_metrics(a: &serde_json::Value, b: &serde_json::Value, tol: f64) {
     }
 }
 
-/// Train `config` on 1 and on 2 processes for one epoch; the parameters agree to 1e-5.
+/// Train `config` on 1 and on 2 processes; the parameters agree to 1e-5.
 fn one_and_two_agree(name: &str, config: &str, sets: &[&str]) -> (PathBuf, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), &format!("{name}.toml"), config);
-    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let (one, two) = agree_in(dir.path(), name, config, sets);
+    (one, two, dir)
+}
+
+/// [`one_and_two_agree`] in `dir` (where the config's data files are); returns both run folders.
+fn agree_in(dir: &Path, name: &str, config: &str, sets: &[&str]) -> (PathBuf, PathBuf) {
+    let cfg = write_config(dir, &format!("{name}.toml"), config);
+    let (one, two) = (dir.join("one"), dir.join("two"));
     let o = train(1, &cfg, &one, sets);
     assert!(o.status.success(), "{name}, 1 process: {}", stderr(&o));
     let o = train(2, &cfg, &two, sets);
@@ -112,7 +120,7 @@ fn one_and_two_agree(name: &str, config: &str, sets: &[&str]) -> (PathBuf, PathB
     let d = relative_difference(&parameters(&one), &parameters(&two));
     eprintln!("{name}: 1 vs 2 processes, relative parameter difference {d:.2e}");
     assert!(d <= 1e-5, "{name}: parameters of 1 and 2 processes differ by {d:.2e} (relative L2)");
-    (one, two, dir)
+    (one, two)
 }
 
 const SYNTHETIC: &str = r#"
@@ -251,31 +259,7 @@ epochs = 1
 batch_size = 10
 lr = 1e-2
 "#;
-    let cfg = write_config(dir.path(), "csv.toml", config);
-    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
-    for (np, out) in [(1, &one), (2, &two)] {
-        let o = Command::new(if np == 1 { env!("CARGO_BIN_EXE_mtl") } else { "mpirun" })
-            .args(if np == 1 {
-                vec![]
-            } else {
-                vec!["--oversubscribe", "--allow-run-as-root", "-np", "2", env!("CARGO_BIN_EXE_mtl")]
-            })
-            .args([
-                "train",
-                cfg.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--backend",
-                "ndarray",
-                "--quiet",
-            ])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{np} process(es): {}", stderr(&o));
-    }
-    let d = relative_difference(&parameters(&one), &parameters(&two));
-    assert!(d <= 1e-5, "csv with sparse labels: 1 vs 2 processes differ by {d:.2e}");
+    agree_in(dir.path(), "csv", config, &[]);
 }
 
 #[test]
@@ -320,30 +304,7 @@ epochs = 2
 batch_size = 16
 drop_last = true
 "#;
-    let cfg = write_config(dir.path(), "mi.toml", config);
-    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
-    for (np, out) in [(1, &one), (2, &two)] {
-        let mut c = if np == 1 { Command::new(env!("CARGO_BIN_EXE_mtl")) } else { mpirun(2) };
-        if np == 2 {
-            c.arg(env!("CARGO_BIN_EXE_mtl"));
-        }
-        let o = c
-            .args([
-                "train",
-                cfg.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--backend",
-                "ndarray",
-                "--quiet",
-            ])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{np} process(es): {}", stderr(&o));
-    }
-    let d = relative_difference(&parameters(&one), &parameters(&two));
-    assert!(d <= 1e-5, "multi-input: 1 vs 2 processes differ by {d:.2e}");
+    agree_in(dir.path(), "mi", config, &[]);
 }
 
 #[test]
