@@ -12,9 +12,9 @@ Model (no overlap of communication with computation, as mtl does today):
 Bytes per step M (f32):
   losses route          P * 4                 (plus T floats: the losses, a latency term)
   parameter route       T * P * 4             (plus the heads' gradients, ≤ P * 4)
-  representation route  (T^2 + P) * 4 with the Gram matrix reduced, or, as mtl gathers the
-                        [T, batch * d] matrix today, T * B * d * 4 all-gathered (each rank
-                        receives (N - 1)/N of it) plus P * 4.
+  representation route  (T^2 + T + P) * 4 with the Gram matrix reduced (every method but
+                        GradDrop), or, for GradDrop, the [T, batch * d] matrix all-gathered,
+                        T * B * d * 4 (each rank receives (N - 1)/N of it), plus P * 4.
 Links: 10 Gbit/s (TCP, alpha = 25 us per hop) and 100 Gbit/s (RDMA, alpha = 3 us per hop).
 """
 import argparse

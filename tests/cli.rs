@@ -632,3 +632,26 @@ batch_size = 8
     let said = format!("{}{}", stdout(&o), stderr(&o));
     assert!(said.contains(&format!("nash_mtl: {} of 12 steps found no weights", reused[0])), "{said}");
 }
+
+/// A build without the `mpi` feature started by an MPI launcher refuses (every copy would train
+/// the whole model alone into one folder) and says how to build one that can.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_under_mpirun_refuses_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mtl"))
+        .args(["devices"])
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--features mpi"), "{}", stderr(&o));
+    // One process under the launcher is one process.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mtl"))
+        .args(["devices"])
+        .env("OMPI_COMM_WORLD_SIZE", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}

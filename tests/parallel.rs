@@ -191,14 +191,16 @@ fn pcgrad_on_the_parameter_route() {
 }
 
 #[test]
-fn mgda_on_the_representation_route_of_mmoe() {
-    if mpirun_available() {
-        let sets = [
-            "weighting.method=\"mgda\"",
-            "weighting.gradients=\"representation\"",
-            "model.architecture=\"mmoe\"",
-        ];
-        one_and_two_agree("mgda", SYNTHETIC, &sets);
+fn the_representation_route_of_mmoe_by_gram_matrix_and_by_gathered_columns() {
+    if !mpirun_available() {
+        return;
+    }
+    // MGDA and CAGrad read the Gram matrix (the ranks sum theirs); GradDrop needs the matrix
+    // itself (the ranks all-gather their columns).
+    for method in ["mgda", "cagrad", "graddrop"] {
+        let m = format!("weighting.method=\"{method}\"");
+        let sets = [m.as_str(), "weighting.gradients=\"representation\"", "model.architecture=\"mmoe\""];
+        one_and_two_agree(method, SYNTHETIC, &sets);
     }
 }
 

@@ -8,6 +8,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Tensor, TensorData};
 use mtl_data::{MultiTaskBatch, TaskSpec};
 use mtl_model::MultiTaskModel;
+use mtl_weighting::gram::{Gram, gram};
 use mtl_weighting::{StepContext, Weighting, WeightingInput, WeightingMethod};
 
 use crate::grads::host_f32;
@@ -109,9 +110,12 @@ impl Peers {
 ///
 /// Per route, the collectives of one step:
 /// - losses: the T losses (sum), then the model's gradients (sum, one flat buffer);
-/// - representation: this rank's `[T, part·d]` block of the matrix plus its T losses (one
-///   all-gather: the method then sees the whole `[T, batch·d]` matrix, which every method can
-///   use, GradDrop and MoCo included), then the model's gradients (sum);
+/// - representation: for a method whose weights are a function of the Gram matrix
+///   ([`WeightingMethod::weights_from_gram`]: all but GradDrop here), the T×T Gram
+///   matrix of this rank's `[T, part·d]` block plus its T losses (sum: the global batch's K),
+///   whose weights then combine this rank's block; else the block and losses themselves (one
+///   all-gather: the method sees the whole `[T, batch·d]` matrix). Then the model's
+///   gradients (sum);
 /// - parameters: the `[T, P]` matrix plus the T losses (sum), then the heads' and other
 ///   non-shared gradients (sum); the combined shared gradient is computed from the global
 ///   matrix on every rank and is not reduced again.
@@ -244,15 +248,62 @@ fn representation_route(
         acc.accumulate(state, GradientsParams::from_grads(grads, state));
         losses.push(loss.detach().inner());
     }
-    let (matrix, losses, columns) =
-        gather_columns(Tensor::stack(rows, 0), Tensor::cat(losses, 0), &peers.world);
-    let stats = gradient_stats(&matrix);
-    peers.seed_method(&x.device());
-    let combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());
-    let g = combined.gradient.narrow(0, columns.start, columns.len()).reshape(dims);
+    let (block, losses) = (Tensor::stack(rows, 0), Tensor::cat(losses, 0));
+    let (combined, losses, stats) = if peers.world.is_parallel() && state.weighting.weights_from_gram() {
+        // The global Gram matrix is the sum of the ranks' (their columns partition G's): T² + T
+        // numbers per step instead of the whole matrix.
+        let (k, losses) = sum_gram(&block, losses, &peers.world);
+        let stats = gram_stats(&k, &block.device());
+        peers.seed_method(&x.device());
+        let w = state.weighting.gram_weights(ctx, &k, &host_f64(&losses), &block.device());
+        (mtl_weighting::gram::combine(block, &w), losses, stats)
+    } else {
+        let (matrix, losses, columns) = gather_columns(block, losses, &peers.world);
+        let stats = gradient_stats(&matrix);
+        peers.seed_method(&x.device());
+        let mut combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());
+        combined.gradient = combined.gradient.narrow(0, columns.start, columns.len());
+        (combined, losses, stats)
+    };
+    let g = combined.gradient.reshape(dims);
     // g carries no autodiff, so it acts as a constant: d(z·g)/dz = g.
     acc.accumulate(state, GradientsParams::from_grads((z * g).sum().backward(), state));
     (acc.grads(), None, StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
+}
+
+/// The Gram matrix of the global `[T, batch·d]` matrix (the sum of the ranks' blocks' Gram
+/// matrices) and the global losses, in one collective (f64).
+fn sum_gram(block: &Tensor<2>, losses: Tensor<1>, world: &World) -> (Gram, Tensor<1>) {
+    let t = block.dims()[0];
+    let device = block.device();
+    let mut buf: Vec<f64> = gram(block).concat();
+    buf.extend(host_f64(&losses));
+    world.sum_f64(&mut buf);
+    let losses: Vec<f32> = buf.split_off(t * t).iter().map(|&l| l as f32).collect();
+    (buf.chunks(t).map(<[f64]>::to_vec).collect(), Tensor::from_data(TensorData::new(losses, [t]), &device))
+}
+
+fn host_f64(t: &Tensor<1>) -> Vec<f64> {
+    host_f32(t.clone()).iter().map(|&x| x as f64).collect()
+}
+
+/// [`gradient_stats`] from the Gram matrix `k` of the task gradients (host, f64), as a `[T + 2]`
+/// tensor on `device`.
+pub fn gram_stats(k: &Gram, device: &burn::tensor::Device) -> Tensor<1> {
+    let t = k.len();
+    let norms: Vec<f64> = (0..t).map(|i| k[i][i].max(0.0).sqrt()).collect();
+    let (mut sum, mut min) = (0.0, if t < 2 { 1.0 } else { f64::INFINITY });
+    for i in 0..t {
+        for j in (0..t).filter(|&j| j != i) {
+            let cos = k[i][j] / (norms[i].max(1e-30) * norms[j].max(1e-30));
+            sum += cos;
+            min = f64::min(min, cos);
+        }
+    }
+    let mean = if t < 2 { 1.0 } else { sum / (t * (t - 1)) as f64 };
+    let mut v: Vec<f32> = norms.iter().map(|&n| n as f32).collect();
+    v.extend([mean as f32, min as f32]);
+    Tensor::from_data(TensorData::new(v, [t + 2]), device)
 }
 
 /// The whole `[T, batch·d]` matrix from the ranks' `[T, part·d]` blocks (in rank order, which
@@ -361,6 +412,10 @@ mod tests {
         let g = Tensor::<2>::from_floats([[1.0, 0.0], [1.0, 1.0], [-1.0, 0.0]], &Device::ndarray());
         let s = gradient_stats(&g).into_data().to_vec::<f32>().unwrap();
         let want = [1.0, std::f32::consts::SQRT_2, 1.0, -1.0 / 3.0, -1.0];
+        assert!(s.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{s:?}");
+        // The same from the Gram matrix (the data-parallel representation route).
+        let k = mtl_weighting::gram::gram(&g);
+        let s = gram_stats(&k, &Device::ndarray()).into_data().to_vec::<f32>().unwrap();
         assert!(s.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{s:?}");
     }
 }

@@ -18,8 +18,9 @@ use burn::tensor::Device;
 use burn::tensor::Tensor;
 
 use crate::base::MethodConfig;
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{Gram, combine, f32_gram_rtol, gram, gram_eigen};
+use crate::gram::{Gram, f32_gram_rtol, gram_eigen};
 use serde::{Deserialize, Serialize};
 
 /// Aligned-MTL.
@@ -60,13 +61,21 @@ impl WeightingMethod for AlignedMtl {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
-        debug_assert_eq!(gradients.dims()[0], self.num_tasks);
-        let w = aligned_weights(&gram(&gradients));
-        combine(gradients, &w)
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
+        debug_assert_eq!(k.len(), self.num_tasks);
+        let w = aligned_weights(k);
+        w
     }
 }
 

@@ -96,6 +96,30 @@ pub trait WeightingMethod {
         panic!("this weighting method does not combine gradients");
     }
 
+    /// Whether the method's combined gradient is Σ_t w_t g_t with weights that depend on the
+    /// task gradients only through their Gram matrix K = G Gᵀ (besides the losses and the
+    /// method's own state), so that [`WeightingMethod::gram_weights`] gives them. False for
+    /// methods that need G itself (DB-MTL's and MoCo's gradient buffers, GradDrop's
+    /// per-coordinate signs).
+    fn weights_from_gram(&self) -> bool {
+        false
+    }
+
+    /// For a method with [`WeightingMethod::weights_from_gram`]: this step's weights from the
+    /// Gram matrix `k` of the `[T, P]` gradients and the task `losses` (host values; `device`
+    /// for any random draw). It advances the method exactly as `combine_gradients` does, which
+    /// for these methods is `gram` → `gram_weights` → the combination. A trainer whose G is
+    /// split by columns across processes sums their K, asks once, and combines its own columns.
+    fn gram_weights(
+        &mut self,
+        _ctx: &StepContext,
+        _k: &crate::gram::Gram,
+        _losses: &[f64],
+        _device: &Device,
+    ) -> Vec<f64> {
+        panic!("this weighting method does not combine through the Gram matrix alone");
+    }
+
     /// Whether the method needs the task losses of the same batch re-evaluated after the
     /// optimizer step (FAMO does). The trainer then runs one extra forward without autodiff
     /// and calls [`WeightingMethod::after_step`] with them.
@@ -135,6 +159,19 @@ pub trait WeightingMethod {
     fn reused_weight_steps(&self) -> Option<u64> {
         None
     }
+}
+
+/// `combine_gradients` of a method that [`WeightingMethod::weights_from_gram`]: the Gram
+/// matrix of `gradients`, the method's weights from it, and `wᵀ G` on the device.
+pub fn combine_through_gram<M: WeightingMethod + ?Sized>(
+    method: &mut M,
+    ctx: &StepContext,
+    gradients: Tensor<2>,
+    losses: Tensor<1>,
+) -> GradientCombination {
+    let device = gradients.device();
+    let w = method.gram_weights(ctx, &crate::gram::gram(&gradients), &crate::gram::host(losses), &device);
+    crate::gram::combine(gradients, &w)
 }
 
 /// A method's settings (`[weighting.<name>]`): the paper's defaults are its `Default`, `check`

@@ -18,9 +18,10 @@ use burn::module::Module;
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig};
-use crate::gram::{Gram, combine, gram, largest_diagonal, mat_vec, quad, solve_bordered};
+use crate::gram::{Gram, largest_diagonal, mat_vec, quad, solve_bordered};
 use serde::{Deserialize, Serialize};
 
 /// Conflict-averse gradient descent.
@@ -131,12 +132,20 @@ impl WeightingMethod for CaGrad {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
-        let w = self.weights(&gram(&gradients));
-        combine(gradients, &w)
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
+        let w = self.weights(k);
+        w
     }
 }
 

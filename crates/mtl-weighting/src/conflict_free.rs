@@ -22,8 +22,9 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::base::MethodConfig;
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{Gram, combine, f32_gram_rtol, gram, mat_vec, pinv_mul, quad};
+use crate::gram::{Gram, f32_gram_rtol, mat_vec, pinv_mul, quad};
 use serde::{Deserialize, Serialize};
 
 /// ConFIG.
@@ -67,13 +68,21 @@ impl WeightingMethod for ConFig {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
-        debug_assert_eq!(gradients.dims()[0], self.num_tasks);
-        let w = config_weights(&gram(&gradients), f32_gram_rtol(self.num_tasks));
-        combine(gradients, &w)
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
+        debug_assert_eq!(k.len(), self.num_tasks);
+        let w = config_weights(k, f32_gram_rtol(self.num_tasks));
+        w
     }
 }
 
@@ -93,6 +102,7 @@ impl MethodConfig for ConFigConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gram::gram;
     use burn::tensor::Device;
 
     #[test]

@@ -53,6 +53,20 @@ impl WeightingMethod for Ew {
             gradient: gradients.sum_dim(0).squeeze_dim(0),
         }
     }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(
+        &mut self,
+        _ctx: &StepContext,
+        _k: &crate::gram::Gram,
+        _losses: &[f64],
+        _device: &burn::tensor::Device,
+    ) -> Vec<f64> {
+        vec![1.0; self.num_tasks]
+    }
 }
 
 /// Settings of [`Ew`]: none (an empty `[weighting.<name>]` section is accepted).

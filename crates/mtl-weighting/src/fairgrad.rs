@@ -18,9 +18,10 @@ use burn::module::Module;
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
-use crate::gram::{combine, gram};
+use crate::gram::Gram;
 use crate::nash::{SolvedWeights, power_barrier_weights};
 use serde::{Deserialize, Serialize};
 
@@ -52,13 +53,21 @@ impl WeightingMethod for FairGrad {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
-        self.state.record(power_barrier_weights(&gram(&gradients), 1.0 / self.alpha));
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
+        self.state.record(power_barrier_weights(k, 1.0 / self.alpha));
         let w = self.state.weights_or(1.0 / self.num_tasks as f64, self.num_tasks);
-        combine(gradients, &w)
+        w
     }
 
     fn reused_weight_steps(&self) -> Option<u64> {

@@ -20,9 +20,11 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
-use crate::gram::{HostAdam, combine, gram, host};
+use crate::gram::Gram;
+use crate::gram::HostAdam;
 
 /// GradNorm.
 #[derive(Module, Debug)]
@@ -93,21 +95,28 @@ impl WeightingMethod for GradNorm {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
         losses: Tensor<1>,
     ) -> GradientCombination {
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, losses: &[f64], _device: &Device) -> Vec<f64> {
         let Some(initial) = self.state.initial_losses.clone() else {
             let w = vec![1.0; self.num_tasks];
-            return combine(gradients, &w);
+            return w;
         };
         let w = self.weights();
-        let k = gram(&gradients);
         let norms: Vec<f64> = (0..self.num_tasks).map(|i| k[i][i].max(0.0).sqrt()).collect();
-        let d = self.grad_s(&norms, &host(losses), &initial);
+        let d = self.grad_s(&norms, losses, &initial);
         let st = &mut self.state;
         st.adam.step(&mut st.s, &d, self.lr);
-        combine(gradients, &w)
+        w
     }
 
     fn end_epoch(&mut self, _epoch: usize, mean_losses: &[f64]) {

@@ -21,9 +21,10 @@ use burn::tensor::Device;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig};
-use crate::gram::{Gram, combine, gram, random_orders};
+use crate::gram::{Gram, random_orders};
 
 /// Gradient vaccine.
 #[derive(Module, Debug)]
@@ -89,14 +90,22 @@ impl WeightingMethod for GradVac {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], device: &Device) -> Vec<f64> {
         let t = self.num_tasks;
-        let orders = random_orders(t, &gradients.device());
-        let w = self.weights(&gram(&gradients), &orders);
-        combine(gradients, &w)
+        let orders = random_orders(t, device);
+        let w = self.weights(k, &orders);
+        w
     }
 
     fn state(&self) -> serde_json::Value {

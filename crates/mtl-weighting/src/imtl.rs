@@ -24,9 +24,10 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
-use crate::gram::{Gram, HostAdam, combine, f32_gram_rtol, gram, host, pinv_mul};
+use crate::gram::{Gram, HostAdam, f32_gram_rtol, pinv_mul};
 use serde::{Deserialize, Serialize};
 
 /// IMTL-G.
@@ -67,13 +68,21 @@ impl WeightingMethod for ImtlG {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
-        debug_assert_eq!(gradients.dims()[0], self.num_tasks);
-        let w = imtl_g_weights(&gram(&gradients), f32_gram_rtol(self.num_tasks));
-        combine(gradients, &w)
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
+        debug_assert_eq!(k.len(), self.num_tasks);
+        let w = imtl_g_weights(k, f32_gram_rtol(self.num_tasks));
+        w
     }
 }
 
@@ -116,12 +125,19 @@ impl WeightingMethod for Imtl {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
         losses: Tensor<1>,
     ) -> GradientCombination {
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, losses: &[f64], _device: &Device) -> Vec<f64> {
         let e = self.scales();
-        let k = gram(&gradients);
         let scaled: Gram = (0..self.num_tasks)
             .map(|i| (0..self.num_tasks).map(|j| e[i] * e[j] * k[i][j]).collect())
             .collect();
@@ -130,10 +146,10 @@ impl WeightingMethod for Imtl {
             .zip(&e)
             .map(|(a, e)| a * e)
             .collect();
-        let g: Vec<f64> = host(losses).iter().zip(&e).map(|(l, e)| e * l - 1.0).collect();
+        let g: Vec<f64> = losses.iter().zip(&e).map(|(l, e)| e * l - 1.0).collect();
         let st = &mut self.state;
         st.adam.step(&mut st.s, &g, self.lr);
-        combine(gradients, &w)
+        w
     }
 
     fn state(&self) -> serde_json::Value {
@@ -196,6 +212,7 @@ impl MethodConfig for ImtlConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gram::gram;
     use burn::tensor::Device;
 
     #[test]

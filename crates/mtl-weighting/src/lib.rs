@@ -47,7 +47,7 @@ mod uw;
 pub use aligned::{AlignedMtl, AlignedMtlConfig};
 pub use base::{
     GradientCombination, Invalid, LossCombination, MethodConfig, StepContext, WeightingInput,
-    WeightingMethod, checks,
+    WeightingMethod, checks, combine_through_gram,
 };
 pub use cagrad::{CaGrad, CaGradConfig};
 pub use conflict_free::{ConFig, ConFigConfig};

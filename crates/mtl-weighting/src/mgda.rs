@@ -19,9 +19,10 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::base::MethodConfig;
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::host;
-use crate::gram::{combine, gram, min_norm_point};
+use crate::gram::Gram;
+use crate::gram::min_norm_point;
 use serde::{Deserialize, Serialize};
 
 /// How MGDA normalises each task gradient before the min-norm solve.
@@ -86,12 +87,20 @@ impl WeightingMethod for Mgda {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
         losses: Tensor<1>,
     ) -> GradientCombination {
-        let w = self.weights(&gram(&gradients), &host(losses));
-        combine(gradients, &w)
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, losses: &[f64], _device: &Device) -> Vec<f64> {
+        let w = self.weights(k, losses);
+        w
     }
 }
 
@@ -115,6 +124,7 @@ impl MethodConfig for MgdaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gram::gram;
 
     #[test]
     fn two_task_mgda_matches_its_closed_form() {

@@ -225,6 +225,26 @@ fn barrier_newton(k: &Gram, p: f64) -> Option<Vec<f64>> {
     (merit(&g, &size).sqrt() <= 1e-8).then_some(a)
 }
 
+impl NashMtl {
+    /// This step's weights: solved every `update_weights_every` steps (else the last ones),
+    /// clipped to `max_norm`; `k` is called only when a solve or the clipping needs K.
+    fn step_weights(&mut self, ctx: &StepContext, k: impl FnOnce() -> Gram) -> Vec<f64> {
+        let solve = self.state.last.is_none() || ctx.step.is_multiple_of(self.update_weights_every);
+        let k = (solve || self.max_norm > 0.0).then(k);
+        if let Some(k) = k.as_ref().filter(|_| solve) {
+            self.state.record(nash_weights(k));
+        }
+        let mut w = self.state.weights_or(1.0, self.num_tasks);
+        if let Some(k) = k.as_ref().filter(|_| self.max_norm > 0.0) {
+            let norm = quad(k, &w).max(0.0).sqrt();
+            if norm > self.max_norm {
+                w.iter_mut().for_each(|x| *x *= self.max_norm / norm);
+            }
+        }
+        w
+    }
+}
+
 impl WeightingMethod for NashMtl {
     fn inputs(&self) -> &'static [WeightingInput] {
         Self::INPUTS
@@ -236,21 +256,18 @@ impl WeightingMethod for NashMtl {
         gradients: Tensor<2>,
         _losses: Tensor<1>,
     ) -> GradientCombination {
-        let solve = self.state.last.is_none() || ctx.step.is_multiple_of(self.update_weights_every);
         // The Gram matrix (one device product and a host read) only when a solve or the
         // clipping needs it: a reused, unclipped step costs just the combination.
-        let k = (solve || self.max_norm > 0.0).then(|| gram(&gradients));
-        if let Some(k) = k.as_ref().filter(|_| solve) {
-            self.state.record(nash_weights(k));
-        }
-        let mut w = self.state.weights_or(1.0, self.num_tasks);
-        if let Some(k) = k.as_ref().filter(|_| self.max_norm > 0.0) {
-            let norm = quad(k, &w).max(0.0).sqrt();
-            if norm > self.max_norm {
-                w.iter_mut().for_each(|x| *x *= self.max_norm / norm);
-            }
-        }
+        let w = self.step_weights(ctx, || gram(&gradients));
         combine(gradients, &w)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
+        self.step_weights(ctx, || k.clone())
     }
 
     fn reused_weight_steps(&self) -> Option<u64> {

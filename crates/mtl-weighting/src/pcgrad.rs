@@ -14,8 +14,9 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::base::MethodConfig;
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
-use crate::gram::{Gram, combine, gram, random_orders};
+use crate::gram::{Gram, random_orders};
 use serde::{Deserialize, Serialize};
 
 /// Gradient surgery.
@@ -64,14 +65,22 @@ impl WeightingMethod for PcGrad {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], device: &Device) -> Vec<f64> {
         let t = self.num_tasks;
-        let orders = random_orders(t, &gradients.device());
-        let w = pcgrad_weights(&gram(&gradients), &orders);
-        combine(gradients, &w)
+        let orders = random_orders(t, device);
+        let w = pcgrad_weights(k, &orders);
+        w
     }
 }
 
@@ -91,6 +100,7 @@ impl MethodConfig for PcGradConfig {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::gram::{combine, gram};
     use burn::tensor::Device;
 
     #[test]

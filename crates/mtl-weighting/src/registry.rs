@@ -152,6 +152,20 @@ impl WeightingMethod for Weighting {
         self.method().combine_gradients(ctx, gradients, losses)
     }
 
+    fn weights_from_gram(&self) -> bool {
+        self.method_ref().weights_from_gram()
+    }
+
+    fn gram_weights(
+        &mut self,
+        ctx: &StepContext,
+        k: &crate::gram::Gram,
+        losses: &[f64],
+        device: &burn::tensor::Device,
+    ) -> Vec<f64> {
+        self.method().gram_weights(ctx, k, losses, device)
+    }
+
     fn wants_losses_after_step(&self) -> bool {
         self.method_ref().wants_losses_after_step()
     }
@@ -215,6 +229,62 @@ mod faults {
             let g = Tensor::<2>::from_floats(bad, &device);
             let c = method.combine_gradients(&ctx, g, Tensor::<1>::from_floats([1.0, 1.0, 1.0], &device));
             assert_eq!(c.weights.dims(), [3], "{name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod split_columns {
+    use super::*;
+    use crate::gram::{combine, gram};
+    use burn::tensor::Distribution;
+
+    /// A method that combines through its Gram matrix gives the same update when G is split by
+    /// columns (as across the processes of a data-parallel run): the halves' Gram matrices sum
+    /// to G's, its weights combine each half, and the halves side by side are the update of G.
+    /// Four steps, so stateful methods (GradNorm, GradVac, Nash-MTL, FairGrad, IMTL) are
+    /// compared after their state has moved; random draws come from a seed reset before each.
+    #[test]
+    fn gram_weights_on_summed_halves_give_the_whole_update() {
+        let device = Device::ndarray();
+        let mut covered = Vec::new();
+        for name in WeightingConfig::NAMES {
+            let config = WeightingConfig::by_name(name).unwrap();
+            let Some(input) = config.inputs().iter().copied().find(|i| *i != WeightingInput::Losses) else {
+                continue;
+            };
+            let (mut whole, mut split) = (config.init(3, &device), config.init(3, &device));
+            if !whole.weights_from_gram() {
+                continue;
+            }
+            covered.push(*name);
+            for step in 0..4 {
+                let ctx = StepContext { epoch: 0, step, steps_per_epoch: 4, input };
+                device.seed(100 + step as u64);
+                let g = Tensor::<2>::random([3, 10], Distribution::Normal(0.0, 1.0), &device);
+                let losses = Tensor::<1>::from_floats([1.0, 0.5 + step as f32, 2.0], &device);
+                device.seed(7 + step as u64);
+                let want = whole.combine_gradients(&ctx, g.clone(), losses.clone()).gradient;
+                let (a, b) = (g.clone().narrow(1, 0, 4), g.narrow(1, 4, 6));
+                let (ka, kb) = (gram(&a), gram(&b));
+                let k: Vec<Vec<f64>> =
+                    ka.iter().zip(&kb).map(|(x, y)| x.iter().zip(y).map(|(p, q)| p + q).collect()).collect();
+                device.seed(7 + step as u64);
+                let w = split.gram_weights(&ctx, &k, &crate::gram::host(losses), &device);
+                let got = Tensor::cat(vec![combine(a, &w).gradient, combine(b, &w).gradient], 0);
+                let (want, got) = (crate::gram::host(want), crate::gram::host(got));
+                let scale = want.iter().map(|x| x.abs()).fold(1e-3, f64::max);
+                for (x, y) in want.iter().zip(&got) {
+                    assert!((x - y).abs() <= 1e-4 * scale, "{name} step {step}: {want:?} vs {got:?}");
+                }
+            }
+        }
+        // Every method whose weights are a function of K is covered.
+        for name in ["ew", "mgda", "pcgrad", "cagrad", "nash_mtl", "fairgrad", "upgrad", "gradnorm"] {
+            assert!(covered.contains(&name), "{name} does not combine through its Gram matrix");
+        }
+        for name in ["graddrop", "moco", "db_mtl"] {
+            assert!(!covered.contains(&name), "{name} needs G itself");
         }
     }
 }

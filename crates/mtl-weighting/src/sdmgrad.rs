@@ -21,10 +21,11 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::base::combine_through_gram;
 use crate::base::{
     GradientCombination, Invalid, MethodConfig, StepContext, WeightingInput, WeightingMethod, checks,
 };
-use crate::gram::{Gram, combine, gram, mat_vec, project_simplex};
+use crate::gram::{Gram, mat_vec, project_simplex};
 
 /// SDMGrad.
 #[derive(Module, Debug)]
@@ -78,12 +79,20 @@ impl WeightingMethod for SdmGrad {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
-        let w = self.weights(&gram(&gradients));
-        combine(gradients, &w)
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
+        let w = self.weights(k);
+        w
     }
 
     fn state(&self) -> serde_json::Value {

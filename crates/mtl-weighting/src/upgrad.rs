@@ -14,9 +14,10 @@ use burn::module::Module;
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 
+use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
-use crate::gram::{Gram, combine, gram};
+use crate::gram::Gram;
 use serde::{Deserialize, Serialize};
 
 /// UPGrad.
@@ -95,12 +96,20 @@ impl WeightingMethod for UpGrad {
 
     fn combine_gradients(
         &mut self,
-        _ctx: &StepContext,
+        ctx: &StepContext,
         gradients: Tensor<2>,
-        _losses: Tensor<1>,
+        losses: Tensor<1>,
     ) -> GradientCombination {
-        let w = upgrad_weights(&gram(&gradients), self.reg_eps);
-        combine(gradients, &w)
+        combine_through_gram(self, ctx, gradients, losses)
+    }
+
+    fn weights_from_gram(&self) -> bool {
+        true
+    }
+
+    fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
+        let w = upgrad_weights(k, self.reg_eps);
+        w
     }
 }
 
