@@ -65,8 +65,7 @@ impl WeightingMethod for DualProj {
     }
 
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
-        let w = self.weights(k);
-        w
+        self.weights(k)
     }
 }
 

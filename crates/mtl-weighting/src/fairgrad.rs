@@ -66,8 +66,8 @@ impl WeightingMethod for FairGrad {
 
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
         self.state.record(power_barrier_weights(k, 1.0 / self.alpha));
-        let w = self.state.weights_or(1.0 / self.num_tasks as f64, self.num_tasks);
-        w
+
+        self.state.weights_or(1.0 / self.num_tasks as f64, self.num_tasks)
     }
 
     fn reused_weight_steps(&self) -> Option<u64> {

@@ -104,8 +104,8 @@ impl WeightingMethod for GradVac {
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], device: &Device) -> Vec<f64> {
         let t = self.num_tasks;
         let orders = random_orders(t, device);
-        let w = self.weights(k, &orders);
-        w
+
+        self.weights(k, &orders)
     }
 
     fn state(&self) -> serde_json::Value {

@@ -99,8 +99,7 @@ impl WeightingMethod for Mgda {
     }
 
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, losses: &[f64], _device: &Device) -> Vec<f64> {
-        let w = self.weights(k, losses);
-        w
+        self.weights(k, losses)
     }
 }
 

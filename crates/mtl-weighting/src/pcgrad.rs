@@ -79,8 +79,8 @@ impl WeightingMethod for PcGrad {
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], device: &Device) -> Vec<f64> {
         let t = self.num_tasks;
         let orders = random_orders(t, device);
-        let w = pcgrad_weights(k, &orders);
-        w
+
+        pcgrad_weights(k, &orders)
     }
 }
 

@@ -91,8 +91,7 @@ impl WeightingMethod for SdmGrad {
     }
 
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
-        let w = self.weights(k);
-        w
+        self.weights(k)
     }
 
     fn state(&self) -> serde_json::Value {

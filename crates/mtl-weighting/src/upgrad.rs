@@ -108,8 +108,7 @@ impl WeightingMethod for UpGrad {
     }
 
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
-        let w = upgrad_weights(k, self.reg_eps);
-        w
+        upgrad_weights(k, self.reg_eps)
     }
 }
 
