@@ -74,7 +74,6 @@ impl WeightingMethod for AlignedMtl {
 
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
         debug_assert_eq!(k.len(), self.num_tasks);
-
         aligned_weights(k)
     }
 }

@@ -81,7 +81,6 @@ impl WeightingMethod for ImtlG {
 
     fn gram_weights(&mut self, _ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
         debug_assert_eq!(k.len(), self.num_tasks);
-
         imtl_g_weights(k, f32_gram_rtol(self.num_tasks))
     }
 }
