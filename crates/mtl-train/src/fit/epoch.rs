@@ -47,12 +47,11 @@ pub(super) fn train_epoch(
     let config = run.config;
     let (train, t_count) = (&config.train, run.tasks.len());
     let world = run.world.clone();
-    // Ranks draw their own dropout masks; where a model draws any, the method's draws get a
-    // per-step seed shared by all ranks (see `Peers::method_seed`). Without dropout every rank
-    // draws exactly what one process would.
+    // Without dropout every rank draws exactly what one process would (the method's draws).
+    // With dropout, each step seeds the rank's masks from (seed, step, rank) and the method's
+    // draws from (seed, step), shared by all ranks (see `Peers::method_seed`).
     let per_rank = world.is_parallel() && config.model.has_dropout();
-    let rank_seed = |s: u64| if per_rank { epoch_seed(s, world.rank() + 1) } else { s };
-    run.device.seed(rank_seed(epoch_seed(config.seed, epoch)));
+    run.device.seed(epoch_seed(config.seed, epoch));
     let order = match &run.train_data.groups {
         Some(groups) => sampled_epoch(groups, t_count, config.sampling, config.seed, epoch),
         None => epoch_permutation(run.train_data.len(), config.seed, epoch),
@@ -72,6 +71,10 @@ pub(super) fn train_epoch(
         } else {
             MultiTaskBatch::gather(&run.train_data, idx, &run.device)
         };
+        if per_rank {
+            let rank_stream = epoch_seed(config.seed ^ 0xD50F_0A11_4A4E, world.rank());
+            run.device.seed(epoch_seed(rank_stream, step));
+        }
         let peers = Peers {
             world: world.clone(),
             method_seed: per_rank.then(|| epoch_seed(config.seed ^ 0x5EED_0FAE_7B0D, step)),
