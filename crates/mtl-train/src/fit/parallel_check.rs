@@ -43,9 +43,9 @@ pub(super) fn same_state_on_every_rank(world: &World, state: &TrainState, epoch:
         return Ok(());
     }
     Err(Error::RanksDiverged(format!(
-        "after epoch {}, the model of rank(s) {} differs from rank 0's: the ranks' reductions gave different \
-         results (an MPI library whose all-reduce differs between ranks?); the last checkpoint is kept — \
-         resume it, or train in one process",
+        "after epoch {}, the model of rank(s) {} differs from rank 0's: the ranks computed different updates \
+         (an MPI all-reduce that differs between ranks, or an mtl bug — please report it); the last \
+         checkpoint is kept — resume it, or train in one process",
         epoch + 1,
         differing.join(", ")
     )))
