@@ -18,8 +18,8 @@ use burn::tensor::Device;
 use burn::tensor::Tensor;
 
 use crate::base::MethodConfig;
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::gram::combine_through_gram;
 use crate::gram::{Gram, f32_gram_rtol, gram_eigen};
 use serde::{Deserialize, Serialize};
 

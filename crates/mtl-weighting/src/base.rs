@@ -3,6 +3,10 @@
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+/// A small dense symmetric matrix on the host, row-major: the T×T Gram matrix K = G Gᵀ of the
+/// task gradients (`k[i][j] = gᵢ·gⱼ`) and the matrices the solvers derive from it.
+pub type Gram = Vec<Vec<f64>>;
+
 /// What a method reads to decide the update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,13 +114,7 @@ pub trait WeightingMethod {
     /// for any random draw). It advances the method exactly as `combine_gradients` does, which
     /// for these methods is `gram` → `gram_weights` → the combination. A trainer whose G is
     /// split by columns across processes sums their K, asks once, and combines its own columns.
-    fn gram_weights(
-        &mut self,
-        _ctx: &StepContext,
-        _k: &crate::gram::Gram,
-        _losses: &[f64],
-        _device: &Device,
-    ) -> Vec<f64> {
+    fn gram_weights(&mut self, _ctx: &StepContext, _k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
         panic!("this weighting method does not combine through the Gram matrix alone");
     }
 
@@ -159,19 +157,6 @@ pub trait WeightingMethod {
     fn reused_weight_steps(&self) -> Option<u64> {
         None
     }
-}
-
-/// `combine_gradients` of a method that [`WeightingMethod::weights_from_gram`]: the Gram
-/// matrix of `gradients`, the method's weights from it, and `wᵀ G` on the device.
-pub fn combine_through_gram<M: WeightingMethod + ?Sized>(
-    method: &mut M,
-    ctx: &StepContext,
-    gradients: Tensor<2>,
-    losses: Tensor<1>,
-) -> GradientCombination {
-    let device = gradients.device();
-    let w = method.gram_weights(ctx, &crate::gram::gram(&gradients), &crate::gram::host(losses), &device);
-    crate::gram::combine(gradients, &w)
 }
 
 /// A method's settings (`[weighting.<name>]`): the paper's defaults are its `Default`, `check`

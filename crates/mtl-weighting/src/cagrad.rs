@@ -18,9 +18,9 @@ use burn::module::Module;
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig};
+use crate::gram::combine_through_gram;
 use crate::gram::{Gram, largest_diagonal, mat_vec, quad, solve_bordered};
 use serde::{Deserialize, Serialize};
 

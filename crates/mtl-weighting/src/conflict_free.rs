@@ -22,8 +22,8 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::base::MethodConfig;
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::gram::combine_through_gram;
 use crate::gram::{Gram, f32_gram_rtol, mat_vec, pinv_mul, quad};
 use serde::{Deserialize, Serialize};
 

@@ -16,11 +16,11 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::base::combine_through_gram;
 use crate::base::{
     GradientCombination, Invalid, MethodConfig, StepContext, WeightingInput, WeightingMethod, checks,
 };
 use crate::gram::Gram;
+use crate::gram::combine_through_gram;
 use crate::upgrad::dual_cone_weights;
 
 /// DualProj.

@@ -18,10 +18,10 @@ use burn::module::Module;
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
 use crate::gram::Gram;
+use crate::gram::combine_through_gram;
 use crate::nash::{SolvedWeights, power_barrier_weights};
 use serde::{Deserialize, Serialize};
 

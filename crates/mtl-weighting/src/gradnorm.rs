@@ -20,11 +20,11 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
 use crate::gram::Gram;
 use crate::gram::HostAdam;
+use crate::gram::combine_through_gram;
 
 /// GradNorm.
 #[derive(Module, Debug)]

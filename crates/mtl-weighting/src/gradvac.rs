@@ -21,9 +21,9 @@ use burn::tensor::Device;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig};
+use crate::gram::combine_through_gram;
 use crate::gram::{Gram, random_orders};
 
 /// Gradient vaccine.

@@ -9,10 +9,9 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 use serde::{Deserialize, Serialize};
 
-use crate::base::GradientCombination;
+use crate::base::{GradientCombination, StepContext, WeightingMethod};
 
-/// A small dense symmetric matrix on the host, row-major.
-pub type Gram = Vec<Vec<f64>>;
+pub use crate::base::Gram;
 
 /// `G Gᵀ` of a `[T, P]` gradient matrix, read back to the host.
 pub fn gram(gradients: &Tensor<2>) -> Gram {
@@ -412,6 +411,19 @@ pub fn symmetric_eigen(a: &Gram) -> (Vec<f64>, Gram) {
         }
     }
     ((0..n).map(|i| a[i][i]).collect(), v)
+}
+
+/// `combine_gradients` of a method that [`WeightingMethod::weights_from_gram`]: the Gram
+/// matrix of `gradients`, the method's weights from it, and `wᵀ G` on the device.
+pub fn combine_through_gram<M: WeightingMethod + ?Sized>(
+    method: &mut M,
+    ctx: &StepContext,
+    gradients: Tensor<2>,
+    losses: Tensor<1>,
+) -> GradientCombination {
+    let device = gradients.device();
+    let w = method.gram_weights(ctx, &gram(&gradients), &host(losses), &device);
+    combine(gradients, &w)
 }
 
 #[cfg(test)]

@@ -24,9 +24,9 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::base::{Invalid, MethodConfig, checks};
+use crate::gram::combine_through_gram;
 use crate::gram::{Gram, HostAdam, f32_gram_rtol, pinv_mul};
 use serde::{Deserialize, Serialize};
 

@@ -47,7 +47,7 @@ mod uw;
 pub use aligned::{AlignedMtl, AlignedMtlConfig};
 pub use base::{
     GradientCombination, Invalid, LossCombination, MethodConfig, StepContext, WeightingInput,
-    WeightingMethod, checks, combine_through_gram,
+    WeightingMethod, checks,
 };
 pub use cagrad::{CaGrad, CaGradConfig};
 pub use conflict_free::{ConFig, ConFigConfig};
@@ -61,6 +61,7 @@ pub use gls::{Gls, GlsConfig};
 pub use graddrop::{GradDrop, GradDropConfig};
 pub use gradnorm::{GradNorm, GradNormConfig};
 pub use gradvac::{GradVac, GradVacConfig};
+pub use gram::combine_through_gram;
 pub use imtl::{Imtl, ImtlConfig, ImtlG, ImtlGConfig};
 pub use imtl_l::{ImtlL, ImtlLConfig};
 pub use mgda::{Mgda, MgdaConfig, MgdaNormalization};

@@ -19,9 +19,9 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::base::MethodConfig;
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
 use crate::gram::Gram;
+use crate::gram::combine_through_gram;
 use crate::gram::min_norm_point;
 use serde::{Deserialize, Serialize};
 

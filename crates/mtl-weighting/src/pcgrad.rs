@@ -14,8 +14,8 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::base::MethodConfig;
-use crate::base::combine_through_gram;
 use crate::base::{GradientCombination, StepContext, WeightingInput, WeightingMethod};
+use crate::gram::combine_through_gram;
 use crate::gram::{Gram, random_orders};
 use serde::{Deserialize, Serialize};
 

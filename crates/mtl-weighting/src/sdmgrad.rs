@@ -21,10 +21,10 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::base::combine_through_gram;
 use crate::base::{
     GradientCombination, Invalid, MethodConfig, StepContext, WeightingInput, WeightingMethod, checks,
 };
+use crate::gram::combine_through_gram;
 use crate::gram::{Gram, mat_vec, project_simplex};
 
 /// SDMGrad.
