@@ -60,35 +60,29 @@ def main():
         return gather(4 * t * n * b * d, n, beta, alpha) + ring(4 * p, n, beta, alpha)
 
     routes = ["losses", "parameters", "representation (Gram)", "representation (gather)"]
-    print(f"compute(b) = {args.t0_ms} ms + b × {args.per_sample_us} µs; P = {p}, shared {shared}, T = {t}, d = {d}")
-    print(f"\nweak scaling at {args.batch} samples per rank: efficiency")
-    print("| route | link | " + " | ".join(f"N = {n}" for n in ranks) + " |")
-    print("|---|---|" + "---:|" * len(ranks))
-    for route in routes:
-        for link, (beta, alpha) in LINKS.items():
-            cells = []
-            for n in ranks:
-                c = t0 + args.batch * s
-                cells.append(f"{c / (c + comm(route, n, args.batch, beta, alpha)):.2f}")
-            print(f"| {route} | {link} | " + " | ".join(cells) + " |")
-    print("\nsamples per rank (and global batch) needed for efficiency ≥ 0.9")
-    print("| route | link | " + " | ".join(f"N = {n}" for n in ranks) + " |")
-    print("|---|---|" + "---|" * len(ranks))
-    for route in routes:
-        for link, (beta, alpha) in LINKS.items():
-            cells = []
-            for n in ranks:
-                b, found = 1, None
-                while b <= 1 << 22:
-                    c = t0 + b * s
-                    if c / (c + comm(route, n, b, beta, alpha)) >= 0.9:
-                        found = b
-                        break
-                    b *= 2 if b < 64 else 1.25
-                    b = int(b)
-                cells.append("never" if found is None else f"{found} ({found * n:,})")
-            print(f"| {route} | {link} | " + " | ".join(cells) + " |")
+    efficiency = lambda route, n, b, beta, alpha: (t0 + b * s) / (t0 + b * s + comm(route, n, b, beta, alpha))
 
+    def table(title, align, cell):
+        print(f"\n{title}")
+        print("| route | link | " + " | ".join(f"N = {n}" for n in ranks) + " |")
+        print("|---|---|" + f"{align}|" * len(ranks))
+        for route in routes:
+            for link, (beta, alpha) in LINKS.items():
+                cells = [cell(route, n, beta, alpha) for n in ranks]
+                print(f"| {route} | {link} | " + " | ".join(cells) + " |")
+
+    def batch_for_0_9(route, n, beta, alpha):
+        b = 1
+        while b <= 1 << 22:
+            if efficiency(route, n, b, beta, alpha) >= 0.9:
+                return f"{b} ({b * n:,})"
+            b = b * 2 if b < 64 else int(b * 1.25)
+        return "never"
+
+    print(f"compute(b) = {args.t0_ms} ms + b × {args.per_sample_us} µs; P = {p}, shared {shared}, T = {t}, d = {d}")
+    table(f"weak scaling at {args.batch} samples per rank: efficiency", "---:",
+          lambda route, n, beta, alpha: f"{efficiency(route, n, args.batch, beta, alpha):.2f}")
+    table("samples per rank (and global batch) needed for efficiency ≥ 0.9", "---", batch_for_0_9)
 
 if __name__ == "__main__":
     main()
