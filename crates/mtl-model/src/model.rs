@@ -52,17 +52,11 @@ impl MultiTaskModelConfig {
         MultiTaskModel { architecture: self.architecture.init(device), heads }
     }
 
-    /// Whether any layer (encoder, experts, gates, heads) has a dropout rate above 0, so that
-    /// a training forward draws random numbers. Read from the configs' `dropout` fields
-    /// through their `Debug` form, which names every field of every nested config, so a new
-    /// encoder or architecture is covered without being listed here.
+    /// Whether any layer has a dropout rate above 0, so that a training forward draws random
+    /// numbers: the encoder (every expert, column and gate stem of an architecture is built
+    /// from it) or the heads.
     pub fn has_dropout(&self) -> bool {
-        let text = format!("{self:?}");
-        text.match_indices("dropout: ").any(|(at, key)| {
-            let rest = &text[at + key.len()..];
-            let end = rest.find([',', ' ', '}', ')']).unwrap_or(rest.len());
-            rest[..end].parse::<f64>().is_ok_and(|p| p > 0.0)
-        })
+        self.head_dropout > 0.0 || self.architecture.encoder().dropout() > 0.0
     }
 }
 

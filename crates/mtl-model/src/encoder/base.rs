@@ -80,6 +80,15 @@ macro_rules! define_encoders {
 encoders!(define_encoders);
 
 impl EncoderConfig {
+    /// Its dropout rate (0 when it has none).
+    pub fn dropout(&self) -> f64 {
+        match self {
+            EncoderConfig::Mlp(c) => c.dropout,
+            EncoderConfig::Cnn(c) => c.dropout,
+            EncoderConfig::Tabular(c) => c.dropout,
+        }
+    }
+
     /// Width of the input rows.
     pub fn d_input(&self) -> usize {
         match self {
