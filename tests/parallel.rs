@@ -497,3 +497,26 @@ fn with_dropout_and_a_random_method_the_ranks_stay_equal_and_runs_repeat() {
     }
     assert_eq!(parameters(&a), parameters(&b));
 }
+
+#[test]
+fn three_processes_with_uneven_parts_give_the_one_process_model() {
+    if !mpirun_available() {
+        return;
+    }
+    // A batch of 37 splits 13/12/12; the last batch of each epoch (600 · 0.8 = 480 = 12·37 + 36)
+    // 12/12/12. MGDA on the representation of MMoE: three Gram matrices summed.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "p.toml", SYNTHETIC);
+    let sets = [
+        "weighting.method=\"mgda\"",
+        "weighting.gradients=\"representation\"",
+        "model.architecture=\"mmoe\"",
+    ];
+    let (one, three) = (dir.path().join("one"), dir.path().join("three"));
+    for (np, out) in [(1, &one), (3, &three)] {
+        let o = train(np, &cfg, out, &sets);
+        assert!(o.status.success(), "{np} process(es): {}", stderr(&o));
+    }
+    let d = relative_difference(&parameters(&one), &parameters(&three));
+    assert!(d <= 1e-5, "1 vs 3 processes differ by {d:.2e}");
+}
