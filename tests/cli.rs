@@ -655,3 +655,38 @@ fn a_build_without_mpi_under_mpirun_refuses_with_the_fix() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `train.parts` in one process computes each batch in fixed parts (the layout that makes
+/// data-parallel runs independent of the process count): the same training up to f32 rounding
+/// of the sums, on every route; and a count larger than the batch is refused naming the key.
+#[test]
+fn fixed_parts_in_one_process_match_whole_batches_to_rounding() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let metrics = |run: &str, sets: &[&str]| -> serde_json::Value {
+        let out = dir.path().join(run);
+        let mut args = vec!["train", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend(["--backend", "ndarray", "-q", "--set", "train.epochs=1"]);
+        sets.iter().for_each(|s| args.extend(["--set", s]));
+        let o = mtl(&args, dir.path());
+        assert!(o.status.success(), "{run}: {}", stderr(&o));
+        common::json(&out.join("summary.json"))["test"].clone()
+    };
+    for (method, route) in [("uw", "losses"), ("mgda", "representation"), ("pcgrad", "parameters")] {
+        let m = format!("weighting.method=\"{method}\"");
+        let r = format!("weighting.gradients=\"{route}\"");
+        let whole = metrics(&format!("{method}-whole"), &[&m, &r]);
+        let parts = metrics(&format!("{method}-parts"), &[&m, &r, "train.parts=3"]);
+        for (task, values) in whole.as_object().unwrap() {
+            for (name, x) in values.as_object().unwrap() {
+                let (x, y) = (x.as_f64().unwrap(), parts[task][name].as_f64().unwrap());
+                assert!((x - y).abs() <= 1e-4 * x.abs().max(1e-3), "{method}: {task}.{name} {x} vs {y}");
+            }
+        }
+    }
+    let out = dir.path().join("bad");
+    let args = ["train", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--set", "train.parts=51"];
+    let o = mtl(&args, dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("train.parts"), "{}", stderr(&o));
+}

@@ -520,3 +520,60 @@ fn three_processes_with_uneven_parts_give_the_one_process_model() {
     let d = relative_difference(&parameters(&one), &parameters(&three));
     assert!(d <= 1e-5, "1 vs 3 processes differ by {d:.2e}");
 }
+
+#[test]
+fn fixed_parts_give_the_same_bits_on_one_two_and_four_processes() {
+    if !mpirun_available() {
+        return;
+    }
+    // `train.parts = 4`: every process count that divides 4 performs the same additions in the
+    // same order, on every route (losses: EW, UW, FAMO; representation: MGDA through K, GradDrop
+    // through the gathered matrix; parameters: PCGrad), with dropout too.
+    let cases: [(&str, &str, &str, &str); 7] = [
+        ("ew", "losses", "hps", "0.0"),
+        ("uw", "losses", "hps", "0.0"),
+        ("famo", "losses", "hps", "0.0"),
+        ("mgda", "representation", "mmoe", "0.0"),
+        ("graddrop", "representation", "mmoe", "0.0"),
+        ("pcgrad", "parameters", "hps", "0.0"),
+        ("pcgrad", "parameters", "hps", "0.3"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "p.toml", SYNTHETIC);
+    for (method, route, architecture, dropout) in cases {
+        let sets = [
+            format!("weighting.method=\"{method}\""),
+            format!("weighting.gradients=\"{route}\""),
+            format!("model.architecture=\"{architecture}\""),
+            format!("model.encoder.dropout={dropout}"),
+            "train.parts=4".to_string(),
+        ];
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let mut runs = Vec::new();
+        for np in [1, 2, 4] {
+            let out = dir.path().join(format!("{method}-{route}-{dropout}-{np}"));
+            let o = train(np, &cfg, &out, &sets);
+            assert!(o.status.success(), "{method} on {np} process(es): {}", stderr(&o));
+            runs.push((np, parameters(&out), summary(&out)));
+        }
+        for (np, params, s) in &runs[1..] {
+            assert!(
+                *params == runs[0].1,
+                "{method}/{route}, dropout {dropout}: {np} processes differ from 1"
+            );
+            assert_eq!(s["test"], runs[0].2["test"], "{method}/{route}: test metrics on {np} processes");
+        }
+    }
+}
+
+#[test]
+fn parts_that_do_not_divide_among_the_processes_exit_2() {
+    if !mpirun_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "p.toml", SYNTHETIC);
+    let o = train(2, &cfg, &dir.path().join("run"), &["train.parts=3"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("train.parts") && stderr(&o).contains("multiple of 2"), "{}", stderr(&o));
+}

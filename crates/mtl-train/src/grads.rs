@@ -83,6 +83,13 @@ impl ModuleVisitor for Present<'_> {
     }
 }
 
+/// The ids of `module`'s parameters that have a gradient in `grads`.
+pub fn present_ids<M: Module>(module: &M, grads: &GradientsParams) -> HashSet<ParamId> {
+    let mut present = Present { grads, ids: HashSet::new() };
+    module.visit(&mut present);
+    present.ids
+}
+
 /// Sum the gradients of `module`'s parameters in `grads` over the ranks of `world`, in place:
 /// one flat buffer, one collective (nothing for one process); `device` is the gradients' (inner)
 /// device. Every rank must hold gradients
@@ -93,9 +100,7 @@ pub fn sum_over_ranks<M: Module>(module: &M, grads: &mut GradientsParams, world:
     if !world.is_parallel() {
         return;
     }
-    let mut present = Present { grads, ids: HashSet::new() };
-    module.visit(&mut present);
-    let ids = present.ids;
+    let ids = present_ids(module, grads);
     if ids.is_empty() {
         return;
     }

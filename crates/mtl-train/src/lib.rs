@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod optimizer;
 pub mod os;
 pub mod parallel;
+pub mod parts;
 pub mod predict;
 pub mod runs;
 pub mod schedule;

@@ -149,14 +149,14 @@ pub fn train_step_in(
     (grads, report)
 }
 
-fn add(state: &TrainState, a: GradientsParams, b: GradientsParams) -> GradientsParams {
+pub(crate) fn add(state: &TrainState, a: GradientsParams, b: GradientsParams) -> GradientsParams {
     let mut acc = GradientsAccumulator::<TrainState>::new();
     acc.accumulate(state, a);
     acc.accumulate(state, b);
     acc.grads()
 }
 
-fn task_loss(t: usize, out: Tensor<2>, batch: &MultiTaskBatch, tasks: &[TaskSpec]) -> Tensor<1> {
+pub(crate) fn task_loss(t: usize, out: Tensor<2>, batch: &MultiTaskBatch, tasks: &[TaskSpec]) -> Tensor<1> {
     let loss = masked_loss(tasks[t].kind, out, batch.targets[t].clone(), batch.masks[t].clone());
     match &batch.share {
         Some(share) => loss.mul_scalar(share.labels[t]),
@@ -283,7 +283,7 @@ fn sum_gram(block: &Tensor<2>, losses: Tensor<1>, world: &World) -> (Gram, Tenso
     (buf.chunks(t).map(<[f64]>::to_vec).collect(), Tensor::from_data(TensorData::new(losses, [t]), &device))
 }
 
-fn host_f64(t: &Tensor<1>) -> Vec<f64> {
+pub(crate) fn host_f64(t: &Tensor<1>) -> Vec<f64> {
     host_f32(t.clone()).iter().map(|&x| x as f64).collect()
 }
 

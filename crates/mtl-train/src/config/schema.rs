@@ -701,6 +701,11 @@ pub struct TrainSection {
     pub batch_size: usize,
     /// Drop the last, shorter batch of each epoch. Default false.
     pub drop_last: bool,
+    /// Cut every batch into this many fixed parts, computed one by one and summed in a fixed
+    /// order, so that a data-parallel run gives the same numbers bit for bit on any number of
+    /// processes that divides it (and on one). Default: unset (one part per process, the
+    /// fastest; results then agree across process counts to f32 rounding only).
+    pub parts: Option<usize>,
     /// `"adam"`, `"adamw"` or `"sgd"`. Default `"adam"`.
     pub optimizer: OptimizerName,
     /// Learning rate. Default 1e-3.
@@ -790,6 +795,7 @@ impl Default for TrainSection {
             epochs: 20,
             batch_size: 256,
             drop_last: false,
+            parts: None,
             optimizer: OptimizerName::Adam,
             lr: 1e-3,
             weight_decay: 0.0,

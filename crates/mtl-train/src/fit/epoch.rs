@@ -12,6 +12,8 @@ use super::setup::{Run, too_small};
 use crate::error::Error;
 use crate::grads::clip_global_norm;
 use crate::metrics::host_values;
+use crate::parallel::part;
+use crate::parts::{Parts, losses_after, train_step_parts};
 use crate::step::{Peers, TrainState, batch_losses, inner_batch, sum_losses, train_step_in};
 
 /// Means over an epoch's steps, on the host.
@@ -63,9 +65,53 @@ pub(super) fn train_epoch(
     };
     for (index, idx) in batch_indices(&order, train.batch_size, train.drop_last).into_iter().enumerate() {
         let step = run.meta.steps_done;
+        if let Some(k) = train.parts {
+            let per_rank = k / world.size();
+            let first = world.rank() * per_rank;
+            let ranges: Vec<_> = (first..first + per_rank).map(|i| part(idx.len(), k, i)).collect();
+            if ranges.iter().any(|r| r.is_empty()) {
+                return Err(too_small(config, idx.len(), k, "parts"));
+            }
+            let batches: Vec<MultiTaskBatch> = (ranges.into_iter())
+                .map(|r| MultiTaskBatch::gather_part(&run.train_data, idx, r, &run.device))
+                .collect();
+            let seeds = (
+                (first..first + per_rank)
+                    .map(|i| epoch_seed(epoch_seed(config.seed ^ 0xD50F_0A11_4A4E, i), step))
+                    .collect(),
+                epoch_seed(config.seed ^ 0x5EED_0FAE_7B0D, step),
+            );
+            let parts = Parts { batches: &batches, world: &world, seeds };
+            let ctx = StepContext {
+                epoch,
+                step,
+                steps_per_epoch: run.steps_per_epoch,
+                input: config.weighting_input,
+            };
+            let (mut grads, report) = train_step_parts(&mut state, &parts, &run.tasks, &ctx);
+            if let Some(max_norm) = train.clip_grad_norm {
+                clip_global_norm(&state, &mut grads, max_norm);
+            }
+            run.lr = run.schedule.lr(step, epoch, &run.meta.selection.plateau);
+            state = run.optim.step(run.lr, state, grads);
+            let after =
+                (state.weighting.wants_losses_after_step()).then(|| losses_after(&state, &parts, &run.tasks));
+            state.weighting.after_step(&ctx, report.losses.clone(), after);
+            run.meta.steps_done += 1;
+            add(&mut sums[0], &report.losses);
+            add(&mut sums[1], &report.weights);
+            if let Some(g) = &report.gradient_stats {
+                add(&mut sums[2], g);
+            }
+            let loss_sum = sums[0].as_ref().expect("a step ran");
+            let end =
+                StepEnd { epoch, index, step: run.meta.steps_done, lr: run.lr, report: &report, loss_sum };
+            observers.after_step(&end)?;
+            continue;
+        }
         let batch = if world.is_parallel() {
             if world.part(idx.len()).is_empty() {
-                return Err(too_small(config, idx.len(), world.size()));
+                return Err(too_small(config, idx.len(), world.size(), "processes"));
             }
             MultiTaskBatch::gather_part(&run.train_data, idx, world.part(idx.len()), &run.device)
         } else {

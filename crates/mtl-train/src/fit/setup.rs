@@ -298,10 +298,10 @@ impl Ready {
     /// The data (checked), the baselines and the selector of `config`.
     fn load(config: &RunConfig, options: &FitOptions) -> Result<Self, Error> {
         let world = &options.world;
-        if world.is_parallel() && config.affinity.is_some() {
+        if (world.is_parallel() || config.train.parts.is_some()) && config.affinity.is_some() {
             return Err(Error::Usage(
-                "`[affinity]` measurement during training runs in one process; train this config without \
-                 mpirun, or remove the `[affinity]` section"
+                "`[affinity]` measurement during training runs in one process on whole batches; train this \
+                 config without mpirun and without `train.parts`, or remove the `[affinity]` section"
                     .into(),
             ));
         }
@@ -312,8 +312,10 @@ impl Ready {
             None => stl::find_reference(config)?,
         };
         let selector = Selector::new(config, reference.as_ref())?;
-        if world.is_parallel() {
-            check_split(config, &train_data, world.size())?;
+        if let Some(k) = config.train.parts {
+            check_parts(config, &train_data, k, world.size())?;
+        } else if world.is_parallel() {
+            check_split(config, &train_data, world.size(), "processes")?;
         }
         Ok(Self { run_dir, train_data, valid_data, test_data, reference, selector })
     }
@@ -370,16 +372,31 @@ fn data_digest(splits: &[&MultiTaskDataset]) -> String {
     h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// `train.parts` must split among the processes and leave every part a sample.
+fn check_parts(config: &RunConfig, data: &MultiTaskDataset, parts: usize, ranks: usize) -> Result<(), Error> {
+    if !parts.is_multiple_of(ranks) {
+        return Err(Error::Config(ConfigError::Invalid {
+            path: config.source.clone(),
+            key: "train.parts".into(),
+            message: format!(
+                "{parts} parts cannot be shared evenly by {ranks} processes; use a multiple of {ranks} \
+                 (every process computes the same number of parts)"
+            ),
+        }));
+    }
+    check_split(config, data, parts, "parts")
+}
+
 /// Data-parallel training needs every batch to give each rank a sample.
 /// (A multi-input epoch's length varies; its batches are checked as they come.)
-fn check_split(config: &RunConfig, data: &MultiTaskDataset, ranks: usize) -> Result<(), Error> {
+fn check_split(config: &RunConfig, data: &MultiTaskDataset, ranks: usize, what: &str) -> Result<(), Error> {
     let train = &config.train;
     let last = data.len() % train.batch_size;
     if train.batch_size < ranks {
-        return Err(too_small(config, train.batch_size, ranks));
+        return Err(too_small(config, train.batch_size, ranks, what));
     }
     if last > 0 && last < ranks && !train.drop_last && data.groups.is_none() {
-        return Err(too_small(config, last, ranks));
+        return Err(too_small(config, last, ranks, what));
     }
     Ok(())
 }
@@ -467,12 +484,12 @@ fn resume(
 }
 
 /// A batch of `n` samples cannot give each of `ranks` processes a sample.
-pub(super) fn too_small(config: &RunConfig, n: usize, ranks: usize) -> Error {
+pub(super) fn too_small(config: &RunConfig, n: usize, ranks: usize, what: &str) -> Error {
     Error::Config(ConfigError::Invalid {
         path: config.source.clone(),
         key: "train.batch_size".into(),
         message: format!(
-            "a batch of {n} samples cannot be split over {ranks} processes (each needs one); use a \
+            "a batch of {n} samples cannot be split into {ranks} {what} (each needs a sample); use a \
              batch_size of at least {ranks}, and `train.drop_last = true` when the last batch is smaller"
         ),
     })

@@ -174,6 +174,45 @@ impl World {
         (0..self.size).map(|r| part(n, self.size, r).len()).collect()
     }
 
+    /// Every part's vector, in part order, from the ranks' own parts (`local`: this rank's
+    /// consecutive parts, ranks holding consecutive blocks of parts). One all-gather; the
+    /// identity for one process.
+    pub fn gather_parts(&self, local: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        if !self.is_parallel() {
+            return local.to_vec();
+        }
+        let mut bytes = Vec::new();
+        for v in local {
+            bytes.extend((v.len() as u64).to_le_bytes());
+            v.iter().for_each(|x| bytes.extend(x.to_le_bytes()));
+        }
+        let mut parts = Vec::new();
+        for rank in self.gather_bytes(&bytes) {
+            let mut at = 0;
+            let word = |at: &mut usize| {
+                let w: [u8; 8] = rank[*at..*at + 8].try_into().expect("8 bytes");
+                *at += 8;
+                w
+            };
+            while at < rank.len() {
+                let n = u64::from_le_bytes(word(&mut at)) as usize;
+                parts.push((0..n).map(|_| f64::from_le_bytes(word(&mut at))).collect());
+            }
+        }
+        parts
+    }
+
+    /// The sum of every part's vector (all of one length), added in part order: the same
+    /// additions in the same order whatever the number of ranks, hence the same bits.
+    pub fn ordered_sum(&self, local: &[Vec<f64>]) -> Vec<f64> {
+        let mut parts = self.gather_parts(local).into_iter();
+        let mut sum = parts.next().expect("at least one part");
+        for p in parts {
+            sum.iter_mut().zip(&p).for_each(|(s, x)| *s += x);
+        }
+        sum
+    }
+
     /// Seconds spent in collectives so far.
     pub fn comm_seconds(&self) -> f64 {
         self.comm_ns.load(Ordering::Relaxed) as f64 * 1e-9
@@ -234,7 +273,10 @@ impl World {
     }
 }
 
-fn part(n: usize, size: usize, rank: usize) -> std::ops::Range<usize> {
+/// Part `index` of `n` items cut into `parts` contiguous parts whose sizes differ by at most one
+/// (earlier parts take the larger sizes).
+pub fn part(n: usize, parts: usize, index: usize) -> std::ops::Range<usize> {
+    let (size, rank) = (parts, index);
     let (base, extra) = (n / size, n % size);
     let start = rank * base + rank.min(extra);
     start..start + base + usize::from(rank < extra)
@@ -287,6 +329,15 @@ mod tests {
         }
         assert_eq!(part(10, 3, 0), 0..4);
         assert_eq!(part(10, 3, 2), 7..10);
+    }
+
+    #[test]
+    fn an_ordered_sum_adds_parts_in_order() {
+        let w = World::single();
+        // (1e16 + 1) − 1e16 = 0 in f64 when added in this order, 1 in the other.
+        let parts = vec![vec![1e16, 1.0], vec![1.0, 2.0], vec![-1e16, 3.0]];
+        assert_eq!(w.ordered_sum(&parts), vec![0.0, 6.0]);
+        assert_eq!(w.gather_parts(&parts), parts);
     }
 
     #[test]

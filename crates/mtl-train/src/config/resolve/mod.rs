@@ -137,6 +137,9 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Drop the last short batch.
     pub drop_last: bool,
+    /// Fixed parts of every batch (`train.parts`), for results that do not depend on the
+    /// number of processes; `None`: one part per process.
+    pub parts: Option<usize>,
     /// Learning rate (> 0).
     pub lr: f64,
     /// Optimizer.

@@ -18,6 +18,11 @@ pub(super) fn resolve_train(
     check.ensure(t.epochs > 0, "train.epochs", || "train for at least 1 epoch".into())?;
     check.ensure(t.batch_size > 0, "train.batch_size", || "use a batch size of at least 1".into())?;
     check.positive("train.lr", t.lr, "learning rate")?;
+    if let Some(parts) = t.parts {
+        check.ensure(parts >= 1 && parts <= t.batch_size, "train.parts", || {
+            format!("use between 1 and train.batch_size ({}) parts, or remove the key", t.batch_size)
+        })?;
+    }
     let optimizer = resolve_optimizer(check, t)?;
     if let Some(c) = t.clip_grad_norm {
         check.ensure(c > 0.0 && c.is_finite(), "train.clip_grad_norm", || {
@@ -42,6 +47,7 @@ pub(super) fn resolve_train(
         epochs: t.epochs,
         batch_size: t.batch_size,
         drop_last: t.drop_last,
+        parts: t.parts,
         lr: t.lr,
         optimizer,
         clip_grad_norm: t.clip_grad_norm,
