@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 
 use burn::module::{Module, ParamId};
-use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use mtl_data::{MultiTaskBatch, TaskSpec};
 use mtl_weighting::gram::{combine, gram};
@@ -26,7 +26,9 @@ use mtl_weighting::{StepContext, WeightingInput, WeightingMethod};
 
 use crate::grads::{flatten, host_f32, present_ids, unflatten};
 use crate::parallel::World;
-use crate::step::{StepReport, TrainState, batch_losses, gradient_stats, gram_stats, task_loss};
+use crate::step::{
+    StepReport, TrainState, batch_losses, gradient_stats, gram_stats, parameter_rows, representation_rows,
+};
 
 /// This rank's parts of one global batch and how the step draws its random numbers.
 #[derive(Debug)]
@@ -145,22 +147,10 @@ fn representation_route(
     let mut kept = Vec::new();
     for (batch, &seed) in parts.batches.iter().zip(&parts.seeds.0) {
         device.seed(seed);
-        let x = batch.inputs.clone();
-        let z = state.model.architecture.shared(x.clone());
+        let z = state.model.architecture.shared(batch.inputs.clone());
         let dims = z.dims();
-        let z_leaf = z.clone().detach().require_grad();
-        let mut acc = GradientsAccumulator::<TrainState>::new();
-        let (mut rows, mut losses) = (Vec::new(), Vec::new());
-        for t in 0..t_count {
-            let out = state.model.forward_task_from_shared(t, &x, z_leaf.clone());
-            let loss = task_loss(t, out, batch, tasks);
-            let mut grads = loss.backward();
-            let g = z_leaf.grad_remove(&mut grads).expect("every task head reads the shared representation");
-            rows.push(g.reshape([dims[0] * dims[1]]));
-            acc.accumulate(state, GradientsParams::from_grads(grads, state));
-            losses.push(loss.detach().inner());
-        }
-        kept.push((z, dims, Tensor::stack(rows, 0), Tensor::cat(losses, 0), acc));
+        let (block, losses, acc) = representation_rows(state, &z, batch, tasks);
+        kept.push((z, dims, block, losses, acc));
     }
     let by_gram = state.weighting.weights_from_gram();
     let (gradients, losses, weights, stats): (Vec<Tensor<1>>, Vec<f64>, Tensor<1>, Tensor<1>) = if by_gram {
@@ -244,21 +234,9 @@ fn parameter_route(
     let (mut matrices, mut others) = (Vec::new(), Vec::new());
     for (batch, &seed) in parts.batches.iter().zip(&parts.seeds.0) {
         device.seed(seed);
-        let x = batch.inputs.clone();
-        let mut acc = GradientsAccumulator::<TrainState>::new();
-        let (mut rows, mut losses) = (Vec::new(), Vec::new());
-        for t in 0..t_count {
-            let z = state.model.architecture.shared(x.clone());
-            let out = state.model.forward_task_from_shared(t, &x, z);
-            let loss = task_loss(t, out, batch, tasks);
-            let mut grads = loss.backward();
-            let task_shared = GradientsParams::from_params(&mut grads, state, &shared);
-            rows.push(flatten(&state.model, &task_shared, &shared_set, &inner));
-            acc.accumulate(state, GradientsParams::from_grads(grads, state));
-            losses.push(loss.detach().inner());
-        }
-        let mut v = to_f64(host_f32(Tensor::stack::<2>(rows, 0)));
-        v.extend(to_f64(host_f32(Tensor::cat(losses, 0))));
+        let (matrix, losses, mut acc) = parameter_rows(state, batch, tasks, &shared);
+        let mut v = to_f64(host_f32(matrix));
+        v.extend(to_f64(host_f32(losses)));
         matrices.push(v);
         others.push(with_regulariser(state, batch, acc.grads()));
     }

@@ -234,21 +234,8 @@ fn representation_route(
 ) -> RouteOutput {
     let x = batch.inputs.clone();
     let z = state.model.architecture.shared(x.clone());
-    let dims = z.dims(); // [part, d]
-    let z_leaf = z.clone().detach().require_grad();
-    let mut acc = GradientsAccumulator::<TrainState>::new();
-    let mut rows = Vec::with_capacity(tasks.len());
-    let mut losses = Vec::with_capacity(tasks.len());
-    for t in 0..tasks.len() {
-        let out = state.model.forward_task_from_shared(t, &x, z_leaf.clone());
-        let loss = task_loss(t, out, batch, tasks);
-        let mut grads = loss.backward();
-        let g = z_leaf.grad_remove(&mut grads).expect("every task head reads the shared representation");
-        rows.push(g.reshape([dims[0] * dims[1]]));
-        acc.accumulate(state, GradientsParams::from_grads(grads, state));
-        losses.push(loss.detach().inner());
-    }
-    let (block, losses) = (Tensor::stack(rows, 0), Tensor::cat(losses, 0));
+    let dims = z.dims(); // [batch, d]
+    let (block, losses, mut acc) = representation_rows(state, &z, batch, tasks);
     let (combined, losses, stats) = if peers.world.is_parallel() && state.weighting.weights_from_gram() {
         // The global Gram matrix is the sum of the ranks' (their columns partition G's): T² + T
         // numbers per step instead of the whole matrix.
@@ -269,6 +256,57 @@ fn representation_route(
     // g carries no autodiff, so it acts as a constant: d(z·g)/dz = g.
     acc.accumulate(state, GradientsParams::from_grads((z * g).sum().backward(), state));
     (acc.grads(), None, StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
+}
+
+/// Per task, the head's forward and backward from the shared output `z` detached into a leaf:
+/// the `[T, batch·d]` matrix of dL_t/dz, the task losses, and the heads' own gradients.
+pub(crate) fn representation_rows(
+    state: &TrainState,
+    z: &Tensor<2>,
+    batch: &MultiTaskBatch,
+    tasks: &[TaskSpec],
+) -> (Tensor<2>, Tensor<1>, GradientsAccumulator<TrainState>) {
+    let x = &batch.inputs;
+    let [b, d] = z.dims();
+    let z_leaf = z.clone().detach().require_grad();
+    let mut acc = GradientsAccumulator::<TrainState>::new();
+    let (mut rows, mut losses) = (Vec::with_capacity(tasks.len()), Vec::with_capacity(tasks.len()));
+    for t in 0..tasks.len() {
+        let out = state.model.forward_task_from_shared(t, x, z_leaf.clone());
+        let loss = task_loss(t, out, batch, tasks);
+        let mut grads = loss.backward();
+        let g = z_leaf.grad_remove(&mut grads).expect("every task head reads the shared representation");
+        rows.push(g.reshape([b * d]));
+        acc.accumulate(state, GradientsParams::from_grads(grads, state));
+        losses.push(loss.detach().inner());
+    }
+    (Tensor::stack(rows, 0), Tensor::cat(losses, 0), acc)
+}
+
+/// Per task, a full forward (Burn has no retain_graph) and backward: the `[T, P]` matrix of the
+/// shared parameters' gradients, the task losses, and the other parameters' gradients.
+pub(crate) fn parameter_rows(
+    state: &TrainState,
+    batch: &MultiTaskBatch,
+    tasks: &[TaskSpec],
+    shared: &[ParamId],
+) -> (Tensor<2>, Tensor<1>, GradientsAccumulator<TrainState>) {
+    let x = &batch.inputs;
+    let shared_set: HashSet<ParamId> = shared.iter().copied().collect();
+    let device = x.device().inner();
+    let mut acc = GradientsAccumulator::<TrainState>::new();
+    let (mut rows, mut losses) = (Vec::with_capacity(tasks.len()), Vec::with_capacity(tasks.len()));
+    for t in 0..tasks.len() {
+        let z = state.model.architecture.shared(x.clone());
+        let out = state.model.forward_task_from_shared(t, x, z);
+        let loss = task_loss(t, out, batch, tasks);
+        let mut grads = loss.backward();
+        let task_shared = GradientsParams::from_params(&mut grads, state, shared);
+        rows.push(crate::grads::flatten(&state.model, &task_shared, &shared_set, &device));
+        acc.accumulate(state, GradientsParams::from_grads(grads, state));
+        losses.push(loss.detach().inner());
+    }
+    (Tensor::stack(rows, 0), Tensor::cat(losses, 0), acc)
 }
 
 /// The Gram matrix of the global `[T, batch·d]` matrix (the sum of the ranks' blocks' Gram
@@ -359,22 +397,8 @@ fn parameter_route(
     let x = batch.inputs.clone();
     let shared: Vec<ParamId> = state.model.shared_param_ids();
     let shared_set: HashSet<ParamId> = shared.iter().copied().collect();
-    let device = x.device().inner();
-    let mut acc = GradientsAccumulator::<TrainState>::new();
-    let mut rows = Vec::with_capacity(tasks.len());
-    let mut losses = Vec::with_capacity(tasks.len());
-    for t in 0..tasks.len() {
-        // A fresh forward per task: Burn has no retain_graph.
-        let z = state.model.architecture.shared(x.clone());
-        let out = state.model.forward_task_from_shared(t, &x, z);
-        let loss = task_loss(t, out, batch, tasks);
-        let mut grads = loss.backward();
-        let task_shared = GradientsParams::from_params(&mut grads, state, &shared);
-        rows.push(crate::grads::flatten(&state.model, &task_shared, &shared_set, &device));
-        acc.accumulate(state, GradientsParams::from_grads(grads, state));
-        losses.push(loss.detach().inner());
-    }
-    let (matrix, losses) = sum_matrix(Tensor::stack(rows, 0), Tensor::cat(losses, 0), &peers.world);
+    let (matrix, losses, mut acc) = parameter_rows(state, batch, tasks, &shared);
+    let (matrix, losses) = sum_matrix(matrix, losses, &peers.world);
     let stats = gradient_stats(&matrix);
     peers.seed_method(&x.device());
     let combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());

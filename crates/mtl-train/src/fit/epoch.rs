@@ -3,8 +3,9 @@
 //! gradient statistics are summed on the device and read once at the end of the epoch.
 
 use burn::module::Module;
+use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use mtl_data::{MultiTaskBatch, batch_indices, epoch_permutation, sampled_epoch};
+use mtl_data::{MultiTaskBatch, TaskSpec, batch_indices, epoch_permutation, sampled_epoch};
 use mtl_weighting::{StepContext, WeightingMethod};
 
 use super::observer::{Observers, StepEnd, StepStart};
@@ -12,9 +13,10 @@ use super::setup::{Run, too_small};
 use crate::error::Error;
 use crate::grads::clip_global_norm;
 use crate::metrics::host_values;
+use crate::parallel::World;
 use crate::parallel::part;
 use crate::parts::{Parts, losses_after, train_step_parts};
-use crate::step::{Peers, TrainState, batch_losses, inner_batch, sum_losses, train_step_in};
+use crate::step::{Peers, StepReport, TrainState, batch_losses, inner_batch, sum_losses, train_step_in};
 
 /// Means over an epoch's steps, on the host.
 #[derive(Debug, Clone)]
@@ -37,6 +39,55 @@ pub(super) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// Seed streams of a data-parallel step: a rank's (or part's) dropout masks, and the weighting
+/// method's draws shared by all ranks.
+const DROPOUT_STREAM: u64 = 0xD50F_0A11_4A4E;
+const METHOD_STREAM: u64 = 0x5EED_0FAE_7B0D;
+
+/// One step's data: the whole batch (or this rank's part of it), or this rank's fixed parts
+/// (`train.parts`) with their dropout seeds and the method's seed.
+enum StepData {
+    Whole(Box<MultiTaskBatch>, Peers),
+    Parts(Vec<MultiTaskBatch>, (Vec<u64>, u64)),
+}
+
+impl StepData {
+    /// The batch observers see (with `train.parts`, this rank's first part).
+    fn first(&self) -> &MultiTaskBatch {
+        match self {
+            StepData::Whole(batch, _) => batch,
+            StepData::Parts(batches, _) => &batches[0],
+        }
+    }
+
+    fn step(
+        &self,
+        state: &mut TrainState,
+        tasks: &[TaskSpec],
+        ctx: &StepContext,
+        world: &World,
+    ) -> (GradientsParams, StepReport) {
+        match self {
+            StepData::Whole(batch, peers) => train_step_in(state, batch, tasks, ctx, peers),
+            StepData::Parts(batches, seeds) => {
+                train_step_parts(state, &Parts { batches, world, seeds: seeds.clone() }, tasks, ctx)
+            }
+        }
+    }
+
+    /// The global batch's losses after the optimizer step (FAMO).
+    fn losses_after(&self, state: &TrainState, tasks: &[TaskSpec], world: &World) -> Tensor<1> {
+        match self {
+            StepData::Whole(batch, _) => {
+                sum_losses(batch_losses(&state.model.valid(), &inner_batch(batch), tasks), world)
+            }
+            StepData::Parts(batches, seeds) => {
+                losses_after(state, &Parts { batches, world, seeds: seeds.clone() }, tasks)
+            }
+        }
+    }
 }
 
 /// Train epoch `epoch` (0-based) of `run`.
@@ -65,78 +116,50 @@ pub(super) fn train_epoch(
     };
     for (index, idx) in batch_indices(&order, train.batch_size, train.drop_last).into_iter().enumerate() {
         let step = run.meta.steps_done;
-        if let Some(k) = train.parts {
-            let per_rank = k / world.size();
-            let first = world.rank() * per_rank;
-            let ranges: Vec<_> = (first..first + per_rank).map(|i| part(idx.len(), k, i)).collect();
-            if ranges.iter().any(|r| r.is_empty()) {
-                return Err(too_small(config, idx.len(), k, "parts"));
+        let data = match train.parts {
+            Some(k) => {
+                let per_rank = k / world.size();
+                let first = world.rank() * per_rank;
+                let ranges: Vec<_> = (first..first + per_rank).map(|i| part(idx.len(), k, i)).collect();
+                if ranges.iter().any(|r| r.is_empty()) {
+                    return Err(too_small(config, idx.len(), k, "parts"));
+                }
+                let batches = (ranges.into_iter())
+                    .map(|r| MultiTaskBatch::gather_part(&run.train_data, idx, r, &run.device))
+                    .collect();
+                let part_seeds = (first..first + per_rank)
+                    .map(|i| epoch_seed(epoch_seed(config.seed ^ DROPOUT_STREAM, i), step))
+                    .collect();
+                StepData::Parts(batches, (part_seeds, epoch_seed(config.seed ^ METHOD_STREAM, step)))
             }
-            let batches: Vec<MultiTaskBatch> = (ranges.into_iter())
-                .map(|r| MultiTaskBatch::gather_part(&run.train_data, idx, r, &run.device))
-                .collect();
-            let seeds = (
-                (first..first + per_rank)
-                    .map(|i| epoch_seed(epoch_seed(config.seed ^ 0xD50F_0A11_4A4E, i), step))
-                    .collect(),
-                epoch_seed(config.seed ^ 0x5EED_0FAE_7B0D, step),
-            );
-            let parts = Parts { batches: &batches, world: &world, seeds };
-            let ctx = StepContext {
-                epoch,
-                step,
-                steps_per_epoch: run.steps_per_epoch,
-                input: config.weighting_input,
-            };
-            let (mut grads, report) = train_step_parts(&mut state, &parts, &run.tasks, &ctx);
-            if let Some(max_norm) = train.clip_grad_norm {
-                clip_global_norm(&state, &mut grads, max_norm);
+            None => {
+                let batch = if world.is_parallel() {
+                    if world.part(idx.len()).is_empty() {
+                        return Err(too_small(config, idx.len(), world.size(), "processes"));
+                    }
+                    MultiTaskBatch::gather_part(&run.train_data, idx, world.part(idx.len()), &run.device)
+                } else {
+                    MultiTaskBatch::gather(&run.train_data, idx, &run.device)
+                };
+                if per_rank {
+                    let rank_stream = epoch_seed(config.seed ^ DROPOUT_STREAM, world.rank());
+                    run.device.seed(epoch_seed(rank_stream, step));
+                }
+                let method_seed = per_rank.then(|| epoch_seed(config.seed ^ METHOD_STREAM, step));
+                StepData::Whole(Box::new(batch), Peers { world: world.clone(), method_seed })
             }
-            run.lr = run.schedule.lr(step, epoch, &run.meta.selection.plateau);
-            state = run.optim.step(run.lr, state, grads);
-            let after =
-                (state.weighting.wants_losses_after_step()).then(|| losses_after(&state, &parts, &run.tasks));
-            state.weighting.after_step(&ctx, report.losses.clone(), after);
-            run.meta.steps_done += 1;
-            add(&mut sums[0], &report.losses);
-            add(&mut sums[1], &report.weights);
-            if let Some(g) = &report.gradient_stats {
-                add(&mut sums[2], g);
-            }
-            let loss_sum = sums[0].as_ref().expect("a step ran");
-            let end =
-                StepEnd { epoch, index, step: run.meta.steps_done, lr: run.lr, report: &report, loss_sum };
-            observers.after_step(&end)?;
-            continue;
-        }
-        let batch = if world.is_parallel() {
-            if world.part(idx.len()).is_empty() {
-                return Err(too_small(config, idx.len(), world.size(), "processes"));
-            }
-            MultiTaskBatch::gather_part(&run.train_data, idx, world.part(idx.len()), &run.device)
-        } else {
-            MultiTaskBatch::gather(&run.train_data, idx, &run.device)
         };
-        if per_rank {
-            let rank_stream = epoch_seed(config.seed ^ 0xD50F_0A11_4A4E, world.rank());
-            run.device.seed(epoch_seed(rank_stream, step));
-        }
-        let peers = Peers {
-            world: world.clone(),
-            method_seed: per_rank.then(|| epoch_seed(config.seed ^ 0x5EED_0FAE_7B0D, step)),
-        };
-        observers.before_step(&StepStart { step, state: &state, batch: &batch, tasks: &run.tasks })?;
+        observers.before_step(&StepStart { step, state: &state, batch: data.first(), tasks: &run.tasks })?;
         let ctx =
             StepContext { epoch, step, steps_per_epoch: run.steps_per_epoch, input: config.weighting_input };
-        let (mut grads, report) = train_step_in(&mut state, &batch, &run.tasks, &ctx, &peers);
+        let (mut grads, report) = data.step(&mut state, &run.tasks, &ctx, &world);
         if let Some(max_norm) = train.clip_grad_norm {
             clip_global_norm(&state, &mut grads, max_norm);
         }
         run.lr = run.schedule.lr(step, epoch, &run.meta.selection.plateau);
         state = run.optim.step(run.lr, state, grads);
-        let after = (state.weighting.wants_losses_after_step()).then(|| {
-            sum_losses(batch_losses(&state.model.valid(), &inner_batch(&batch), &run.tasks), &world)
-        });
+        let after = (state.weighting.wants_losses_after_step())
+            .then(|| data.losses_after(&state, &run.tasks, &world));
         state.weighting.after_step(&ctx, report.losses.clone(), after);
         run.meta.steps_done += 1;
         add(&mut sums[0], &report.losses);
