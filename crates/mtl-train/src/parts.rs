@@ -21,13 +21,14 @@ use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use mtl_data::{MultiTaskBatch, TaskSpec};
-use mtl_weighting::gram::{combine, gram};
+use mtl_weighting::gram::{combine, gram, host};
 use mtl_weighting::{StepContext, WeightingInput, WeightingMethod};
 
-use crate::grads::{flatten, host_f32, present_ids, unflatten};
-use crate::parallel::World;
+use crate::grads::{flatten, present_ids, unflatten};
+use crate::parallel::{World, sum_in_order};
 use crate::step::{
     StepReport, TrainState, batch_losses, gradient_stats, gram_stats, parameter_rows, representation_rows,
+    side_by_side, with_regulariser,
 };
 
 /// This rank's parts of one global batch and how the step draws its random numbers.
@@ -39,10 +40,6 @@ pub struct Parts<'a> {
     pub world: &'a World,
     /// Per part, the seed of its dropout masks; and the seed of the method's draws.
     pub seeds: (Vec<u64>, u64),
-}
-
-fn to_f64(v: Vec<f32>) -> Vec<f64> {
-    v.into_iter().map(f64::from).collect()
 }
 
 fn tensor1(v: &[f64], device: &Device) -> Tensor<1> {
@@ -58,25 +55,11 @@ fn sum_model_grads(
 ) -> GradientsParams {
     let ids: HashSet<ParamId> = present_ids(&state.model, &per_part[0]);
     let vectors: Vec<Vec<f64>> =
-        per_part.iter().map(|g| to_f64(host_f32(flatten(&state.model, g, &ids, device)))).collect();
+        per_part.iter().map(|g| host(flatten(&state.model, g, &ids, device))).collect();
     let sum = world.ordered_sum(&vectors);
     let mut out = GradientsParams::new();
     unflatten(&state.model, tensor1(&sum, device), &ids, &mut out);
     out
-}
-
-/// The architecture's regulariser (DSelect-k) on a part, scaled to its share of the batch.
-fn regulariser(state: &TrainState, batch: &MultiTaskBatch) -> Option<GradientsParams> {
-    let reg = state.model.regularizer(&batch.inputs)?;
-    let share = batch.share.as_ref().map_or(1.0, |s| s.samples);
-    Some(GradientsParams::from_grads(reg.mul_scalar(share).backward(), state))
-}
-
-fn with_regulariser(state: &TrainState, batch: &MultiTaskBatch, grads: GradientsParams) -> GradientsParams {
-    match regulariser(state, batch) {
-        Some(reg) => crate::step::add(state, grads, reg),
-        None => grads,
-    }
 }
 
 /// One step over this rank's `parts` (see the module docs); the gradients are the whole
@@ -107,14 +90,10 @@ fn losses_route(
         device.seed(seed);
         local.push(batch_losses(&state.model, batch, tasks));
     }
-    let host: Vec<Vec<f64>> = local.iter().map(|l| to_f64(host_f32(l.clone().detach().inner()))).collect();
+    let host: Vec<Vec<f64>> = local.iter().map(|l| host(l.clone().detach().inner())).collect();
     let losses = parts.world.ordered_sum(&host);
     // F at the summed losses, differentiated once: w = ∂F/∂L and F's own parameters' gradients.
-    let leaf = Tensor::<1>::from_data(
-        TensorData::new(losses.iter().map(|&x| x as f32).collect::<Vec<f32>>(), [losses.len()]),
-        &device,
-    )
-    .require_grad();
+    let leaf = tensor1(&losses, &device).require_grad();
     device.seed(parts.seeds.1);
     let combined = state.weighting.combine_losses(ctx, leaf.clone());
     let mut grads = combined.loss.backward();
@@ -157,7 +136,7 @@ fn representation_route(
         let local: Vec<Vec<f64>> = (kept.iter())
             .map(|(_, _, block, l, _)| {
                 let mut v = gram(block).concat();
-                v.extend(to_f64(host_f32(l.clone())));
+                v.extend(host(l.clone()));
                 v
             })
             .collect();
@@ -172,26 +151,16 @@ fn representation_route(
         // The whole matrix, columns in part order (GradDrop needs every coordinate).
         let local: Vec<Vec<f64>> = (kept.iter())
             .map(|(_, _, block, l, _)| {
-                let mut v = to_f64(host_f32(l.clone()));
-                v.extend(to_f64(host_f32(block.clone())));
+                let mut v = host(block.clone().reshape([block.dims().iter().product::<usize>()]));
+                v.extend(host(l.clone()));
                 v
             })
             .collect();
         let all = parts.world.gather_parts(&local);
-        let widths: Vec<usize> = all.iter().map(|v| (v.len() - t_count) / t_count).collect();
+        let blocks: Vec<&[f64]> = all.iter().map(Vec::as_slice).collect();
+        let (matrix, widths) = side_by_side(t_count, &blocks);
         let total: usize = widths.iter().sum();
-        let mut matrix = vec![0f32; t_count * total];
-        let mut col = 0;
-        for (v, &w) in all.iter().zip(&widths) {
-            for row in 0..t_count {
-                for c in 0..w {
-                    matrix[row * total + col + c] = v[t_count + row * w + c] as f32;
-                }
-            }
-            col += w;
-        }
-        let loss_parts: Vec<Vec<f64>> = all.iter().map(|v| v[..t_count].to_vec()).collect();
-        let losses = World::single().ordered_sum(&loss_parts);
+        let losses = sum_in_order(all.iter().map(|v| v[v.len() - t_count..].to_vec()));
         let matrix = Tensor::<2>::from_data(TensorData::new(matrix, [t_count, total]), &inner);
         let stats = gradient_stats(&matrix);
         device.seed(parts.seeds.1);
@@ -199,9 +168,8 @@ fn representation_route(
         // This rank's parts start after the columns of the parts before them.
         let first = parts.world.rank() * parts.batches.len();
         let mut start: usize = widths[..first].iter().sum();
-        let gradients = (kept.iter().enumerate())
-            .map(|(i, _)| {
-                let w = widths[first + i];
+        let gradients = (widths[first..first + kept.len()].iter())
+            .map(|&w| {
                 let g = combined.gradient.clone().narrow(0, start, w);
                 start += w;
                 g
@@ -235,8 +203,8 @@ fn parameter_route(
     for (batch, &seed) in parts.batches.iter().zip(&parts.seeds.0) {
         device.seed(seed);
         let (matrix, losses, mut acc) = parameter_rows(state, batch, tasks, &shared);
-        let mut v = to_f64(host_f32(matrix));
-        v.extend(to_f64(host_f32(losses)));
+        let mut v = host(matrix.clone().reshape([matrix.dims().iter().product::<usize>()]));
+        v.extend(host(losses));
         matrices.push(v);
         others.push(with_regulariser(state, batch, acc.grads()));
     }
@@ -266,7 +234,7 @@ pub fn losses_after(state: &TrainState, parts: &Parts, tasks: &[TaskSpec]) -> Te
     let model = state.model.valid();
     let inner = parts.batches[0].inputs.device().inner();
     let local: Vec<Vec<f64>> = (parts.batches.iter())
-        .map(|b| to_f64(host_f32(batch_losses(&model, &crate::step::inner_batch(b), tasks))))
+        .map(|b| host(batch_losses(&model, &crate::step::inner_batch(b), tasks)))
         .collect();
     tensor1(&parts.world.ordered_sum(&local), &inner)
 }

@@ -8,7 +8,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Tensor, TensorData};
 use mtl_data::{MultiTaskBatch, TaskSpec};
 use mtl_model::MultiTaskModel;
-use mtl_weighting::gram::{Gram, gram};
+use mtl_weighting::gram::{Gram, gram, host};
 use mtl_weighting::{StepContext, Weighting, WeightingInput, WeightingMethod};
 
 use crate::grads::host_f32;
@@ -126,20 +126,12 @@ pub fn train_step_in(
     ctx: &StepContext,
     peers: &Peers,
 ) -> (GradientsParams, StepReport) {
-    let (mut local, global, report) = match ctx.input {
+    let (local, global, report) = match ctx.input {
         WeightingInput::Losses => losses_route(state, batch, tasks, ctx, peers),
         WeightingInput::RepresentationGradients => representation_route(state, batch, tasks, ctx, peers),
         WeightingInput::ParameterGradients => parameter_route(state, batch, tasks, ctx, peers),
     };
-    // The architecture's own loss term (DSelect-k's entropy, a batch mean) is outside the task
-    // weighting: its gradient is added to whatever the method produced.
-    if let Some(reg) = state.model.regularizer(&batch.inputs) {
-        let reg = match &batch.share {
-            Some(share) => reg.mul_scalar(share.samples),
-            None => reg,
-        };
-        local = add(state, local, GradientsParams::from_grads(reg.backward(), state));
-    }
+    let mut local = with_regulariser(state, batch, local);
     let device = batch.inputs.device().inner();
     crate::grads::sum_over_ranks(&state.model, &mut local, &peers.world, &device);
     let grads = match global {
@@ -147,6 +139,22 @@ pub fn train_step_in(
         None => local,
     };
     (grads, report)
+}
+
+/// `grads` plus the gradient of the architecture's own loss term on `batch` (DSelect-k's
+/// entropy, a batch mean, scaled to a part's share of the batch), which is outside the task
+/// weighting: it is added to whatever the method produced.
+pub(crate) fn with_regulariser(
+    state: &TrainState,
+    batch: &MultiTaskBatch,
+    grads: GradientsParams,
+) -> GradientsParams {
+    let Some(reg) = state.model.regularizer(&batch.inputs) else { return grads };
+    let reg = match &batch.share {
+        Some(share) => reg.mul_scalar(share.samples),
+        None => reg,
+    };
+    add(state, grads, GradientsParams::from_grads(reg.backward(), state))
 }
 
 pub(crate) fn add(state: &TrainState, a: GradientsParams, b: GradientsParams) -> GradientsParams {
@@ -242,7 +250,7 @@ fn representation_route(
         let (k, losses) = sum_gram(&block, losses, &peers.world);
         let stats = gram_stats(&k, &block.device());
         peers.seed_method(&x.device());
-        let w = state.weighting.gram_weights(ctx, &k, &host_f64(&losses), &block.device());
+        let w = state.weighting.gram_weights(ctx, &k, &host(losses.clone()), &block.device());
         (mtl_weighting::gram::combine(block, &w), losses, stats)
     } else {
         let (matrix, losses, columns) = gather_columns(block, losses, &peers.world);
@@ -315,14 +323,10 @@ fn sum_gram(block: &Tensor<2>, losses: Tensor<1>, world: &World) -> (Gram, Tenso
     let t = block.dims()[0];
     let device = block.device();
     let mut buf: Vec<f64> = gram(block).concat();
-    buf.extend(host_f64(&losses));
+    buf.extend(host(losses));
     world.sum_f64(&mut buf);
     let losses: Vec<f32> = buf.split_off(t * t).iter().map(|&l| l as f32).collect();
     (buf.chunks(t).map(<[f64]>::to_vec).collect(), Tensor::from_data(TensorData::new(losses, [t]), &device))
-}
-
-pub(crate) fn host_f64(t: &Tensor<1>) -> Vec<f64> {
-    host_f32(t.clone()).iter().map(|&x| x as f64).collect()
 }
 
 /// [`gradient_stats`] from the Gram matrix `k` of the task gradients (host, f64), as a `[T + 2]`
@@ -360,24 +364,22 @@ fn gather_columns(
     let mut local = host_f32(block);
     local.extend(host_f32(losses));
     // Every rank's column count, then every rank's block and losses.
-    let widths: Vec<usize> =
-        world.gather(&[cols as f32], &vec![1; world.size()]).iter().map(|&w| w as usize).collect();
-    let counts: Vec<usize> = widths.iter().map(|w| t * w + t).collect();
+    let counts: Vec<usize> =
+        (world.gather(&[cols as f32], &vec![1; world.size()]).iter()).map(|&w| t * w as usize + t).collect();
     let all = world.gather(&local, &counts);
+    let mut blocks = Vec::with_capacity(counts.len());
+    let mut at = 0;
+    for n in counts {
+        blocks.push(&all[at..at + n]);
+        at += n;
+    }
+    let (matrix, widths) = side_by_side(t, &blocks);
     let total: usize = widths.iter().sum();
-    let mut matrix = vec![0f32; t * total];
     let mut global_losses = vec![0f32; t];
-    let (mut at, mut col) = (0, 0);
-    for &w in &widths {
-        for row in 0..t {
-            let src = &all[at + row * w..at + (row + 1) * w];
-            matrix[row * total + col..row * total + col + w].copy_from_slice(src);
-        }
-        for (sum, &l) in global_losses.iter_mut().zip(&all[at + t * w..at + t * w + t]) {
+    for (block, w) in blocks.iter().zip(&widths) {
+        for (sum, &l) in global_losses.iter_mut().zip(&block[t * w..]) {
             *sum += l;
         }
-        at += t * w + t;
-        col += w;
     }
     let start: usize = widths[..world.rank()].iter().sum();
     (
@@ -385,6 +387,24 @@ fn gather_columns(
         Tensor::from_data(TensorData::new(global_losses, [t]), &device),
         start..start + cols,
     )
+}
+
+/// Row-major `[T, wᵢ]` blocks, each followed by its T losses, placed side by side: the
+/// row-major `[T, Σwᵢ]` matrix and each block's width.
+pub(crate) fn side_by_side<X: Copy + Into<f64>>(t: usize, blocks: &[&[X]]) -> (Vec<f32>, Vec<usize>) {
+    let widths: Vec<usize> = blocks.iter().map(|b| (b.len() - t) / t).collect();
+    let total: usize = widths.iter().sum();
+    let mut matrix = vec![0f32; t * total];
+    let mut col = 0;
+    for (block, &w) in blocks.iter().zip(&widths) {
+        for row in 0..t {
+            for (c, &x) in block[row * w..(row + 1) * w].iter().enumerate() {
+                matrix[row * total + col + c] = x.into() as f32;
+            }
+        }
+        col += w;
+    }
+    (matrix, widths)
 }
 
 fn parameter_route(

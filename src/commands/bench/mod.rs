@@ -19,9 +19,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use clap::Args;
-use mtl_data::{
-    MultiTaskBatch, MultiTaskDataset, SyntheticConfig, TaskKind, TaskSpec, batch_indices, epoch_permutation,
-};
+use mtl_data::{MultiTaskDataset, SyntheticConfig, TaskKind, TaskSpec, batch_indices, epoch_permutation};
 use mtl_model::architecture::{HpsConfig, MmoeConfig, StemConfig};
 use mtl_model::encoder::{EncoderConfig, MlpConfig};
 use mtl_model::{ActivationKind, ArchitectureConfig, MultiTaskModelConfig};
@@ -124,12 +122,7 @@ fn time_steps(
             batches = epoch_batches(epoch);
             next = 0;
         }
-        let global = &batches[next];
-        let batch = if world.is_parallel() {
-            MultiTaskBatch::gather_part(data, global, world.part(global.len()), device)
-        } else {
-            MultiTaskBatch::gather(data, global, device)
-        };
+        let batch = world.rank_batch(data, &batches[next], device);
         next += 1;
         let ctx = StepContext { epoch, step, steps_per_epoch: batches.len(), input };
         let (grads, _) = train_step_in(&mut state, &batch, tasks, &ctx, &peers);
@@ -428,9 +421,44 @@ fn run_method_bench(options: &BenchOptions) -> Result<(), Error> {
     Ok(())
 }
 
+/// The throughput workloads trained data-parallel under `mpirun`: the global batch of
+/// `--batch-size` split over the ranks; rank 0 reports each workload's step time and the time
+/// per step spent in collectives (the PyTorch reference is not run here; run it beside, with
+/// `shared/bench/throughput.py`).
+fn run_parallel_bench(options: &BenchOptions, world: &World) -> Result<(), Error> {
+    // Rank 0 prints; the others only take part in the steps.
+    let quiet = !world.is_writer();
+    let mut rows = Vec::new();
+    for w in workloads() {
+        for &b in &options.backends {
+            let (description, times, comm) = measure(&w, b, options, world)?;
+            rows.push((w.name, description, median(times), comm));
+        }
+    }
+    if quiet {
+        return Ok(());
+    }
+    println!("load after the timed part: {}", loadavg());
+    for (name, description, step, comm) in &rows {
+        println!(
+            "  {name:<34} {description:<40} {:>9.0} samples/s  {:>7.3} ms/step  collectives {:.3} ms ({:.0}%)",
+            options.batch_size as f64 / step,
+            step * 1e3,
+            comm * 1e3,
+            100.0 * comm / step
+        );
+    }
+    let rows_json: Vec<serde_json::Value> = (rows.iter())
+        .map(|(name, d, step, comm)| serde_json::json!({"workload": name, "backend": d, "batch_size": options.batch_size, "samples_per_s": options.batch_size as f64 / step, "step_ms": step * 1e3, "collective_ms": comm * 1e3}))
+        .collect();
+    if let Some(path) = &options.json {
+        mtl_train::io::atomic_write(path, &serde_json::to_vec_pretty(&rows_json).expect("json"))?;
+    }
+    Ok(())
+}
+
 /// Run the benchmark and print the table. Under `mpirun`, the workloads train data-parallel
-/// (the global batch of 256 split over the ranks; rank 0 reports, with the share of the step
-/// spent in collectives, and runs the PyTorch reference after the timed part).
+/// ([`run_parallel_bench`]).
 pub fn run_bench(options: &BenchOptions, world: &World) -> Result<(), Error> {
     if options.repeats == 0 || options.steps == 0 {
         return Err(Error::Backend("--repeats and --steps must be at least 1".into()));
@@ -451,35 +479,7 @@ pub fn run_bench(options: &BenchOptions, world: &World) -> Result<(), Error> {
         return run_method_bench(options);
     }
     if world.is_parallel() {
-        // Rank 0 prints; the others only take part in the steps.
-        let quiet = !world.is_writer();
-        let mut rows = Vec::new();
-        for w in workloads() {
-            for &b in &options.backends {
-                let (description, times, comm) = measure(&w, b, options, world)?;
-                rows.push((w.name, description, median(times), comm));
-            }
-        }
-        if quiet {
-            return Ok(());
-        }
-        println!("load after the timed part: {}", loadavg());
-        for (name, description, step, comm) in &rows {
-            println!(
-                "  {name:<34} {description:<40} {:>9.0} samples/s  {:>7.3} ms/step  collectives {:.3} ms ({:.0}%)",
-                options.batch_size as f64 / step,
-                step * 1e3,
-                comm * 1e3,
-                100.0 * comm / step
-            );
-        }
-        let rows_json: Vec<serde_json::Value> = (rows.iter())
-            .map(|(name, d, step, comm)| serde_json::json!({"workload": name, "backend": d, "batch_size": options.batch_size, "samples_per_s": options.batch_size as f64 / step, "step_ms": step * 1e3, "collective_ms": comm * 1e3}))
-            .collect();
-        if let Some(path) = &options.json {
-            mtl_train::io::atomic_write(path, &serde_json::to_vec_pretty(&rows_json).expect("json"))?;
-        }
-        return Ok(());
+        return run_parallel_bench(options, world);
     }
     println!(
         "workloads: 100 inputs, 2 regression tasks, batch {}, Adam, f32; {} steps × {} repeats (median)",

@@ -54,6 +54,42 @@ enum StepData {
 }
 
 impl StepData {
+    /// The data of step `step` on the global batch `idx`: this rank's part or parts, with the
+    /// seeds of their random draws (`per_rank`: the model draws dropout masks, so each rank or
+    /// part seeds its own and the method gets a shared seed).
+    fn new(run: &Run, idx: &[usize], step: usize, per_rank: bool) -> Result<Self, Error> {
+        let (config, world) = (run.config, &run.world);
+        Ok(match config.train.parts {
+            Some(k) => {
+                let mine = k / world.size();
+                let first = world.rank() * mine;
+                let ranges: Vec<_> = (first..first + mine).map(|i| part(idx.len(), k, i)).collect();
+                if ranges.iter().any(|r| r.is_empty()) {
+                    return Err(too_small(config, idx.len(), k, "parts"));
+                }
+                let batches = (ranges.into_iter())
+                    .map(|r| MultiTaskBatch::gather_part(&run.train_data, idx, r, &run.device))
+                    .collect();
+                let part_seeds = (first..first + mine)
+                    .map(|i| epoch_seed(epoch_seed(config.seed ^ DROPOUT_STREAM, i), step))
+                    .collect();
+                StepData::Parts(batches, (part_seeds, epoch_seed(config.seed ^ METHOD_STREAM, step)))
+            }
+            None => {
+                if world.part(idx.len()).is_empty() {
+                    return Err(too_small(config, idx.len(), world.size(), "processes"));
+                }
+                let batch = world.rank_batch(&run.train_data, idx, &run.device);
+                if per_rank {
+                    let rank_stream = epoch_seed(config.seed ^ DROPOUT_STREAM, world.rank());
+                    run.device.seed(epoch_seed(rank_stream, step));
+                }
+                let method_seed = per_rank.then(|| epoch_seed(config.seed ^ METHOD_STREAM, step));
+                StepData::Whole(Box::new(batch), Peers { world: world.clone(), method_seed })
+            }
+        })
+    }
+
     /// The batch observers see (with `train.parts`, this rank's first part).
     fn first(&self) -> &MultiTaskBatch {
         match self {
@@ -116,39 +152,7 @@ pub(super) fn train_epoch(
     };
     for (index, idx) in batch_indices(&order, train.batch_size, train.drop_last).into_iter().enumerate() {
         let step = run.meta.steps_done;
-        let data = match train.parts {
-            Some(k) => {
-                let per_rank = k / world.size();
-                let first = world.rank() * per_rank;
-                let ranges: Vec<_> = (first..first + per_rank).map(|i| part(idx.len(), k, i)).collect();
-                if ranges.iter().any(|r| r.is_empty()) {
-                    return Err(too_small(config, idx.len(), k, "parts"));
-                }
-                let batches = (ranges.into_iter())
-                    .map(|r| MultiTaskBatch::gather_part(&run.train_data, idx, r, &run.device))
-                    .collect();
-                let part_seeds = (first..first + per_rank)
-                    .map(|i| epoch_seed(epoch_seed(config.seed ^ DROPOUT_STREAM, i), step))
-                    .collect();
-                StepData::Parts(batches, (part_seeds, epoch_seed(config.seed ^ METHOD_STREAM, step)))
-            }
-            None => {
-                let batch = if world.is_parallel() {
-                    if world.part(idx.len()).is_empty() {
-                        return Err(too_small(config, idx.len(), world.size(), "processes"));
-                    }
-                    MultiTaskBatch::gather_part(&run.train_data, idx, world.part(idx.len()), &run.device)
-                } else {
-                    MultiTaskBatch::gather(&run.train_data, idx, &run.device)
-                };
-                if per_rank {
-                    let rank_stream = epoch_seed(config.seed ^ DROPOUT_STREAM, world.rank());
-                    run.device.seed(epoch_seed(rank_stream, step));
-                }
-                let method_seed = per_rank.then(|| epoch_seed(config.seed ^ METHOD_STREAM, step));
-                StepData::Whole(Box::new(batch), Peers { world: world.clone(), method_seed })
-            }
-        };
+        let data = StepData::new(run, idx, step, per_rank)?;
         observers.before_step(&StepStart { step, state: &state, batch: data.first(), tasks: &run.tasks })?;
         let ctx =
             StepContext { epoch, step, steps_per_epoch: run.steps_per_epoch, input: config.weighting_input };

@@ -9,17 +9,14 @@ use mtl_weighting::WeightingMethod;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::parallel::World;
+use crate::parallel::{World, hash_f32s};
 use crate::step::TrainState;
 
 struct Bits(Sha256);
 
 impl ModuleVisitor for Bits {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values = crate::grads::host_f32(param.val());
-        for v in values {
-            self.0.update(v.to_bits().to_le_bytes());
-        }
+        hash_f32s(&mut self.0, &crate::grads::host_f32(param.val()));
     }
 }
 

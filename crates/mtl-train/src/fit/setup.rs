@@ -18,7 +18,7 @@ use crate::config::{ConfigError, RunConfig};
 use crate::error::{Error, io_error as io};
 use crate::lock::{LOCK_FILE, RunLock};
 use crate::optimizer::build_optimizer;
-use crate::parallel::{World, first_difference};
+use crate::parallel::{World, first_difference, hash_f32s};
 use crate::schedule::Schedule;
 use crate::selection::{Selection, Selector};
 use crate::step::TrainState;
@@ -252,12 +252,17 @@ impl<'c> Run<'c> {
                 format!("selecting on {}", self.selector.monitor.name(&c.tasks))
             },
         )];
-        if self.world.is_parallel() {
-            let parts = self.world.part_sizes(c.train.batch_size);
+        if self.world.is_parallel() || c.train.parts.is_some() {
+            let split = match c.train.parts {
+                Some(k) => format!(
+                    "cut into {k} fixed parts ({} per rank, summed in part order)",
+                    k / self.world.size()
+                ),
+                None => format!("split {:?} over the ranks", self.world.part_sizes(c.train.batch_size)),
+            };
             lines.push(format!(
-                "data-parallel: global batch {} split {:?} over the ranks; {}",
+                "data-parallel: global batch {} {split}; {}",
                 c.train.batch_size,
-                parts,
                 (self.rank_devices.iter().enumerate())
                     .map(|(r, d)| format!("rank {r} on {d}"))
                     .collect::<Vec<_>>()
@@ -359,15 +364,9 @@ fn check_ranks_agree(run: &Run) -> Result<(), Error> {
 fn data_digest(splits: &[&MultiTaskDataset]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    let mut floats = |v: &[f32]| {
-        for x in v {
-            h.update(x.to_le_bytes());
-        }
-    };
     for data in splits {
-        floats(&data.features);
-        data.targets.iter().for_each(|t| floats(t));
-        data.masks.iter().for_each(|m| floats(m));
+        hash_f32s(&mut h, &data.features);
+        data.targets.iter().chain(&data.masks).for_each(|v| hash_f32s(&mut h, v));
     }
     h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

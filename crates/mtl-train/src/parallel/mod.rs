@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use burn::tensor::Device;
+use mtl_data::{MultiTaskBatch, MultiTaskDataset};
+
 use crate::error::Error;
 
 /// What a world of several processes can do; implemented over MPI in `mpi.rs`.
@@ -169,6 +172,16 @@ impl World {
         part(n, self.size, self.rank)
     }
 
+    /// This rank's part of the global batch `global` (indices into `data`) on `device`, with its
+    /// share of the global batch; the whole batch for one process.
+    pub fn rank_batch(&self, data: &MultiTaskDataset, global: &[usize], device: &Device) -> MultiTaskBatch {
+        if self.is_parallel() {
+            MultiTaskBatch::gather_part(data, global, self.part(global.len()), device)
+        } else {
+            MultiTaskBatch::gather(data, global, device)
+        }
+    }
+
     /// The sizes of every rank's part of `n` samples.
     pub fn part_sizes(&self, n: usize) -> Vec<usize> {
         (0..self.size).map(|r| part(n, self.size, r).len()).collect()
@@ -205,12 +218,7 @@ impl World {
     /// The sum of every part's vector (all of one length), added in part order: the same
     /// additions in the same order whatever the number of ranks, hence the same bits.
     pub fn ordered_sum(&self, local: &[Vec<f64>]) -> Vec<f64> {
-        let mut parts = self.gather_parts(local).into_iter();
-        let mut sum = parts.next().expect("at least one part");
-        for p in parts {
-            sum.iter_mut().zip(&p).for_each(|(s, x)| *s += x);
-        }
-        sum
+        sum_in_order(self.gather_parts(local))
     }
 
     /// Seconds spent in collectives so far.
@@ -271,6 +279,25 @@ impl World {
             comm.abort(code);
         }
     }
+}
+
+/// Feed `values` (their little-endian bytes) to the digest `hash`, a block at a time.
+pub(crate) fn hash_f32s(hash: &mut sha2::Sha256, values: &[f32]) {
+    use sha2::Digest;
+    for block in values.chunks(16 * 1024) {
+        let bytes: Vec<u8> = block.iter().flat_map(|x| x.to_le_bytes()).collect();
+        hash.update(&bytes);
+    }
+}
+
+/// The element-wise sum of `parts` (all of one length), added in their order.
+pub fn sum_in_order(parts: impl IntoIterator<Item = Vec<f64>>) -> Vec<f64> {
+    let mut parts = parts.into_iter();
+    let mut sum = parts.next().expect("at least one part");
+    for p in parts {
+        sum.iter_mut().zip(&p).for_each(|(s, x)| *s += x);
+    }
+    sum
 }
 
 /// Part `index` of `n` items cut into `parts` contiguous parts whose sizes differ by at most one
