@@ -40,6 +40,14 @@ fn mpirun(np: usize) -> Command {
     c
 }
 
+/// A two-rank MPMD job: rank 0 runs `rank0`, rank 1 runs `rank1` (each a program and its
+/// arguments), in `cwd`.
+fn mpmd<S: AsRef<std::ffi::OsStr>>(rank0: &[S], rank1: &[S], cwd: &Path) -> Output {
+    let mut c = mpirun(1);
+    c.args(rank0).args([":", "-np", "1"]).args(rank1).current_dir(cwd);
+    c.output().expect("mpirun runs")
+}
+
 /// `mtl train CONFIG --out OUT` on `np` processes (one process without mpirun), ndarray.
 fn train(np: usize, config: &Path, out: &Path, sets: &[&str]) -> Output {
     let mut c = if np == 1 { Command::new(env!("CARGO_BIN_EXE_mtl")) } else { mpirun(np) };
@@ -334,14 +342,7 @@ fn ranks_with_different_configs_exit_2_naming_the_difference() {
         .to_vec()
     };
     // MPMD: rank 0 and rank 1 are started with different --set.
-    let o = Command::new("mpirun")
-        .args(["--oversubscribe", "--allow-run-as-root", "-np", "1"])
-        .args(args("train.lr=0.001"))
-        .arg(":")
-        .args(["-np", "1"])
-        .args(args("train.lr=0.002"))
-        .output()
-        .unwrap();
+    let o = mpmd(&args("train.lr=0.001"), &args("train.lr=0.002"), dir.path());
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("rank 1 of 2 read another config than rank 0"), "{err}");
@@ -362,15 +363,7 @@ fn a_rank_that_fails_to_start_stops_the_job_with_its_exit_code() {
     let good = [bin, "train", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--backend", "ndarray"];
     let bad = [bin, "train", "missing.toml", "--out", out.to_str().unwrap(), "--backend", "ndarray"];
     let started = Instant::now();
-    let o = Command::new("mpirun")
-        .args(["--oversubscribe", "--allow-run-as-root", "-np", "1"])
-        .args(good)
-        .arg(":")
-        .args(["-np", "1"])
-        .args(bad)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let o = mpmd(&good, &bad, dir.path());
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("rank 1 of 2"), "{}", stderr(&o));
     assert!(started.elapsed() < Duration::from_secs(60), "the job took {:?} to stop", started.elapsed());
