@@ -62,6 +62,14 @@ impl MultiTaskBatch {
         part: std::ops::Range<usize>,
         device: &Device,
     ) -> Self {
+        let share = BatchShare::of(data, global, part.clone());
+        Self { share: Some(share), ..Self::gather(data, &global[part], device) }
+    }
+}
+
+impl BatchShare {
+    /// The share of the part `part` of the global batch `global` (indices into `data`).
+    pub fn of(data: &MultiTaskDataset, global: &[usize], part: std::ops::Range<usize>) -> Self {
         let weight = |mask: &Vec<f32>, idx: &[usize]| idx.iter().map(|&i| mask[i] as f64).sum::<f64>();
         let local = &global[part];
         let labels = (data.masks.iter())
@@ -70,8 +78,7 @@ impl MultiTaskBatch {
                 if total > 0.0 { (weight(m, local) / total) as f32 } else { 0.0 }
             })
             .collect();
-        let share = BatchShare { labels, samples: (local.len() as f64 / global.len() as f64) as f32 };
-        Self { share: Some(share), ..Self::gather(data, local, device) }
+        BatchShare { labels, samples: (local.len() as f64 / global.len() as f64) as f32 }
     }
 }
 
@@ -90,8 +97,17 @@ pub fn epoch_permutation(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 /// Cut `order` into batches of `batch_size`; the last, shorter batch is kept unless
 /// `drop_last` is set.
 pub fn batch_indices(order: &[usize], batch_size: usize, drop_last: bool) -> Vec<&[usize]> {
+    batch_ranges(order.len(), batch_size, drop_last).into_iter().map(|r| &order[r]).collect()
+}
+
+/// The positions of the batches [`batch_indices`] cuts from an order of `n` samples.
+pub fn batch_ranges(n: usize, batch_size: usize, drop_last: bool) -> Vec<std::ops::Range<usize>> {
     assert!(batch_size > 0, "batch_size must be positive");
-    order.chunks(batch_size).filter(|c| !drop_last || c.len() == batch_size).collect()
+    (0..n)
+        .step_by(batch_size)
+        .map(|start| start..(start + batch_size).min(n))
+        .filter(|r| !drop_last || r.len() == batch_size)
+        .collect()
 }
 
 #[cfg(test)]

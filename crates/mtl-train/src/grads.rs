@@ -112,7 +112,7 @@ pub fn sum_over_ranks<M: Module>(module: &M, grads: &mut GradientsParams, world:
 
 /// A tensor's values on the host, as f32.
 pub fn host_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")
+    mtl_weighting::host::read_f32(t)
 }
 
 struct SquaredNorm<'a> {

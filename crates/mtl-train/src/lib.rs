@@ -28,6 +28,7 @@ pub mod os;
 pub mod parallel;
 pub mod parts;
 pub mod predict;
+pub mod profile;
 pub mod runs;
 pub mod schedule;
 pub mod selection;

@@ -27,7 +27,7 @@ use mtl_weighting::{StepContext, WeightingInput, WeightingMethod};
 use crate::grads::{flatten, present_ids, unflatten};
 use crate::parallel::{World, sum_in_order};
 use crate::step::{
-    StepReport, TrainState, batch_losses, gradient_stats, gram_stats, parameter_rows, representation_rows,
+    StepReport, TrainState, batch_losses, combine_matrix, gram_stats, parameter_rows, representation_rows,
     side_by_side, with_regulariser,
 };
 
@@ -162,9 +162,8 @@ fn representation_route(
         let total: usize = widths.iter().sum();
         let losses = sum_in_order(all.iter().map(|v| v[v.len() - t_count..].to_vec()));
         let matrix = Tensor::<2>::from_data(TensorData::new(matrix, [t_count, total]), &inner);
-        let stats = gradient_stats(&matrix);
         device.seed(parts.seeds.1);
-        let combined = state.weighting.combine_gradients(ctx, matrix, tensor1(&losses, &inner));
+        let (combined, stats) = combine_matrix(state, ctx, matrix, tensor1(&losses, &inner));
         // This rank's parts start after the columns of the parts before them.
         let first = parts.world.rank() * parts.batches.len();
         let mut start: usize = widths[..first].iter().sum();
@@ -215,9 +214,8 @@ fn parameter_route(
         TensorData::new(sum.iter().map(|&x| x as f32).collect::<Vec<f32>>(), [t_count, p]),
         &inner,
     );
-    let stats = gradient_stats(&matrix);
     device.seed(parts.seeds.1);
-    let combined = state.weighting.combine_gradients(ctx, matrix, tensor1(&losses, &inner));
+    let (combined, stats) = combine_matrix(state, ctx, matrix, tensor1(&losses, &inner));
     let mut global = GradientsParams::new();
     unflatten(&state.model, combined.gradient, &shared_set, &mut global);
     let rest = sum_model_grads(state, others, parts.world, &inner);

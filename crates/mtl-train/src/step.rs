@@ -8,12 +8,13 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Tensor, TensorData};
 use mtl_data::{MultiTaskBatch, TaskSpec};
 use mtl_model::MultiTaskModel;
-use mtl_weighting::gram::{Gram, gram, host};
-use mtl_weighting::{StepContext, Weighting, WeightingInput, WeightingMethod};
+use mtl_weighting::gram::{Gram, gram, host, read_gram_and_losses};
+use mtl_weighting::{GradientCombination, StepContext, Weighting, WeightingInput, WeightingMethod};
 
 use crate::grads::host_f32;
 use crate::loss::masked_loss;
 use crate::parallel::World;
+use crate::profile::{self, Phase};
 
 /// Everything the optimizer updates: the network and the weighting method's parameters.
 #[derive(Module, Debug)]
@@ -39,9 +40,13 @@ pub struct StepReport {
 /// norms, then the mean and the minimum of the pairwise cosines (1 and 1 for one task).
 /// Shape `[T + 2]`. Costs one `[T, P] × [P, T]` product.
 pub fn gradient_stats(g: &Tensor<2>) -> Tensor<1> {
-    let t = g.dims()[0];
-    let device = g.device();
-    let k = g.clone().matmul(g.clone().transpose());
+    stats_of_gram(g.clone().matmul(g.clone().transpose()))
+}
+
+/// [`gradient_stats`] from the Gram matrix `k = G Gᵀ` (`[T, T]`, on the device).
+pub fn stats_of_gram(k: Tensor<2>) -> Tensor<1> {
+    let t = k.dims()[0];
+    let device = k.device();
     let eye = Tensor::<2>::eye(t, &device);
     let norms = (k.clone() * eye.clone()).sum_dim(1).reshape([t]).clamp_min(0.0).sqrt();
     if t < 2 {
@@ -54,6 +59,28 @@ pub fn gradient_stats(g: &Tensor<2>) -> Tensor<1> {
     // Push the diagonal (1) out of the minimum's way.
     let min = (cos + eye.mul_scalar(4.0)).min();
     Tensor::cat(vec![norms, mean, min], 0)
+}
+
+/// The weighting method's combination of the task-gradient matrix `matrix` (`[T, n]`) and the
+/// step's [`gradient_stats`], from one Gram matrix `K = G Gᵀ` computed on the device: the
+/// statistics come from K on the device, and a method whose weights are a function of K
+/// ([`WeightingMethod::weights_from_gram`]) reads K with the losses in one host read and
+/// solves there; the others get the matrix itself.
+pub(crate) fn combine_matrix(
+    state: &mut TrainState,
+    ctx: &StepContext,
+    matrix: Tensor<2>,
+    losses: Tensor<1>,
+) -> (GradientCombination, Tensor<1>) {
+    let k = matrix.clone().matmul(matrix.clone().transpose());
+    let stats = stats_of_gram(k.clone());
+    if !state.weighting.weights_from_gram() {
+        return (state.weighting.combine_gradients(ctx, matrix, losses), stats);
+    }
+    let device = matrix.device();
+    let (k, losses) = read_gram_and_losses(k, losses);
+    let w = state.weighting.gram_weights(ctx, &k, &losses, &device);
+    (mtl_weighting::gram::combine(matrix, &w), stats)
 }
 
 /// Compute the gradients of one step on `batch` (which lives on an autodiff device).
@@ -134,6 +161,7 @@ pub fn train_step_in(
     let mut local = with_regulariser(state, batch, local);
     let device = batch.inputs.device().inner();
     crate::grads::sum_over_ranks(&state.model, &mut local, &peers.world, &device);
+    profile::end(Phase::Backward, &device);
     let grads = match global {
         Some(global) => add(state, local, global),
         None => local,
@@ -217,6 +245,7 @@ fn losses_route(
     peers: &Peers,
 ) -> RouteOutput {
     let local = batch_losses(&state.model, batch, tasks);
+    profile::end(Phase::Forward, &batch.inputs.device());
     let global = sum_losses(local.clone().detach().inner(), &peers.world);
     let losses = if peers.world.is_parallel() {
         // The global value with this rank's gradient: a method that is not linear in the
@@ -229,6 +258,7 @@ fn losses_route(
     };
     peers.seed_method(&batch.inputs.device());
     let combined = state.weighting.combine_losses(ctx, losses);
+    profile::end(Phase::Weighting, &batch.inputs.device());
     let grads = GradientsParams::from_grads(combined.loss.backward(), state);
     (grads, None, StepReport { losses: global, weights: combined.weights, gradient_stats: None })
 }
@@ -242,6 +272,7 @@ fn representation_route(
 ) -> RouteOutput {
     let x = batch.inputs.clone();
     let z = state.model.architecture.shared(x.clone());
+    profile::end(Phase::Forward, &x.device());
     let dims = z.dims(); // [batch, d]
     let (block, losses, mut acc) = representation_rows(state, &z, batch, tasks);
     let (combined, losses, stats) = if peers.world.is_parallel() && state.weighting.weights_from_gram() {
@@ -254,12 +285,12 @@ fn representation_route(
         (mtl_weighting::gram::combine(block, &w), losses, stats)
     } else {
         let (matrix, losses, columns) = gather_columns(block, losses, &peers.world);
-        let stats = gradient_stats(&matrix);
         peers.seed_method(&x.device());
-        let mut combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());
+        let (mut combined, stats) = combine_matrix(state, ctx, matrix, losses.clone());
         combined.gradient = combined.gradient.narrow(0, columns.start, columns.len());
         (combined, losses, stats)
     };
+    profile::end(Phase::Weighting, &x.device());
     let g = combined.gradient.reshape(dims);
     // g carries no autodiff, so it acts as a constant: d(z·g)/dz = g.
     acc.accumulate(state, GradientsParams::from_grads((z * g).sum().backward(), state));
@@ -282,10 +313,12 @@ pub(crate) fn representation_rows(
     for t in 0..tasks.len() {
         let out = state.model.forward_task_from_shared(t, x, z_leaf.clone());
         let loss = task_loss(t, out, batch, tasks);
+        profile::end(Phase::Forward, &x.device());
         let mut grads = loss.backward();
         let g = z_leaf.grad_remove(&mut grads).expect("every task head reads the shared representation");
         rows.push(g.reshape([b * d]));
         acc.accumulate(state, GradientsParams::from_grads(grads, state));
+        profile::end(Phase::Backward, &x.device());
         losses.push(loss.detach().inner());
     }
     (Tensor::stack(rows, 0), Tensor::cat(losses, 0), acc)
@@ -308,10 +341,12 @@ pub(crate) fn parameter_rows(
         let z = state.model.architecture.shared(x.clone());
         let out = state.model.forward_task_from_shared(t, x, z);
         let loss = task_loss(t, out, batch, tasks);
+        profile::end(Phase::Forward, &device);
         let mut grads = loss.backward();
         let task_shared = GradientsParams::from_params(&mut grads, state, shared);
         rows.push(crate::grads::flatten(&state.model, &task_shared, &shared_set, &device));
         acc.accumulate(state, GradientsParams::from_grads(grads, state));
+        profile::end(Phase::Backward, &device);
         losses.push(loss.detach().inner());
     }
     (Tensor::stack(rows, 0), Tensor::cat(losses, 0), acc)
@@ -419,11 +454,11 @@ fn parameter_route(
     let shared_set: HashSet<ParamId> = shared.iter().copied().collect();
     let (matrix, losses, mut acc) = parameter_rows(state, batch, tasks, &shared);
     let (matrix, losses) = sum_matrix(matrix, losses, &peers.world);
-    let stats = gradient_stats(&matrix);
     peers.seed_method(&x.device());
-    let combined = state.weighting.combine_gradients(ctx, matrix, losses.clone());
+    let (combined, stats) = combine_matrix(state, ctx, matrix, losses.clone());
     let mut global = GradientsParams::new();
     crate::grads::unflatten(&state.model, combined.gradient, &shared_set, &mut global);
+    profile::end(Phase::Weighting, &x.device());
     (acc.grads(), Some(global), StepReport { losses, weights: combined.weights, gradient_stats: Some(stats) })
 }
 

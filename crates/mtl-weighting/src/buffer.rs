@@ -43,7 +43,7 @@ impl DeviceBuffer {
         }
         let t = self.live.clone()?;
         let [r, c] = t.dims();
-        let values = t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data");
+        let values = crate::host::read_f32(t);
         Some(HostMatrix { shape: [r, c], values })
     }
 

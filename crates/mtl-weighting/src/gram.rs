@@ -17,8 +17,15 @@ pub use crate::base::Gram;
 pub fn gram(gradients: &Tensor<2>) -> Gram {
     let t = gradients.dims()[0];
     let k = gradients.clone().matmul(gradients.clone().transpose());
-    let v = k.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64 data");
-    v.chunks(t).map(<[f64]>::to_vec).collect()
+    crate::host::read_f64(k).chunks(t).map(<[f64]>::to_vec).collect()
+}
+
+/// A Gram matrix `k` (`[T, T]`, on the device) and the T losses, read in one host read.
+pub fn read_gram_and_losses(k: Tensor<2>, losses: Tensor<1>) -> (Gram, Vec<f64>) {
+    let t = k.dims()[0];
+    let mut v = crate::host::read_f64(Tensor::cat(vec![k.reshape([t * t]), losses], 0));
+    let losses = v.split_off(t * t);
+    (v.chunks(t).map(<[f64]>::to_vec).collect(), losses)
 }
 
 /// The update `wᵀ G`, formed on the device, with `w` as the logged weights.
@@ -78,9 +85,9 @@ impl HostAdam {
     }
 }
 
-/// A `[T]` tensor read back to the host.
+/// A `[T]` tensor read back to the host (one counted read).
 pub fn host(t: Tensor<1>) -> Vec<f64> {
-    t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64 data")
+    crate::host::read_f64(t)
 }
 
 /// `K w`.
@@ -422,7 +429,9 @@ pub fn combine_through_gram<M: WeightingMethod + ?Sized>(
     losses: Tensor<1>,
 ) -> GradientCombination {
     let device = gradients.device();
-    let w = method.gram_weights(ctx, &gram(&gradients), &host(losses), &device);
+    let k = gradients.clone().matmul(gradients.clone().transpose());
+    let (k, losses) = read_gram_and_losses(k, losses);
+    let w = method.gram_weights(ctx, &k, &losses, &device);
     combine(gradients, &w)
 }
 

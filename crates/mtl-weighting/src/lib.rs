@@ -28,6 +28,7 @@ mod graddrop;
 mod gradnorm;
 mod gradvac;
 pub mod gram;
+pub mod host;
 mod imtl;
 mod imtl_l;
 mod mgda;

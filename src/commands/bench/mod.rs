@@ -19,7 +19,10 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use clap::Args;
-use mtl_data::{MultiTaskDataset, SyntheticConfig, TaskKind, TaskSpec, batch_indices, epoch_permutation};
+use mtl_data::{
+    BatchShare, MultiTaskDataset, ResidentSplit, SyntheticConfig, TaskKind, TaskSpec, batch_ranges,
+    epoch_permutation,
+};
 use mtl_model::architecture::{HpsConfig, MmoeConfig, StemConfig};
 use mtl_model::encoder::{EncoderConfig, MlpConfig};
 use mtl_model::{ActivationKind, ArchitectureConfig, MultiTaskModelConfig};
@@ -30,7 +33,9 @@ use mtl_train::backend::{BackendChoice, select_device};
 use mtl_train::config::OptimizerConfig;
 use mtl_train::optimizer::build_optimizer;
 use mtl_train::parallel::World;
+use mtl_train::profile::{self, Phase};
 use mtl_train::step::{Peers, TrainState, train_step_in};
+use mtl_weighting::host;
 
 /// Options of `mtl bench`.
 #[derive(Debug, Clone, Args)]
@@ -73,6 +78,36 @@ pub struct BenchOptions {
     /// Task counts for `--methods`.
     #[arg(long, value_delimiter = ',', default_value = "2,4,8,16")]
     pub tasks: Vec<usize>,
+    /// Also print where a step's time goes (batch, forward, backward, weighting, optimizer),
+    /// waiting for the device at each phase's end (so profiled steps run slower).
+    #[arg(long)]
+    pub profile: bool,
+    /// How batches are formed: on the device from the resident training data (`train.device_data
+    /// = "resident"`), or gathered on the host and uploaded each step (`"host"`).
+    #[arg(long, value_enum, default_value_t = BenchData::Resident)]
+    pub device_data: BenchData,
+}
+
+/// `--device-data` of `mtl bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchData {
+    /// Uploaded once, batches selected on the device.
+    Resident,
+    /// Gathered on the host and uploaded every step.
+    Host,
+}
+
+/// What [`time_steps`] measured, per timed step.
+#[derive(Debug, Clone, Default)]
+struct StepTiming {
+    /// Seconds per step.
+    seconds: f64,
+    /// Seconds per step in collectives.
+    comm: f64,
+    /// Device-to-host reads per step.
+    reads: f64,
+    /// With `--profile`: seconds per step in each phase (`Phase::ALL`'s order).
+    phases: Option<[f64; 5]>,
 }
 
 fn loadavg() -> String {
@@ -81,13 +116,9 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "n/a".into())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Seconds per timed training step of `state` on batches of `--batch-size` drawn from `data` (a new
-/// seeded order each epoch, full batches only), after `options.warmup` untimed steps.
+/// Per timed training step of `state` on batches of `--batch-size` drawn from `data` (a new
+/// seeded order each epoch, full batches only), after `options.warmup` untimed steps: seconds,
+/// seconds in collectives, host reads, and with `--profile` the phases' seconds.
 #[allow(clippy::too_many_arguments)]
 fn time_steps(
     mut state: TrainState,
@@ -99,38 +130,74 @@ fn time_steps(
     seed: u64,
     options: &BenchOptions,
     world: &World,
-) -> Result<(f64, f64), Error> {
+) -> Result<StepTiming, Error> {
     let mut optim = build_optimizer(optimizer);
-    let epoch_batches = |epoch: usize| -> Vec<Vec<usize>> {
+    let resident = (options.device_data == BenchData::Resident).then(|| ResidentSplit::upload(data, device));
+    let epoch_order = |epoch: usize| {
         let order = epoch_permutation(data.len(), seed, epoch);
-        batch_indices(&order, options.batch_size, true).into_iter().map(<[usize]>::to_vec).collect()
+        let on_device = resident.as_ref().map(|r| r.order(&order));
+        (order, on_device)
     };
     let sync = || device.sync().map_err(|e| Error::Backend(format!("device error: {e:?}")));
     let (mut epoch, mut next) = (0, 0);
-    let mut batches = epoch_batches(epoch);
+    let (mut order, mut on_device) = epoch_order(epoch);
+    let mut batches = batch_ranges(order.len(), options.batch_size, true);
     let peers = Peers { world: world.clone(), method_seed: None };
     let mut t0 = Instant::now();
-    let mut comm0 = world.comm_seconds();
+    let (mut comm0, mut reads0) = (world.comm_seconds(), host::reads());
     for step in 0..options.warmup + options.steps {
         if step == options.warmup {
             sync()?;
+            if options.profile {
+                profile::start();
+            }
             t0 = Instant::now();
-            comm0 = world.comm_seconds();
+            (comm0, reads0) = (world.comm_seconds(), host::reads());
         }
         if next == batches.len() {
             epoch += 1;
-            batches = epoch_batches(epoch);
+            (order, on_device) = epoch_order(epoch);
+            batches = batch_ranges(order.len(), options.batch_size, true);
             next = 0;
         }
-        let batch = world.rank_batch(data, &batches[next], device);
+        let global = batches[next].clone();
+        let part = world.part(global.len());
+        let share = world.is_parallel().then(|| BatchShare::of(data, &order[global.clone()], part.clone()));
+        let batch = match (&resident, &on_device) {
+            (Some(split), Some(on_device)) => {
+                split.batch(on_device, global.start + part.start..global.start + part.end, share)
+            }
+            _ => world.rank_batch(data, &order[global], device),
+        };
+        profile::end(Phase::Batch, device);
         next += 1;
         let ctx = StepContext { epoch, step, steps_per_epoch: batches.len(), input };
         let (grads, _) = train_step_in(&mut state, &batch, tasks, &ctx, &peers);
         state = optim.step(1e-3, state, grads);
+        profile::end(Phase::Optimizer, device);
     }
     sync()?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let phases = options.profile.then(profile::stop);
     let per_step = |s: f64| s / options.steps as f64;
-    Ok((per_step(t0.elapsed().as_secs_f64()), per_step(world.comm_seconds() - comm0)))
+    Ok(StepTiming {
+        seconds: per_step(elapsed),
+        comm: per_step(world.comm_seconds() - comm0),
+        reads: (host::reads() - reads0) as f64 / options.steps as f64,
+        phases: phases.map(|p| p.map(per_step)),
+    })
+}
+
+/// The profile of a measurement as text: each phase's share of the profiled step, the host
+/// reads per step.
+fn profile_line(t: &StepTiming) -> String {
+    let reads = format!("{:.2} host reads/step", t.reads);
+    let Some(phases) = t.phases else { return reads };
+    let total: f64 = phases.iter().sum();
+    let shares: Vec<String> = (Phase::ALL.iter().zip(phases))
+        .map(|(p, s)| format!("{} {:.0}%", p.name(), 100.0 * s / total.max(1e-12)))
+        .collect();
+    format!("{reads}; profiled step {:.3} ms: {}", total * 1e3, shares.join(", "))
 }
 
 /// One row of the throughput benchmark, the same network as the reference's row of that index.
@@ -178,7 +245,7 @@ fn measure(
     backend: BackendChoice,
     options: &BenchOptions,
     world: &World,
-) -> Result<(String, Vec<f64>, f64), Error> {
+) -> Result<(String, Vec<StepTiming>), Error> {
     let selected = select_device(backend, None)?;
     let device = selected.device.clone().autodiff();
     let tasks: Vec<TaskSpec> =
@@ -193,12 +260,12 @@ fn measure(
         task_outputs: vec![1, 1],
     };
     let optimizer = OptimizerConfig::Adam { betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.0 };
-    let (mut times, mut comm) = (Vec::with_capacity(options.repeats), Vec::new());
+    let mut timings = Vec::with_capacity(options.repeats);
     for r in 0..options.repeats {
         device.seed(r as u64);
         let state =
             TrainState { model: model.init(&device), weighting: WeightingConfig::default().init(2, &device) };
-        let (step, in_comm) = time_steps(
+        let timing = time_steps(
             state,
             &data,
             &tasks,
@@ -209,8 +276,7 @@ fn measure(
             options,
             world,
         )?;
-        times.push(step);
-        comm.push(in_comm);
+        timings.push(timing);
     }
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
     let description = if world.is_parallel() {
@@ -218,7 +284,14 @@ fn measure(
     } else {
         selected.description
     };
-    Ok((description, times, median(comm)))
+    Ok((description, timings))
+}
+
+/// The run of median step time among `timings`.
+fn median_run(timings: &[StepTiming]) -> StepTiming {
+    let mut sorted = timings.to_vec();
+    sorted.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    sorted[sorted.len() / 2].clone()
 }
 
 /// PyTorch's samples/s on each workload (part A's rows, in order), and its version.
@@ -276,14 +349,14 @@ fn method_config(method: &str, tasks: usize) -> Result<mtl_train::config::RunCon
     Ok(mtl_train::config::RunConfig::from_toml(std::path::Path::new("<bench>"), &text, &[])?)
 }
 
-/// Seconds per training step of `method` on `input` with `tasks` tasks, one value per repeat.
+/// What `method` on `input` with `tasks` tasks measured, one value per repeat.
 fn measure_method(
     method: &str,
     input: WeightingInput,
     tasks: usize,
     backend: BackendChoice,
     options: &BenchOptions,
-) -> Result<Vec<f64>, Error> {
+) -> Result<Vec<StepTiming>, Error> {
     let config = method_config(method, tasks)?;
     let selected = select_device(backend, None)?;
     let device = selected.device.clone().autodiff();
@@ -299,20 +372,17 @@ fn measure_method(
             model: config.model.init(&device),
             weighting: config.weighting.init(tasks, &device),
         };
-        times.push(
-            time_steps(
-                state,
-                &data,
-                &specs,
-                input,
-                &config.train.optimizer,
-                &device,
-                r as u64,
-                options,
-                &World::single(),
-            )?
-            .0,
-        );
+        times.push(time_steps(
+            state,
+            &data,
+            &specs,
+            input,
+            &config.train.optimizer,
+            &device,
+            r as u64,
+            options,
+            &World::single(),
+        )?);
     }
     Ok(times)
 }
@@ -370,9 +440,11 @@ fn run_method_bench(options: &BenchOptions) -> Result<(), Error> {
     for m in &methods {
         let inputs = method_config(m, 2)?.weighting.inputs();
         for &input in inputs {
-            let mut cells = Vec::new();
+            let (mut cells, mut profiles) = (Vec::new(), Vec::new());
             for &t in &options.tasks {
-                cells.push(median(measure_method(m, input, t, backend, options)?) * 1e3);
+                let run = median_run(&measure_method(m, input, t, backend, options)?);
+                cells.push(run.seconds * 1e3);
+                profiles.push(format!("T={t}: {}", profile_line(&run)));
             }
             if m == "ew" && input == WeightingInput::Losses {
                 ew = cells.clone();
@@ -386,7 +458,10 @@ fn run_method_bench(options: &BenchOptions) -> Result<(), Error> {
                 vs_ew.join(" "),
                 loadavg()
             );
-            rows.push(serde_json::json!({"method": m, "input": input.name(), "tasks": options.tasks, "step_ms": cells, "load_after": loadavg()}));
+            for line in &profiles {
+                println!("      {line}");
+            }
+            rows.push(serde_json::json!({"method": m, "input": input.name(), "tasks": options.tasks, "step_ms": cells, "profile": profiles, "load_after": loadavg()}));
         }
     }
     let torch = if options.no_reference { Ok(Vec::new()) } else { reference_methods(options) };
@@ -431,8 +506,9 @@ fn run_parallel_bench(options: &BenchOptions, world: &World) -> Result<(), Error
     let mut rows = Vec::new();
     for w in workloads() {
         for &b in &options.backends {
-            let (description, times, comm) = measure(&w, b, options, world)?;
-            rows.push((w.name, description, median(times), comm));
+            let (description, timings) = measure(&w, b, options, world)?;
+            let run = median_run(&timings);
+            rows.push((w.name, description, run.seconds, run.comm));
         }
     }
     if quiet {
@@ -489,8 +565,10 @@ pub fn run_bench(options: &BenchOptions, world: &World) -> Result<(), Error> {
     let mut rows = Vec::new();
     for w in workloads() {
         for &b in &options.backends {
-            let (description, times, _) = measure(&w, b, options, world)?;
-            let step = median(times.clone());
+            let (description, timings) = measure(&w, b, options, world)?;
+            let times: Vec<f64> = timings.iter().map(|t| t.seconds).collect();
+            let run = median_run(&timings);
+            let step = run.seconds;
             println!(
                 "  {:<34} {description:<24} {:>9.0} samples/s  {:>7.3} ms/step   (load {})",
                 w.name,
@@ -498,6 +576,7 @@ pub fn run_bench(options: &BenchOptions, world: &World) -> Result<(), Error> {
                 step * 1e3,
                 loadavg()
             );
+            println!("      {}", profile_line(&run));
             rows.push(serde_json::json!({
                 "workload": w.name,
                 "backend": description,
@@ -505,6 +584,9 @@ pub fn run_bench(options: &BenchOptions, world: &World) -> Result<(), Error> {
                 "samples_per_s": options.batch_size as f64 / step,
                 "step_ms": step * 1e3,
                 "step_ms_runs": times.iter().map(|t| t * 1e3).collect::<Vec<_>>(),
+                "host_reads_per_step": run.reads,
+                "profile_ms": run.phases.map(|p| Phase::ALL.iter().zip(p).map(|(ph, s)| (ph.name().to_string(), serde_json::json!(s * 1e3))).collect::<serde_json::Map<_, _>>()),
+                "device_data": format!("{:?}", options.device_data).to_lowercase(),
                 "load_after": loadavg(),
             }));
         }

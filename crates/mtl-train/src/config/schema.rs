@@ -691,6 +691,28 @@ pub enum OptimizerName {
     Sgd,
 }
 
+/// Where the training split lives while training (`train.device_data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceData {
+    /// Resident when it fits the budget, else prefetched.
+    #[default]
+    Auto,
+    /// Uploaded once; batches formed on the device.
+    Resident,
+    /// Batches gathered on the host by a background thread, one step ahead.
+    Prefetch,
+    /// Batches gathered on the host between steps.
+    Host,
+}
+
+impl DeviceData {
+    /// `true` for the default.
+    pub fn is_auto(&self) -> bool {
+        *self == DeviceData::Auto
+    }
+}
+
 /// `[train]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -706,6 +728,18 @@ pub struct TrainSection {
     /// processes that divides it (and on one). Default: unset (one part per process, the
     /// fastest; results then agree across process counts to f32 rounding only).
     pub parts: Option<usize>,
+    /// Where the training split lives while training: `"auto"` (on the device when it fits
+    /// `device_data_budget_mb`, else prefetched), `"resident"` (uploaded once, every batch
+    /// formed on the device), `"prefetch"` (each batch gathered on the host by a background
+    /// thread while the step before runs) or `"host"` (gathered on the host between steps).
+    /// The same batches in the same order every way. Default `"auto"`.
+    #[serde(skip_serializing_if = "DeviceData::is_auto")]
+    pub device_data: DeviceData,
+    /// The memory `device_data = "auto"` may fill with the training split, in MiB. Default:
+    /// a quarter of the GPU's memory (1024 MiB where the backend does not report it, and on the
+    /// CPU backends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_data_budget_mb: Option<u64>,
     /// `"adam"`, `"adamw"` or `"sgd"`. Default `"adam"`.
     pub optimizer: OptimizerName,
     /// Learning rate. Default 1e-3.
@@ -796,6 +830,8 @@ impl Default for TrainSection {
             batch_size: 256,
             drop_last: false,
             parts: None,
+            device_data: DeviceData::Auto,
+            device_data_budget_mb: None,
             optimizer: OptimizerName::Adam,
             lr: 1e-3,
             weight_decay: 0.0,

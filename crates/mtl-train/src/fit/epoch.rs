@@ -5,11 +5,16 @@
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use mtl_data::{MultiTaskBatch, TaskSpec, batch_indices, epoch_permutation, sampled_epoch};
+use std::ops::Range;
+
+use burn::tensor::Device;
+use mtl_data::{MultiTaskBatch, TaskSpec, batch_ranges, epoch_permutation, sampled_epoch};
 use mtl_weighting::{StepContext, WeightingMethod};
 
+use super::feed::{EpochBatches, Slice};
 use super::observer::{Observers, StepEnd, StepStart};
 use super::setup::{Run, too_small};
+use crate::config::RunConfig;
 use crate::error::Error;
 use crate::grads::clip_global_norm;
 use crate::metrics::host_values;
@@ -54,40 +59,36 @@ enum StepData {
 }
 
 impl StepData {
-    /// The data of step `step` on the global batch `idx`: this rank's part or parts, with the
-    /// seeds of their random draws (`per_rank`: the model draws dropout masks, so each rank or
-    /// part seeds its own and the method gets a shared seed).
-    fn new(run: &Run, idx: &[usize], step: usize, per_rank: bool) -> Result<Self, Error> {
-        let (config, world) = (run.config, &run.world);
-        Ok(match config.train.parts {
+    /// The data of step `step` from its gathered `batches` (one per slice of [`step_slices`]),
+    /// with the seeds of their random draws (`per_rank`: the model draws dropout masks, so each
+    /// rank or part seeds its own and the method gets a shared seed).
+    fn new(
+        config: &RunConfig,
+        world: &World,
+        device: &Device,
+        mut batches: Vec<MultiTaskBatch>,
+        step: usize,
+        per_rank: bool,
+    ) -> Self {
+        match config.train.parts {
             Some(k) => {
                 let mine = k / world.size();
                 let first = world.rank() * mine;
-                let ranges: Vec<_> = (first..first + mine).map(|i| part(idx.len(), k, i)).collect();
-                if ranges.iter().any(|r| r.is_empty()) {
-                    return Err(too_small(config, idx.len(), k, "parts"));
-                }
-                let batches = (ranges.into_iter())
-                    .map(|r| MultiTaskBatch::gather_part(&run.train_data, idx, r, &run.device))
-                    .collect();
                 let part_seeds = (first..first + mine)
                     .map(|i| epoch_seed(epoch_seed(config.seed ^ DROPOUT_STREAM, i), step))
                     .collect();
                 StepData::Parts(batches, (part_seeds, epoch_seed(config.seed ^ METHOD_STREAM, step)))
             }
             None => {
-                if world.part(idx.len()).is_empty() {
-                    return Err(too_small(config, idx.len(), world.size(), "processes"));
-                }
-                let batch = world.rank_batch(&run.train_data, idx, &run.device);
                 if per_rank {
                     let rank_stream = epoch_seed(config.seed ^ DROPOUT_STREAM, world.rank());
-                    run.device.seed(epoch_seed(rank_stream, step));
+                    device.seed(epoch_seed(rank_stream, step));
                 }
                 let method_seed = per_rank.then(|| epoch_seed(config.seed ^ METHOD_STREAM, step));
+                let batch = batches.pop().expect("a step has its batch");
                 StepData::Whole(Box::new(batch), Peers { world: world.clone(), method_seed })
             }
-        })
+        }
     }
 
     /// The batch observers see (with `train.parts`, this rank's first part).
@@ -126,10 +127,38 @@ impl StepData {
     }
 }
 
+/// The batches this rank computes of the global batch at positions `global` of the epoch's
+/// order: its part (or the whole batch), or its fixed parts (`train.parts`).
+pub(super) fn step_slices(
+    config: &RunConfig,
+    world: &World,
+    global: Range<usize>,
+) -> Result<Vec<Slice>, Error> {
+    let n = global.len();
+    match config.train.parts {
+        Some(k) => {
+            let mine = k / world.size();
+            let first = world.rank() * mine;
+            let ranges: Vec<_> = (first..first + mine).map(|i| part(n, k, i)).collect();
+            if ranges.iter().any(|r| r.is_empty()) {
+                return Err(too_small(config, n, k, "parts"));
+            }
+            Ok(ranges.into_iter().map(|part| Slice { global: global.clone(), part, share: true }).collect())
+        }
+        None => {
+            let part = world.part(n);
+            if part.is_empty() {
+                return Err(too_small(config, n, world.size(), "processes"));
+            }
+            Ok(vec![Slice { global, part, share: world.is_parallel() }])
+        }
+    }
+}
+
 /// Train epoch `epoch` (0-based) of `run`.
 pub(super) fn train_epoch(
     run: &mut Run,
-    mut state: TrainState,
+    state: TrainState,
     epoch: usize,
     observers: &mut Observers,
 ) -> Result<(TrainState, EpochMeans), Error> {
@@ -150,37 +179,55 @@ pub(super) fn train_epoch(
     let add = |sum: &mut Option<Tensor<1>>, x: &Tensor<1>| {
         *sum = Some(sum.take().map_or(x.clone(), |s| s + x.clone()));
     };
-    for (index, idx) in batch_indices(&order, train.batch_size, train.drop_last).into_iter().enumerate() {
-        let step = run.meta.steps_done;
-        let data = StepData::new(run, idx, step, per_rank)?;
-        observers.before_step(&StepStart { step, state: &state, batch: data.first(), tasks: &run.tasks })?;
-        let ctx =
-            StepContext { epoch, step, steps_per_epoch: run.steps_per_epoch, input: config.weighting_input };
-        let (mut grads, report) = data.step(&mut state, &run.tasks, &ctx, &world);
-        if let Some(max_norm) = train.clip_grad_norm {
-            clip_global_norm(&state, &mut grads, max_norm);
+    let plan = (batch_ranges(order.len(), train.batch_size, train.drop_last).into_iter())
+        .map(|global| step_slices(config, &world, global))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let (feed, data, device) = (&run.feed, &run.train_data, &run.device);
+    let state = std::thread::scope(|scope| -> Result<TrainState, Error> {
+        let mut state = state;
+        let batches = EpochBatches::new(scope, feed, data, &order, device, plan);
+        for (index, gathered) in batches.enumerate() {
+            let step = run.meta.steps_done;
+            let data = StepData::new(config, &world, device, gathered, step, per_rank);
+            observers.before_step(&StepStart {
+                step,
+                state: &state,
+                batch: data.first(),
+                tasks: &run.tasks,
+            })?;
+            let ctx = StepContext {
+                epoch,
+                step,
+                steps_per_epoch: run.steps_per_epoch,
+                input: config.weighting_input,
+            };
+            let (mut grads, report) = data.step(&mut state, &run.tasks, &ctx, &world);
+            if let Some(max_norm) = train.clip_grad_norm {
+                clip_global_norm(&state, &mut grads, max_norm);
+            }
+            run.lr = run.schedule.lr(step, epoch, &run.meta.selection.plateau);
+            state = run.optim.step(run.lr, state, grads);
+            let after = (state.weighting.wants_losses_after_step())
+                .then(|| data.losses_after(&state, &run.tasks, &world));
+            state.weighting.after_step(&ctx, report.losses.clone(), after);
+            run.meta.steps_done += 1;
+            add(&mut sums[0], &report.losses);
+            add(&mut sums[1], &report.weights);
+            if let Some(g) = &report.gradient_stats {
+                add(&mut sums[2], g);
+            }
+            let loss_sum = sums[0].as_ref().expect("a step ran");
+            observers.after_step(&StepEnd {
+                epoch,
+                index,
+                step: run.meta.steps_done,
+                lr: run.lr,
+                report: &report,
+                loss_sum,
+            })?;
         }
-        run.lr = run.schedule.lr(step, epoch, &run.meta.selection.plateau);
-        state = run.optim.step(run.lr, state, grads);
-        let after = (state.weighting.wants_losses_after_step())
-            .then(|| data.losses_after(&state, &run.tasks, &world));
-        state.weighting.after_step(&ctx, report.losses.clone(), after);
-        run.meta.steps_done += 1;
-        add(&mut sums[0], &report.losses);
-        add(&mut sums[1], &report.weights);
-        if let Some(g) = &report.gradient_stats {
-            add(&mut sums[2], g);
-        }
-        let loss_sum = sums[0].as_ref().expect("a step ran");
-        observers.after_step(&StepEnd {
-            epoch,
-            index,
-            step: run.meta.steps_done,
-            lr: run.lr,
-            report: &report,
-            loss_sum,
-        })?;
-    }
+        Ok(state)
+    })?;
     let steps = run.steps_per_epoch as f64;
     let mean = |s: Option<Tensor<1>>| -> Option<Vec<f64>> {
         s.map(|s| host_values(s).iter().map(|x| x / steps).collect())

@@ -15,6 +15,7 @@
 
 mod data;
 mod epoch;
+mod feed;
 mod format;
 mod observer;
 mod observers;

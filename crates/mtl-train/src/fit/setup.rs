@@ -5,14 +5,16 @@ use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
-use burn::tensor::{Device, Tensor};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor};
 use mtl_data::{MultiTaskDataset, Splits, TaskSpec, batch_indices};
 use mtl_model::{parameter_count, parameter_count_of};
 use mtl_weighting::WeightingMethod;
 
 use super::data::{check_labelled, prepare_data, weight_classes};
+use super::feed::Feed;
 use super::observer::RunStart;
-use crate::backend::SelectedDevice;
+use crate::backend::{SelectedDevice, host_generator};
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::config::{ConfigError, RunConfig};
 use crate::error::{Error, io_error as io};
@@ -66,14 +68,26 @@ impl FitOptions {
 }
 
 /// A fresh, fully initialised training state on `device` (autodiff), seeded by the run seed.
+///
+/// The model's initial parameters are drawn on the CPU by one seeded generator
+/// ([`host_generator`]) and then moved to `device`, so the same seed starts every backend —
+/// ndarray, flex, a GPU — from the same numbers.
 pub fn init_state(config: &RunConfig, device: &Device) -> TrainState {
-    device.seed(config.seed);
-    let state = TrainState {
-        model: config.model.init(device),
-        weighting: config.weighting.init(config.tasks.len(), device),
-    };
+    let host = host_generator();
+    host.seed(config.seed);
+    let drawn = config.model.init(&host);
     // Parameters are initialised lazily; draw them now, in a fixed order, so later seeding
     // (dropout) cannot change them.
+    drawn.visit(&mut Materialize);
+    let bytes = drawn.into_record().into_bytes().expect("a freshly drawn model serialises");
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .expect("a freshly serialised model loads");
+    device.seed(config.seed);
+    // The model built on `device` is replaced before any of its (lazy) parameters is drawn.
+    let state = TrainState {
+        model: config.model.init(device).load_record(record),
+        weighting: config.weighting.init(config.tasks.len(), device),
+    };
     state.visit(&mut Materialize);
     state
 }
@@ -111,6 +125,9 @@ pub(super) struct Run<'c> {
     pub world: World,
     /// Per rank, `host: device`, for the banner.
     pub rank_devices: Vec<String>,
+    /// Where the steps' batches come from, and the banner's line about it.
+    pub feed: Feed,
+    pub feed_note: String,
     /// The run folder's lock, held by rank 0 until the run ends.
     _lock: Option<RunLock>,
 }
@@ -181,6 +198,7 @@ impl<'c> Run<'c> {
             None
         };
         let lr = schedule.lr(meta.steps_done, meta.epochs_done, &meta.selection.plateau);
+        let (feed, feed_note) = Feed::new(config, &train_data, &options.device);
         let run = Self {
             config,
             options,
@@ -203,6 +221,8 @@ impl<'c> Run<'c> {
             lr,
             world: world.clone(),
             rank_devices: Vec::new(),
+            feed,
+            feed_note,
             _lock: lock,
         };
         Ok((run, state))
@@ -269,6 +289,7 @@ impl<'c> Run<'c> {
                     .join(", ")
             ));
         }
+        lines.push(self.feed_note.clone());
         lines.extend(self.selector.note.as_ref().map(|n| format!("note: {n}")));
         for (task, w) in self.tasks.iter().zip(&self.class_weights) {
             if let Some(w) = w {

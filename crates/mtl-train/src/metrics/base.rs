@@ -155,7 +155,7 @@ impl Sums {
 
 /// Read a 1-d tensor back to the host as f64.
 pub fn host(t: Tensor<1>) -> Vec<f64> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data").into_iter().map(f64::from).collect()
+    mtl_weighting::host::read_f32(t).into_iter().map(f64::from).collect()
 }
 
 /// The first output column as a `[batch]` vector.

@@ -140,6 +140,10 @@ pub struct TrainConfig {
     /// Fixed parts of every batch (`train.parts`), for results that do not depend on the
     /// number of processes; `None`: one part per process.
     pub parts: Option<usize>,
+    /// Where the training split lives (`train.device_data`).
+    pub device_data: crate::config::schema::DeviceData,
+    /// `train.device_data_budget_mb` in bytes; `None`: the default budget.
+    pub device_data_budget: Option<u64>,
     /// Learning rate (> 0).
     pub lr: f64,
     /// Optimizer.

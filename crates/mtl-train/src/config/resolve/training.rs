@@ -48,6 +48,8 @@ pub(super) fn resolve_train(
         batch_size: t.batch_size,
         drop_last: t.drop_last,
         parts: t.parts,
+        device_data: t.device_data,
+        device_data_budget: t.device_data_budget_mb.map(|mb| mb.saturating_mul(1 << 20)),
         lr: t.lr,
         optimizer,
         clip_grad_norm: t.clip_grad_norm,

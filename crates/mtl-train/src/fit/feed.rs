@@ -1,0 +1,159 @@
+//! Where each step's batches come from (`train.device_data`): formed on the device from a
+//! resident copy of the training split, gathered on the host by a background thread one step
+//! ahead, or gathered on the host between steps. Every way gives the same batches in the same
+//! order, so the choice changes speed, never the numbers.
+
+use std::ops::Range;
+use std::sync::mpsc;
+
+use burn::tensor::Device;
+use mtl_data::{BatchShare, DeviceOrder, MultiTaskBatch, MultiTaskDataset, ResidentSplit};
+
+use crate::backend::SelectedDevice;
+use crate::config::RunConfig;
+use crate::config::schema::DeviceData;
+
+/// The default budget where the device does not report its memory, and on the CPU.
+const DEFAULT_BUDGET: u64 = 1 << 30;
+
+/// One batch of a step: positions `global` of the epoch's order are the step's global batch,
+/// and this batch is its part `part` (relative to `global`); `share`: the batch carries its
+/// [`BatchShare`] (data-parallel runs and fixed parts).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Slice {
+    pub global: Range<usize>,
+    pub part: Range<usize>,
+    pub share: bool,
+}
+
+/// How the run feeds its steps, decided once.
+#[derive(Debug)]
+pub(super) enum Feed {
+    /// The training split on the device.
+    Resident(ResidentSplit),
+    /// Gathered by a background thread.
+    Prefetch,
+    /// Gathered between steps.
+    Host,
+}
+
+impl Feed {
+    /// Choose (and for residency, upload) as `train.device_data` says; the line says what
+    /// was chosen and why, for the banner.
+    pub fn new(config: &RunConfig, data: &MultiTaskDataset, device: &SelectedDevice) -> (Self, String) {
+        let bytes = ResidentSplit::bytes(data);
+        let budget = config.train.device_data_budget.unwrap_or(match device.memory {
+            Some(memory) if !device.is_cpu() => memory / 4,
+            _ => DEFAULT_BUDGET,
+        });
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        let resident = || Feed::Resident(ResidentSplit::upload(data, &device.device.clone().autodiff()));
+        match config.train.device_data {
+            DeviceData::Auto if bytes <= budget => (
+                resident(),
+                format!(
+                    "training data resident on the device ({:.1} MiB, budget {:.0} MiB)",
+                    mib(bytes),
+                    mib(budget)
+                ),
+            ),
+            DeviceData::Auto => (
+                Feed::Prefetch,
+                format!(
+                    "training data prefetched by a background thread ({:.1} MiB exceeds the device_data budget of {:.0} MiB)",
+                    mib(bytes),
+                    mib(budget)
+                ),
+            ),
+            DeviceData::Resident => (
+                resident(),
+                format!("training data resident on the device ({:.1} MiB, as asked)", mib(bytes)),
+            ),
+            DeviceData::Prefetch => {
+                (Feed::Prefetch, "training data prefetched by a background thread (as asked)".into())
+            }
+            DeviceData::Host => {
+                (Feed::Host, "training data gathered on the host between steps (as asked)".into())
+            }
+        }
+    }
+}
+
+/// The batch `slice` of `order`, gathered on the host and moved to `device`.
+fn gather(data: &MultiTaskDataset, order: &[usize], slice: &Slice, device: &Device) -> MultiTaskBatch {
+    let global = &order[slice.global.clone()];
+    match slice.share {
+        true => MultiTaskBatch::gather_part(data, global, slice.part.clone(), device),
+        false => MultiTaskBatch::gather(data, &global[slice.part.clone()], device),
+    }
+}
+
+/// An epoch's batches, in step order: `next()` gives step k's batches.
+pub(super) struct EpochBatches<'a> {
+    data: &'a MultiTaskDataset,
+    order: &'a [usize],
+    device: &'a Device,
+    steps: std::vec::IntoIter<Vec<Slice>>,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    Resident(&'a ResidentSplit, DeviceOrder),
+    Prefetched(mpsc::Receiver<Vec<MultiTaskBatch>>),
+    Host,
+}
+
+impl<'a> EpochBatches<'a> {
+    /// Feed the `steps` (each a list of slices) of `order` from `feed`. A prefetching feed
+    /// starts its thread in `scope`; it gathers one step ahead (a channel of one) and stops
+    /// when this value is dropped.
+    pub fn new<'s>(
+        scope: &'s std::thread::Scope<'s, 'a>,
+        feed: &'a Feed,
+        data: &'a MultiTaskDataset,
+        order: &'a [usize],
+        device: &'a Device,
+        steps: Vec<Vec<Slice>>,
+    ) -> Self {
+        let source = match feed {
+            Feed::Resident(split) => Source::Resident(split, split.order(order)),
+            Feed::Host => Source::Host,
+            Feed::Prefetch => {
+                let (send, receive) = mpsc::sync_channel(1);
+                let plan = steps.clone();
+                scope.spawn(move || {
+                    for slices in plan {
+                        let batches = slices.iter().map(|s| gather(data, order, s, device)).collect();
+                        // The receiver is gone when the epoch ends early (an error): stop.
+                        if send.send(batches).is_err() {
+                            return;
+                        }
+                    }
+                });
+                Source::Prefetched(receive)
+            }
+        };
+        Self { data, order, device, steps: steps.into_iter(), source }
+    }
+}
+
+impl Iterator for EpochBatches<'_> {
+    type Item = Vec<MultiTaskBatch>;
+
+    fn next(&mut self) -> Option<Vec<MultiTaskBatch>> {
+        let slices = self.steps.next()?;
+        Some(match &self.source {
+            Source::Resident(split, on_device) => (slices.iter())
+                .map(|s| {
+                    let share = s
+                        .share
+                        .then(|| BatchShare::of(self.data, &self.order[s.global.clone()], s.part.clone()));
+                    let start = s.global.start;
+                    split.batch(on_device, start + s.part.start..start + s.part.end, share)
+                })
+                .collect(),
+            Source::Prefetched(receive) => receive.recv().expect("the prefetch thread gathers every step"),
+            Source::Host => slices.iter().map(|s| gather(self.data, self.order, s, self.device)).collect(),
+        })
+    }
+}
