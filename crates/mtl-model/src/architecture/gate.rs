@@ -10,7 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
 use crate::ActivationKind;
-use crate::encoder::{Encoder, EncoderConfig, Tabular, TabularConfig};
+use crate::encoder::{Encoder, EncoderConfig, Mlp, Tabular, TabularConfig};
 
 /// Side of the pooled map of the conv stem: its output is `channels × 4 × 4`.
 const STEM_POOL: usize = 4;
@@ -146,15 +146,74 @@ pub fn softmax_gate(gate: &Linear, features: Tensor<2>) -> Tensor<2> {
 /// # Shapes
 /// - output: `[batch, experts, d_expert]`
 pub fn run_experts(experts: &[Encoder], x: &Tensor<2>) -> Tensor<3> {
+    let layers = match experts.first() {
+        Some(Encoder::Mlp(m)) => m.num_layers(),
+        _ => 0,
+    };
+    if let Some(y) = batched_mlp_experts(experts, 0..layers, x) {
+        return y;
+    }
     Tensor::stack(experts.iter().map(|e| e.forward(x.clone())).collect(), 1)
 }
 
-/// Run blocks `blocks` of every expert on `x` and stack the outputs.
+/// Run blocks `blocks` of every expert on `x` and stack the outputs. MLP experts run as one
+/// product per layer (see [`batched_mlp_experts`]); other encoders one expert at a time.
 ///
 /// # Shapes
 /// - output: `[batch, experts, width of the last block]`
 pub fn run_experts_blocks(experts: &[Encoder], blocks: &std::ops::Range<usize>, x: &Tensor<2>) -> Tensor<3> {
+    if let Some(y) = batched_mlp_experts(experts, blocks.clone(), x) {
+        return y;
+    }
     Tensor::stack(experts.iter().map(|e| e.forward_blocks(blocks.clone(), x.clone())).collect(), 1)
+}
+
+/// Layers `layers` of E MLP experts (same shapes) reading the same input, as one product per
+/// layer instead of E: the first layer multiplies `x` by the experts' weights side by side
+/// (`[d_in, E·h]`), the later ones are one batched `[E, batch, h] × [E, h, h']` product. The
+/// parameters stay the experts' own (stacked for the product, so each gets its gradient), so
+/// checkpoints are unchanged. Without dropout the outputs equal the experts' one by one (to f32
+/// rounding: tested); with dropout, one mask is drawn per layer for all experts, which has the
+/// same distribution as E masks but other values than the one-by-one order drew. `None` when the experts are not all MLPs of one
+/// shape, or there are fewer than two.
+pub fn batched_mlp_experts(
+    experts: &[Encoder],
+    layers: std::ops::Range<usize>,
+    x: &Tensor<2>,
+) -> Option<Tensor<3>> {
+    let mlps: Vec<&Mlp> = (experts.iter())
+        .map(|e| match e {
+            Encoder::Mlp(m) => Some(m),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let first = *mlps.first()?;
+    let same_shape = |i: usize| {
+        let shape = first.layer(i).weight.dims();
+        mlps.iter().all(|m| m.layer(i).weight.dims() == shape && m.layer(i).bias.is_some())
+    };
+    if mlps.len() < 2 || layers.is_empty() || !layers.clone().all(same_shape) {
+        return None;
+    }
+    let (e, batch) = (mlps.len(), x.dims()[0]);
+    let weights = |i: usize| Tensor::stack::<3>(mlps.iter().map(|m| m.layer(i).weight.val()).collect(), 0);
+    let biases = |i: usize| {
+        let b: Vec<Tensor<1>> =
+            mlps.iter().map(|m| m.layer(i).bias.as_ref().expect("checked").val()).collect();
+        Tensor::stack::<2>(b, 0) // [E, h]
+    };
+    let mut layers = layers;
+    let i = layers.next().expect("checked: not empty");
+    let [d_in, h] = first.layer(i).weight.dims();
+    // [d_in, E·h]: expert k's columns are block k.
+    let side_by_side = weights(i).swap_dims(0, 1).reshape([d_in, e * h]);
+    let y = x.clone().matmul(side_by_side) + biases(i).reshape([1, e * h]);
+    let mut y = first.activate(y.reshape([batch, e, h]).swap_dims(0, 1)); // [E, batch, h]
+    for i in layers {
+        let h = first.layer(i).weight.dims()[1];
+        y = first.activate(y.matmul(weights(i)) + biases(i).reshape([e, 1, h]));
+    }
+    Some(y.swap_dims(0, 1)) // [batch, E, h]
 }
 
 /// Σ_i w_i · e_i per row.
@@ -253,6 +312,63 @@ mod tests {
         let w = Tensor::<2>::from_floats([[0.25, 0.75], [0.5, 0.5]], &device);
         let y = mix(w, experts).into_data().to_vec::<f32>().unwrap();
         assert_eq!(y, vec![2.5, 3.5, 0.5, 0.5]);
+    }
+
+    /// The experts one by one, as before they were batched.
+    fn one_by_one(experts: &[Encoder], blocks: std::ops::Range<usize>, x: &Tensor<2>) -> Tensor<3> {
+        Tensor::stack(experts.iter().map(|e| e.forward_blocks(blocks.clone(), x.clone())).collect(), 1)
+    }
+
+    #[test]
+    fn batched_mlp_experts_equal_the_experts_one_by_one() {
+        use crate::encoder::MlpConfig;
+        let device = Device::ndarray();
+        let cfg = EncoderConfig::Mlp(MlpConfig {
+            d_input: 7,
+            hidden: vec![5, 4, 3],
+            activation: ActivationKind::Relu,
+            dropout: 0.0,
+        });
+        device.seed(3);
+        let experts: Vec<Encoder> = (0..4).map(|_| cfg.init(&device)).collect();
+        let x = Tensor::<2>::random([6, 7], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        for blocks in [0..3, 0..1, 1..3] {
+            let input = if blocks.start == 0 {
+                x.clone()
+            } else {
+                experts[0].forward_blocks(0..blocks.start, x.clone())
+            };
+            let batched = batched_mlp_experts(&experts, blocks.clone(), &input).expect("MLP experts batch");
+            let want = one_by_one(&experts, blocks.clone(), &input);
+            assert_eq!(batched.dims(), want.dims());
+            batched
+                .into_data()
+                .assert_approx_eq::<f32>(&want.into_data(), burn::tensor::Tolerance::absolute(1e-6));
+        }
+        run_experts(&experts, &x).into_data().assert_approx_eq::<f32>(
+            &one_by_one(&experts, 0..3, &x).into_data(),
+            burn::tensor::Tolerance::absolute(1e-6),
+        );
+    }
+
+    #[test]
+    fn experts_of_other_encoders_or_shapes_run_one_by_one() {
+        use crate::encoder::MlpConfig;
+        let device = Device::ndarray();
+        let mlp = |hidden: Vec<usize>| {
+            EncoderConfig::Mlp(MlpConfig {
+                d_input: 3,
+                hidden,
+                activation: ActivationKind::Relu,
+                dropout: 0.0,
+            })
+        };
+        let x = Tensor::<2>::ones([2, 3], &device);
+        let single = vec![mlp(vec![2]).init(&device)];
+        assert!(batched_mlp_experts(&single, 0..1, &x).is_none());
+        let identity: Vec<Encoder> = (0..2).map(|_| mlp(vec![]).init(&device)).collect();
+        assert!(batched_mlp_experts(&identity, 0..0, &x).is_none());
+        assert_eq!(run_experts(&identity, &x).dims(), [2, 2, 3]);
     }
 
     #[test]

@@ -68,7 +68,13 @@ impl Mlp {
 
     /// Layer `i` alone (Linear → activation → dropout).
     pub fn forward_layer(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
-        self.dropout.forward(self.activation.forward(self.layers[i].forward(x)))
+        self.activate(self.layers[i].forward(x))
+    }
+
+    /// The activation then dropout that follow every layer, on a tensor of any rank (the
+    /// batched experts run `[E, batch, width]`).
+    pub fn activate<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.dropout.forward(self.activation.forward(x))
     }
 
     /// Layer `i`'s linear map.
