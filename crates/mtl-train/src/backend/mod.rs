@@ -82,6 +82,18 @@ pub fn select_device_for(
         return Err(Error::Backend(missing));
     }
     let listed = list_adapters(want);
+    let gpus = adapters::candidates(&listed, Want::AnyGpu).len();
+    if want == Want::AnyGpu && gpus == 0 && index.unwrap_or(0) == 0 {
+        // No GPU: the CPU's one device, --device 0 included.
+        let reason = match cfg!(feature = "wgpu") {
+            true => adapters::choose(&listed, want, None, 0).ok().and_then(|p| match p {
+                Pick::Cpu { reason } => Some(reason),
+                Pick::Adapter { .. } => None,
+            }),
+            false => Some("auto: this build has no GPU backend (build with --features gpu)".to_string()),
+        };
+        return Ok(cpu(BackendChoice::Flex, reason));
+    }
     match adapters::choose(&listed, want, index, local_rank) {
         Ok(Pick::Cpu { reason }) => Ok(cpu(BackendChoice::Flex, Some(reason))),
         Ok(Pick::Adapter { adapter, position, of, reason }) => open(choice, &adapter, position, of, &reason),
