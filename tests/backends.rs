@@ -120,3 +120,27 @@ fn gpu_backends_missing_from_the_build_are_refused_with_the_fix() {
     assert!(o.status.success());
     assert!(listing.contains("auto     → flex (CPU) — auto: this build has no GPU backend"), "{listing}");
 }
+
+#[test]
+fn the_banner_says_where_the_training_data_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo().join("configs/quickstart.toml");
+    let cases = [
+        (None, "training data resident on the device"),
+        (Some("train.device_data_budget_mb=0"), "training data prefetched by a background thread"),
+        (Some("train.device_data=\"host\""), "training data gathered on the host between steps"),
+    ];
+    for (i, (set, says)) in cases.into_iter().enumerate() {
+        let out = dir.path().join(format!("run{i}"));
+        let mut args =
+            vec!["train", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--backend", "ndarray"];
+        args.extend(["--set", "train.epochs=1", "--set", "data.synthetic.samples=600"]);
+        if let Some(s) = set {
+            args.extend(["--set", s]);
+        }
+        let o = mtl(&args, dir.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = format!("{}{}", common::stdout(&o), stderr(&o));
+        assert!(text.contains(says), "{set:?}: {text}");
+    }
+}

@@ -63,9 +63,9 @@ pub fn stats_of_gram(k: Tensor<2>) -> Tensor<1> {
 
 /// The weighting method's combination of the task-gradient matrix `matrix` (`[T, n]`) and the
 /// step's [`gradient_stats`], from one Gram matrix `K = G Gᵀ` computed on the device: the
-/// statistics come from K on the device, and a method whose weights are a function of K
-/// ([`WeightingMethod::weights_from_gram`]) reads K with the losses in one host read and
-/// solves there; the others get the matrix itself.
+/// statistics come from K on the device, and a method that solves for its weights from K
+/// ([`WeightingMethod::solves_from_gram`]) reads K with the losses in one host read and
+/// solves there; the others (EW, GradDrop, DB-MTL, MoCo) get the matrix itself.
 pub(crate) fn combine_matrix(
     state: &mut TrainState,
     ctx: &StepContext,
@@ -74,7 +74,7 @@ pub(crate) fn combine_matrix(
 ) -> (GradientCombination, Tensor<1>) {
     let k = matrix.clone().matmul(matrix.clone().transpose());
     let stats = stats_of_gram(k.clone());
-    if !state.weighting.weights_from_gram() {
+    if !state.weighting.solves_from_gram() {
         return (state.weighting.combine_gradients(ctx, matrix, losses), stats);
     }
     let device = matrix.device();

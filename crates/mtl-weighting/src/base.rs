@@ -109,6 +109,15 @@ pub trait WeightingMethod {
         false
     }
 
+    /// Whether `combine_gradients` reads the Gram matrix to solve for its weights on the host,
+    /// so that a trainer that has computed K for the step's statistics may hand it over instead
+    /// ([`WeightingMethod::gram_weights`], one host read). Default: [`weights_from_gram`]
+    /// (`WeightingMethod::weights_from_gram`); false for EW, whose weights are constant and
+    /// whose combination stays on the device.
+    fn solves_from_gram(&self) -> bool {
+        self.weights_from_gram()
+    }
+
     /// For a method with [`WeightingMethod::weights_from_gram`]: this step's weights from the
     /// Gram matrix `k` of the `[T, P]` gradients and the task `losses` (host values; `device`
     /// for any random draw). It advances the method exactly as `combine_gradients` does, which

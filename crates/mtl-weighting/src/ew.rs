@@ -58,6 +58,10 @@ impl WeightingMethod for Ew {
         true
     }
 
+    fn solves_from_gram(&self) -> bool {
+        false
+    }
+
     fn gram_weights(
         &mut self,
         _ctx: &StepContext,

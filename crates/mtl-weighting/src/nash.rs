@@ -266,6 +266,12 @@ impl WeightingMethod for NashMtl {
         true
     }
 
+    /// False: `combine_gradients` reads K only on the steps that solve (or clip), so that the
+    /// steps reusing the last weights make no host read at all.
+    fn solves_from_gram(&self) -> bool {
+        false
+    }
+
     fn gram_weights(&mut self, ctx: &StepContext, k: &Gram, _losses: &[f64], _device: &Device) -> Vec<f64> {
         self.step_weights(ctx, || k.clone())
     }

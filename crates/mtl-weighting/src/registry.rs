@@ -156,6 +156,10 @@ impl WeightingMethod for Weighting {
         self.method_ref().weights_from_gram()
     }
 
+    fn solves_from_gram(&self) -> bool {
+        self.method_ref().solves_from_gram()
+    }
+
     fn gram_weights(
         &mut self,
         ctx: &StepContext,

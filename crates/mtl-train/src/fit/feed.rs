@@ -30,7 +30,7 @@ pub(super) struct Slice {
 #[derive(Debug)]
 pub(super) enum Feed {
     /// The training split on the device.
-    Resident(ResidentSplit),
+    Resident(Box<ResidentSplit>),
     /// Gathered by a background thread.
     Prefetch,
     /// Gathered between steps.
@@ -47,7 +47,8 @@ impl Feed {
             _ => DEFAULT_BUDGET,
         });
         let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-        let resident = || Feed::Resident(ResidentSplit::upload(data, &device.device.clone().autodiff()));
+        let resident =
+            || Feed::Resident(Box::new(ResidentSplit::upload(data, &device.device.clone().autodiff())));
         match config.train.device_data {
             DeviceData::Auto if bytes <= budget => (
                 resident(),
@@ -98,7 +99,7 @@ pub(super) struct EpochBatches<'a> {
 }
 
 enum Source<'a> {
-    Resident(&'a ResidentSplit, DeviceOrder),
+    Resident(&'a ResidentSplit, Box<DeviceOrder>),
     Prefetched(mpsc::Receiver<Vec<MultiTaskBatch>>),
     Host,
 }
@@ -116,7 +117,7 @@ impl<'a> EpochBatches<'a> {
         steps: Vec<Vec<Slice>>,
     ) -> Self {
         let source = match feed {
-            Feed::Resident(split) => Source::Resident(split, split.order(order)),
+            Feed::Resident(split) => Source::Resident(split, Box::new(split.order(order))),
             Feed::Host => Source::Host,
             Feed::Prefetch => {
                 let (send, receive) = mpsc::sync_channel(1);
