@@ -204,9 +204,17 @@ fn flex_and_ndarray_give_the_same_losses() {
     }
 }
 
+/// A real GPU, else the software adapter of OpenGL (Mesa 22.3's lavapipe crashes compiling
+/// Burn's SPIR-V kernels; see tests/backends.rs of the app).
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Device {
-    mtl_train::backend::select_device(mtl_train::backend::BackendChoice::Wgpu, None).unwrap().device
+    use mtl_train::backend::{AdapterKind, Api, BackendChoice, adapters_for, select_device};
+    let adapters = adapters_for(BackendChoice::Wgpu);
+    let index = match adapters.iter().any(|a| a.kind != AdapterKind::Software) {
+        true => None,
+        false => adapters.iter().position(|a| a.api == Api::Gl),
+    };
+    select_device(BackendChoice::Wgpu, index).unwrap().device
 }
 
 #[cfg(not(feature = "wgpu"))]

@@ -155,7 +155,9 @@ pub fn choose(
 ) -> Result<Pick, String> {
     let list = candidates(adapters, want);
     let gpus = list.iter().filter(|a| a.kind.is_gpu()).count();
-    let software: Vec<&str> = adapters.iter().filter(|a| !a.kind.is_gpu()).map(|a| a.name.as_str()).collect();
+    let mut software: Vec<&str> =
+        adapters.iter().filter(|a| !a.kind.is_gpu()).map(|a| a.name.as_str()).collect();
+    software.dedup(); // the same rasteriser listed by Vulkan and OpenGL
     let skipped = if software.is_empty() {
         String::new()
     } else {

@@ -166,6 +166,18 @@ pub fn host_generator() -> Device {
     Device::flex()
 }
 
+/// The adapters `--backend choice` can use on this machine, in the order `--device N` counts
+/// them (none for the CPU backends, and in a build without GPU backends).
+pub fn adapters_for(choice: BackendChoice) -> Vec<Adapter> {
+    let want = match choice {
+        BackendChoice::Auto => Want::AnyGpu,
+        BackendChoice::Wgpu => Want::Wgpu,
+        BackendChoice::Vulkan => Want::Vulkan,
+        BackendChoice::Flex | BackendChoice::Ndarray => return Vec::new(),
+    };
+    adapters::candidates(&list_adapters(want), want)
+}
+
 /// The adapters `want` could use on this machine (none in a build without GPU backends).
 fn list_adapters(want: Want) -> Vec<Adapter> {
     #[cfg(feature = "wgpu")]
