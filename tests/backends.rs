@@ -135,9 +135,9 @@ fn the_banner_says_where_the_training_data_lives() {
     let dir = tempfile::tempdir().unwrap();
     let config = repo().join("configs/quickstart.toml");
     let cases = [
-        (None, "training data resident on the device"),
-        (Some("train.device_data_budget_mb=0"), "training data prefetched by a background thread"),
-        (Some("train.device_data=\"host\""), "training data gathered on the host between steps"),
+        (None, "training data gathered on the host between steps (a CPU backend)"),
+        (Some("train.device_data=\"resident\""), "training data resident on the device"),
+        (Some("train.device_data=\"prefetch\""), "training data prefetched by a background thread"),
     ];
     for (i, (set, says)) in cases.into_iter().enumerate() {
         let out = dir.path().join(format!("run{i}"));

@@ -8,11 +8,12 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::batch::{BatchShare, MultiTaskBatch};
 use crate::dataset::MultiTaskDataset;
 
-/// Features `[n, d]`, targets and label masks `[2T, n]` of a split, on one device.
+/// A split on one device as one `[n, d + 2T]` table: each row's features, then its T targets,
+/// then its T label masks, so that a batch is one row `select`.
 #[derive(Debug, Clone)]
 pub struct ResidentSplit {
-    inputs: Tensor<2>,
-    columns: Tensor<2>,
+    table: Tensor<2>,
+    features: usize,
     tasks: usize,
 }
 
@@ -27,44 +28,44 @@ impl ResidentSplit {
         4 * n * (data.num_features as u64 + 2 * data.targets.len() as u64)
     }
 
-    /// Upload `data` to `device` (three transfers).
+    /// Upload `data` to `device` (one transfer).
     pub fn upload(data: &MultiTaskDataset, device: &Device) -> Self {
-        let (n, d) = (data.len(), data.num_features);
-        let mut columns = Vec::with_capacity(2 * data.targets.len() * n);
-        for c in data.targets.iter().chain(&data.masks) {
-            columns.extend_from_slice(c);
+        let (n, d, t) = (data.len(), data.num_features, data.targets.len());
+        let mut table = Vec::with_capacity(n * (d + 2 * t));
+        for i in 0..n {
+            table.extend_from_slice(data.row(i));
+            table.extend(data.targets.iter().chain(&data.masks).map(|c| c[i]));
         }
-        let rows = 2 * data.targets.len();
         Self {
-            inputs: Tensor::from_data(TensorData::new(data.features.clone(), [n, d]), device),
-            columns: Tensor::from_data(TensorData::new(columns, [rows, n]), device),
-            tasks: data.targets.len(),
+            table: Tensor::from_data(TensorData::new(table, [n, d + 2 * t]), device),
+            features: d,
+            tasks: t,
         }
     }
 
     /// Upload an epoch's order (one transfer per epoch).
     pub fn order(&self, order: &[usize]) -> DeviceOrder {
         let ids: Vec<i64> = order.iter().map(|&i| i as i64).collect();
-        DeviceOrder(Tensor::from_data(TensorData::new(ids, [order.len()]), &self.inputs.device()))
+        DeviceOrder(Tensor::from_data(TensorData::new(ids, [order.len()]), &self.table.device()))
     }
 
-    /// The batch of the samples at positions `range` of `order`, formed on the device; `share`
-    /// as [`MultiTaskBatch::gather_part`] computes it (on the host, from the labels).
+    /// The batch of the samples at positions `range` of `order`, formed on the device (one
+    /// `select`); `share` as [`MultiTaskBatch::gather_part`] computes it (on the host, from the
+    /// labels).
     pub fn batch(
         &self,
         order: &DeviceOrder,
         range: Range<usize>,
         share: Option<BatchShare>,
     ) -> MultiTaskBatch {
-        let b = range.len();
-        let idx = order.0.clone().slice([range]);
-        let inputs = self.inputs.clone().select(0, idx.clone());
-        let columns = self.columns.clone().select(1, idx);
-        let row = |r: usize| columns.clone().slice([r..r + 1, 0..b]).reshape([b]);
+        let (b, d, t) = (range.len(), self.features, self.tasks);
+        let rows = self.table.clone().select(0, order.0.clone().slice([range]));
+        let columns = rows.clone().narrow(1, d, 2 * t).transpose(); // [2T, b]
+        let column = |c: usize| columns.clone().narrow(0, c, 1).reshape([b]);
         MultiTaskBatch {
-            inputs,
-            targets: (0..self.tasks).map(row).collect(),
-            masks: (self.tasks..2 * self.tasks).map(row).collect(),
+            inputs: rows.narrow(1, 0, d),
+            targets: (0..t).map(column).collect(),
+            masks: (t..2 * t).map(column).collect(),
             share,
         }
     }
@@ -91,6 +92,7 @@ mod tests {
         let (data, device) = (data(), Device::ndarray());
         let split = ResidentSplit::upload(&data, &device);
         assert_eq!(ResidentSplit::bytes(&data), 4 * 6 * (2 + 4));
+        assert_eq!(split.table.dims(), [6, 2 + 4]);
         let order = [4, 1, 5, 0, 3, 2];
         let on_device = split.order(&order);
         for range in [0..4, 4..6, 1..2] {

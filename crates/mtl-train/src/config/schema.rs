@@ -695,7 +695,7 @@ pub enum OptimizerName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceData {
-    /// Resident when it fits the budget, else prefetched.
+    /// On a GPU: resident when it fits the budget, else prefetched; on the CPU: host.
     #[default]
     Auto,
     /// Uploaded once; batches formed on the device.
@@ -728,16 +728,15 @@ pub struct TrainSection {
     /// processes that divides it (and on one). Default: unset (one part per process, the
     /// fastest; results then agree across process counts to f32 rounding only).
     pub parts: Option<usize>,
-    /// Where the training split lives while training: `"auto"` (on the device when it fits
-    /// `device_data_budget_mb`, else prefetched), `"resident"` (uploaded once, every batch
+    /// Where the training split lives while training: `"auto"` (on a GPU: on the device when it
+    /// fits `device_data_budget_mb`, else prefetched; on the CPU backends: gathered on the host), `"resident"` (uploaded once, every batch
     /// formed on the device), `"prefetch"` (each batch gathered on the host by a background
     /// thread while the step before runs) or `"host"` (gathered on the host between steps).
     /// The same batches in the same order every way. Default `"auto"`.
     #[serde(skip_serializing_if = "DeviceData::is_auto")]
     pub device_data: DeviceData,
-    /// The memory `device_data = "auto"` may fill with the training split, in MiB. Default:
-    /// a quarter of the GPU's memory (1024 MiB where the backend does not report it, and on the
-    /// CPU backends).
+    /// The GPU memory `device_data = "auto"` may fill with the training split, in MiB.
+    /// Default: a quarter of the GPU's memory (1024 MiB where the driver does not report it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_data_budget_mb: Option<u64>,
     /// `"adam"`, `"adamw"` or `"sgd"`. Default `"adam"`.

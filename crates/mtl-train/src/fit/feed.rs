@@ -13,7 +13,7 @@ use crate::backend::SelectedDevice;
 use crate::config::RunConfig;
 use crate::config::schema::DeviceData;
 
-/// The default budget where the device does not report its memory, and on the CPU.
+/// The default budget where the device does not report its memory.
 const DEFAULT_BUDGET: u64 = 1 << 30;
 
 /// One batch of a step: positions `global` of the epoch's order are the step's global batch,
@@ -43,13 +43,18 @@ impl Feed {
     pub fn new(config: &RunConfig, data: &MultiTaskDataset, device: &SelectedDevice) -> (Self, String) {
         let bytes = ResidentSplit::bytes(data);
         let budget = config.train.device_data_budget.unwrap_or(match device.memory {
-            Some(memory) if !device.is_cpu() => memory / 4,
-            _ => DEFAULT_BUDGET,
+            Some(memory) => memory / 4,
+            None => DEFAULT_BUDGET,
         });
         let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
         let resident =
             || Feed::Resident(Box::new(ResidentSplit::upload(data, &device.device.clone().autodiff())));
         match config.train.device_data {
+            // The CPU backends' "device" is the host: a second copy of the split buys nothing
+            // (measured: a row gather is as fast as `select`, BENCHMARKS.md).
+            DeviceData::Auto if device.is_cpu() => {
+                (Feed::Host, "training data gathered on the host between steps (a CPU backend)".into())
+            }
             DeviceData::Auto if bytes <= budget => (
                 resident(),
                 format!(
@@ -156,5 +161,81 @@ impl Iterator for EpochBatches<'_> {
             Source::Prefetched(receive) => receive.recv().expect("the prefetch thread gathers every step"),
             Source::Host => slices.iter().map(|s| gather(self.data, self.order, s, self.device)).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BackendChoice;
+
+    fn config(extra: &str) -> RunConfig {
+        let text = format!("[[tasks]]\nname = \"y\"\nkind = \"regression\"\n[train]\n{extra}\n");
+        RunConfig::from_toml(std::path::Path::new("<test>"), &text, &[]).unwrap()
+    }
+
+    fn data(rows: usize) -> MultiTaskDataset {
+        MultiTaskDataset {
+            features: vec![0.5; rows * 3],
+            num_features: 3,
+            targets: vec![vec![1.0; rows]],
+            masks: vec![vec![1.0; rows]],
+            tasks: Vec::new(),
+            groups: None,
+            target_scales: Vec::new(),
+        }
+    }
+
+    /// A GPU as the feed sees it (the tensors live on ndarray here).
+    fn gpu(memory: Option<u64>) -> SelectedDevice {
+        SelectedDevice {
+            device: Device::ndarray(),
+            backend: BackendChoice::Vulkan,
+            description: "gpu".into(),
+            memory,
+        }
+    }
+
+    fn kind(feed: &Feed) -> &'static str {
+        match feed {
+            Feed::Resident(_) => "resident",
+            Feed::Prefetch => "prefetch",
+            Feed::Host => "host",
+        }
+    }
+
+    #[test]
+    fn auto_keeps_the_split_on_a_gpu_when_it_fits_a_quarter_of_its_memory() {
+        // 100 rows × (3 features + 2) × 4 bytes = 2000 bytes.
+        let d = data(100);
+        let auto = config("");
+        assert_eq!(kind(&Feed::new(&auto, &d, &gpu(Some(8000))).0), "resident");
+        let (feed, note) = Feed::new(&auto, &d, &gpu(Some(7996)));
+        assert_eq!(kind(&feed), "prefetch");
+        assert!(note.contains("exceeds the device_data budget"), "{note}");
+        // Unknown memory: 1 GiB.
+        assert_eq!(kind(&Feed::new(&auto, &d, &gpu(None)).0), "resident");
+        // The budget key wins over the device's memory.
+        assert_eq!(
+            kind(&Feed::new(&config("device_data_budget_mb = 0"), &d, &gpu(Some(1 << 40))).0),
+            "prefetch"
+        );
+    }
+
+    #[test]
+    fn the_cpu_gathers_on_the_host_unless_told_otherwise() {
+        let d = data(10);
+        let cpu = SelectedDevice {
+            device: Device::ndarray(),
+            backend: BackendChoice::Ndarray,
+            description: "ndarray".into(),
+            memory: None,
+        };
+        assert_eq!(kind(&Feed::new(&config(""), &d, &cpu).0), "host");
+        for (key, want) in [("resident", "resident"), ("prefetch", "prefetch"), ("host", "host")] {
+            let c = config(&format!("device_data = \"{key}\""));
+            assert_eq!(kind(&Feed::new(&c, &d, &cpu).0), want);
+            assert_eq!(kind(&Feed::new(&c, &d, &gpu(Some(1))).0), want);
+        }
     }
 }
