@@ -111,9 +111,10 @@ pub trait WeightingMethod {
 
     /// Whether `combine_gradients` reads the Gram matrix to solve for its weights on the host,
     /// so that a trainer that has computed K for the step's statistics may hand it over instead
-    /// ([`WeightingMethod::gram_weights`], one host read). Default: [`weights_from_gram`]
-    /// (`WeightingMethod::weights_from_gram`); false for EW, whose weights are constant and
-    /// whose combination stays on the device.
+    /// ([`WeightingMethod::gram_weights`], one host read). Default:
+    /// [`WeightingMethod::weights_from_gram`]; false for EW, whose weights are constant and
+    /// whose combination stays on the device, and for Nash-MTL, which reads K only on the steps
+    /// it solves.
     fn solves_from_gram(&self) -> bool {
         self.weights_from_gram()
     }

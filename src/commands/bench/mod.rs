@@ -82,15 +82,18 @@ pub struct BenchOptions {
     /// waiting for the device at each phase's end (so profiled steps run slower).
     #[arg(long)]
     pub profile: bool,
-    /// How batches are formed: on the device from the resident training data (`train.device_data
-    /// = "resident"`), or gathered on the host and uploaded each step (`"host"`).
-    #[arg(long, value_enum, default_value_t = BenchData::Resident)]
+    /// How batches are formed: as `train.device_data = "auto"` does (`auto`: resident on a GPU,
+    /// gathered on the host on the CPU backends), on the device from the resident training data
+    /// (`resident`), or gathered on the host and uploaded each step (`host`).
+    #[arg(long, value_enum, default_value_t = BenchData::Auto)]
     pub device_data: BenchData,
 }
 
 /// `--device-data` of `mtl bench`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BenchData {
+    /// Resident on a GPU, host on the CPU backends (the trainer's default).
+    Auto,
     /// Uploaded once, batches selected on the device.
     Resident,
     /// Gathered on the host and uploaded every step.
@@ -132,7 +135,13 @@ fn time_steps(
     world: &World,
 ) -> Result<StepTiming, Error> {
     let mut optim = build_optimizer(optimizer);
-    let resident = (options.device_data == BenchData::Resident).then(|| ResidentSplit::upload(data, device));
+    let cpu = mtl_train::backend::is_cpu_device(device);
+    let resident = match options.device_data {
+        BenchData::Resident => true,
+        BenchData::Host => false,
+        BenchData::Auto => !cpu,
+    };
+    let resident = resident.then(|| ResidentSplit::upload(data, device));
     let epoch_order = |epoch: usize| {
         let order = epoch_permutation(data.len(), seed, epoch);
         let on_device = resident.as_ref().map(|r| r.order(&order));

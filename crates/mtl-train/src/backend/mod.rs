@@ -159,6 +159,13 @@ fn cpu(backend: BackendChoice, reason: Option<String>) -> SelectedDevice {
     SelectedDevice { device, backend, description, memory: None }
 }
 
+/// `true` when `device` (with or without autodiff) is one of the CPU backends' devices.
+#[allow(deprecated)] // burn-ndarray is deprecated upstream; it stays our reference backend.
+pub fn is_cpu_device(device: &Device) -> bool {
+    let inner = device.clone().inner();
+    inner == Device::flex() || inner == Device::ndarray()
+}
+
 /// The device of a generator that does not depend on the training backend: initial parameters
 /// are drawn here (seeded) and then moved to the training device, so every backend starts from
 /// the same numbers.
