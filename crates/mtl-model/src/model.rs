@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::activation::ActivationKind;
 use crate::architecture::{Architecture, ArchitectureConfig};
-use crate::head::{HeadConfig, TaskHead, batched_heads};
+use crate::head::{HeadConfig, TaskHead};
 
 /// Configuration of a [`MultiTaskModel`].
 #[derive(Debug, Clone, PartialEq)]
@@ -77,14 +77,8 @@ impl MultiTaskModel {
     }
 
     /// Per-task outputs from an already computed shared representation `z`.
-    /// Heads of one shape run as one batched product per layer ([`batched_heads`]).
     pub fn forward_from_shared(&self, x: &Tensor<2>, z: Tensor<2>) -> Vec<Tensor<2>> {
-        let inputs: Vec<Tensor<2>> =
-            (0..self.num_tasks()).map(|t| self.architecture.task_input(t, x, z.clone())).collect();
-        if let Some(outputs) = batched_heads(&self.heads, &inputs) {
-            return outputs;
-        }
-        self.heads.iter().zip(inputs).map(|(head, input)| head.forward(input)).collect()
+        (0..self.num_tasks()).map(|t| self.forward_task_from_shared(t, x, z.clone())).collect()
     }
 
     /// Task `t`'s output from the shared representation `z`.
