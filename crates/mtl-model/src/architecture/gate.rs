@@ -168,11 +168,10 @@ pub fn run_experts_blocks(experts: &[Encoder], blocks: &std::ops::Range<usize>, 
     Tensor::stack(experts.iter().map(|e| e.forward_blocks(blocks.clone(), x.clone())).collect(), 1)
 }
 
-/// Layers `layers` of E MLP experts (same shapes) reading the same input, as one product per
-/// layer instead of E: the first layer multiplies `x` by the experts' weights side by side
-/// (`[d_in, E·h]`), the later ones are one batched `[E, batch, h] × [E, h, h']` product. The
-/// parameters stay the experts' own (stacked for the product, so each gets its gradient), so
-/// checkpoints are unchanged. Without dropout the outputs equal the experts' one by one (to f32
+/// Layers `layers` of E MLP experts (same shapes) reading the same input: the first layer as
+/// one product instead of E, `x` times the experts' weights side by side (`[d_in, E·h]`); the
+/// later layers, whose inputs differ per expert, one by one. The parameters stay the experts'
+/// own (stacked for the product, so each gets its gradient), so checkpoints are unchanged. Without dropout the outputs equal the experts' one by one (to f32
 /// rounding: tested); with dropout, one mask is drawn per layer for all experts, which has the
 /// same distribution as E masks but other values than the one-by-one order drew. `None` when the experts are not all MLPs of one
 /// shape, or there are fewer than two.
@@ -208,12 +207,23 @@ pub fn batched_mlp_experts(
     // [d_in, E·h]: expert k's columns are block k.
     let side_by_side = weights(i).swap_dims(0, 1).reshape([d_in, e * h]);
     let y = x.clone().matmul(side_by_side) + biases(i).reshape([1, e * h]);
-    let mut y = first.activate(y.reshape([batch, e, h]).swap_dims(0, 1)); // [E, batch, h]
-    for i in layers {
-        let h = first.layer(i).weight.dims()[1];
-        y = first.activate(y.matmul(weights(i)) + biases(i).reshape([e, 1, h]));
+    let y = first.activate(y.reshape([batch, e, h]).swap_dims(0, 1)); // [E, batch, h]
+    let layers: Vec<usize> = layers.collect();
+    if layers.is_empty() {
+        return Some(y.swap_dims(0, 1)); // [batch, E, h]
     }
-    Some(y.swap_dims(0, 1)) // [batch, E, h]
+    // Later layers read a different input per expert: each expert's own 2-D product (flex runs
+    // a batched 3-D product of these shapes 1.7× slower than the 2-D ones, BENCHMARKS.md).
+    let outputs = (0..e)
+        .map(|k| {
+            let mut h = y.clone().narrow(0, k, 1).reshape([batch, first.layer(layers[0]).weight.dims()[0]]);
+            for &i in &layers {
+                h = mlps[k].forward_layer(i, h);
+            }
+            h
+        })
+        .collect();
+    Some(Tensor::stack(outputs, 1)) // [batch, E, h]
 }
 
 /// Σ_i w_i · e_i per row.
