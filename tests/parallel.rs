@@ -570,3 +570,31 @@ fn parts_that_do_not_divide_among_the_processes_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("train.parts") && stderr(&o).contains("multiple of 2"), "{}", stderr(&o));
 }
+
+#[test]
+fn every_way_of_forming_the_batches_gives_the_same_bits_on_two_processes() {
+    if !mpirun_available() {
+        return;
+    }
+    // `train.device_data` with fixed parts (each rank slices its parts out of the one order) and
+    // without (each rank its part, with its share of the labels): host, prefetch and resident
+    // give the same parameters, bit for bit.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "p.toml", SYNTHETIC);
+    for parts in [Some("train.parts=4"), None] {
+        let mut runs = Vec::new();
+        for way in ["host", "prefetch", "resident"] {
+            let out = dir.path().join(format!("{way}-{}", parts.is_some()));
+            let data = format!("train.device_data=\"{way}\"");
+            let mut sets =
+                vec!["weighting.method=\"mgda\"", "weighting.gradients=\"representation\"", data.as_str()];
+            sets.extend(parts);
+            let o = train(2, &cfg, &out, &sets);
+            assert!(o.status.success(), "{way}, {parts:?}: {}", stderr(&o));
+            runs.push((way, parameters(&out)));
+        }
+        for (way, params) in &runs[1..] {
+            assert!(*params == runs[0].1, "{way} differs from host ({parts:?})");
+        }
+    }
+}
