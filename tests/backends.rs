@@ -106,6 +106,12 @@ fn the_gpu_backend_trains_the_same_run_as_ndarray() {
     let (path, worst) = worst_difference(&reference, &gpu);
     eprintln!("{args:?} ({}) vs ndarray: largest relative difference {worst:e} at {path}", gpu.0["backend"]);
     assert!(worst < TOLERANCE, "{args:?} differs from ndarray by {worst} at {path}");
+    // On a GPU `auto` keeps the small split resident; batches gathered by the prefetching
+    // thread (and uploaded on the training thread: OpenGL binds a device to one) are the same.
+    let mut prefetch = args.clone();
+    prefetch.extend(["--set", "train.device_data=\"prefetch\""]);
+    let prefetched = train(&prefetch, dir.path(), "gpu-prefetch");
+    assert_eq!(prefetched.0["test"], gpu.0["test"], "prefetched batches change the GPU run");
 }
 
 #[cfg(not(feature = "wgpu"))]

@@ -33,25 +33,56 @@ pub struct BatchShare {
     pub samples: f32,
 }
 
-impl MultiTaskBatch {
-    /// Gather the samples at `indices` from `data` and move them to `device`.
-    pub fn gather(data: &MultiTaskDataset, indices: &[usize], device: &Device) -> Self {
+/// A batch gathered on the host, not yet on a device: what a prefetching thread prepares
+/// (device work stays on the training thread: some drivers, OpenGL's, bind a device to one).
+#[derive(Debug, Clone)]
+pub struct HostBatch {
+    inputs: TensorData,
+    targets: Vec<TensorData>,
+    masks: Vec<TensorData>,
+    share: Option<BatchShare>,
+}
+
+impl HostBatch {
+    /// Gather the samples at `indices` from `data`.
+    pub fn gather(data: &MultiTaskDataset, indices: &[usize]) -> Self {
         let b = indices.len();
         let d = data.num_features;
         let mut features = Vec::with_capacity(b * d);
         for &i in indices {
             features.extend_from_slice(data.row(i));
         }
-        let column = |v: &Vec<f32>| {
-            let values: Vec<f32> = indices.iter().map(|&i| v[i]).collect();
-            Tensor::<1>::from_data(TensorData::new(values, [b]), device)
-        };
+        let column = |v: &Vec<f32>| TensorData::new(indices.iter().map(|&i| v[i]).collect::<Vec<f32>>(), [b]);
         Self {
-            inputs: Tensor::from_data(TensorData::new(features, [b, d]), device),
+            inputs: TensorData::new(features, [b, d]),
             targets: data.targets.iter().map(column).collect(),
             masks: data.masks.iter().map(column).collect(),
             share: None,
         }
+    }
+
+    /// Gather the part `part` of the global batch `global` (indices into `data`), with its
+    /// [`BatchShare`] of the global batch.
+    pub fn gather_part(data: &MultiTaskDataset, global: &[usize], part: std::ops::Range<usize>) -> Self {
+        let share = BatchShare::of(data, global, part.clone());
+        Self { share: Some(share), ..Self::gather(data, &global[part]) }
+    }
+
+    /// Move to `device` (2T + 1 uploads).
+    pub fn upload(self, device: &Device) -> MultiTaskBatch {
+        MultiTaskBatch {
+            inputs: Tensor::from_data(self.inputs, device),
+            targets: self.targets.into_iter().map(|t| Tensor::from_data(t, device)).collect(),
+            masks: self.masks.into_iter().map(|m| Tensor::from_data(m, device)).collect(),
+            share: self.share,
+        }
+    }
+}
+
+impl MultiTaskBatch {
+    /// Gather the samples at `indices` from `data` and move them to `device`.
+    pub fn gather(data: &MultiTaskDataset, indices: &[usize], device: &Device) -> Self {
+        HostBatch::gather(data, indices).upload(device)
     }
 
     /// Gather the part `part` of the global batch `global` (indices into `data`), with its
@@ -62,8 +93,7 @@ impl MultiTaskBatch {
         part: std::ops::Range<usize>,
         device: &Device,
     ) -> Self {
-        let share = BatchShare::of(data, global, part.clone());
-        Self { share: Some(share), ..Self::gather(data, &global[part], device) }
+        HostBatch::gather_part(data, global, part).upload(device)
     }
 }
 

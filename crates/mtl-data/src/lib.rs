@@ -18,7 +18,7 @@ mod synthetic;
 pub mod table;
 mod task;
 
-pub use batch::{BatchShare, MultiTaskBatch, batch_indices, batch_ranges, epoch_permutation};
+pub use batch::{BatchShare, HostBatch, MultiTaskBatch, batch_indices, batch_ranges, epoch_permutation};
 pub use dataset::MultiTaskDataset;
 pub use error::DataError;
 pub use multi_mnist::MultiMnistConfig;

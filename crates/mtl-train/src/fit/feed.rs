@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::mpsc;
 
 use burn::tensor::Device;
-use mtl_data::{BatchShare, DeviceOrder, MultiTaskBatch, MultiTaskDataset, ResidentSplit};
+use mtl_data::{BatchShare, DeviceOrder, HostBatch, MultiTaskBatch, MultiTaskDataset, ResidentSplit};
 
 use crate::backend::SelectedDevice;
 use crate::config::RunConfig;
@@ -85,12 +85,12 @@ impl Feed {
     }
 }
 
-/// The batch `slice` of `order`, gathered on the host and moved to `device`.
-fn gather(data: &MultiTaskDataset, order: &[usize], slice: &Slice, device: &Device) -> MultiTaskBatch {
+/// The batch `slice` of `order`, gathered on the host.
+fn gather(data: &MultiTaskDataset, order: &[usize], slice: &Slice) -> HostBatch {
     let global = &order[slice.global.clone()];
     match slice.share {
-        true => MultiTaskBatch::gather_part(data, global, slice.part.clone(), device),
-        false => MultiTaskBatch::gather(data, &global[slice.part.clone()], device),
+        true => HostBatch::gather_part(data, global, slice.part.clone()),
+        false => HostBatch::gather(data, &global[slice.part.clone()]),
     }
 }
 
@@ -105,14 +105,15 @@ pub(super) struct EpochBatches<'a> {
 
 enum Source<'a> {
     Resident(&'a ResidentSplit, Box<DeviceOrder>),
-    Prefetched(mpsc::Receiver<Vec<MultiTaskBatch>>),
+    Prefetched(mpsc::Receiver<Vec<HostBatch>>),
     Host,
 }
 
 impl<'a> EpochBatches<'a> {
     /// Feed the `steps` (each a list of slices) of `order` from `feed`. A prefetching feed
-    /// starts its thread in `scope`; it gathers one step ahead (a channel of one) and stops
-    /// when this value is dropped.
+    /// starts its thread in `scope`; it gathers one step ahead on the host (a channel of one)
+    /// and stops when this value is dropped; the upload happens on the training thread (an
+    /// OpenGL device belongs to the thread that uses it).
     pub fn new<'s>(
         scope: &'s std::thread::Scope<'s, 'a>,
         feed: &'a Feed,
@@ -129,7 +130,7 @@ impl<'a> EpochBatches<'a> {
                 let plan = steps.clone();
                 scope.spawn(move || {
                     for slices in plan {
-                        let batches = slices.iter().map(|s| gather(data, order, s, device)).collect();
+                        let batches = slices.iter().map(|s| gather(data, order, s)).collect();
                         // The receiver is gone when the epoch ends early (an error): stop.
                         if send.send(batches).is_err() {
                             return;
@@ -158,8 +159,13 @@ impl Iterator for EpochBatches<'_> {
                     split.batch(on_device, start + s.part.start..start + s.part.end, share)
                 })
                 .collect(),
-            Source::Prefetched(receive) => receive.recv().expect("the prefetch thread gathers every step"),
-            Source::Host => slices.iter().map(|s| gather(self.data, self.order, s, self.device)).collect(),
+            Source::Prefetched(receive) => (receive.recv().expect("the prefetch thread gathers every step"))
+                .into_iter()
+                .map(|b| b.upload(self.device))
+                .collect(),
+            Source::Host => {
+                slices.iter().map(|s| gather(self.data, self.order, s).upload(self.device)).collect()
+            }
         })
     }
 }
