@@ -69,6 +69,22 @@ impl ResidentSplit {
             share,
         }
     }
+
+    /// The part `part` (positions relative to `global`) of the global batch at positions
+    /// `global` of `order` (`on_device`: its upload), formed on the device; with `share`, the
+    /// batch carries its [`BatchShare`] of the global batch (from `data`'s labels, on the host).
+    pub fn part_batch(
+        &self,
+        data: &MultiTaskDataset,
+        (order, on_device): (&[usize], &DeviceOrder),
+        global: Range<usize>,
+        part: Range<usize>,
+        share: bool,
+    ) -> MultiTaskBatch {
+        let start = global.start;
+        let share = share.then(|| BatchShare::of(data, &order[global], part.clone()));
+        self.batch(on_device, start + part.start..start + part.end, share)
+    }
 }
 
 #[cfg(test)]

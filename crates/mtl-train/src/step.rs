@@ -8,7 +8,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Tensor, TensorData};
 use mtl_data::{MultiTaskBatch, TaskSpec};
 use mtl_model::MultiTaskModel;
-use mtl_weighting::gram::{Gram, gram, host, read_gram_and_losses};
+use mtl_weighting::gram::{Gram, combine_with_gram, gram, gram_on_device, host};
 use mtl_weighting::{GradientCombination, StepContext, Weighting, WeightingInput, WeightingMethod};
 
 use crate::grads::host_f32;
@@ -40,7 +40,7 @@ pub struct StepReport {
 /// norms, then the mean and the minimum of the pairwise cosines (1 and 1 for one task).
 /// Shape `[T + 2]`. Costs one `[T, P] × [P, T]` product.
 pub fn gradient_stats(g: &Tensor<2>) -> Tensor<1> {
-    stats_of_gram(g.clone().matmul(g.clone().transpose()))
+    stats_of_gram(gram_on_device(g))
 }
 
 /// [`gradient_stats`] from the Gram matrix `k = G Gᵀ` (`[T, T]`, on the device).
@@ -72,15 +72,13 @@ pub(crate) fn combine_matrix(
     matrix: Tensor<2>,
     losses: Tensor<1>,
 ) -> (GradientCombination, Tensor<1>) {
-    let k = matrix.clone().matmul(matrix.clone().transpose());
+    let k = gram_on_device(&matrix);
     let stats = stats_of_gram(k.clone());
-    if !state.weighting.solves_from_gram() {
-        return (state.weighting.combine_gradients(ctx, matrix, losses), stats);
-    }
-    let device = matrix.device();
-    let (k, losses) = read_gram_and_losses(k, losses);
-    let w = state.weighting.gram_weights(ctx, &k, &losses, &device);
-    (mtl_weighting::gram::combine(matrix, &w), stats)
+    let combined = match state.weighting.solves_from_gram() {
+        true => combine_with_gram(&mut state.weighting, ctx, matrix, k, losses),
+        false => state.weighting.combine_gradients(ctx, matrix, losses),
+    };
+    (combined, stats)
 }
 
 /// Compute the gradients of one step on `batch` (which lives on an autodiff device).

@@ -13,11 +13,15 @@ use crate::base::{GradientCombination, StepContext, WeightingMethod};
 
 pub use crate::base::Gram;
 
+/// `G Gᵀ` of a `[T, P]` gradient matrix, on the device (`[T, T]`).
+pub fn gram_on_device(gradients: &Tensor<2>) -> Tensor<2> {
+    gradients.clone().matmul(gradients.clone().transpose())
+}
+
 /// `G Gᵀ` of a `[T, P]` gradient matrix, read back to the host.
 pub fn gram(gradients: &Tensor<2>) -> Gram {
     let t = gradients.dims()[0];
-    let k = gradients.clone().matmul(gradients.clone().transpose());
-    crate::host::read_f64(k).chunks(t).map(<[f64]>::to_vec).collect()
+    crate::host::read_f64(gram_on_device(gradients)).chunks(t).map(<[f64]>::to_vec).collect()
 }
 
 /// A Gram matrix `k` (`[T, T]`, on the device) and the T losses, read in one host read.
@@ -428,8 +432,21 @@ pub fn combine_through_gram<M: WeightingMethod + ?Sized>(
     gradients: Tensor<2>,
     losses: Tensor<1>,
 ) -> GradientCombination {
+    let k = gram_on_device(&gradients);
+    combine_with_gram(method, ctx, gradients, k, losses)
+}
+
+/// [`combine_through_gram`] with the Gram matrix `k` of `gradients` already computed on the
+/// device (a trainer that also derives statistics from it): K and the losses cross to the host
+/// in one read, the method's weights come from them, and `wᵀ G` is formed on the device.
+pub fn combine_with_gram<M: WeightingMethod + ?Sized>(
+    method: &mut M,
+    ctx: &StepContext,
+    gradients: Tensor<2>,
+    k: Tensor<2>,
+    losses: Tensor<1>,
+) -> GradientCombination {
     let device = gradients.device();
-    let k = gradients.clone().matmul(gradients.clone().transpose());
     let (k, losses) = read_gram_and_losses(k, losses);
     let w = method.gram_weights(ctx, &k, &losses, &device);
     combine(gradients, &w)

@@ -15,8 +15,7 @@ pub fn reads() -> u64 {
     READS.load(Ordering::Relaxed)
 }
 
-/// Count one read made elsewhere (a collective's staging copy, say).
-pub fn count_read() {
+fn count_read() {
     READS.fetch_add(1, Ordering::Relaxed);
 }
 

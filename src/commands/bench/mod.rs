@@ -20,8 +20,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use clap::Args;
 use mtl_data::{
-    BatchShare, MultiTaskDataset, ResidentSplit, SyntheticConfig, TaskKind, TaskSpec, batch_ranges,
-    epoch_permutation,
+    MultiTaskDataset, ResidentSplit, SyntheticConfig, TaskKind, TaskSpec, batch_ranges, epoch_permutation,
 };
 use mtl_model::architecture::{HpsConfig, MmoeConfig, StemConfig};
 use mtl_model::encoder::{EncoderConfig, MlpConfig};
@@ -170,11 +169,10 @@ fn time_steps(
             next = 0;
         }
         let global = batches[next].clone();
-        let part = world.part(global.len());
-        let share = world.is_parallel().then(|| BatchShare::of(data, &order[global.clone()], part.clone()));
         let batch = match (&resident, &on_device) {
             (Some(split), Some(on_device)) => {
-                split.batch(on_device, global.start + part.start..global.start + part.end, share)
+                let part = world.part(global.len());
+                split.part_batch(data, (&order, on_device), global, part, world.is_parallel())
             }
             _ => world.rank_batch(data, &order[global], device),
         };

@@ -77,7 +77,7 @@ pub fn virtual_step(
 fn cosines(rows: &[Tensor<1>]) -> Vec<Vec<f64>> {
     let g = Tensor::stack::<2>(rows.to_vec(), 0);
     let t = rows.len();
-    let k = host_values(g.clone().matmul(g.transpose()).flatten(0, 1));
+    let k = host_values(mtl_weighting::gram::gram_on_device(&g).flatten(0, 1));
     let norm = |i: usize| k[i * t + i].max(0.0).sqrt();
     (0..t)
         .map(|i| {

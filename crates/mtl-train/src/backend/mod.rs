@@ -82,20 +82,17 @@ pub fn select_device_for(
         return Err(Error::Backend(missing));
     }
     let listed = list_adapters(want);
-    let gpus = adapters::candidates(&listed, Want::AnyGpu).len();
-    if want == Want::AnyGpu && gpus == 0 && index.unwrap_or(0) == 0 {
-        // No GPU: the CPU's one device, --device 0 included.
-        let reason = match cfg!(feature = "wgpu") {
-            true => adapters::choose(&listed, want, None, 0).ok().and_then(|p| match p {
-                Pick::Cpu { reason } => Some(reason),
-                Pick::Adapter { .. } => None,
-            }),
-            false => Some("auto: this build has no GPU backend (build with --features gpu)".to_string()),
-        };
-        return Ok(cpu(BackendChoice::Flex, reason));
-    }
+    // `auto --device 0` on a machine without a GPU is the CPU's one device.
+    let no_gpu = adapters::candidates(&listed, Want::AnyGpu).is_empty();
+    let index = index.filter(|&i| !(want == Want::AnyGpu && no_gpu && i == 0));
     match adapters::choose(&listed, want, index, local_rank) {
-        Ok(Pick::Cpu { reason }) => Ok(cpu(BackendChoice::Flex, Some(reason))),
+        Ok(Pick::Cpu { reason }) => {
+            let reason = match cfg!(feature = "wgpu") {
+                true => reason,
+                false => "auto: this build has no GPU backend (build with --features gpu)".into(),
+            };
+            Ok(cpu(BackendChoice::Flex, Some(reason)))
+        }
         Ok(Pick::Adapter { adapter, position, of, reason }) => open(choice, &adapter, position, of, &reason),
         Err(why) => Err(no_adapter(choice, index, &why)),
     }
@@ -231,7 +228,7 @@ pub fn list_devices() -> Vec<String> {
     #[cfg(feature = "wgpu")]
     {
         let compiler = if cfg!(feature = "vulkan") { "SPIR-V on Vulkan, WGSL elsewhere" } else { "WGSL" };
-        let all = adapters::candidates(&list_adapters(Want::Wgpu), Want::Wgpu);
+        let all = adapters_for(BackendChoice::Wgpu);
         if all.is_empty() {
             lines.push(format!(
                 "wgpu     ({compiler}) no adapter found: no Vulkan/OpenGL driver is installed"

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::mpsc;
 
 use burn::tensor::Device;
-use mtl_data::{BatchShare, DeviceOrder, HostBatch, MultiTaskBatch, MultiTaskDataset, ResidentSplit};
+use mtl_data::{DeviceOrder, HostBatch, MultiTaskBatch, MultiTaskDataset, ResidentSplit};
 
 use crate::backend::SelectedDevice;
 use crate::config::RunConfig;
@@ -152,11 +152,13 @@ impl Iterator for EpochBatches<'_> {
         Some(match &self.source {
             Source::Resident(split, on_device) => (slices.iter())
                 .map(|s| {
-                    let share = s
-                        .share
-                        .then(|| BatchShare::of(self.data, &self.order[s.global.clone()], s.part.clone()));
-                    let start = s.global.start;
-                    split.batch(on_device, start + s.part.start..start + s.part.end, share)
+                    split.part_batch(
+                        self.data,
+                        (self.order, on_device),
+                        s.global.clone(),
+                        s.part.clone(),
+                        s.share,
+                    )
                 })
                 .collect(),
             Source::Prefetched(receive) => (receive.recv().expect("the prefetch thread gathers every step"))
