@@ -147,6 +147,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the embedded generator's samples (`[data.synthetic]`, with its categorical, id and
+    /// multi-hot columns) to a CSV or Parquet file.
+    Synth {
+        /// The TOML config (its data.source must be "synthetic").
+        config: PathBuf,
+        /// Rows to write (default: `data.synthetic.samples`).
+        #[arg(long)]
+        rows: Option<usize>,
+        /// The file: `….csv`, `….csv.gz` or `….parquet` (the name chooses the format).
+        #[arg(long)]
+        out: PathBuf,
+        /// Override a config key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// List the backends and devices this build can use.
     Devices,
     /// Measure training throughput beside the PyTorch reference.
@@ -196,6 +211,7 @@ pub fn run(cli: Cli, world: &World) -> Result<(), Error> {
             commands::export::run(&run_dir, checkpoint, out)
         }
         Command::Plot { run_dir } => commands::plot::run(&run_dir),
+        Command::Synth { config, rows, out, set } => commands::synth::run(&config, &set, rows, &out),
         Command::Compare(args) => commands::compare::run_compare(&args),
         Command::Affinity(args) => commands::affinity::run_affinity(&args),
         Command::Data { config, set, json } => commands::data::run(&config, &set, json),

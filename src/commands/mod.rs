@@ -10,4 +10,5 @@ pub mod eval;
 pub mod export;
 pub mod plot;
 pub mod predict;
+pub mod synth;
 pub mod train;

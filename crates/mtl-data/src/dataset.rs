@@ -44,15 +44,10 @@ impl MultiTaskDataset {
         self.tasks.len()
     }
 
-    /// Check that each of `columns` holds integer codes below its cardinality; errors name
-    /// `split`.
-    pub fn check_categories(
-        &self,
-        columns: &[usize],
-        cardinalities: &[usize],
-        split: &str,
-    ) -> Result<(), crate::DataError> {
-        for (&column, &n) in columns.iter().zip(cardinalities) {
+    /// Check that each id column `(column, cardinality)` holds integer codes below its
+    /// cardinality; errors name `split`.
+    pub fn check_categories(&self, columns: &[(usize, usize)], split: &str) -> Result<(), crate::DataError> {
+        for &(column, n) in columns {
             for row in 0..self.len() {
                 let value = self.features[row * self.num_features + column];
                 if !(value >= 0.0 && value.fract() == 0.0 && (value as usize) < n) {

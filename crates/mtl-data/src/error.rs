@@ -57,6 +57,22 @@ pub enum DataError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A Parquet file has a problem at a known place.
+    #[error("{}{}{}: {message}", path.display(),
+        row_group.map_or(String::new(), |g| format!(", row group {g}{}", row.map_or(String::new(), |r| format!(" (row {})", r + 1)))),
+        column.as_ref().map_or(String::new(), |c| format!(", column `{c}`")))]
+    Parquet {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 0-based row group, when known.
+        row_group: Option<usize>,
+        /// 0-based row of the file, when known.
+        row: Option<usize>,
+        /// The column, when known.
+        column: Option<String>,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
 
 /// "cannot read it: " and the operating system's message, without its "(os error N)" suffix.

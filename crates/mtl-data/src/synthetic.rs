@@ -33,6 +33,7 @@ use rand_distr::StandardNormal;
 
 use crate::dataset::MultiTaskDataset;
 use crate::error::DataError;
+use crate::table::OutColumn;
 use crate::task::{TaskKind, TaskSpec};
 
 /// Settings of the generator (`[data.synthetic]` in a config).
@@ -61,6 +62,14 @@ pub struct SyntheticConfig {
     /// Group id of each task (ids 0..G, each used); tasks correlate within their group only.
     /// Empty = one group.
     pub task_groups: Vec<usize>,
+    /// Table output only ([`SyntheticConfig::generate_table`]): id columns.
+    pub id_features: usize,
+    /// Distinct ids of each id and multi-hot column.
+    pub id_cardinality: u64,
+    /// Table output only: multi-hot columns.
+    pub multi_hot_features: usize,
+    /// Longest list of a multi-hot column.
+    pub multi_hot_max_len: usize,
 }
 
 impl Default for SyntheticConfig {
@@ -76,6 +85,10 @@ impl Default for SyntheticConfig {
             categorical_features: 0,
             categories: 8,
             task_groups: Vec::new(),
+            id_features: 0,
+            id_cardinality: 1_000_000,
+            multi_hot_features: 0,
+            multi_hot_max_len: 10,
         }
     }
 }
@@ -132,6 +145,12 @@ impl SyntheticConfig {
         if !(self.scale > 0.0 && self.scale.is_finite()) {
             return Err(invalid("scale", "must be a finite value > 0".into()));
         }
+        if (self.id_features > 0 || self.multi_hot_features > 0) && self.id_cardinality < 2 {
+            return Err(invalid("id_cardinality", "needs at least 2 ids".into()));
+        }
+        if self.multi_hot_features > 0 && self.multi_hot_max_len == 0 {
+            return Err(invalid("multi_hot_max_len", "must be at least 1".into()));
+        }
         Ok(())
     }
 
@@ -142,7 +161,32 @@ impl SyntheticConfig {
 
     /// Generate the dataset for `tasks` (one latent target per task, in order).
     pub fn generate(&self, tasks: &[TaskSpec]) -> Result<MultiTaskDataset, DataError> {
-        let t_count = tasks.len();
+        if self.id_features > 0 || self.multi_hot_features > 0 {
+            let key = if self.id_features > 0 { "id_features" } else { "multi_hot_features" };
+            return Err(invalid(
+                key,
+                "id and multi-hot columns are written by `mtl synth` to a file; train on that file with \
+                 data.source = \"csv\" (`mtl synth` prints the [data.csv] section), or set it to 0"
+                    .into(),
+            ));
+        }
+        let (mut features, latent) = self.draw(tasks.len())?;
+        self.bin_categorical(&mut features);
+        let n = self.samples;
+        let targets = tasks.iter().zip(&latent).map(|(task, y)| label(task.kind, y)).collect();
+        Ok(MultiTaskDataset {
+            features,
+            num_features: self.features,
+            tasks: tasks.to_vec(),
+            targets,
+            masks: vec![vec![1.0; n]; tasks.len()],
+            groups: None,
+            target_scales: Vec::new(),
+        })
+    }
+
+    /// The features (row-major, continuous) and each task's latent target.
+    fn draw(&self, t_count: usize) -> Result<(Vec<f32>, Vec<Vec<f64>>), DataError> {
         self.validate(t_count)?;
         let (d, n, m) = (self.features, self.samples, self.sin_terms);
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
@@ -173,7 +217,12 @@ impl SyntheticConfig {
             }
             features.extend(x.iter().map(|&v| v as f32));
         }
+        Ok((features, latent))
+    }
 
+    /// Replace the leading `categorical_features` features by their quantile bins.
+    fn bin_categorical(&self, features: &mut [f32]) {
+        let (d, n) = (self.features, self.samples);
         for j in 0..self.categorical_features {
             let column: Vec<f64> = (0..n).map(|i| f64::from(features[i * d + j])).collect();
             let cuts = quantile_cuts(&column, self.categories);
@@ -181,16 +230,88 @@ impl SyntheticConfig {
                 features[i * d + j] = cuts.iter().filter(|&&c| *v > c).count() as f32;
             }
         }
-        let targets = tasks.iter().zip(&latent).map(|(task, y)| label(task.kind, y)).collect();
-        Ok(MultiTaskDataset {
-            features,
-            num_features: d,
-            tasks: tasks.to_vec(),
-            targets,
-            masks: vec![vec![1.0; n]; t_count],
-            groups: None,
-            target_scales: Vec::new(),
-        })
+    }
+
+    /// The generated samples as the columns of a table file (`mtl synth`): `c0`, … (category
+    /// codes of the leading features), `x…` (the other features), `id0`, … (ids), `hist0`, …
+    /// (lists of ids), then one label column per task, named after it (a multilabel task as
+    /// `NAME_0`, `NAME_1`, … 0/1 columns).
+    ///
+    /// Ids are heavy-tailed like a click log's: `⌊N^u⌋ − 1` for u ~ U(0, 1) (log-uniform over
+    /// 1..N, so small ids are frequent). Each id `k` of column `j` has a fixed effect
+    /// e = ±1 (the lowest bit of FNV-1a of `"j:k"`), and every task's latent moves by
+    /// 0.5·e per id column and by 0.5·mean(e) per multi-hot list, before the labels are cut:
+    /// the id columns carry signal a model can memorise. Draws come from their own stream, so
+    /// the other columns equal [`generate`](Self::generate)'s.
+    pub fn generate_table(&self, tasks: &[TaskSpec]) -> Result<(Vec<String>, Vec<OutColumn>), DataError> {
+        let (mut features, mut latent) = self.draw(tasks.len())?;
+        self.bin_categorical(&mut features);
+        let (d, n) = (self.features, self.samples);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x1D5_C011_5EED);
+        let card = self.id_cardinality as f64;
+        let draw_id =
+            |rng: &mut ChaCha8Rng| -> i64 { (card.powf(rng.random::<f64>()).floor() as i64 - 1).max(0) };
+        let effect = |column: &str, id: i64| {
+            if crate::table::fnv1a64(&format!("{column}:{id}")) & 1 == 1 { 0.5 } else { -0.5 }
+        };
+        let mut names = Vec::new();
+        let mut columns = Vec::new();
+        for j in 0..d {
+            let values = (0..n).map(|i| features[i * d + j]);
+            if j < self.categorical_features {
+                names.push(format!("c{j}"));
+                columns.push(OutColumn::Int(values.map(|v| v as i64).collect()));
+            } else {
+                names.push(format!("x{j}"));
+                columns.push(OutColumn::Float(values.collect()));
+            }
+        }
+        for k in 0..self.id_features {
+            let name = format!("id{k}");
+            let ids: Vec<i64> = (0..n).map(|_| draw_id(&mut rng)).collect();
+            for (i, &id) in ids.iter().enumerate() {
+                latent.iter_mut().for_each(|y| y[i] += effect(&name, id));
+            }
+            names.push(name);
+            columns.push(OutColumn::Int(ids));
+        }
+        for k in 0..self.multi_hot_features {
+            let name = format!("hist{k}");
+            let mut lists = Vec::with_capacity(n);
+            for i in 0..n {
+                let len = rng.random_range(0..=self.multi_hot_max_len);
+                let list: Vec<i64> = (0..len).map(|_| draw_id(&mut rng)).collect();
+                if !list.is_empty() {
+                    let e = list.iter().map(|&id| effect(&name, id)).sum::<f64>() / list.len() as f64;
+                    latent.iter_mut().for_each(|y| y[i] += e);
+                }
+                lists.push(list);
+            }
+            names.push(name);
+            columns.push(OutColumn::IdLists(lists));
+        }
+        for (task, y) in tasks.iter().zip(&latent) {
+            let labels = label(task.kind, y);
+            match task.kind {
+                TaskKind::Regression => {
+                    names.push(task.name.clone());
+                    columns.push(OutColumn::Float(labels));
+                }
+                TaskKind::Multilabel { labels: count } => {
+                    for l in 0..count {
+                        names.push(format!("{}_{l}", task.name));
+                        let bits =
+                            labels.iter().map(|&code| i64::from(crate::task::decode_labels(code, count)[l]));
+                        columns.push(OutColumn::Int(bits.collect()));
+                    }
+                }
+                _ => {
+                    names.push(task.name.clone());
+                    columns.push(OutColumn::Int(labels.iter().map(|&v| v as i64).collect()));
+                }
+            }
+        }
+        Ok((names, columns))
     }
 }
 

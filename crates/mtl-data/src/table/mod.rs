@@ -1,15 +1,26 @@
 //! CSV tables: feature and label columns named in the config, preprocessing fitted on the
 //! training split, missing labels as masks, and multi-input mode (one source per task).
 
+mod parquet;
 mod preprocess;
+mod raw;
 mod read;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_parquet;
+mod write;
 
 use std::path::PathBuf;
 
-pub use preprocess::{LabelColumn, LabelMap, Preprocessing, Scaler, Vocabulary};
-pub use read::{CsvFormat, RawTable, column_names, open_text};
+pub use parquet::OutColumn;
+pub use preprocess::{
+    IdColumn, IdField, IdSettings, LabelColumn, LabelMap, MAX_IDS, MultiHot, PoolingKind, Preprocessing,
+    Scaler, Vocabulary, fnv1a64,
+};
+pub use raw::{ColumnKind, CsvFormat, ITEM_SEPARATOR, RawTable};
+pub use read::{column_names, is_parquet, open_text};
+pub use write::{TableFormat, write_table};
 
 use crate::dataset::MultiTaskDataset;
 use crate::error::DataError;
@@ -41,6 +52,8 @@ pub struct TableConfig {
     pub standardize: bool,
     /// Label column of each task.
     pub labels: Vec<LabelColumn>,
+    /// Multi-hot columns, hashing, shared tables and vocabulary limits.
+    pub ids: IdSettings,
     /// One source for all tasks, or one per task (multi-input mode).
     pub files: Vec<TableFiles>,
 }
@@ -60,17 +73,31 @@ impl TableConfig {
         self.files.len() > 1
     }
 
+    /// The columns read from each file: features and labels (a Parquet file decodes no other).
+    fn wanted(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.categorical.iter().chain(&self.ids.multi_hot).chain(&self.numeric).cloned().collect();
+        for l in &self.labels {
+            match &l.map {
+                LabelMap::Multilabel { columns } => names.extend(columns.iter().cloned()),
+                _ => names.push(l.column.clone()),
+            }
+        }
+        names
+    }
+
     fn read_sources(
         &self,
         split: &SplitFractions,
         seed: u64,
         with_eval: bool,
     ) -> Result<Vec<SplitTable>, DataError> {
+        let wanted = self.wanted();
         self.files
             .iter()
             .enumerate()
             .map(|(k, f)| {
-                let table = RawTable::read(&f.train, &self.format)?;
+                let table = RawTable::read_columns(&f.train, &self.format, Some(&wanted))?;
                 // What the training file must also give.
                 let cut = SplitFractions {
                     train: 1.0
@@ -89,7 +116,10 @@ impl TableConfig {
                     })?;
                 rows.iter_mut().for_each(|r| r.sort_unstable());
                 let read = |p: &Option<PathBuf>| {
-                    p.as_ref().filter(|_| with_eval).map(|p| RawTable::read(p, &self.format)).transpose()
+                    p.as_ref()
+                        .filter(|_| with_eval)
+                        .map(|p| RawTable::read_columns(p, &self.format, Some(&wanted)))
+                        .transpose()
                 };
                 Ok(SplitTable { valid: read(&f.valid)?, test: read(&f.test)?, table, rows })
             })
@@ -107,6 +137,7 @@ impl TableConfig {
             &self.numeric,
             self.standardize,
             &self.labels,
+            &self.ids,
             &tables,
             self.multi_input(),
         )

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::read::{CsvFormat, RawTable};
+use super::raw::{CsvFormat, RawTable};
 use crate::error::DataError;
 use crate::task::TaskKind;
 
@@ -122,23 +122,125 @@ fn zero_one(cell: &str) -> Option<bool> {
 }
 
 /// A fitted categorical column: value → id (1-based; 0 = unknown or missing).
+///
+/// A vocabulary column maps the training values kept (at least `min_count` occurrences, the
+/// `max_vocab` most frequent) to ids 1.. in sorted order; a hashed column (`hash_buckets = N`)
+/// maps any value to `1 + fnv1a64(value) mod N` without a vocabulary; a column that `shares`
+/// another's table takes that column's ids.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vocabulary {
     /// Column name.
     pub column: String,
-    /// Training values, sorted; value `values[k]` has id `k + 1`.
+    /// Training values, sorted; value `values[k]` has id `k + 1` (empty when hashed or shared).
+    #[serde(default)]
     pub values: Vec<String>,
+    /// Hashed ids: the number of buckets N.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_buckets: Option<u64>,
+    /// The column whose table (and ids) this one uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares: Option<String>,
 }
 
+/// The hash of hashed id columns: 64-bit FNV-1a of the cell's UTF-8 bytes (as trimmed; a
+/// Parquet integer is hashed as its decimal text, so CSV and Parquet give the same ids).
+/// In Python: `h = 0xcbf29ce484222325; for b in s.encode(): h = ((h ^ b) * 0x100000001b3) % 2**64`.
+pub fn fnv1a64(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// The largest number of ids a table may have: ids travel as exact integers in f32 rows.
+pub const MAX_IDS: usize = 1 << 24;
+
 impl Vocabulary {
-    /// Number of ids, the unknown one included.
+    /// Number of ids, the unknown one included (of the column that owns the table).
     pub fn cardinality(&self) -> usize {
-        self.values.len() + 1
+        match self.hash_buckets {
+            Some(n) => n as usize + 1,
+            None => self.values.len() + 1,
+        }
     }
 
-    fn id(&self, cell: &str) -> usize {
-        self.values.binary_search_by(|v| v.as_str().cmp(cell)).map_or(0, |k| k + 1)
+    /// The id of a (present) cell, by this column's own map (the owner's, for a sharing column).
+    pub fn id(&self, cell: &str) -> usize {
+        match self.hash_buckets {
+            Some(n) => 1 + (fnv1a64(cell) % n) as usize,
+            None => self.values.binary_search_by(|v| v.as_str().cmp(cell)).map_or(0, |k| k + 1),
+        }
     }
+}
+
+/// How a multi-hot column pools its ids' embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolingKind {
+    /// The mean over the row's ids.
+    #[default]
+    Mean,
+    /// Their sum.
+    Sum,
+}
+
+/// A fitted multi-hot (sequence) column: each cell a list of ids, kept up to `max_len` (the
+/// first ones), padded with 0; unknown values drop out (0 is padding, left out of the pool).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiHot {
+    /// The column's id map.
+    #[serde(flatten)]
+    pub ids: Vocabulary,
+    /// Ids kept per row (the row's slots).
+    pub max_len: usize,
+    /// How the embeddings are pooled.
+    #[serde(default)]
+    pub pooling: PoolingKind,
+}
+
+/// Per-column id settings of a table source (`[data.csv.embedding.NAME]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IdColumn {
+    /// Hash values into N buckets instead of fitting a vocabulary.
+    pub hash_buckets: Option<u64>,
+    /// Use this other column's table and ids.
+    pub share: Option<String>,
+    /// Multi-hot: ids kept per row (default: the longest training list).
+    pub max_len: Option<usize>,
+    /// Multi-hot: pooling.
+    pub pooling: PoolingKind,
+}
+
+/// The id columns' settings of a table source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdSettings {
+    /// Multi-hot columns (lists of ids), in row order after the categorical ones.
+    pub multi_hot: Vec<String>,
+    /// Per-column settings, by column name.
+    pub columns: std::collections::BTreeMap<String, IdColumn>,
+    /// Vocabulary values seen fewer times in the training rows map to the unknown id.
+    pub min_count: u64,
+    /// Keep at most this many values per vocabulary (the most frequent).
+    pub max_vocab: Option<usize>,
+}
+
+impl Default for IdSettings {
+    fn default() -> Self {
+        Self { multi_hot: Vec::new(), columns: Default::default(), min_count: 1, max_vocab: None }
+    }
+}
+
+/// One embedding field of the feature row (see the tabular encoder): columns
+/// `start..start + len`, looking up table `table`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IdField {
+    /// First column of the row.
+    pub start: usize,
+    /// Columns (1, or a multi-hot column's `max_len`).
+    pub len: usize,
+    /// Index of its table among [`Preprocessing::table_cardinalities`].
+    pub table: usize,
+    /// A multi-hot column (pooled; id 0 = padding).
+    pub multi_hot: bool,
+    /// Its pooling.
+    pub pooling: PoolingKind,
 }
 
 /// A fitted numeric column: x ↦ (x − mean) / std; a missing cell becomes the mean (0 after
@@ -158,14 +260,18 @@ pub struct Scaler {
 
 /// Everything needed to turn a table file into network inputs the way training did.
 ///
-/// Feature rows are laid out as the categorical ids first (in config order), then the numeric
-/// columns (in config order): the tabular encoder's categorical columns are `0..categorical`.
+/// Feature rows are laid out as the categorical ids first (in config order), then each
+/// multi-hot column's `max_len` id slots (in config order), then the numeric columns (in
+/// config order): the tabular encoder's id columns are `0..categorical + Σ max_len`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessing {
     /// How the files are written.
     pub format: CsvFormat,
     /// Categorical columns.
     pub categorical: Vec<Vocabulary>,
+    /// Multi-hot columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub multi_hot: Vec<MultiHot>,
     /// Numeric columns.
     pub numeric: Vec<Scaler>,
     /// Label column of each task, fitted (`Infer` replaced by the class names found).
@@ -175,32 +281,24 @@ pub struct Preprocessing {
 impl Preprocessing {
     /// Fit on the rows `rows[k]` of each training table `tables[k]`: vocabularies, scalers and
     /// inferred classes see the training split only.
+    #[allow(clippy::too_many_arguments)]
     pub fn fit(
         format: &CsvFormat,
         categorical: &[String],
         numeric: &[String],
         standardize: bool,
         labels: &[LabelColumn],
+        ids: &IdSettings,
         tables: &[(&RawTable, &[usize])],
         multi_input: bool,
     ) -> Result<Self, DataError> {
-        let mut vocabularies = Vec::with_capacity(categorical.len());
-        for name in categorical {
-            let mut values = std::collections::BTreeSet::new();
-            for (table, rows) in tables {
-                let c = table.column(name, "categorical feature")?;
-                values.extend(rows.iter().map(|&r| &table.rows[r][c]).filter(|v| !format.is_missing(v)));
-            }
-            vocabularies.push(Vocabulary {
-                column: name.clone(),
-                values: values.into_iter().map(String::from).collect(),
-            });
-        }
+        let (vocabularies, multi_hot) = fit_ids(format, categorical, ids, tables)?;
         let mut scalers = Vec::with_capacity(numeric.len());
         for name in numeric {
             let (mut n, mut sum, mut sum_sq) = (0usize, 0f64, 0f64);
             for (table, rows) in tables {
                 let c = table.column(name, "numeric feature")?;
+                table.expect_number(c)?;
                 for &r in *rows {
                     let cell = &table.rows[r][c];
                     if format.is_missing(cell) {
@@ -245,46 +343,132 @@ impl Preprocessing {
             };
             fitted.push(LabelColumn { column: label.column.clone(), map });
         }
-        Ok(Self { format: format.clone(), categorical: vocabularies, numeric: scalers, labels: fitted })
+        Ok(Self {
+            format: format.clone(),
+            categorical: vocabularies,
+            multi_hot,
+            numeric: scalers,
+            labels: fitted,
+        })
     }
 
     /// Width of a feature row.
     pub fn width(&self) -> usize {
-        self.categorical.len() + self.numeric.len()
+        self.categorical.len() + self.multi_hot.iter().map(|m| m.max_len).sum::<usize>() + self.numeric.len()
     }
 
     /// Feature names in row order.
     pub fn feature_names(&self) -> Vec<String> {
-        self.categorical
-            .iter()
-            .map(|v| v.column.clone())
+        let slots =
+            self.multi_hot.iter().flat_map(|m| (0..m.max_len).map(|k| format!("{}[{k}]", m.ids.column)));
+        (self.categorical.iter().map(|v| v.column.clone()))
+            .chain(slots)
             .chain(self.numeric.iter().map(|s| s.column.clone()))
+            .collect()
+    }
+
+    /// The id map of every id column, categorical then multi-hot: the column's own, or for a
+    /// sharing column the map of the column it shares.
+    fn id_maps(&self) -> Vec<&Vocabulary> {
+        let own: Vec<&Vocabulary> =
+            self.categorical.iter().chain(self.multi_hot.iter().map(|m| &m.ids)).collect();
+        let owner = |v: &'_ Vocabulary| -> usize {
+            v.shares.as_ref().and_then(|o| own.iter().position(|w| &w.column == o)).unwrap_or(usize::MAX)
+        };
+        own.iter()
+            .map(|v| if v.shares.is_some() { own.get(owner(v)).copied().unwrap_or(v) } else { v })
             .collect()
     }
 
     /// Number of ids of each categorical column (the unknown id included).
     pub fn cardinalities(&self) -> Vec<usize> {
-        self.categorical.iter().map(Vocabulary::cardinality).collect()
+        self.id_maps().iter().take(self.categorical.len()).map(|v| v.cardinality()).collect()
+    }
+
+    /// The embedding tables: one per id column that shares no other's, categorical then
+    /// multi-hot; each entry its number of ids.
+    pub fn table_cardinalities(&self) -> Vec<usize> {
+        let own = self.categorical.iter().chain(self.multi_hot.iter().map(|m| &m.ids));
+        own.filter(|v| v.shares.is_none()).map(Vocabulary::cardinality).collect()
+    }
+
+    /// The embedding fields of the feature row, in row order.
+    pub fn id_fields(&self) -> Vec<IdField> {
+        let own: Vec<&Vocabulary> =
+            self.categorical.iter().chain(self.multi_hot.iter().map(|m| &m.ids)).collect();
+        let owners: Vec<&str> =
+            own.iter().filter(|v| v.shares.is_none()).map(|v| v.column.as_str()).collect();
+        let table = |v: &Vocabulary| {
+            let owner = v.shares.as_deref().unwrap_or(&v.column);
+            owners.iter().position(|o| *o == owner).unwrap_or(0)
+        };
+        let mut fields: Vec<IdField> = (self.categorical.iter().enumerate())
+            .map(|(start, v)| IdField {
+                start,
+                len: 1,
+                table: table(v),
+                multi_hot: false,
+                pooling: PoolingKind::Mean,
+            })
+            .collect();
+        let mut start = self.categorical.len();
+        for m in &self.multi_hot {
+            fields.push(IdField {
+                start,
+                len: m.max_len,
+                table: table(&m.ids),
+                multi_hot: true,
+                pooling: m.pooling,
+            });
+            start += m.max_len;
+        }
+        fields
+    }
+
+    /// The columns a file must have for [`features`](Self::features) and, with `labels`, for
+    /// the targets.
+    pub fn columns_read(&self, labels: bool) -> Vec<String> {
+        let mut names: Vec<String> = (self.categorical.iter().map(|v| v.column.clone()))
+            .chain(self.multi_hot.iter().map(|m| m.ids.column.clone()))
+            .chain(self.numeric.iter().map(|s| s.column.clone()))
+            .collect();
+        if labels {
+            for l in &self.labels {
+                match &l.map {
+                    LabelMap::Multilabel { columns } => names.extend(columns.iter().cloned()),
+                    _ => names.push(l.column.clone()),
+                }
+            }
+        }
+        names
     }
 
     /// Feature rows of `rows` of `table`, row-major.
     pub fn features(&self, table: &RawTable, rows: &[usize]) -> Result<Vec<f32>, DataError> {
-        let cat: Vec<usize> = self
-            .categorical
-            .iter()
-            .map(|v| table.column(&v.column, "categorical feature"))
+        let cat: Vec<usize> = (self.categorical.iter())
+            .map(|v| categorical_column(table, &v.column))
             .collect::<Result<_, _>>()?;
-        let num: Vec<usize> = self
-            .numeric
-            .iter()
-            .map(|s| table.column(&s.column, "numeric feature"))
+        let bags: Vec<usize> = (self.multi_hot.iter())
+            .map(|m| table.column(&m.ids.column, "multi-hot feature"))
             .collect::<Result<_, _>>()?;
+        let num: Vec<usize> = (self.numeric.iter())
+            .map(|s| {
+                table.column(&s.column, "numeric feature").and_then(|c| table.expect_number(c).map(|_| c))
+            })
+            .collect::<Result<_, _>>()?;
+        let maps = self.id_maps();
+        let (cat_maps, bag_maps) = maps.split_at(self.categorical.len());
         let mut out = Vec::with_capacity(rows.len() * self.width());
         for &r in rows {
             let record = &table.rows[r];
-            for (v, &c) in self.categorical.iter().zip(&cat) {
+            for (v, &c) in cat_maps.iter().zip(&cat) {
                 let cell = &record[c];
                 out.push(if self.format.is_missing(cell) { 0.0 } else { v.id(cell) as f32 });
+            }
+            for ((m, v), &c) in self.multi_hot.iter().zip(bag_maps).zip(&bags) {
+                let filled = out.len();
+                out.extend(table.items(r, c, &self.format).take(m.max_len).map(|item| v.id(item) as f32));
+                out.resize(filled + m.max_len, 0.0);
             }
             for (s, &c) in self.numeric.iter().zip(&num) {
                 let x = if self.format.is_missing(&record[c]) {
@@ -301,7 +485,7 @@ impl Preprocessing {
     /// Feature rows of every row of the file at `path` (read with the saved format), for
     /// `mtl predict`; other columns (labels, ids) are ignored.
     pub fn read_features(&self, path: &std::path::Path) -> Result<(Vec<f32>, usize), DataError> {
-        let table = RawTable::read(path, &self.format)?;
+        let table = RawTable::read_columns(path, &self.format, Some(&self.columns_read(false)))?;
         let rows: Vec<usize> = (0..table.rows.len()).collect();
         Ok((self.features(&table, &rows)?, rows.len()))
     }
@@ -365,7 +549,8 @@ impl Preprocessing {
 
 /// The column of task `task`'s label, or an error naming the config key that names it.
 fn label_column(table: &RawTable, name: &str, task: usize, key: &str) -> Result<usize, DataError> {
-    table.column(name, "label").map_err(|e| match e {
+    let found = table.column(name, "label").and_then(|c| table.expect_scalar(c, "label").map(|_| c));
+    found.map_err(|e| match e {
         DataError::Csv { path, line, column, message } => DataError::Csv {
             path,
             line,
@@ -404,4 +589,121 @@ fn numeric_cell(table: &RawTable, row: usize, column: usize) -> Result<f32, Data
             format!("`{cell}` is not a number; list the column under `categorical`, or declare `{cell}` in `data.csv.missing`"),
         )
     })
+}
+
+/// The column of a categorical feature, which must hold one value per row.
+fn categorical_column(table: &RawTable, name: &str) -> Result<usize, DataError> {
+    let c = table.column(name, "categorical feature")?;
+    table.expect_scalar(c, "categorical feature")?;
+    Ok(c)
+}
+
+/// Fit the id maps of the categorical and multi-hot columns on the training rows.
+fn fit_ids(
+    format: &CsvFormat,
+    categorical: &[String],
+    ids: &IdSettings,
+    tables: &[(&RawTable, &[usize])],
+) -> Result<(Vec<Vocabulary>, Vec<MultiHot>), DataError> {
+    use std::collections::HashMap;
+    let bag = |name: &str| ids.multi_hot.iter().any(|m| m == name);
+    let all: Vec<&String> = categorical.iter().chain(&ids.multi_hot).collect();
+    let setting = |name: &str| ids.columns.get(name).cloned().unwrap_or_default();
+    // Every value of column `name` in the training rows, with `f`.
+    let each_value = |name: &str, f: &mut dyn FnMut(&str)| -> Result<(), DataError> {
+        for (table, rows) in tables {
+            if bag(name) {
+                let c = table.column(name, "multi-hot feature")?;
+                for &r in *rows {
+                    table.items(r, c, format).for_each(&mut *f);
+                }
+            } else {
+                let c = categorical_column(table, name)?;
+                for &r in *rows {
+                    let cell = &table.rows[r][c];
+                    if !format.is_missing(cell) {
+                        f(cell);
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut maps = Vec::with_capacity(all.len());
+    for name in &all {
+        let s = setting(name);
+        if let Some(owner) = &s.share {
+            maps.push(Vocabulary {
+                column: name.to_string(),
+                values: Vec::new(),
+                hash_buckets: None,
+                shares: Some(owner.clone()),
+            });
+            continue;
+        }
+        if let Some(n) = s.hash_buckets {
+            maps.push(Vocabulary {
+                column: name.to_string(),
+                values: Vec::new(),
+                hash_buckets: Some(n),
+                shares: None,
+            });
+            continue;
+        }
+        // The owner's vocabulary counts the values of every column sharing its table.
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for member in
+            all.iter().filter(|m| **m == *name || setting(m).share.as_deref() == Some(name.as_str()))
+        {
+            each_value(member, &mut |v| match counts.get_mut(v) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(v.to_string(), 1);
+                }
+            })?;
+        }
+        let mut kept: Vec<(String, u64)> = counts.into_iter().filter(|(_, n)| *n >= ids.min_count).collect();
+        if let Some(max) = ids.max_vocab
+            && kept.len() > max
+        {
+            kept.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            kept.truncate(max);
+        }
+        let mut values: Vec<String> = kept.into_iter().map(|(v, _)| v).collect();
+        values.sort_unstable();
+        if values.len() + 1 > MAX_IDS {
+            return Err(DataError::Csv {
+                path: tables[0].0.path.clone(),
+                line: None,
+                column: Some(name.to_string()),
+                message: format!(
+                    "{} distinct values in the training rows; a table holds at most {} ids: set `data.csv.max_vocab`, \
+                     `data.csv.min_count`, or hash the column (`[data.csv.embedding.{name}] hash_buckets = N`)",
+                    values.len(),
+                    MAX_IDS - 1
+                ),
+            });
+        }
+        maps.push(Vocabulary { column: name.to_string(), values, hash_buckets: None, shares: None });
+    }
+    let bags = maps.split_off(categorical.len());
+    let mut multi_hot = Vec::with_capacity(bags.len());
+    for ids_map in bags {
+        let s = setting(&ids_map.column);
+        let max_len = match s.max_len {
+            Some(n) => n,
+            None => {
+                let mut longest = 1;
+                for (table, rows) in tables {
+                    let c = table.column(&ids_map.column, "multi-hot feature")?;
+                    for &r in *rows {
+                        longest = longest.max(table.items(r, c, format).count());
+                    }
+                }
+                longest
+            }
+        };
+        multi_hot.push(MultiHot { ids: ids_map, max_len, pooling: s.pooling });
+    }
+    Ok((maps, multi_hot))
 }

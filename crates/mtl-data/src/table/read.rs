@@ -1,53 +1,16 @@
-//! Reading a delimited text file into rows of strings, with every problem located by file,
-//! line and column.
+//! Reading a table file — delimited text (CSV, gzipped or not) or Parquet — into rows of
+//! strings, with every problem located by file, line (CSV) or row group (Parquet), and column.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
+use super::raw::{ColumnKind, CsvFormat, RawTable};
 use crate::error::DataError;
 
-/// How a table file is written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CsvFormat {
-    /// The first line names the columns.
-    pub header: bool,
-    /// Column names of a file without a header (in file order).
-    pub columns: Option<Vec<String>>,
-    /// Field separator (one ASCII character).
-    pub delimiter: char,
-    /// Cell values that mean "missing", besides the empty cell (e.g. `?` in UCI files).
-    pub missing: Vec<String>,
-    /// Lines starting with this character are skipped (e.g. `|` in UCI's adult.test).
-    pub comment: Option<char>,
-}
-
-impl Default for CsvFormat {
-    fn default() -> Self {
-        Self { header: true, columns: None, delimiter: ',', missing: Vec::new(), comment: None }
-    }
-}
-
-impl CsvFormat {
-    /// Whether a (trimmed) cell is missing.
-    pub fn is_missing(&self, cell: &str) -> bool {
-        cell.is_empty() || self.missing.iter().any(|m| m == cell)
-    }
-}
-
-/// A file read into memory: column names and the data rows, each with its line number.
-#[derive(Debug, Clone)]
-pub struct RawTable {
-    /// The file.
-    pub path: PathBuf,
-    /// Column names.
-    pub names: Vec<String>,
-    /// Data rows, trimmed.
-    pub rows: Vec<csv::StringRecord>,
-    /// 1-based line of each row.
-    pub lines: Vec<u64>,
-    /// The columns are named by position (`0`, `1`, …): no header and no `data.csv.columns`.
-    pub positional: bool,
+/// Whether `path` is a Parquet file: its first bytes are Parquet's magic `PAR1`.
+pub fn is_parquet(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PAR1"
 }
 
 /// The file's bytes as a reader, gunzipped on the fly when it starts with the gzip magic
@@ -73,6 +36,9 @@ pub fn column_names(path: &Path, format: &CsvFormat) -> Result<Vec<String>, Data
     let err =
         |message: String| DataError::Csv { path: path.to_path_buf(), line: Some(1), column: None, message };
     ensure_exists(path)?;
+    if is_parquet(path) {
+        return super::parquet::column_names(path);
+    }
     if !format.header
         && let Some(columns) = &format.columns
     {
@@ -125,13 +91,31 @@ impl RawTable {
     /// differs from the header's, duplicate column names, a header-less file whose `columns`
     /// count disagrees with its rows.
     pub fn read(path: &Path, format: &CsvFormat) -> Result<Self, DataError> {
+        Self::read_columns(path, format, None)
+    }
+
+    /// Read `path`, a CSV or a Parquet file (told apart by Parquet's magic bytes); of a Parquet
+    /// file only the columns in `wanted` (all when `None`) are decoded, the others are left
+    /// empty.
+    pub fn read_columns(
+        path: &Path,
+        format: &CsvFormat,
+        wanted: Option<&[String]>,
+    ) -> Result<Self, DataError> {
+        ensure_exists(path)?;
+        if is_parquet(path) {
+            return super::parquet::read(path, wanted);
+        }
+        Self::read_csv(path, format)
+    }
+
+    fn read_csv(path: &Path, format: &CsvFormat) -> Result<Self, DataError> {
         let err = |line: Option<u64>, message: String| DataError::Csv {
             path: path.to_path_buf(),
             line,
             column: None,
             message,
         };
-        ensure_exists(path)?;
         let mut reader = csv_reader(path, format, format.header).map_err(|e| err(None, e))?;
         let mut names: Vec<String> = if format.header {
             header_names(reader.headers().map_err(|e| err(Some(1), e.to_string()))?)
@@ -187,42 +171,16 @@ impl RawTable {
                 return Err(err(Some(1), format!("column `{n}` appears twice; column names must be unique")));
             }
         }
-        Ok(Self { path: path.to_path_buf(), names, rows, lines, positional })
-    }
-
-    /// Index of column `name`, or an error listing the columns the file has.
-    pub fn column(&self, name: &str, what: &str) -> Result<usize, DataError> {
-        self.names.iter().position(|n| n == name).ok_or_else(|| {
-            const SHOWN: usize = 12;
-            let mut have: Vec<String> = self.names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
-            if self.names.len() > SHOWN {
-                have.push(format!("… ({} in all)", self.names.len()));
-            }
-            DataError::Csv {
-                path: self.path.clone(),
-                line: Some(1),
-                column: Some(name.to_string()),
-                message: if self.positional {
-                    format!(
-                        "missing {what} column; the file has no header, so its {} columns are named by position \
-                         ({}): name them with `data.csv.columns = [...]`",
-                        self.names.len(),
-                        have.join(", ")
-                    )
-                } else {
-                    format!("missing {what} column; the file has {}", have.join(", "))
-                },
-            }
+        let kinds = vec![ColumnKind::Text; names.len()];
+        Ok(Self {
+            path: path.to_path_buf(),
+            names,
+            rows,
+            lines,
+            positional,
+            kinds,
+            parquet: false,
+            row_groups: Vec::new(),
         })
-    }
-
-    /// An error about the cell of `row` in `column`.
-    pub fn cell_error(&self, row: usize, column: usize, message: String) -> DataError {
-        DataError::Csv {
-            path: self.path.clone(),
-            line: Some(self.lines[row]),
-            column: Some(self.names[column].clone()),
-            message,
-        }
     }
 }

@@ -22,6 +22,7 @@ fn config(files: Vec<TableFiles>, labels: Vec<LabelColumn>) -> TableConfig {
         numeric: vec!["size".into()],
         standardize: true,
         labels,
+        ids: IdSettings::default(),
         files,
     }
 }

@@ -30,9 +30,8 @@ fn encoders() -> Vec<EncoderConfig> {
         }),
         EncoderConfig::Tabular(TabularConfig {
             d_input: 16,
-            categorical: vec![2],
-            cardinalities: vec![4],
-            embedding_dims: vec![3],
+            fields: crate::encoder::fields_per_column(&[2], &[4], &[3]).unwrap().0,
+            tables: crate::encoder::fields_per_column(&[2], &[4], &[3]).unwrap().1,
             hidden: vec![5],
             activation: ActivationKind::Tanh,
             dropout: 0.0,

@@ -182,9 +182,8 @@ mod tests {
             }),
             EncoderConfig::Tabular(TabularConfig {
                 d_input: 16,
-                categorical: vec![0],
-                cardinalities: vec![3],
-                embedding_dims: vec![2],
+                fields: crate::encoder::fields_per_column(&[0], &[3], &[2]).unwrap().0,
+                tables: crate::encoder::fields_per_column(&[0], &[3], &[2]).unwrap().1,
                 hidden: vec![4],
                 activation: ActivationKind::Relu,
                 dropout: 0.0,

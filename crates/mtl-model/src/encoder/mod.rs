@@ -10,4 +10,4 @@ mod tabular;
 pub use base::{Encoder, EncoderConfig};
 pub use cnn::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
-pub use tabular::{Tabular, TabularConfig};
+pub use tabular::{EmbeddingField, EmbeddingTable, Pooling, Tabular, TabularConfig, fields_per_column};

@@ -1,9 +1,16 @@
-//! Tabular encoder: one embedding table per categorical column, concatenated with the numeric
+//! Tabular encoder: embedding tables for the id columns, concatenated with the numeric
 //! columns, then an MLP — the input layer of the recommender models (DeepCTR, torch-rechub).
 //!
-//! Categorical values arrive as category codes 0, 1, …, cardinality − 1 stored in the float
-//! feature row; the data layer checks them. Codes outside the table are clamped to its ends
-//! so that a stray value can never index out of bounds on a device.
+//! An *embedding field* reads one id column (a categorical feature) or a run of id columns (a
+//! multi-hot / sequence feature: a list of ids padded with 0 to its maximum length), and looks
+//! them up in one *table*. Several fields may share a table (a user id in two columns, an item
+//! id and a history of item ids). A multi-hot field pools its ids' vectors, by the mean over
+//! its non-padding ids or by their sum (DeepCTR's `VarLenSparseFeat` with `combiner` mean/sum);
+//! a list without ids gives the zero vector. Id 0 of a scalar field is the learned "unknown or
+//! missing" row; in a multi-hot field it is padding and left out of the pool.
+//!
+//! Ids arrive in the float feature row; the data layer checks them. Ids outside the table are
+//! clamped to its ends so that a stray value can never index out of bounds on a device.
 
 use burn::module::{Module, ParamId};
 use burn::nn::{Embedding, EmbeddingConfig};
@@ -13,17 +20,50 @@ use crate::activation::ActivationKind;
 use crate::encoder::{Mlp, MlpConfig};
 use crate::params::param_ids;
 
+/// How a multi-hot field turns its ids' vectors into one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pooling {
+    /// Mean over the non-padding ids (DeepCTR `combiner="mean"`).
+    #[default]
+    Mean,
+    /// Sum over the ids (`combiner="sum"`).
+    Sum,
+}
+
+/// One embedding field: the id columns `start..start + len` of the row, looked up in table
+/// `table`; `len > 1` (or `multi_hot`) pools them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingField {
+    /// First column.
+    pub start: usize,
+    /// Number of columns (1 for a categorical feature, the maximum list length for a multi-hot one).
+    pub len: usize,
+    /// The table it looks up.
+    pub table: usize,
+    /// Multi-hot: pool the columns' vectors (id 0 = padding); else one id, 0 = unknown.
+    pub multi_hot: bool,
+    /// How a multi-hot field pools.
+    pub pooling: Pooling,
+}
+
+/// One embedding table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingTable {
+    /// Number of ids, 0 (unknown / padding) included.
+    pub cardinality: usize,
+    /// Width of each vector.
+    pub dim: usize,
+}
+
 /// Configuration of a [`Tabular`] encoder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TabularConfig {
-    /// Width of the input row (numeric and categorical columns together).
+    /// Width of the input row (numeric and id columns together).
     pub d_input: usize,
-    /// Indices of the categorical columns in the row, in increasing order.
-    pub categorical: Vec<usize>,
-    /// Number of categories of each categorical column.
-    pub cardinalities: Vec<usize>,
-    /// Embedding width of each categorical column.
-    pub embedding_dims: Vec<usize>,
+    /// The embedding fields, in row order; every column not in a field is numeric.
+    pub fields: Vec<EmbeddingField>,
+    /// The embedding tables the fields look up.
+    pub tables: Vec<EmbeddingTable>,
     /// Hidden layers of the MLP after the concatenation.
     pub hidden: Vec<usize>,
     /// Activation of the MLP.
@@ -32,33 +72,83 @@ pub struct TabularConfig {
     pub dropout: f64,
 }
 
+/// One field and one table per categorical column: columns `categorical` (increasing) with
+/// `cardinalities` ids and `embedding_dims`-wide vectors.
+pub fn fields_per_column(
+    categorical: &[usize],
+    cardinalities: &[usize],
+    embedding_dims: &[usize],
+) -> Result<(Vec<EmbeddingField>, Vec<EmbeddingTable>), String> {
+    let k = categorical.len();
+    if cardinalities.len() != k || embedding_dims.len() != k {
+        return Err(format!(
+            "{k} categorical columns but {} cardinalities and {} embedding sizes; give one of each per column",
+            cardinalities.len(),
+            embedding_dims.len()
+        ));
+    }
+    let fields = (categorical.iter().enumerate())
+        .map(|(table, &start)| EmbeddingField {
+            start,
+            len: 1,
+            table,
+            multi_hot: false,
+            pooling: Pooling::Mean,
+        })
+        .collect();
+    let tables = (cardinalities.iter().zip(embedding_dims))
+        .map(|(&cardinality, &dim)| EmbeddingTable { cardinality, dim })
+        .collect();
+    Ok((fields, tables))
+}
+
 impl TabularConfig {
-    /// Check the column lists against each other and the row width.
+    /// Check the fields against each other, the tables and the row width.
     pub fn validate(&self) -> Result<(), String> {
-        let k = self.categorical.len();
-        if self.cardinalities.len() != k || self.embedding_dims.len() != k {
-            return Err(format!(
-                "{k} categorical columns but {} cardinalities and {} embedding sizes; give one of each \
-                 per column",
-                self.cardinalities.len(),
-                self.embedding_dims.len()
-            ));
-        }
-        if self.categorical.windows(2).any(|w| w[0] >= w[1]) {
+        if self.fields.windows(2).any(|w| w[0].start + w[0].len > w[1].start) {
             return Err("categorical column indices must be increasing and distinct".into());
         }
-        if let Some(&c) = self.categorical.iter().find(|&&c| c >= self.d_input) {
-            return Err(format!("categorical column {c} is outside the {} input columns", self.d_input));
+        for f in &self.fields {
+            if f.len == 0 {
+                return Err(format!("the embedding field at column {} has no column", f.start));
+            }
+            if f.start + f.len > self.d_input {
+                return Err(format!(
+                    "categorical column {} is outside the {} input columns",
+                    f.start + f.len - 1,
+                    self.d_input
+                ));
+            }
+            if f.table >= self.tables.len() {
+                return Err(format!(
+                    "the field at column {} names table {} of {}",
+                    f.start,
+                    f.table,
+                    self.tables.len()
+                ));
+            }
         }
-        if self.cardinalities.contains(&0) || self.embedding_dims.contains(&0) {
+        if self.tables.iter().any(|t| t.cardinality == 0 || t.dim == 0) {
             return Err("cardinalities and embedding sizes must be at least 1".into());
         }
         Ok(())
     }
 
-    /// Width after embedding and concatenation: numeric columns plus the embedding sizes.
+    /// The id columns with the number of ids each may hold (for the data layer's checks).
+    pub fn id_columns(&self) -> Vec<(usize, usize)> {
+        (self.fields.iter())
+            .flat_map(|f| (f.start..f.start + f.len).map(|c| (c, self.tables[f.table].cardinality)))
+            .collect()
+    }
+
+    fn numeric(&self) -> Vec<usize> {
+        let ids: std::collections::BTreeSet<usize> = self.id_columns().into_iter().map(|(c, _)| c).collect();
+        (0..self.d_input).filter(|c| !ids.contains(c)).collect()
+    }
+
+    /// Width after embedding and concatenation: numeric columns plus one vector per field.
     pub fn d_embedded(&self) -> usize {
-        self.d_input - self.categorical.len() + self.embedding_dims.iter().sum::<usize>()
+        self.numeric().len() + self.fields.iter().map(|f| self.tables[f.table].dim).sum::<usize>()
     }
 
     fn mlp(&self) -> MlpConfig {
@@ -87,32 +177,38 @@ impl TabularConfig {
 
     /// Build with fresh weights on `device` (embeddings ~ N(0, 1), as `torch.nn.Embedding`).
     pub fn init(&self, device: &Device) -> Tabular {
-        let numeric: Vec<i64> =
-            (0..self.d_input).filter(|c| !self.categorical.contains(c)).map(|c| c as i64).collect();
+        let f = &self.fields;
         Tabular {
-            embeddings: self
-                .cardinalities
-                .iter()
-                .zip(&self.embedding_dims)
-                .map(|(&n, &d)| EmbeddingConfig::new(n, d).init(device))
+            embeddings: (self.tables.iter())
+                .map(|t| EmbeddingConfig::new(t.cardinality, t.dim).init(device))
                 .collect(),
             mlp: self.mlp().init(device),
-            categorical: self.categorical.clone(),
-            cardinalities: self.cardinalities.clone(),
-            numeric,
+            field_start: f.iter().map(|f| f.start).collect(),
+            field_len: f.iter().map(|f| if f.multi_hot { f.len } else { 1 }).collect(),
+            field_table: f.iter().map(|f| f.table).collect(),
+            field_pool: f
+                .iter()
+                .map(|f| usize::from(f.multi_hot) * (1 + usize::from(f.pooling == Pooling::Sum)))
+                .collect(),
+            numeric: self.numeric().into_iter().map(|c| c as i64).collect(),
         }
     }
 }
 
-/// Embeddings of the categorical columns, concatenated with the numeric ones, then an MLP.
+/// Embeddings of the id columns, concatenated with the numeric ones, then an MLP.
 #[derive(Module, Debug)]
 pub struct Tabular {
     embeddings: Vec<Embedding>,
     mlp: Mlp,
     #[module(skip)]
-    categorical: Vec<usize>,
+    field_start: Vec<usize>,
     #[module(skip)]
-    cardinalities: Vec<usize>,
+    field_len: Vec<usize>,
+    #[module(skip)]
+    field_table: Vec<usize>,
+    /// 0: one id; 1: multi-hot, mean; 2: multi-hot, sum.
+    #[module(skip)]
+    field_pool: Vec<usize>,
     #[module(skip)]
     numeric: Vec<i64>,
 }
@@ -151,15 +247,25 @@ impl Tabular {
     pub fn embed(&self, x: Tensor<2>) -> Tensor<2> {
         let [batch, _] = x.dims();
         let device = x.device();
-        let mut parts = Vec::with_capacity(self.embeddings.len() + 1);
+        let mut parts = Vec::with_capacity(self.field_start.len() + 1);
         if !self.numeric.is_empty() {
             let idx = Tensor::<1, Int>::from_ints(self.numeric.as_slice(), &device);
             parts.push(x.clone().select(1, idx)); // [batch, numeric]
         }
-        for ((&col, &n), table) in self.categorical.iter().zip(&self.cardinalities).zip(&self.embeddings) {
-            let codes = x.clone().narrow(1, col, 1).round().clamp(0.0, (n - 1) as f64).int(); // [batch, 1]
-            let d = table.weight.dims()[1];
-            parts.push(table.forward(codes).reshape([batch, d])); // [batch, d]
+        for (k, &start) in self.field_start.iter().enumerate() {
+            let (len, table) = (self.field_len[k], &self.embeddings[self.field_table[k]]);
+            let [n, d] = table.weight.dims();
+            let ids = x.clone().narrow(1, start, len).round().clamp(0.0, (n - 1) as f64); // [batch, len]
+            let vectors = table.forward(ids.clone().int()); // [batch, len, d]
+            parts.push(match self.field_pool[k] {
+                0 => vectors.reshape([batch, d]),
+                pool => {
+                    let present = ids.greater_elem(0.0).float(); // [batch, len]
+                    let summed =
+                        (vectors * present.clone().unsqueeze_dim::<3>(2)).sum_dim(1).reshape([batch, d]);
+                    if pool == 2 { summed } else { summed / present.sum_dim(1).clamp_min(1.0) }
+                }
+            });
         }
         Tensor::cat(parts, 1)
     }
@@ -171,11 +277,11 @@ mod tests {
     use crate::params::parameter_count;
 
     fn config() -> TabularConfig {
+        let (fields, tables) = fields_per_column(&[1, 3], &[3, 5], &[2, 4]).unwrap();
         TabularConfig {
             d_input: 4,
-            categorical: vec![1, 3],
-            cardinalities: vec![3, 5],
-            embedding_dims: vec![2, 4],
+            fields,
+            tables,
             hidden: vec![6],
             activation: ActivationKind::Relu,
             dropout: 0.0,
@@ -224,9 +330,54 @@ mod tests {
 
     #[test]
     fn mismatched_lists_are_refused() {
-        let cfg = TabularConfig { embedding_dims: vec![2], ..config() };
-        assert!(cfg.validate().unwrap_err().contains("2 categorical columns"));
-        let cfg = TabularConfig { categorical: vec![1, 9], ..config() };
+        assert!(fields_per_column(&[1, 3], &[3, 5], &[2]).unwrap_err().contains("2 categorical columns"));
+        let (fields, tables) = fields_per_column(&[1, 9], &[3, 5], &[2, 4]).unwrap();
+        let cfg = TabularConfig { fields, tables, ..config() };
         assert!(cfg.validate().unwrap_err().contains("column 9"));
+        let (mut fields, tables) = fields_per_column(&[1, 2], &[3, 5], &[2, 4]).unwrap();
+        fields[0].len = 2;
+        let cfg = TabularConfig { fields, tables, ..config() };
+        assert!(cfg.validate().unwrap_err().contains("increasing and distinct"));
+    }
+
+    /// Columns 0–2: a multi-hot field of length 3 over table 0; column 3: a categorical field
+    /// sharing table 0; column 4 numeric.
+    fn bag(pooling: Pooling) -> TabularConfig {
+        TabularConfig {
+            d_input: 5,
+            fields: vec![
+                EmbeddingField { start: 0, len: 3, table: 0, multi_hot: true, pooling },
+                EmbeddingField { start: 3, len: 1, table: 0, multi_hot: false, pooling: Pooling::Mean },
+            ],
+            tables: vec![EmbeddingTable { cardinality: 6, dim: 2 }],
+            hidden: vec![3],
+            activation: ActivationKind::Relu,
+            dropout: 0.0,
+        }
+    }
+
+    #[test]
+    fn multi_hot_fields_pool_their_ids_and_skip_the_padding() {
+        let device = Device::ndarray();
+        for pooling in [Pooling::Mean, Pooling::Sum] {
+            let cfg = bag(pooling);
+            cfg.validate().unwrap();
+            assert_eq!(cfg.d_embedded(), 1 + 2 + 2);
+            let enc = cfg.init(&device);
+            assert_eq!(enc.embeddings.len(), 1, "one shared table");
+            // Row 0: ids 2, 5 and padding; categorical id 5; numeric 0.25. Row 1: an empty list.
+            let x =
+                Tensor::<2>::from_floats([[2.0, 5.0, 0.0, 5.0, 0.25], [0.0, 0.0, 0.0, 1.0, -1.0]], &device);
+            let e = enc.embed(x).into_data().to_vec::<f32>().unwrap();
+            let w = enc.embeddings[0].weight.val().into_data().to_vec::<f32>().unwrap();
+            let row = |i: usize| [w[2 * i], w[2 * i + 1]];
+            let div = if pooling == Pooling::Mean { 2.0 } else { 1.0 };
+            let pooled = [(row(2)[0] + row(5)[0]) / div, (row(2)[1] + row(5)[1]) / div];
+            let want =
+                [0.25, pooled[0], pooled[1], row(5)[0], row(5)[1], -1.0, 0.0, 0.0, row(1)[0], row(1)[1]];
+            for (a, b) in e.iter().zip(want) {
+                assert!((a - b).abs() < 1e-6, "{pooling:?}: {e:?} vs {want:?}");
+            }
+        }
     }
 }

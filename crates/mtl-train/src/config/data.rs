@@ -56,16 +56,17 @@ impl DataSource {
                 "a csv source sets the categorical columns and their sizes from `data.csv.categorical`; remove categorical and cardinalities here".into(),
             ));
         }
-        if !prep.categorical.is_empty() {
+        if !prep.categorical.is_empty() || !prep.multi_hot.is_empty() {
             if e.kind != EncoderKind::tabular {
                 return Err((
                     "model.encoder.kind".into(),
-                    "the csv source has categorical columns; they need kind = \"tabular\" (embeddings)"
+                    "the csv source has categorical or multi-hot columns; they need kind = \"tabular\" (embeddings)"
                         .into(),
                 ));
             }
             e.categorical = (0..prep.categorical.len()).collect();
-            e.cardinalities = prep.cardinalities();
+            e.cardinalities = prep.table_cardinalities();
+            e.fields = prep.id_fields();
         }
         Ok(m)
     }

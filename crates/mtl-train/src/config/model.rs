@@ -2,10 +2,14 @@
 
 use std::path::Path;
 
+use mtl_data::table::PoolingKind;
 use mtl_model::architecture::{
     CgcConfig, CrossStitchConfig, DselectKConfig, HpsConfig, MmoeConfig, OmoeConfig, PleConfig, StemConfig,
 };
-use mtl_model::encoder::{CnnConfig, EncoderConfig, MlpConfig, TabularConfig};
+use mtl_model::encoder::{
+    CnnConfig, EmbeddingField, EmbeddingTable, EncoderConfig, MlpConfig, Pooling, TabularConfig,
+    fields_per_column,
+};
 use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
 
 use super::check::Check;
@@ -55,12 +59,11 @@ fn encoder(check: Check, e: &EncoderSection, d_input: usize) -> Result<EncoderCo
         }
         EncoderKind::cnn => EncoderConfig::Cnn(cnn(check, e, d_input, hidden)?),
         EncoderKind::tabular => {
-            let k = e.categorical.len();
+            let (fields, tables) = tabular_fields(e).map_err(|m| check.invalid(&key("embedding_dims"), m))?;
             let tab = TabularConfig {
                 d_input,
-                categorical: e.categorical.clone(),
-                cardinalities: e.cardinalities.clone(),
-                embedding_dims: e.embedding_dims.clone().unwrap_or_else(|| vec![8; k]),
+                fields,
+                tables,
                 hidden,
                 activation: e.activation,
                 dropout: e.dropout,
@@ -69,6 +72,40 @@ fn encoder(check: Check, e: &EncoderSection, d_input: usize) -> Result<EncoderCo
             EncoderConfig::Tabular(tab)
         }
     })
+}
+
+/// The tabular encoder's fields and tables: a csv source's (bound from its preprocessing,
+/// `e.cardinalities` one per table), else one per `categorical` column.
+fn tabular_fields(e: &EncoderSection) -> Result<(Vec<EmbeddingField>, Vec<EmbeddingTable>), String> {
+    let tables = e.cardinalities.len();
+    let dims = e.embedding_dims.clone().unwrap_or_else(|| vec![8; tables]);
+    if e.fields.is_empty() {
+        return fields_per_column(&e.categorical, &e.cardinalities, &dims);
+    }
+    if dims.len() != tables {
+        return Err(format!(
+            "{} embedding sizes for the csv source's {tables} embedding tables (one per categorical or multi-hot \
+             column that shares no other's table); give one per table, or remove the key for 8 each",
+            dims.len()
+        ));
+    }
+    let pooling = |p: PoolingKind| match p {
+        PoolingKind::Mean => Pooling::Mean,
+        PoolingKind::Sum => Pooling::Sum,
+    };
+    let fields = (e.fields.iter())
+        .map(|f| EmbeddingField {
+            start: f.start,
+            len: f.len,
+            table: f.table,
+            multi_hot: f.multi_hot,
+            pooling: pooling(f.pooling),
+        })
+        .collect();
+    let tables = (e.cardinalities.iter().zip(&dims))
+        .map(|(&cardinality, &dim)| EmbeddingTable { cardinality, dim })
+        .collect();
+    Ok((fields, tables))
 }
 
 fn cnn(

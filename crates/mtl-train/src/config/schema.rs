@@ -190,6 +190,40 @@ pub struct CsvSection {
     pub exclude: Vec<String>,
     /// Standardise numeric columns with the training mean and std. Default true.
     pub standardize: bool,
+    /// Multi-hot (sequence) columns: each cell a list of ids (`a|b|c` in a text file, a list
+    /// in Parquet), embedded and pooled. Names. Default none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub multi_hot: Vec<String>,
+    /// Separator of the ids of a multi-hot cell in a text file. Default `"|"`.
+    pub list_separator: String,
+    /// Vocabulary values seen fewer times in the training rows map to the unknown id.
+    /// Default 1.
+    pub min_count: u64,
+    /// At most this many values per vocabulary (the most frequent). Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_vocab: Option<usize>,
+    /// Per id column (categorical or multi-hot): `[data.csv.embedding.NAME]`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub embedding: std::collections::BTreeMap<String, EmbeddingSection>,
+}
+
+/// `[data.csv.embedding.NAME]`: how one id column is embedded.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingSection {
+    /// Hash the values into this many buckets (ids 1..=N; no vocabulary, unseen values
+    /// welcome).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_buckets: Option<u64>,
+    /// Look up this other id column's table (and use its ids).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    /// Multi-hot: ids kept per row (the first ones). Default the longest training list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<usize>,
+    /// Multi-hot: `"mean"` (default) or `"sum"` of the ids' embeddings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooling: Option<mtl_data::table::PoolingKind>,
 }
 
 impl Default for CsvSection {
@@ -208,6 +242,11 @@ impl Default for CsvSection {
             categorical: Vec::new(),
             exclude: Vec::new(),
             standardize: true,
+            multi_hot: Vec::new(),
+            list_separator: "|".into(),
+            min_count: 1,
+            max_vocab: None,
+            embedding: Default::default(),
         }
     }
 }
@@ -304,6 +343,16 @@ pub struct SyntheticSection {
     /// not across groups. Default: one group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub task_groups: Vec<usize>,
+    /// `mtl synth` only: high-cardinality id columns `id0`, `id1`, … (heavy-tailed draws from
+    /// `id_cardinality` ids, each id nudging every task's latent). Default 0.
+    pub id_features: usize,
+    /// Distinct ids of each id and multi-hot column. Default 1000000.
+    pub id_cardinality: u64,
+    /// `mtl synth` only: multi-hot columns `hist0`, … (0..=`multi_hot_max_len` ids per row).
+    /// Default 0.
+    pub multi_hot_features: usize,
+    /// Longest list of a multi-hot column. Default 10.
+    pub multi_hot_max_len: usize,
 }
 
 impl Default for SyntheticSection {
@@ -319,6 +368,10 @@ impl Default for SyntheticSection {
             categorical_features: 0,
             categories: 8,
             task_groups: Vec::new(),
+            id_features: 0,
+            id_cardinality: 1_000_000,
+            multi_hot_features: 0,
+            multi_hot_max_len: 10,
         }
     }
 }
@@ -497,8 +550,13 @@ pub struct EncoderSection {
     pub categorical: Vec<usize>,
     /// Tabular: number of categories of each categorical column.
     pub cardinalities: Vec<usize>,
-    /// Tabular: embedding width of each categorical column; default 8 for every column.
+    /// Tabular: embedding width of each categorical column (of each embedding table, for a
+    /// csv source whose columns share tables); default 8 for every one.
     pub embedding_dims: Option<Vec<usize>>,
+    /// Tabular: the embedding fields a csv source's preprocessing gives (never written by a
+    /// user; empty = one field per `categorical` column).
+    #[serde(skip)]
+    pub fields: Vec<mtl_data::table::IdField>,
 }
 
 impl Default for EncoderSection {
@@ -515,6 +573,7 @@ impl Default for EncoderSection {
             categorical: Vec::new(),
             cardinalities: Vec::new(),
             embedding_dims: None,
+            fields: Vec::new(),
         }
     }
 }

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use mtl_data::SplitFractions;
-use mtl_data::table::{CsvFormat, LabelColumn, LabelMap, Preprocessing, TableConfig, TableFiles};
+use mtl_data::table::{
+    CsvFormat, IdColumn, IdSettings, LabelColumn, LabelMap, MAX_IDS, Preprocessing, TableConfig, TableFiles,
+};
 
 use super::check::Check;
 use super::columns;
@@ -92,12 +94,14 @@ pub fn resolve_table(
     });
     let files = table_files(check, shared, own_files)?;
     let (numeric, categorical) = chosen_columns(check, c, file, &format, &files[0].train, saved.as_ref())?;
-    let features = feature_columns(check, &numeric, &categorical)?;
+    let mut features = feature_columns(check, &numeric, &categorical)?;
+    let ids = id_settings(check, c, &categorical, &features)?;
+    features.extend(c.multi_hot.iter().cloned());
     let mut labels = Vec::with_capacity(file.tasks.len());
     for (i, t) in file.tasks.iter().enumerate() {
         labels.push(label_column(check, i, t, &features)?);
     }
-    let table = TableConfig { format, categorical, numeric, standardize: c.standardize, labels, files };
+    let table = TableConfig { format, categorical, numeric, standardize: c.standardize, labels, ids, files };
     let prep = match saved {
         Some(p) => p,
         None => table.fit(split, file.run.seed)?,
@@ -123,7 +127,64 @@ fn csv_format(check: Check, c: &CsvSection) -> Result<CsvFormat, ConfigError> {
         delimiter: single_char("delimiter", &c.delimiter)?,
         missing: c.missing.clone(),
         comment: c.comment.as_deref().map(|s| single_char("comment", s)).transpose()?,
+        list_separator: single_char("list_separator", &c.list_separator)?,
     })
+}
+
+/// The multi-hot columns, vocabulary limits and `[data.csv.embedding.NAME]` settings, checked
+/// against the feature columns (`features`: numeric and categorical).
+fn id_settings(
+    check: Check,
+    c: &super::schema::CsvSection,
+    categorical: &[String],
+    features: &[String],
+) -> Result<IdSettings, ConfigError> {
+    for (i, m) in c.multi_hot.iter().enumerate() {
+        check.ensure(!features.contains(m) && !c.multi_hot[..i].contains(m), "data.csv.multi_hot", || {
+            format!("`{m}` is listed twice (a column is numeric, categorical or multi-hot)")
+        })?;
+    }
+    check.ensure(c.min_count >= 1, "data.csv.min_count", || "must be at least 1".into())?;
+    check.ensure(c.max_vocab != Some(0), "data.csv.max_vocab", || "must be at least 1".into())?;
+    let id_columns: Vec<&String> = categorical.iter().chain(&c.multi_hot).collect();
+    let mut columns = std::collections::BTreeMap::new();
+    for (name, e) in &c.embedding {
+        let key = |k: &str| format!("data.csv.embedding.{name}.{k}");
+        check.ensure(id_columns.contains(&name), &format!("data.csv.embedding.{name}"), || {
+            format!("`{name}` is not a categorical or multi-hot column; list it in `data.csv.categorical` or `data.csv.multi_hot`")
+        })?;
+        let bag = c.multi_hot.contains(name);
+        check.ensure(bag || (e.max_len.is_none() && e.pooling.is_none()), &key("max_len"), || {
+            "max_len and pooling apply to multi-hot columns (`data.csv.multi_hot`)".into()
+        })?;
+        check.ensure(e.max_len != Some(0), &key("max_len"), || "must be at least 1".into())?;
+        if let Some(n) = e.hash_buckets {
+            check.ensure((1..MAX_IDS as u64).contains(&n), &key("hash_buckets"), || {
+                format!("{n} buckets; use 1..={} (ids travel as exact integers in f32 rows)", MAX_IDS - 1)
+            })?;
+        }
+        if let Some(owner) = &e.share {
+            check.ensure(owner != name && id_columns.contains(&owner), &key("share"), || {
+                format!("`{owner}` is not another categorical or multi-hot column")
+            })?;
+            check.ensure(c.embedding.get(owner).is_none_or(|o| o.share.is_none()), &key("share"), || {
+                format!("`{owner}` shares a table itself; name the column that owns the table")
+            })?;
+            check.ensure(e.hash_buckets.is_none(), &key("hash_buckets"), || {
+                format!("a sharing column uses `{owner}`'s ids; set hash_buckets on `{owner}`")
+            })?;
+        }
+        columns.insert(
+            name.clone(),
+            IdColumn {
+                hash_buckets: e.hash_buckets,
+                share: e.share.clone(),
+                max_len: e.max_len,
+                pooling: e.pooling.unwrap_or_default(),
+            },
+        );
+    }
+    Ok(IdSettings { multi_hot: c.multi_hot.clone(), columns, min_count: c.min_count, max_vocab: c.max_vocab })
 }
 
 /// The numeric and categorical columns: as listed, or with patterns expanded against the
@@ -143,6 +204,8 @@ fn chosen_columns(
         })?;
         return Ok((c.numeric.clone(), c.categorical.clone()));
     }
+    // Multi-hot columns are named, never matched by the patterns of the other two lists.
+    let exclude: Vec<String> = c.exclude.iter().chain(&c.multi_hot).cloned().collect();
     if let Some(prep) = saved {
         return Ok((
             prep.numeric.iter().map(|s| s.column.clone()).collect(),
@@ -151,7 +214,7 @@ fn chosen_columns(
     }
     let labels: Vec<String> = file.tasks.iter().flat_map(label_columns).collect();
     let header = mtl_data::table::column_names(train, format)?;
-    columns::choose(check, (&c.numeric, &c.categorical), &c.exclude, &labels, &header, train)
+    columns::choose(check, (&c.numeric, &c.categorical), &exclude, &labels, &header, train)
 }
 
 /// The feature columns (numeric, then categorical), each named once.

@@ -14,7 +14,7 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
     standardize_targets(&mut splits, &config.data_tasks);
     if let mtl_model::encoder::EncoderConfig::Tabular(t) = config.model.architecture.encoder() {
         for (part, split) in [(&splits.train, "train"), (&splits.valid, "valid"), (&splits.test, "test")] {
-            part.check_categories(&t.categorical, &t.cardinalities, split)?;
+            part.check_categories(&t.id_columns(), split)?;
         }
     }
     let picked = match (&config.single_task, &config.subset) {

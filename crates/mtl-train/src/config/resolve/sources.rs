@@ -44,6 +44,10 @@ pub(super) fn resolve_source(
                 categorical_features: s.categorical_features,
                 categories: s.categories,
                 task_groups: s.task_groups.clone(),
+                id_features: s.id_features,
+                id_cardinality: s.id_cardinality,
+                multi_hot_features: s.multi_hot_features,
+                multi_hot_max_len: s.multi_hot_max_len,
             };
             synthetic.validate(file.tasks.len()).map_err(|e| check.data(e))?;
             Ok(DataSource::Synthetic(synthetic))
