@@ -81,7 +81,7 @@ pub enum Command {
     Predict {
         /// The run folder.
         run_dir: PathBuf,
-        /// CSV file with a header naming exactly the run's feature columns (see RUN_DIR/inputs.json);
+        /// CSV or Parquet file holding the run's feature columns (see RUN_DIR/inputs.json);
         /// for a run trained on CSV tables, a file in the training files' format (extra columns
         /// such as labels are ignored).
         #[arg(long, required_unless_present = "split", conflicts_with = "split")]

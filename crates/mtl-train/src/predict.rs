@@ -157,6 +157,9 @@ impl InputSchema {
         if let Some(prep) = &self.table {
             return Ok(prep.read_features(path)?);
         }
+        if mtl_data::table::is_parquet(path) {
+            return self.read_parquet(path);
+        }
         let bad =
             |line: Option<u64>, message: String| Error::Input { path: path.to_path_buf(), line, message };
         // A missing file is a path problem (with its advice); a gzipped one is read as is.
@@ -224,6 +227,29 @@ impl InputSchema {
         }
         self.preprocess(&mut features);
         Ok((features, rows))
+    }
+}
+
+impl InputSchema {
+    /// A Parquet file holding the feature columns (numbers; other columns are not read).
+    fn read_parquet(&self, path: &Path) -> Result<(Vec<f32>, usize), Error> {
+        let format = mtl_data::table::CsvFormat::default();
+        let table = mtl_data::table::RawTable::read_columns(path, &format, Some(&self.features))?;
+        let columns: Vec<usize> = (self.features.iter())
+            .map(|f| table.column(f, "feature").and_then(|c| table.expect_number(c).map(|_| c)))
+            .collect::<Result<_, _>>()?;
+        let mut features = Vec::with_capacity(table.rows.len() * columns.len());
+        for (r, record) in table.rows.iter().enumerate() {
+            for &c in &columns {
+                let cell = &record[c];
+                let v = cell.parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                    table.cell_error(r, c, format!("`{cell}` is not a finite number (a null or NaN cell?)"))
+                })?;
+                features.push(v);
+            }
+        }
+        self.preprocess(&mut features);
+        Ok((features, table.rows.len()))
     }
 }
 
