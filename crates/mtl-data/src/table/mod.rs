@@ -1,6 +1,7 @@
 //! CSV tables: feature and label columns named in the config, preprocessing fitted on the
 //! training split, missing labels as masks, and multi-input mode (one source per task).
 
+mod cache;
 mod parquet;
 mod preprocess;
 mod raw;
@@ -97,7 +98,7 @@ impl TableConfig {
             .iter()
             .enumerate()
             .map(|(k, f)| {
-                let table = RawTable::read_columns(&f.train, &self.format, Some(&wanted))?;
+                let table = cache::read(&f.train, &self.format, &wanted)?;
                 // What the training file must also give.
                 let cut = SplitFractions {
                     train: 1.0
@@ -131,7 +132,7 @@ impl TableConfig {
         let sources = self.read_sources(split, seed, false)?;
         let tables: Vec<(&RawTable, &[usize])> =
             sources.iter().map(|s| (&s.table, s.rows[0].as_slice())).collect();
-        Preprocessing::fit(
+        let prep = Preprocessing::fit(
             &self.format,
             &self.categorical,
             &self.numeric,
@@ -140,7 +141,9 @@ impl TableConfig {
             &self.ids,
             &tables,
             self.multi_input(),
-        )
+        )?;
+        cache::keep(sources.into_iter().map(|s| s.table).collect(), &self.format, &self.wanted());
+        Ok(prep)
     }
 
     /// Read the three splits with a fitted `prep` (from [`fit`](Self::fit), or saved with a run).

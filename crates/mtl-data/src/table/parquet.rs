@@ -108,7 +108,7 @@ pub fn read(path: &Path, wanted: Option<&[String]>) -> Result<RawTable, DataErro
         let group = row_groups.partition_point(|&f| f <= rows.len()).saturating_sub(1);
         let batch = batch.map_err(|e| corrupt(path, Some(group), e))?;
         // A dictionary column's keys are resolved once per batch.
-        let columns: Vec<Option<(&ArrayRef, Option<Vec<usize>>)>> = {
+        let columns: Vec<Option<Decoded>> = {
             let mut it = batch.columns().iter();
             (0..names.len())
                 .map(|i| if read.contains(&i) { it.next() } else { None })
@@ -149,6 +149,9 @@ pub fn read(path: &Path, wanted: Option<&[String]>) -> Result<RawTable, DataErro
         row_groups,
     })
 }
+
+/// A column of a decoded batch, with a dictionary column's keys resolved.
+type Decoded<'a> = (&'a ArrayRef, Option<Vec<usize>>);
 
 /// Append the text of `array[i]` to `out` (nothing for a null).
 fn write_cell(array: &dyn Array, i: usize, out: &mut String) {
