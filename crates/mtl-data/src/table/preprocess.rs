@@ -449,7 +449,7 @@ impl Preprocessing {
             .map(|v| categorical_column(table, &v.column))
             .collect::<Result<_, _>>()?;
         let bags: Vec<usize> = (self.multi_hot.iter())
-            .map(|m| table.column(&m.ids.column, "multi-hot feature"))
+            .map(|m| multi_hot_column(table, &m.ids.column))
             .collect::<Result<_, _>>()?;
         let num: Vec<usize> = (self.numeric.iter())
             .map(|s| {
@@ -598,6 +598,13 @@ fn categorical_column(table: &RawTable, name: &str) -> Result<usize, DataError> 
     Ok(c)
 }
 
+/// The column of a multi-hot feature.
+fn multi_hot_column(table: &RawTable, name: &str) -> Result<usize, DataError> {
+    let c = table.column(name, "multi-hot feature")?;
+    table.expect_ids(c)?;
+    Ok(c)
+}
+
 /// Fit the id maps of the categorical and multi-hot columns on the training rows.
 fn fit_ids(
     format: &CsvFormat,
@@ -613,7 +620,7 @@ fn fit_ids(
     let each_value = |name: &str, f: &mut dyn FnMut(&str)| -> Result<(), DataError> {
         for (table, rows) in tables {
             if bag(name) {
-                let c = table.column(name, "multi-hot feature")?;
+                let c = multi_hot_column(table, name)?;
                 for &r in *rows {
                     table.items(r, c, format).for_each(&mut *f);
                 }

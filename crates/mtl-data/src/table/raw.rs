@@ -161,6 +161,21 @@ impl RawTable {
         Err(self.error(None, Some(self.names[c].clone()), fix))
     }
 
+    /// Column `c` used as a multi-hot feature: lists, or scalars (text split by the list
+    /// separator); a type mtl does not read is an error.
+    pub fn expect_ids(&self, c: usize) -> Result<(), DataError> {
+        if let ColumnKind::Other(t) = &self.kinds[c] {
+            return Err(self.error(
+                None,
+                Some(self.names[c].clone()),
+                format!(
+                    "has the Parquet/Arrow type {t}; a multi-hot column needs lists of integers or strings"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Column `c` used as a numeric feature: Parquet strings are refused (a CSV cell is checked
     /// when parsed).
     pub fn expect_number(&self, c: usize) -> Result<(), DataError> {

@@ -215,6 +215,7 @@ fn odd_parquet(path: &Path) {
         ("s", Arc::new(StringArray::from(vec!["a", "b", "a", "c"]))),
         ("l", Arc::new(lists.finish())),
         ("y", Arc::new(StringArray::from(vec!["0", "1", "1", "maybe"]))),
+        ("d", Arc::new(arrow_array::Date32Array::from(vec![1, 2, 3, 4]))),
     ];
     let batch = RecordBatch::try_from_iter(columns).unwrap();
     let props =
@@ -259,6 +260,12 @@ fn parquet_errors_name_the_file_the_column_and_the_row_group() {
             && e.contains("`maybe`"),
         "{e}"
     );
+    let ids = IdSettings { multi_hot: vec!["d".into()], ..IdSettings::default() };
+    let e = table(path.clone(), &[], &["x"], vec![binary("y")], ids)
+        .fit(&all_train(), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("column `d`") && e.contains("Date32") && e.contains("multi-hot"), "{e}");
     // A truncated file.
     let bytes = std::fs::read(&path).unwrap();
     let cut = dir.path().join("cut.parquet");
