@@ -75,6 +75,22 @@ pub enum DataError {
     },
 }
 
+impl DataError {
+    /// The same error with `advice` appended to the message of a located table error (CSV or
+    /// Parquet); other errors unchanged.
+    pub fn with_advice(self, advice: &str) -> Self {
+        match self {
+            DataError::Csv { path, line, column, message } => {
+                DataError::Csv { path, line, column, message: format!("{message}; {advice}") }
+            }
+            DataError::Parquet { path, row_group, row, column, message } => {
+                DataError::Parquet { path, row_group, row, column, message: format!("{message}; {advice}") }
+            }
+            other => other,
+        }
+    }
+}
+
 /// "cannot read it: " and the operating system's message, without its "(os error N)" suffix.
 pub(crate) fn cannot_read(e: &std::io::Error) -> String {
     let text = e.to_string();

@@ -235,9 +235,8 @@ impl InputSchema {
     fn read_parquet(&self, path: &Path) -> Result<(Vec<f32>, usize), Error> {
         let format = mtl_data::table::CsvFormat::default();
         let table = mtl_data::table::RawTable::read_columns(path, &format, Some(&self.features))?;
-        let columns: Vec<usize> = (self.features.iter())
-            .map(|f| table.column(f, "feature").and_then(|c| table.expect_number(c).map(|_| c)))
-            .collect::<Result<_, _>>()?;
+        let columns: Vec<usize> =
+            (self.features.iter()).map(|f| table.numeric_column(f)).collect::<Result<_, _>>()?;
         let mut features = Vec::with_capacity(table.rows.len() * columns.len());
         for (r, record) in table.rows.iter().enumerate() {
             for &c in &columns {

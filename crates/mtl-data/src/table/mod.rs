@@ -110,9 +110,7 @@ impl TableConfig {
                 // Each split keeps the file's row order (predictions line up with the file).
                 let mut rows =
                     cut.indices(table.rows.len(), seed.wrapping_add(k as u64)).map_err(|e| match e {
-                        DataError::InvalidSetting { message, .. } => {
-                            DataError::Csv { path: f.train.clone(), line: None, column: None, message }
-                        }
+                        DataError::InvalidSetting { message, .. } => table.error(None, None, message),
                         other => other,
                     })?;
                 rows.iter_mut().for_each(|r| r.sort_unstable());

@@ -297,8 +297,7 @@ impl Preprocessing {
         for name in numeric {
             let (mut n, mut sum, mut sum_sq) = (0usize, 0f64, 0f64);
             for (table, rows) in tables {
-                let c = table.column(name, "numeric feature")?;
-                table.expect_number(c)?;
+                let c = table.numeric_column(name)?;
                 for &r in *rows {
                     let cell = &table.rows[r][c];
                     if format.is_missing(cell) {
@@ -327,15 +326,14 @@ impl Preprocessing {
                         );
                     }
                     if values.len() < 2 {
-                        return Err(DataError::Csv {
-                            path: tables[0].0.path.clone(),
-                            line: None,
-                            column: Some(label.column.clone()),
-                            message: format!(
+                        return Err(tables[0].0.error(
+                            None,
+                            Some(label.column.clone()),
+                            format!(
                                 "inferred {} class(es) from the training rows; a multiclass task needs at least 2",
                                 values.len()
                             ),
-                        });
+                        ));
                     }
                     LabelMap::ClassNames { names: values.into_iter().map(String::from).collect() }
                 }
@@ -370,14 +368,14 @@ impl Preprocessing {
     /// The id map of every id column, categorical then multi-hot: the column's own, or for a
     /// sharing column the map of the column it shares.
     fn id_maps(&self) -> Vec<&Vocabulary> {
-        let own: Vec<&Vocabulary> =
-            self.categorical.iter().chain(self.multi_hot.iter().map(|m| &m.ids)).collect();
-        let owner = |v: &'_ Vocabulary| -> usize {
-            v.shares.as_ref().and_then(|o| own.iter().position(|w| &w.column == o)).unwrap_or(usize::MAX)
-        };
-        own.iter()
-            .map(|v| if v.shares.is_some() { own.get(owner(v)).copied().unwrap_or(v) } else { v })
-            .collect()
+        let own: Vec<&Vocabulary> = self.own_maps().collect();
+        let owner = |o: &String| own.iter().copied().find(|w| &w.column == o);
+        own.iter().map(|&v| v.shares.as_ref().and_then(owner).unwrap_or(v)).collect()
+    }
+
+    /// Each id column's own map, categorical then multi-hot.
+    fn own_maps(&self) -> impl Iterator<Item = &Vocabulary> {
+        self.categorical.iter().chain(self.multi_hot.iter().map(|m| &m.ids))
     }
 
     /// Number of ids of each categorical column (the unknown id included).
@@ -388,16 +386,13 @@ impl Preprocessing {
     /// The embedding tables: one per id column that shares no other's, categorical then
     /// multi-hot; each entry its number of ids.
     pub fn table_cardinalities(&self) -> Vec<usize> {
-        let own = self.categorical.iter().chain(self.multi_hot.iter().map(|m| &m.ids));
-        own.filter(|v| v.shares.is_none()).map(Vocabulary::cardinality).collect()
+        self.own_maps().filter(|v| v.shares.is_none()).map(Vocabulary::cardinality).collect()
     }
 
     /// The embedding fields of the feature row, in row order.
     pub fn id_fields(&self) -> Vec<IdField> {
-        let own: Vec<&Vocabulary> =
-            self.categorical.iter().chain(self.multi_hot.iter().map(|m| &m.ids)).collect();
         let owners: Vec<&str> =
-            own.iter().filter(|v| v.shares.is_none()).map(|v| v.column.as_str()).collect();
+            self.own_maps().filter(|v| v.shares.is_none()).map(|v| v.column.as_str()).collect();
         let table = |v: &Vocabulary| {
             let owner = v.shares.as_deref().unwrap_or(&v.column);
             owners.iter().position(|o| *o == owner).unwrap_or(0)
@@ -425,22 +420,11 @@ impl Preprocessing {
         fields
     }
 
-    /// The columns a file must have for [`features`](Self::features) and, with `labels`, for
-    /// the targets.
-    pub fn columns_read(&self, labels: bool) -> Vec<String> {
-        let mut names: Vec<String> = (self.categorical.iter().map(|v| v.column.clone()))
-            .chain(self.multi_hot.iter().map(|m| m.ids.column.clone()))
+    /// The columns a file must have for [`features`](Self::features).
+    pub fn feature_columns(&self) -> Vec<String> {
+        (self.own_maps().map(|v| v.column.clone()))
             .chain(self.numeric.iter().map(|s| s.column.clone()))
-            .collect();
-        if labels {
-            for l in &self.labels {
-                match &l.map {
-                    LabelMap::Multilabel { columns } => names.extend(columns.iter().cloned()),
-                    _ => names.push(l.column.clone()),
-                }
-            }
-        }
-        names
+            .collect()
     }
 
     /// Feature rows of `rows` of `table`, row-major.
@@ -451,11 +435,8 @@ impl Preprocessing {
         let bags: Vec<usize> = (self.multi_hot.iter())
             .map(|m| multi_hot_column(table, &m.ids.column))
             .collect::<Result<_, _>>()?;
-        let num: Vec<usize> = (self.numeric.iter())
-            .map(|s| {
-                table.column(&s.column, "numeric feature").and_then(|c| table.expect_number(c).map(|_| c))
-            })
-            .collect::<Result<_, _>>()?;
+        let num: Vec<usize> =
+            self.numeric.iter().map(|s| table.numeric_column(&s.column)).collect::<Result<_, _>>()?;
         let maps = self.id_maps();
         let (cat_maps, bag_maps) = maps.split_at(self.categorical.len());
         let mut out = Vec::with_capacity(rows.len() * self.width());
@@ -485,7 +466,7 @@ impl Preprocessing {
     /// Feature rows of every row of the file at `path` (read with the saved format), for
     /// `mtl predict`; other columns (labels, ids) are ignored.
     pub fn read_features(&self, path: &std::path::Path) -> Result<(Vec<f32>, usize), DataError> {
-        let table = RawTable::read_columns(path, &self.format, Some(&self.columns_read(false)))?;
+        let table = RawTable::read_columns(path, &self.format, Some(&self.feature_columns()))?;
         let rows: Vec<usize> = (0..table.rows.len()).collect();
         Ok((self.features(&table, &rows)?, rows.len()))
     }
@@ -550,15 +531,7 @@ impl Preprocessing {
 /// The column of task `task`'s label, or an error naming the config key that names it.
 fn label_column(table: &RawTable, name: &str, task: usize, key: &str) -> Result<usize, DataError> {
     let found = table.column(name, "label").and_then(|c| table.expect_scalar(c, "label").map(|_| c));
-    found.map_err(|e| match e {
-        DataError::Csv { path, line, column, message } => DataError::Csv {
-            path,
-            line,
-            column,
-            message: format!("{message}; set `tasks[{task}].{key}` (default: the task's name)"),
-        },
-        other => other,
-    })
+    found.map_err(|e| e.with_advice(&format!("set `tasks[{task}].{key}` (default: the task's name)")))
 }
 
 impl LabelColumn {
@@ -612,86 +585,24 @@ fn fit_ids(
     ids: &IdSettings,
     tables: &[(&RawTable, &[usize])],
 ) -> Result<(Vec<Vocabulary>, Vec<MultiHot>), DataError> {
-    use std::collections::HashMap;
-    let bag = |name: &str| ids.multi_hot.iter().any(|m| m == name);
-    let all: Vec<&String> = categorical.iter().chain(&ids.multi_hot).collect();
     let setting = |name: &str| ids.columns.get(name).cloned().unwrap_or_default();
-    // Every value of column `name` in the training rows, with `f`.
-    let each_value = |name: &str, f: &mut dyn FnMut(&str)| -> Result<(), DataError> {
-        for (table, rows) in tables {
-            if bag(name) {
-                let c = multi_hot_column(table, name)?;
-                for &r in *rows {
-                    table.items(r, c, format).for_each(&mut *f);
-                }
-            } else {
-                let c = categorical_column(table, name)?;
-                for &r in *rows {
-                    let cell = &table.rows[r][c];
-                    if !format.is_missing(cell) {
-                        f(cell);
-                    }
-                }
-            }
-        }
-        Ok(())
-    };
+    let all: Vec<&String> = categorical.iter().chain(&ids.multi_hot).collect();
     let mut maps = Vec::with_capacity(all.len());
     for name in &all {
         let s = setting(name);
-        if let Some(owner) = &s.share {
-            maps.push(Vocabulary {
-                column: name.to_string(),
-                values: Vec::new(),
-                hash_buckets: None,
-                shares: Some(owner.clone()),
-            });
-            continue;
-        }
-        if let Some(n) = s.hash_buckets {
-            maps.push(Vocabulary {
-                column: name.to_string(),
-                values: Vec::new(),
-                hash_buckets: Some(n),
-                shares: None,
-            });
-            continue;
-        }
-        // The owner's vocabulary counts the values of every column sharing its table.
-        let mut counts: HashMap<String, u64> = HashMap::new();
-        for member in
-            all.iter().filter(|m| **m == *name || setting(m).share.as_deref() == Some(name.as_str()))
-        {
-            each_value(member, &mut |v| match counts.get_mut(v) {
-                Some(n) => *n += 1,
-                None => {
-                    counts.insert(v.to_string(), 1);
-                }
-            })?;
-        }
-        let mut kept: Vec<(String, u64)> = counts.into_iter().filter(|(_, n)| *n >= ids.min_count).collect();
-        if let Some(max) = ids.max_vocab
-            && kept.len() > max
-        {
-            kept.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            kept.truncate(max);
-        }
-        let mut values: Vec<String> = kept.into_iter().map(|(v, _)| v).collect();
-        values.sort_unstable();
-        if values.len() + 1 > MAX_IDS {
-            return Err(DataError::Csv {
-                path: tables[0].0.path.clone(),
-                line: None,
-                column: Some(name.to_string()),
-                message: format!(
-                    "{} distinct values in the training rows; a table holds at most {} ids: set `data.csv.max_vocab`, \
-                     `data.csv.min_count`, or hash the column (`[data.csv.embedding.{name}] hash_buckets = N`)",
-                    values.len(),
-                    MAX_IDS - 1
-                ),
-            });
-        }
-        maps.push(Vocabulary { column: name.to_string(), values, hash_buckets: None, shares: None });
+        let (values, hash_buckets, shares) = match (&s.share, s.hash_buckets) {
+            (Some(owner), _) => (Vec::new(), None, Some(owner.clone())),
+            (None, Some(n)) => (Vec::new(), Some(n), None),
+            (None, None) => {
+                // The owner's vocabulary counts the values of every column sharing its table.
+                let members: Vec<(&str, bool)> = (all.iter())
+                    .filter(|m| **m == *name || setting(m).share.as_deref() == Some(name.as_str()))
+                    .map(|m| (m.as_str(), ids.multi_hot.contains(m)))
+                    .collect();
+                (fit_vocabulary(format, name, &members, ids, tables)?, None, None)
+            }
+        };
+        maps.push(Vocabulary { column: name.to_string(), values, hash_buckets, shares });
     }
     let bags = maps.split_off(categorical.len());
     let mut multi_hot = Vec::with_capacity(bags.len());
@@ -699,18 +610,96 @@ fn fit_ids(
         let s = setting(&ids_map.column);
         let max_len = match s.max_len {
             Some(n) => n,
-            None => {
-                let mut longest = 1;
-                for (table, rows) in tables {
-                    let c = table.column(&ids_map.column, "multi-hot feature")?;
-                    for &r in *rows {
-                        longest = longest.max(table.items(r, c, format).count());
-                    }
-                }
-                longest
-            }
+            None => longest_list(format, &ids_map.column, tables)?,
         };
         multi_hot.push(MultiHot { ids: ids_map, max_len, pooling: s.pooling });
     }
     Ok((maps, multi_hot))
+}
+
+/// Every present value of column `name` (`bag`: a multi-hot column, its items) in the
+/// training rows, given to `f`.
+fn each_value(
+    format: &CsvFormat,
+    name: &str,
+    bag: bool,
+    tables: &[(&RawTable, &[usize])],
+    f: &mut dyn FnMut(&str),
+) -> Result<(), DataError> {
+    for (table, rows) in tables {
+        if bag {
+            let c = multi_hot_column(table, name)?;
+            for &r in *rows {
+                table.items(r, c, format).for_each(&mut *f);
+            }
+        } else {
+            let c = categorical_column(table, name)?;
+            for &r in *rows {
+                let cell = &table.rows[r][c];
+                if !format.is_missing(cell) {
+                    f(cell);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The vocabulary of the table owned by column `name`, over the values of its `members` (the
+/// owner and the columns sharing it; each flagged multi-hot or not): the values seen at least
+/// `min_count` times, at most the `max_vocab` most frequent (ties: the smaller value), sorted.
+fn fit_vocabulary(
+    format: &CsvFormat,
+    name: &str,
+    members: &[(&str, bool)],
+    ids: &IdSettings,
+    tables: &[(&RawTable, &[usize])],
+) -> Result<Vec<String>, DataError> {
+    let mut counts: std::collections::HashMap<String, u64> = Default::default();
+    for &(member, bag) in members {
+        each_value(format, member, bag, tables, &mut |v| match counts.get_mut(v) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(v.to_string(), 1);
+            }
+        })?;
+    }
+    let mut kept: Vec<(String, u64)> = counts.into_iter().filter(|(_, n)| *n >= ids.min_count).collect();
+    if let Some(max) = ids.max_vocab
+        && kept.len() > max
+    {
+        kept.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        kept.truncate(max);
+    }
+    let mut values: Vec<String> = kept.into_iter().map(|(v, _)| v).collect();
+    values.sort_unstable();
+    if values.len() + 1 > MAX_IDS {
+        return Err(tables[0].0.error(
+            None,
+            Some(name.to_string()),
+            format!(
+                "{} distinct values in the training rows; a table holds at most {} ids: set `data.csv.max_vocab`, \
+                 `data.csv.min_count`, or hash the column (`[data.csv.embedding.{name}] hash_buckets = N`)",
+                values.len(),
+                MAX_IDS - 1
+            ),
+        ));
+    }
+    Ok(values)
+}
+
+/// The most ids a row of multi-hot column `name` holds in the training rows (at least 1).
+fn longest_list(
+    format: &CsvFormat,
+    name: &str,
+    tables: &[(&RawTable, &[usize])],
+) -> Result<usize, DataError> {
+    let mut longest = 1;
+    for (table, rows) in tables {
+        let c = multi_hot_column(table, name)?;
+        for &r in *rows {
+            longest = longest.max(table.items(r, c, format).count());
+        }
+    }
+    Ok(longest)
 }

@@ -117,17 +117,12 @@ impl RawTable {
             if self.names.len() > SHOWN {
                 have.push(format!("… ({} in all)", self.names.len()));
             }
-            let error = |message| match !self.parquet {
-                true => DataError::Csv {
+            // A CSV file names its columns on line 1; a Parquet file in its footer.
+            let error = |message| match self.parquet {
+                true => self.error(None, Some(name.to_string()), message),
+                false => DataError::Csv {
                     path: self.path.clone(),
                     line: Some(1),
-                    column: Some(name.to_string()),
-                    message,
-                },
-                false => DataError::Parquet {
-                    path: self.path.clone(),
-                    row_group: None,
-                    row: None,
                     column: Some(name.to_string()),
                     message,
                 },
@@ -174,6 +169,13 @@ impl RawTable {
             ));
         }
         Ok(())
+    }
+
+    /// The column of numeric feature `name`, checked with [`expect_number`](Self::expect_number).
+    pub fn numeric_column(&self, name: &str) -> Result<usize, DataError> {
+        let c = self.column(name, "numeric feature")?;
+        self.expect_number(c)?;
+        Ok(c)
     }
 
     /// Column `c` used as a numeric feature: Parquet strings are refused (a CSV cell is checked
