@@ -248,6 +248,8 @@ fn parquet_errors_name_the_file_the_column_and_the_row_group() {
         "{e}"
     );
     assert!(e.contains("`x`") && e.contains("`l`"), "lists the file's columns: {e}");
+    let e = fit(&[], &["x"], "nope");
+    assert!(e.contains("column `nope`") && e.contains("set `tasks[0].column`"), "the label hint: {e}");
     let e = fit(&[], &["s"], "y");
     assert!(e.contains("column `s`") && e.contains("holds strings") && e.contains("categorical"), "{e}");
     let e = fit(&["l"], &[], "y");
