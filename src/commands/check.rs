@@ -9,8 +9,10 @@ use mtl_train::config::RunConfig;
 /// classes, binary values, labelled samples per split), with the messages `train` gives.
 pub fn run(config: &Path, set: &[String]) -> Result<(), Error> {
     let c = RunConfig::from_file(config, set)?;
-    let splits = mtl_train::fit::check_data(&c)?;
-    if let Some(w) = mtl_train::data_report::target_scale_warning(&c, &splits.train) {
+    let splits = mtl_train::fit::prepare_run_data(&c)?;
+    if let Some(w) =
+        splits.train.in_memory().and_then(|t| mtl_train::data_report::target_scale_warning(&c, t))
+    {
         eprintln!("warning: {w}");
     }
     let tasks: Vec<String> =

@@ -69,6 +69,45 @@ impl MultiTaskDataset {
         &self.features[i * self.num_features..(i + 1) * self.num_features]
     }
 
+    /// A dataset of no sample with this one's layout (tasks, width, scales), with room for
+    /// `capacity` samples.
+    pub fn empty_like(&self, capacity: usize) -> Self {
+        Self {
+            features: Vec::with_capacity(capacity * self.num_features),
+            num_features: self.num_features,
+            tasks: self.tasks.clone(),
+            targets: vec![Vec::with_capacity(capacity); self.targets.len()],
+            masks: vec![Vec::with_capacity(capacity); self.masks.len()],
+            groups: self.groups.as_ref().map(|_| Vec::with_capacity(capacity)),
+            target_scales: self.target_scales.clone(),
+        }
+    }
+
+    /// Append sample `i` of `from` (same layout).
+    pub fn push_sample(&mut self, from: &Self, i: usize) {
+        self.features.extend_from_slice(from.row(i));
+        for (t, (y, m)) in self.targets.iter_mut().zip(&mut self.masks).enumerate() {
+            y.push(from.targets[t][i]);
+            m.push(from.masks[t][i]);
+        }
+        if let (Some(g), Some(f)) = (self.groups.as_mut(), from.groups.as_ref()) {
+            g.push(f[i]);
+        }
+    }
+
+    /// Overwrite sample `j` with sample `i` of `from` (same layout).
+    pub fn set_sample(&mut self, j: usize, from: &Self, i: usize) {
+        let w = self.num_features;
+        self.features[j * w..(j + 1) * w].copy_from_slice(from.row(i));
+        for (t, (y, m)) in self.targets.iter_mut().zip(&mut self.masks).enumerate() {
+            y[j] = from.targets[t][i];
+            m[j] = from.masks[t][i];
+        }
+        if let (Some(g), Some(f)) = (self.groups.as_mut(), from.groups.as_ref()) {
+            g[j] = f[i];
+        }
+    }
+
     /// A new dataset made of the samples at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Self {
         let mut features = Vec::with_capacity(indices.len() * self.num_features);

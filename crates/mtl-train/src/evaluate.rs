@@ -74,51 +74,121 @@ pub fn evaluate(
     batch_size: usize,
     device: &Device,
 ) -> Evaluation {
-    let mut metrics: Vec<TaskMetrics> =
-        tasks.iter().map(|t| TaskMetrics::new(&t.metrics, t.spec.kind, device)).collect();
-    let mut loss_sums: Option<Tensor<1>> = None; // [2T]: Σ m·ℓ then Σ m, per task
-    let mut gate_sums: Option<Vec<Tensor<1>>> = None; // T × [gate width]: Σ over rows
-    let order: Vec<usize> = (0..data.len()).collect();
-    for idx in batch_indices(&order, batch_size, false) {
-        let batch = MultiTaskBatch::gather(data, idx, device);
-        let outputs = model.forward(batch.inputs.clone());
-        if let Some(gates) = model.gate_weights(&batch.inputs) {
-            let sums = gates.into_iter().map(|g| g.sum_dim(0).squeeze_dim::<1>(0));
-            gate_sums = Some(match gate_sums {
-                Some(acc) => acc.into_iter().zip(sums).map(|(a, b)| a + b).collect(),
-                None => sums.collect(),
+    let mut e = Evaluator::new(tasks, batch_size, device);
+    e.batches(model, data, 0..data.len());
+    e.finish(model)
+}
+
+/// An evaluation fed its split a chunk at a time (a streamed split): the batches are those of
+/// [`evaluate`] on the whole split, whatever the chunking (rows left over from a chunk wait
+/// for the next), so the numbers are the same.
+pub struct Evaluator<'t> {
+    tasks: &'t [TaskConfig],
+    batch_size: usize,
+    device: Device,
+    metrics: Vec<TaskMetrics>,
+    /// `[2T]`: Σ m·ℓ then Σ m, per task.
+    loss_sums: Option<Tensor<1>>,
+    /// T × `[gate width]`: Σ over rows.
+    gate_sums: Option<Vec<Tensor<1>>>,
+    rows: usize,
+    pending: Option<MultiTaskDataset>,
+}
+
+impl<'t> Evaluator<'t> {
+    /// An evaluation of `tasks` in batches of `batch_size` on `device` that has seen no row.
+    pub fn new(tasks: &'t [TaskConfig], batch_size: usize, device: &Device) -> Self {
+        Self {
+            tasks,
+            batch_size: batch_size.max(1),
+            device: device.clone(),
+            metrics: tasks.iter().map(|t| TaskMetrics::new(&t.metrics, t.spec.kind, device)).collect(),
+            loss_sums: None,
+            gate_sums: None,
+            rows: 0,
+            pending: None,
+        }
+    }
+
+    /// Evaluate the next rows of the split (its full batches; the rest waits).
+    pub fn add(&mut self, model: &MultiTaskModel, chunk: MultiTaskDataset) {
+        let data = match self.pending.take() {
+            Some(mut p) => {
+                (0..chunk.len()).for_each(|i| p.push_sample(&chunk, i));
+                p
+            }
+            None => chunk,
+        };
+        let full = data.len() / self.batch_size * self.batch_size;
+        self.batches(model, &data, 0..full);
+        if full < data.len() {
+            self.pending = Some(data.select(&(full..data.len()).collect::<Vec<_>>()));
+        }
+    }
+
+    /// The evaluation of the rows given.
+    pub fn finish(mut self, model: &MultiTaskModel) -> Evaluation {
+        if let Some(rest) = self.pending.take() {
+            self.batches(model, &rest, 0..rest.len());
+        }
+        let tasks = self.tasks;
+        let sums =
+            self.loss_sums.map(crate::metrics::host_values).unwrap_or_else(|| vec![0.0; 2 * tasks.len()]);
+        let n = self.rows.max(1) as f64;
+        Evaluation {
+            losses: (0..tasks.len()).map(|t| sums[2 * t] / sums[2 * t + 1]).collect(),
+            metrics: self.metrics.iter().map(TaskMetrics::compute).collect(),
+            per_label: self.metrics.iter().map(TaskMetrics::per_label).collect(),
+            gates: self.gate_sums.map(|g| {
+                g.into_iter()
+                    .map(|s| crate::metrics::host_values(s).iter().map(|v| v / n).collect())
+                    .collect()
+            }),
+        }
+    }
+
+    /// Evaluate the rows `rows` of `data` in batches.
+    fn batches(&mut self, model: &MultiTaskModel, data: &MultiTaskDataset, rows: std::ops::Range<usize>) {
+        let order: Vec<usize> = rows.collect();
+        self.rows += order.len();
+        let tasks = self.tasks;
+        for idx in batch_indices(&order, self.batch_size, false) {
+            let batch = MultiTaskBatch::gather(data, idx, &self.device);
+            let outputs = model.forward(batch.inputs.clone());
+            if let Some(gates) = model.gate_weights(&batch.inputs) {
+                let sums = gates.into_iter().map(|g| g.sum_dim(0).squeeze_dim::<1>(0));
+                self.gate_sums = Some(match self.gate_sums.take() {
+                    Some(acc) => acc.into_iter().zip(sums).map(|(a, b)| a + b).collect(),
+                    None => sums.collect(),
+                });
+            }
+            let mut parts = Vec::with_capacity(2 * tasks.len());
+            for (t, out) in outputs.iter().enumerate() {
+                let (y, m) = (&batch.targets[t], &batch.masks[t]);
+                match data.target_scale(t) {
+                    // Metrics on the original scale; the loss stays on the standardised one.
+                    Some((mean, std)) => self.metrics[t].update(
+                        &(out.clone() * std as f32 + mean as f32),
+                        &(y.clone() * std as f32 + mean as f32),
+                        m,
+                    ),
+                    None => self.metrics[t].update(out, y, m),
+                }
+                let l = per_sample_loss(tasks[t].spec.kind, out.clone(), y.clone());
+                parts.push((l * m.clone()).sum());
+                parts.push(m.clone().sum());
+            }
+            let sums = Tensor::cat(parts, 0);
+            self.loss_sums = Some(match self.loss_sums.take() {
+                Some(s) => s + sums,
+                None => sums,
             });
         }
-        let mut parts = Vec::with_capacity(2 * tasks.len());
-        for (t, out) in outputs.iter().enumerate() {
-            let (y, m) = (&batch.targets[t], &batch.masks[t]);
-            match data.target_scale(t) {
-                // Metrics on the original scale; the loss stays on the standardised one.
-                Some((mean, std)) => metrics[t].update(
-                    &(out.clone() * std as f32 + mean as f32),
-                    &(y.clone() * std as f32 + mean as f32),
-                    m,
-                ),
-                None => metrics[t].update(out, y, m),
-            }
-            let l = per_sample_loss(tasks[t].spec.kind, out.clone(), y.clone());
-            parts.push((l * m.clone()).sum());
-            parts.push(m.clone().sum());
-        }
-        let sums = Tensor::cat(parts, 0);
-        loss_sums = Some(match loss_sums {
-            Some(s) => s + sums,
-            None => sums,
-        });
     }
-    let sums = loss_sums.map(crate::metrics::host_values).unwrap_or_else(|| vec![0.0; 2 * tasks.len()]);
-    Evaluation {
-        losses: (0..tasks.len()).map(|t| sums[2 * t] / sums[2 * t + 1]).collect(),
-        metrics: metrics.iter().map(TaskMetrics::compute).collect(),
-        per_label: metrics.iter().map(TaskMetrics::per_label).collect(),
-        gates: gate_sums.map(|g| {
-            let n = data.len().max(1) as f64;
-            g.into_iter().map(|s| crate::metrics::host_values(s).iter().map(|v| v / n).collect()).collect()
-        }),
+}
+
+impl std::fmt::Debug for Evaluator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Evaluator({} rows)", self.rows)
     }
 }

@@ -13,8 +13,8 @@ use crate::checkpoint::{self, CheckpointMeta};
 use crate::config::RunConfig;
 use crate::delta::{Delta, delta};
 use crate::error::Error;
-use crate::evaluate::{Evaluation, evaluate};
-use crate::fit::{init_state, prepare_data};
+use crate::evaluate::Evaluation;
+use crate::fit::{init_state, prepare_data, prepare_run_data};
 use crate::stl;
 
 /// Which checkpoint of a run to read.
@@ -139,9 +139,14 @@ impl OpenedRun {
         split: SplitChoice,
         device: &SelectedDevice,
     ) -> Result<(Evaluation, Option<Delta>), Error> {
-        let data = self.split(split)?;
+        let data = prepare_run_data(&self.config)?;
+        let data = match split {
+            SplitChoice::Train => data.train,
+            SplitChoice::Valid => data.valid,
+            SplitChoice::Test => data.test,
+        };
         let batch = self.config.train.batch_size.max(256);
-        let e = evaluate(&self.model, &data, &self.config.tasks, batch, &device.device);
+        let e = data.evaluate(&self.model, &self.config.tasks, batch, &device.device)?;
         let d = match (stl::find_reference(&self.config)?, split) {
             (Some(r), SplitChoice::Valid) => delta(&e.metrics, &r.valid, &self.config.tasks).ok(),
             (Some(r), SplitChoice::Test) => delta(&e.metrics, &r.test, &self.config.tasks).ok(),

@@ -6,6 +6,7 @@ mod parquet;
 mod preprocess;
 mod raw;
 mod read;
+mod stream;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -14,13 +15,17 @@ mod write;
 
 use std::path::PathBuf;
 
-pub use parquet::OutColumn;
+pub use parquet::{OutColumn, ParquetChunks};
 pub use preprocess::{
-    IdColumn, IdField, IdSettings, LabelColumn, LabelMap, MAX_IDS, MultiHot, PoolingKind, Preprocessing,
-    Scaler, Vocabulary, fnv1a64,
+    FitSpec, Fitter, IdColumn, IdField, IdSettings, LabelColumn, LabelMap, MAX_IDS, MultiHot, PoolingKind,
+    Preprocessing, Scaler, Vocabulary, fnv1a64,
 };
 pub use raw::{ColumnKind, CsvFormat, ITEM_SEPARATOR, RawTable};
-pub use read::{column_names, is_parquet, open_text};
+pub use read::{CsvChunks, TableChunks, column_names, is_parquet, open_text};
+pub use stream::{
+    DEFAULT_SHUFFLE_BUFFER, MemoryBudget, STREAM_CHUNK, SplitStream, StreamSettings, StreamSplits,
+    count_rows, in_memory_estimate, total_memory,
+};
 pub use write::{TableFormat, write_table};
 
 use crate::dataset::MultiTaskDataset;
@@ -57,6 +62,8 @@ pub struct TableConfig {
     pub ids: IdSettings,
     /// One source for all tasks, or one per task (multi-input mode).
     pub files: Vec<TableFiles>,
+    /// When the training file streams instead of being held in memory.
+    pub stream: StreamSettings,
 }
 
 /// One source read and split into row indices.
@@ -100,13 +107,7 @@ impl TableConfig {
             .map(|(k, f)| {
                 let table = cache::read(&f.train, &self.format, &wanted)?;
                 // What the training file must also give.
-                let cut = SplitFractions {
-                    train: 1.0
-                        - if f.valid.is_none() { split.valid } else { 0.0 }
-                        - if f.test.is_none() { split.test } else { 0.0 },
-                    valid: if f.valid.is_none() { split.valid } else { 0.0 },
-                    test: if f.test.is_none() { split.test } else { 0.0 },
-                };
+                let cut = Self::cut(f, split);
                 // Each split keeps the file's row order (predictions line up with the file).
                 let mut rows =
                     cut.indices(table.rows.len(), seed.wrapping_add(k as u64)).map_err(|e| match e {
@@ -125,8 +126,12 @@ impl TableConfig {
             .collect()
     }
 
-    /// Fit the preprocessing on the training split (read from the files, cut with `seed`).
+    /// Fit the preprocessing on the training split (read from the files, cut with `seed`); a
+    /// streaming source ([`streams`](Self::streams)) in one pass over its chunks.
     pub fn fit(&self, split: &SplitFractions, seed: u64) -> Result<Preprocessing, DataError> {
+        if self.streams() {
+            return self.fit_streaming(split, seed);
+        }
         let sources = self.read_sources(split, seed, false)?;
         let tables: Vec<(&RawTable, &[usize])> =
             sources.iter().map(|s| (&s.table, s.rows[0].as_slice())).collect();

@@ -22,13 +22,10 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::raw::{ColumnKind, ITEM_SEPARATOR, RawTable};
 use crate::error::DataError;
-
-/// Rows decoded at a time.
-const BATCH_ROWS: usize = 8192;
 
 fn error(path: &Path, row_group: Option<usize>, column: Option<String>, message: String) -> DataError {
     DataError::Parquet { path: path.to_path_buf(), row_group, row: None, column, message }
@@ -69,63 +66,103 @@ fn kind(t: &DataType) -> ColumnKind {
     }
 }
 
-/// Read the Parquet file `path`: every row group in turn, decoding only the columns in
-/// `wanted` (all when `None`); the others are left empty ([`ColumnKind::Skipped`]).
-pub fn read(path: &Path, wanted: Option<&[String]>) -> Result<RawTable, DataError> {
-    let builder = builder(path)?;
-    let schema = builder.schema().clone();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    for (i, n) in names.iter().enumerate() {
-        if names[..i].contains(n) {
-            return Err(error(
-                path,
-                None,
-                None,
-                format!("column `{n}` appears twice; column names must be unique"),
-            ));
+/// A Parquet file opened for reading a batch of rows at a time (only the columns in
+/// `wanted`, all when `None`; the others are left empty, [`ColumnKind::Skipped`]).
+pub struct ParquetChunks {
+    header: RawTable,
+    read: Vec<usize>,
+    reader: ParquetRecordBatchReader,
+    /// Rows given so far.
+    next: usize,
+    /// Rows in the file.
+    total: usize,
+}
+
+impl ParquetChunks {
+    /// Open `path`, reading `chunk_rows` rows at a time; a file without rows is an error.
+    pub fn open(path: &Path, wanted: Option<&[String]>, chunk_rows: usize) -> Result<Self, DataError> {
+        let builder = builder(path)?;
+        let schema = builder.schema().clone();
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err(error(
+                    path,
+                    None,
+                    None,
+                    format!("column `{n}` appears twice; column names must be unique"),
+                ));
+            }
         }
+        let read: Vec<usize> =
+            (0..names.len()).filter(|&i| wanted.is_none_or(|w| w.contains(&names[i]))).collect();
+        let kinds: Vec<ColumnKind> = (0..names.len())
+            .map(|i| if read.contains(&i) { kind(schema.field(i).data_type()) } else { ColumnKind::Skipped })
+            .collect();
+        let mut row_groups = Vec::new();
+        let mut first = 0;
+        for g in builder.metadata().row_groups() {
+            row_groups.push(first);
+            first += g.num_rows() as usize;
+        }
+        if first == 0 {
+            return Err(error(path, None, None, "no data rows".into()));
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(chunk_rows.clamp(1, 1 << 20))
+            .build()
+            .map_err(|e| corrupt(path, None, e))?;
+        let header = RawTable {
+            path: path.to_path_buf(),
+            names,
+            rows: Vec::new(),
+            lines: Vec::new(),
+            positional: false,
+            kinds,
+            parquet: true,
+            row_groups,
+            offset: 0,
+        };
+        Ok(Self { header, read, reader, next: 0, total: first })
     }
-    let read: Vec<usize> =
-        (0..names.len()).filter(|&i| wanted.is_none_or(|w| w.contains(&names[i]))).collect();
-    let kinds: Vec<ColumnKind> = (0..names.len())
-        .map(|i| if read.contains(&i) { kind(schema.field(i).data_type()) } else { ColumnKind::Skipped })
-        .collect();
-    let mut row_groups = Vec::new();
-    let mut first = 0;
-    for g in builder.metadata().row_groups() {
-        row_groups.push(first);
-        first += g.num_rows() as usize;
+
+    /// The file's columns and their kinds, without rows.
+    pub fn header(&self) -> &RawTable {
+        &self.header
     }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| corrupt(path, None, e))?;
-    let mut rows = Vec::with_capacity(first);
-    let mut cell = String::new();
-    for batch in reader {
-        let group = row_groups.partition_point(|&f| f <= rows.len()).saturating_sub(1);
-        let batch = batch.map_err(|e| corrupt(path, Some(group), e))?;
+
+    /// Number of rows, from the footer.
+    pub fn num_rows(&self) -> usize {
+        self.total
+    }
+
+    /// The next batch of rows, decoded into cells.
+    fn decode(&mut self, batch: RecordBatch) -> RawTable {
+        let h = &self.header;
+        let mut rows = Vec::with_capacity(batch.num_rows());
+        let mut cell = String::new();
         // A dictionary column's keys are resolved once per batch.
         let columns: Vec<Option<Decoded>> = {
             let mut it = batch.columns().iter();
-            (0..names.len())
-                .map(|i| if read.contains(&i) { it.next() } else { None })
+            (0..h.names.len())
+                .map(|i| if self.read.contains(&i) { it.next() } else { None })
                 .map(|a| a.map(|a| (a, a.as_any_dictionary_opt().map(|d| d.normalized_keys()))))
                 .collect()
         };
+        let readable: Vec<bool> = (h.kinds.iter())
+            .map(|k| {
+                matches!(k, ColumnKind::Text | ColumnKind::Number | ColumnKind::Boolean | ColumnKind::List)
+            })
+            .collect();
         for r in 0..batch.num_rows() {
-            let mut record = csv::StringRecord::with_capacity(64, names.len());
+            let mut record = csv::StringRecord::with_capacity(64, h.names.len());
             for (c, column) in columns.iter().enumerate() {
                 cell.clear();
-                let readable = matches!(
-                    kinds[c],
-                    ColumnKind::Text | ColumnKind::Number | ColumnKind::Boolean | ColumnKind::List
-                );
                 match column {
-                    Some((array, None)) if readable => write_cell(array.as_ref(), r, &mut cell),
-                    Some((array, Some(keys))) if readable && !array.is_null(r) => {
+                    Some((array, None)) if readable[c] => write_cell(array.as_ref(), r, &mut cell),
+                    Some((array, Some(keys))) if readable[c] && !array.is_null(r) => {
                         write_cell(array.as_any_dictionary().values().as_ref(), keys[r], &mut cell)
                     }
                     _ => {}
@@ -134,20 +171,30 @@ pub fn read(path: &Path, wanted: Option<&[String]>) -> Result<RawTable, DataErro
             }
             rows.push(record);
         }
+        let offset = self.next;
+        self.next += rows.len();
+        RawTable { rows, offset, ..h.clone() }
     }
-    if rows.is_empty() {
-        return Err(error(path, None, None, "no data rows".into()));
+}
+
+impl std::fmt::Debug for ParquetChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ParquetChunks({}, {} of {} rows read)", self.header.path.display(), self.next, self.total)
     }
-    Ok(RawTable {
-        path: path.to_path_buf(),
-        names,
-        rows,
-        lines: Vec::new(),
-        positional: false,
-        kinds,
-        parquet: true,
-        row_groups,
-    })
+}
+
+impl Iterator for ParquetChunks {
+    type Item = Result<RawTable, DataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = self.reader.next()?;
+        let groups = &self.header.row_groups;
+        let group = groups.partition_point(|&f| f <= self.next).saturating_sub(1);
+        Some(match batch {
+            Ok(batch) => Ok(self.decode(batch)),
+            Err(e) => Err(corrupt(&self.header.path, Some(group), e)),
+        })
+    }
 }
 
 /// A column of a decoded batch, with a dictionary column's keys resolved.

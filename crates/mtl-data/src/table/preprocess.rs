@@ -2,6 +2,8 @@
 //! vocabularies of the categorical columns (id 0 = unknown or missing), mean and standard
 //! deviation of the numeric columns, and the class list of each label column.
 
+use std::collections::{BTreeSet, HashMap};
+
 use serde::{Deserialize, Serialize};
 
 use super::raw::{CsvFormat, RawTable};
@@ -280,7 +282,8 @@ pub struct Preprocessing {
 
 impl Preprocessing {
     /// Fit on the rows `rows[k]` of each training table `tables[k]`: vocabularies, scalers and
-    /// inferred classes see the training split only.
+    /// inferred classes see the training split only. (A [`Fitter`] fed the same rows chunk by
+    /// chunk gives the same preprocessing.)
     #[allow(clippy::too_many_arguments)]
     pub fn fit(
         format: &CsvFormat,
@@ -292,62 +295,20 @@ impl Preprocessing {
         tables: &[(&RawTable, &[usize])],
         multi_input: bool,
     ) -> Result<Self, DataError> {
-        let (vocabularies, multi_hot) = fit_ids(format, categorical, ids, tables)?;
-        let mut scalers = Vec::with_capacity(numeric.len());
-        for name in numeric {
-            let (mut n, mut sum, mut sum_sq) = (0usize, 0f64, 0f64);
-            for (table, rows) in tables {
-                let c = table.numeric_column(name)?;
-                for &r in *rows {
-                    let cell = &table.rows[r][c];
-                    if format.is_missing(cell) {
-                        continue;
-                    }
-                    let x = numeric_cell(table, r, c)? as f64;
-                    n += 1;
-                    sum += x;
-                    sum_sq += x * x;
-                }
-            }
-            let mean = if n > 0 { sum / n as f64 } else { 0.0 };
-            let var = if n > 0 { (sum_sq / n as f64 - mean * mean).max(0.0) } else { 0.0 };
-            let std = if standardize && var > 1e-12 { var.sqrt() } else { 1.0 };
-            scalers.push(Scaler { column: name.clone(), mean, std, standardize });
-        }
-        let mut fitted = Vec::with_capacity(labels.len());
-        for (t, label) in labels.iter().enumerate() {
-            let map = match &label.map {
-                LabelMap::Infer => {
-                    let mut values = std::collections::BTreeSet::new();
-                    for (table, rows) in if multi_input { &tables[t..t + 1] } else { tables } {
-                        let c = label_column(table, &label.column, t, "column")?;
-                        values.extend(
-                            rows.iter().map(|&r| &table.rows[r][c]).filter(|v| !format.is_missing(v)),
-                        );
-                    }
-                    if values.len() < 2 {
-                        return Err(tables[0].0.error(
-                            None,
-                            Some(label.column.clone()),
-                            format!(
-                                "inferred {} class(es) from the training rows; a multiclass task needs at least 2",
-                                values.len()
-                            ),
-                        ));
-                    }
-                    LabelMap::ClassNames { names: values.into_iter().map(String::from).collect() }
-                }
-                other => other.clone(),
-            };
-            fitted.push(LabelColumn { column: label.column.clone(), map });
-        }
-        Ok(Self {
+        let spec = FitSpec {
             format: format.clone(),
-            categorical: vocabularies,
-            multi_hot,
-            numeric: scalers,
-            labels: fitted,
-        })
+            categorical: categorical.to_vec(),
+            numeric: numeric.to_vec(),
+            standardize,
+            labels: labels.to_vec(),
+            ids: ids.clone(),
+            multi_input,
+        };
+        let mut fitter = Fitter::new(spec);
+        for (k, (table, rows)) in tables.iter().enumerate() {
+            fitter.add(table, rows, k)?;
+        }
+        fitter.finish()
     }
 
     /// Width of a feature row.
@@ -578,92 +539,217 @@ fn multi_hot_column(table: &RawTable, name: &str) -> Result<usize, DataError> {
     Ok(c)
 }
 
-/// Fit the id maps of the categorical and multi-hot columns on the training rows.
-fn fit_ids(
-    format: &CsvFormat,
-    categorical: &[String],
-    ids: &IdSettings,
-    tables: &[(&RawTable, &[usize])],
-) -> Result<(Vec<Vocabulary>, Vec<MultiHot>), DataError> {
-    let setting = |name: &str| ids.columns.get(name).cloned().unwrap_or_default();
-    let all: Vec<&String> = categorical.iter().chain(&ids.multi_hot).collect();
-    let mut maps = Vec::with_capacity(all.len());
-    for name in &all {
-        let s = setting(name);
-        let (values, hash_buckets, shares) = match (&s.share, s.hash_buckets) {
-            (Some(owner), _) => (Vec::new(), None, Some(owner.clone())),
-            (None, Some(n)) => (Vec::new(), Some(n), None),
-            (None, None) => {
-                // The owner's vocabulary counts the values of every column sharing its table.
-                let members: Vec<(&str, bool)> = (all.iter())
-                    .filter(|m| **m == *name || setting(m).share.as_deref() == Some(name.as_str()))
-                    .map(|m| (m.as_str(), ids.multi_hot.contains(m)))
-                    .collect();
-                (fit_vocabulary(format, name, &members, ids, tables)?, None, None)
-            }
-        };
-        maps.push(Vocabulary { column: name.to_string(), values, hash_buckets, shares });
-    }
-    let bags = maps.split_off(categorical.len());
-    let mut multi_hot = Vec::with_capacity(bags.len());
-    for ids_map in bags {
-        let s = setting(&ids_map.column);
-        let max_len = match s.max_len {
-            Some(n) => n,
-            None => longest_list(format, &ids_map.column, tables)?,
-        };
-        multi_hot.push(MultiHot { ids: ids_map, max_len, pooling: s.pooling });
-    }
-    Ok((maps, multi_hot))
+/// What a preprocessing is fitted from: the columns and settings of a table source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitSpec {
+    /// How the files are written.
+    pub format: CsvFormat,
+    /// Categorical feature columns.
+    pub categorical: Vec<String>,
+    /// Numeric feature columns.
+    pub numeric: Vec<String>,
+    /// Standardise numeric columns.
+    pub standardize: bool,
+    /// Label column of each task.
+    pub labels: Vec<LabelColumn>,
+    /// Multi-hot columns, hashing, shared tables and vocabulary limits.
+    pub ids: IdSettings,
+    /// One source per task: task `t`'s inferred classes come from source `t` alone.
+    pub multi_input: bool,
 }
 
-/// Every present value of column `name` (`bag`: a multi-hot column, its items) in the
-/// training rows, given to `f`.
+/// A preprocessing fitted in one pass over the training rows, fed in any number of chunks
+/// (in file order): value counts of each vocabulary, the longest list of each multi-hot
+/// column, running sums of each numeric column, the label values of inferred classes. The
+/// sums run in row order whatever the chunking, so the result does not depend on it.
+#[derive(Debug)]
+pub struct Fitter {
+    spec: FitSpec,
+    /// Per id column (categorical then multi-hot): the columns whose values its vocabulary
+    /// counts (itself and those sharing it, each flagged multi-hot), `None` without one.
+    members: Vec<Option<Vec<(String, bool)>>>,
+    counts: Vec<HashMap<String, u64>>,
+    longest: Vec<usize>,
+    /// Per numeric column: count, Σx, Σx².
+    sums: Vec<(usize, f64, f64)>,
+    classes: Vec<BTreeSet<String>>,
+    /// The first table seen, without rows (for errors about the whole fit).
+    first: Option<RawTable>,
+}
+
+impl Fitter {
+    /// A fit of `spec` that has seen no row yet.
+    pub fn new(spec: FitSpec) -> Self {
+        let ids = &spec.ids;
+        let setting = |name: &str| ids.columns.get(name).cloned().unwrap_or_default();
+        let all: Vec<&String> = spec.categorical.iter().chain(&ids.multi_hot).collect();
+        let members: Vec<Option<Vec<(String, bool)>>> = (all.iter())
+            .map(|name| {
+                let s = setting(name);
+                (s.share.is_none() && s.hash_buckets.is_none()).then(|| {
+                    // The owner's vocabulary counts the values of every column sharing its table.
+                    (all.iter())
+                        .filter(|m| **m == *name || setting(m).share.as_deref() == Some(name.as_str()))
+                        .map(|m| (m.to_string(), ids.multi_hot.contains(m)))
+                        .collect()
+                })
+            })
+            .collect();
+        Self {
+            counts: vec![HashMap::new(); members.len()],
+            members,
+            longest: vec![1; ids.multi_hot.len()],
+            sums: vec![(0, 0.0, 0.0); spec.numeric.len()],
+            classes: vec![BTreeSet::new(); spec.labels.len()],
+            first: None,
+            spec,
+        }
+    }
+
+    /// Count the rows `rows` of `table`, a chunk of source `source` (0 unless multi-input).
+    pub fn add(&mut self, table: &RawTable, rows: &[usize], source: usize) -> Result<(), DataError> {
+        let format = &self.spec.format;
+        if self.first.is_none() {
+            self.first = Some(RawTable { rows: Vec::new(), lines: Vec::new(), ..table.clone() });
+        }
+        for (members, counts) in self.members.iter().zip(&mut self.counts) {
+            for (member, bag) in members.iter().flatten() {
+                each_value(format, member, *bag, table, rows, &mut |v| match counts.get_mut(v) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(v.to_string(), 1);
+                    }
+                })?;
+            }
+        }
+        for (name, longest) in self.spec.ids.multi_hot.iter().zip(&mut self.longest) {
+            let c = multi_hot_column(table, name)?;
+            for &r in rows {
+                *longest = (*longest).max(table.items(r, c, format).count());
+            }
+        }
+        for (name, (n, sum, sum_sq)) in self.spec.numeric.iter().zip(&mut self.sums) {
+            let c = table.numeric_column(name)?;
+            for &r in rows {
+                if format.is_missing(&table.rows[r][c]) {
+                    continue;
+                }
+                let x = numeric_cell(table, r, c)? as f64;
+                *n += 1;
+                *sum += x;
+                *sum_sq += x * x;
+            }
+        }
+        for (t, (label, values)) in self.spec.labels.iter().zip(&mut self.classes).enumerate() {
+            if !matches!(label.map, LabelMap::Infer) || (self.spec.multi_input && source != t) {
+                continue;
+            }
+            let c = label_column(table, &label.column, t, "column")?;
+            for &r in rows {
+                let v = &table.rows[r][c];
+                if !format.is_missing(v) && !values.contains(v) {
+                    values.insert(v.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The preprocessing of the rows seen.
+    pub fn finish(self) -> Result<Preprocessing, DataError> {
+        let Self { spec, members, counts, longest, sums, classes, first } = self;
+        let first = first.ok_or_else(|| DataError::InvalidSetting {
+            key: "data".into(),
+            message: "no training rows to fit the preprocessing on".into(),
+        })?;
+        let ids = &spec.ids;
+        let setting = |name: &str| ids.columns.get(name).cloned().unwrap_or_default();
+        let all: Vec<&String> = spec.categorical.iter().chain(&ids.multi_hot).collect();
+        let mut maps = Vec::with_capacity(all.len());
+        for ((name, members), counts) in all.iter().zip(&members).zip(counts) {
+            let s = setting(name);
+            let values = match members {
+                Some(_) => vocabulary(&first, name, counts, ids)?,
+                None => Vec::new(),
+            };
+            let hash_buckets = s.share.is_none().then_some(s.hash_buckets).flatten();
+            maps.push(Vocabulary { column: name.to_string(), values, hash_buckets, shares: s.share.clone() });
+        }
+        let bags = maps.split_off(spec.categorical.len());
+        let multi_hot = (bags.into_iter().zip(longest))
+            .map(|(ids_map, longest)| {
+                let s = setting(&ids_map.column);
+                MultiHot { ids: ids_map, max_len: s.max_len.unwrap_or(longest), pooling: s.pooling }
+            })
+            .collect();
+        let numeric = (spec.numeric.iter().zip(sums))
+            .map(|(name, (n, sum, sum_sq))| {
+                let mean = if n > 0 { sum / n as f64 } else { 0.0 };
+                let var = if n > 0 { (sum_sq / n as f64 - mean * mean).max(0.0) } else { 0.0 };
+                let std = if spec.standardize && var > 1e-12 { var.sqrt() } else { 1.0 };
+                Scaler { column: name.clone(), mean, std, standardize: spec.standardize }
+            })
+            .collect();
+        let mut labels = Vec::with_capacity(spec.labels.len());
+        for (label, values) in spec.labels.iter().zip(classes) {
+            let map = match &label.map {
+                LabelMap::Infer => {
+                    if values.len() < 2 {
+                        return Err(first.error(
+                            None,
+                            Some(label.column.clone()),
+                            format!(
+                                "inferred {} class(es) from the training rows; a multiclass task needs at least 2",
+                                values.len()
+                            ),
+                        ));
+                    }
+                    LabelMap::ClassNames { names: values.into_iter().collect() }
+                }
+                other => other.clone(),
+            };
+            labels.push(LabelColumn { column: label.column.clone(), map });
+        }
+        Ok(Preprocessing { format: spec.format, categorical: maps, multi_hot, numeric, labels })
+    }
+}
+
+/// Every present value of column `name` (`bag`: a multi-hot column, its items) in `rows` of
+/// `table`, given to `f`.
 fn each_value(
     format: &CsvFormat,
     name: &str,
     bag: bool,
-    tables: &[(&RawTable, &[usize])],
+    table: &RawTable,
+    rows: &[usize],
     f: &mut dyn FnMut(&str),
 ) -> Result<(), DataError> {
-    for (table, rows) in tables {
-        if bag {
-            let c = multi_hot_column(table, name)?;
-            for &r in *rows {
-                table.items(r, c, format).for_each(&mut *f);
-            }
-        } else {
-            let c = categorical_column(table, name)?;
-            for &r in *rows {
-                let cell = &table.rows[r][c];
-                if !format.is_missing(cell) {
-                    f(cell);
-                }
+    if bag {
+        let c = multi_hot_column(table, name)?;
+        for &r in rows {
+            table.items(r, c, format).for_each(&mut *f);
+        }
+    } else {
+        let c = categorical_column(table, name)?;
+        for &r in rows {
+            let cell = &table.rows[r][c];
+            if !format.is_missing(cell) {
+                f(cell);
             }
         }
     }
     Ok(())
 }
 
-/// The vocabulary of the table owned by column `name`, over the values of its `members` (the
-/// owner and the columns sharing it; each flagged multi-hot or not): the values seen at least
-/// `min_count` times, at most the `max_vocab` most frequent (ties: the smaller value), sorted.
-fn fit_vocabulary(
-    format: &CsvFormat,
+/// The vocabulary of the table owned by column `name` from the value `counts` of its members:
+/// the values seen at least `min_count` times, at most the `max_vocab` most frequent (ties:
+/// the smaller value), sorted. `table` locates the error of a vocabulary too large.
+fn vocabulary(
+    table: &RawTable,
     name: &str,
-    members: &[(&str, bool)],
+    counts: HashMap<String, u64>,
     ids: &IdSettings,
-    tables: &[(&RawTable, &[usize])],
 ) -> Result<Vec<String>, DataError> {
-    let mut counts: std::collections::HashMap<String, u64> = Default::default();
-    for &(member, bag) in members {
-        each_value(format, member, bag, tables, &mut |v| match counts.get_mut(v) {
-            Some(n) => *n += 1,
-            None => {
-                counts.insert(v.to_string(), 1);
-            }
-        })?;
-    }
     let mut kept: Vec<(String, u64)> = counts.into_iter().filter(|(_, n)| *n >= ids.min_count).collect();
     if let Some(max) = ids.max_vocab
         && kept.len() > max
@@ -674,7 +760,7 @@ fn fit_vocabulary(
     let mut values: Vec<String> = kept.into_iter().map(|(v, _)| v).collect();
     values.sort_unstable();
     if values.len() + 1 > MAX_IDS {
-        return Err(tables[0].0.error(
+        return Err(table.error(
             None,
             Some(name.to_string()),
             format!(
@@ -686,20 +772,4 @@ fn fit_vocabulary(
         ));
     }
     Ok(values)
-}
-
-/// The most ids a row of multi-hot column `name` holds in the training rows (at least 1).
-fn longest_list(
-    format: &CsvFormat,
-    name: &str,
-    tables: &[(&RawTable, &[usize])],
-) -> Result<usize, DataError> {
-    let mut longest = 1;
-    for (table, rows) in tables {
-        let c = multi_hot_column(table, name)?;
-        for &r in *rows {
-            longest = longest.max(table.items(r, c, format).count());
-        }
-    }
-    Ok(longest)
 }

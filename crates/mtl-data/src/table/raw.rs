@@ -75,6 +75,8 @@ pub struct RawTable {
     pub parquet: bool,
     /// Parquet: the first row of each row group; empty for CSV.
     pub row_groups: Vec<usize>,
+    /// The file row of `rows[0]` (0 for a whole file; a chunk's place in its file).
+    pub offset: usize,
 }
 
 /// Separator of the items of a Parquet list cell in [`RawTable::rows`].
@@ -102,6 +104,7 @@ impl RawTable {
     /// line in a CSV file, by row group in a Parquet file.
     pub fn error(&self, row: Option<usize>, column: Option<String>, message: String) -> DataError {
         if self.parquet {
+            let row = row.map(|r| r + self.offset);
             let row_group =
                 row.map(|r| self.row_groups.partition_point(|&first| first <= r).saturating_sub(1));
             return DataError::Parquet { path: self.path.clone(), row_group, row, column, message };

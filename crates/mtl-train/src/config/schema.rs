@@ -205,6 +205,12 @@ pub struct CsvSection {
     /// Per id column (categorical or multi-hot): `[data.csv.embedding.NAME]`.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub embedding: std::collections::BTreeMap<String, EmbeddingSection>,
+    /// Stream the training file (read it chunk by chunk every epoch, through a shuffle buffer)
+    /// when it would take more memory than this: `"auto"` (a quarter of the machine's memory),
+    /// a size such as `"512MB"` or `"4GB"` (`"0"`: always stream), or `"unlimited"` (never).
+    pub memory_budget: String,
+    /// Rows of a streaming run's shuffle buffer. Default 1000000.
+    pub shuffle_buffer: usize,
 }
 
 /// `[data.csv.embedding.NAME]`: how one id column is embedded.
@@ -247,6 +253,8 @@ impl Default for CsvSection {
             min_count: 1,
             max_vocab: None,
             embedding: Default::default(),
+            memory_budget: "auto".into(),
+            shuffle_buffer: mtl_data::table::DEFAULT_SHUFFLE_BUFFER,
         }
     }
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use mtl_data::SplitFractions;
 use mtl_data::table::{
-    CsvFormat, IdColumn, IdSettings, LabelColumn, LabelMap, MAX_IDS, Preprocessing, TableConfig, TableFiles,
+    CsvFormat, IdColumn, IdSettings, LabelColumn, LabelMap, MAX_IDS, MemoryBudget, Preprocessing,
+    StreamSettings, TableConfig, TableFiles,
 };
 
 use super::check::Check;
@@ -101,12 +102,59 @@ pub fn resolve_table(
     for (i, t) in file.tasks.iter().enumerate() {
         labels.push(label_column(check, i, t, &features)?);
     }
-    let table = TableConfig { format, categorical, numeric, standardize: c.standardize, labels, ids, files };
+    let stream = StreamSettings {
+        memory_budget: memory_budget(check, &c.memory_budget)?,
+        shuffle_buffer: c.shuffle_buffer,
+    };
+    check.ensure(c.shuffle_buffer >= 1, "data.csv.shuffle_buffer", || "must be at least 1 row".into())?;
+    if files.len() > 1 && !matches!(stream.memory_budget, MemoryBudget::Auto | MemoryBudget::Unlimited) {
+        return Err(check.invalid(
+            "data.csv.memory_budget",
+            "multi-input mode (files per task) trains in memory; remove the key or set \"unlimited\"",
+        ));
+    }
+    let table =
+        TableConfig { format, categorical, numeric, standardize: c.standardize, labels, ids, files, stream };
     let prep = match saved {
         Some(p) => p,
         None => table.fit(split, file.run.seed)?,
     };
     Ok(Some((table, prep)))
+}
+
+/// `data.csv.memory_budget`: `auto`, `unlimited`, or a size with a unit (`512MB`, `4GB`,
+/// `1.5GiB`; `0` alone means always stream).
+fn memory_budget(check: Check, text: &str) -> Result<MemoryBudget, ConfigError> {
+    let t = text.trim().to_ascii_lowercase();
+    match t.as_str() {
+        "auto" => return Ok(MemoryBudget::Auto),
+        "unlimited" => return Ok(MemoryBudget::Unlimited),
+        "0" => return Ok(MemoryBudget::Bytes(0)),
+        _ => {}
+    }
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale: Option<f64> = match unit.trim() {
+        "b" => Some(1.0),
+        "kb" => Some(1e3),
+        "mb" => Some(1e6),
+        "gb" => Some(1e9),
+        "tb" => Some(1e12),
+        "kib" => Some(1024.0),
+        "mib" => Some(1024f64.powi(2)),
+        "gib" => Some(1024f64.powi(3)),
+        "tib" => Some(1024f64.powi(4)),
+        _ => None,
+    };
+    match (number.parse::<f64>(), scale) {
+        (Ok(n), Some(scale)) if n.is_finite() && n >= 0.0 => Ok(MemoryBudget::Bytes((n * scale) as u64)),
+        _ => Err(check.invalid(
+            "data.csv.memory_budget",
+            format!(
+                "`{text}` is not a size; write \"auto\", \"unlimited\", or a number with a unit such as \"512MB\" or \"4GB\""
+            ),
+        )),
+    }
 }
 
 /// The file format of `[data.csv]`.

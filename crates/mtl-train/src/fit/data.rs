@@ -1,10 +1,330 @@
 //! The data of a run: its splits (only the trained tasks' columns), checked for labels, and the
-//! class weights folded into the training masks.
+//! class weights folded into the training masks — held in memory, or streamed from a table
+//! file too large for the memory budget (`data.csv.memory_budget`), where every statistic the
+//! in-memory path takes of a whole split (labelled counts, class counts, target means and
+//! standard deviations) comes from passes over its chunks, in row order, so a streamed split
+//! gives the numbers of the same split in memory.
 
-use mtl_data::{MultiTaskDataset, Splits};
+use std::sync::Arc;
 
+use burn::tensor::Device;
+use mtl_data::table::SplitStream;
+use mtl_data::{MultiTaskDataset, Splits, TaskSpec};
+use mtl_model::MultiTaskModel;
+
+use crate::config::data::DataSource;
 use crate::config::{RunConfig, TaskConfig};
 use crate::error::Error;
+use crate::evaluate::{Evaluation, Evaluator, evaluate};
+
+/// One split of a run: in memory, or streamed from its file chunk by chunk.
+#[derive(Debug)]
+pub enum SplitData {
+    /// Every sample in memory.
+    Memory(MultiTaskDataset),
+    /// Read from its file whenever it is used.
+    Stream(Box<Streamed>),
+}
+
+/// A streamed split and what turns its encoded chunks into the run's samples.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    /// The rows.
+    pub stream: SplitStream,
+    /// Target standardisation and the run's tasks.
+    pub prep: Arc<ChunkPrep>,
+    /// Per trained task, the class weights folded into the masks (training split only).
+    pub class_weights: Vec<Option<Vec<f64>>>,
+    /// Rows of the shuffle buffer.
+    pub buffer: usize,
+}
+
+/// What the in-memory path does to a whole split, done to each chunk: standardise the targets
+/// (per data task), keep the trained tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkPrep {
+    scales: Vec<Option<(f64, f64)>>,
+    picked: Option<Vec<usize>>,
+}
+
+impl ChunkPrep {
+    /// The run's samples of an encoded chunk.
+    fn apply(&self, mut d: MultiTaskDataset) -> MultiTaskDataset {
+        standardize(&mut d, &self.scales);
+        match &self.picked {
+            Some(p) => d.select_tasks(p),
+            None => d,
+        }
+    }
+
+    /// The run's target scales (of the trained tasks).
+    fn target_scales(&self) -> Vec<Option<(f64, f64)>> {
+        if self.scales.iter().all(Option::is_none) {
+            return Vec::new();
+        }
+        match &self.picked {
+            Some(p) => p.iter().map(|&t| self.scales.get(t).copied().flatten()).collect(),
+            None => self.scales.clone(),
+        }
+    }
+}
+
+impl Streamed {
+    /// A chunk as the run trains on it: prepared, class weights in its masks.
+    pub fn training_chunk(&self, chunk: MultiTaskDataset) -> MultiTaskDataset {
+        let mut d = self.prep.apply(chunk);
+        fold_class_weights(&mut d, &self.class_weights);
+        d
+    }
+}
+
+impl SplitData {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            SplitData::Memory(d) => d.len(),
+            SplitData::Stream(s) => s.stream.len(),
+        }
+    }
+
+    /// Per trained task, the `(mean, std)` its targets were standardised with.
+    pub fn target_scales(&self) -> Vec<Option<(f64, f64)>> {
+        match self {
+            SplitData::Memory(d) => d.target_scales.clone(),
+            SplitData::Stream(s) => s.prep.target_scales(),
+        }
+    }
+
+    /// Multi-input mode's source of each sample (never for a streamed split).
+    pub fn groups(&self) -> Option<&Vec<usize>> {
+        match self {
+            SplitData::Memory(d) => d.groups.as_ref(),
+            SplitData::Stream(_) => None,
+        }
+    }
+
+    /// The samples in memory, if they are.
+    pub fn in_memory(&self) -> Option<&MultiTaskDataset> {
+        match self {
+            SplitData::Memory(d) => Some(d),
+            SplitData::Stream(_) => None,
+        }
+    }
+
+    /// Losses and metrics of `model` on the split (a streamed one read chunk by chunk).
+    pub fn evaluate(
+        &self,
+        model: &MultiTaskModel,
+        tasks: &[TaskConfig],
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<Evaluation, Error> {
+        match self {
+            SplitData::Memory(d) => Ok(evaluate(model, d, tasks, batch_size, device)),
+            SplitData::Stream(s) => {
+                let mut e = Evaluator::new(tasks, batch_size, device);
+                for chunk in s.stream.chunks()? {
+                    e.add(model, s.prep.apply(chunk?));
+                }
+                Ok(e.finish(model))
+            }
+        }
+    }
+}
+
+/// The three splits of a run.
+#[derive(Debug)]
+pub struct RunData {
+    /// Training split.
+    pub train: SplitData,
+    /// Validation split.
+    pub valid: SplitData,
+    /// Test split.
+    pub test: SplitData,
+    /// Per trained task, the class weights folded into the training masks.
+    pub class_weights: Vec<Option<Vec<f64>>>,
+    /// A streamed run's statistics of its training split (the ranks of a data-parallel run
+    /// compare them; data in memory is compared by its samples).
+    pub digest: Option<String>,
+    /// How the data is held, for the banner.
+    pub note: Option<String>,
+}
+
+/// The splits of `config` as a training uses them, checked: in memory, or streamed when the
+/// source is a table file beyond the memory budget.
+pub fn prepare_run_data(config: &RunConfig) -> Result<RunData, Error> {
+    let DataSource::Csv(c) = &config.data else { return memory_run_data(config) };
+    if !c.table.streams() {
+        return memory_run_data(config).map(|mut d| {
+            d.note = Some(c.table.stream_note());
+            d
+        });
+    }
+    let specs: Vec<TaskSpec> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
+    let splits = c.table.stream_splits(&c.prep, &specs, &config.split, config.seed)?;
+    let t_count = specs.len();
+    // One pass over the training rows: labelled counts, class counts, Σy of each task.
+    let classes: Vec<usize> = specs.iter().map(|s| s.kind.output_dim().max(2)).collect();
+    let mut labelled = vec![0usize; t_count];
+    let mut sums = vec![0f64; t_count];
+    let mut counts: Vec<Vec<usize>> = classes.iter().map(|&k| vec![0; k]).collect();
+    let id_columns = match config.model.architecture.encoder() {
+        mtl_model::encoder::EncoderConfig::Tabular(t) => t.id_columns(),
+        _ => Vec::new(),
+    };
+    for chunk in splits.train.chunks()? {
+        let d = chunk?;
+        d.check_categories(&id_columns, "train")?;
+        for t in 0..t_count {
+            for (y, m) in d.targets[t].iter().zip(&d.masks[t]) {
+                if *m > 0.0 {
+                    labelled[t] += 1;
+                    sums[t] += f64::from(*y);
+                }
+            }
+            for (n, k) in counts[t].iter_mut().zip(d.class_counts(t, classes[t])) {
+                *n += k;
+            }
+        }
+    }
+    // A second pass for the standard deviations of standardised targets (Σ(y − mean)², as in
+    // memory), only if a task asks for it.
+    let means: Vec<f64> = sums.iter().zip(&labelled).map(|(s, &n)| s / n.max(1) as f64).collect();
+    let wanted: Vec<bool> =
+        (config.data_tasks.iter().zip(&labelled)).map(|(t, &n)| t.standardize && n > 0).collect();
+    let mut squares = vec![0f64; t_count];
+    if wanted.iter().any(|w| *w) {
+        for chunk in splits.train.chunks()? {
+            let d = chunk?;
+            for t in (0..t_count).filter(|&t| wanted[t]) {
+                for (y, m) in d.targets[t].iter().zip(&d.masks[t]) {
+                    if *m > 0.0 {
+                        squares[t] += (f64::from(*y) - means[t]).powi(2);
+                    }
+                }
+            }
+        }
+    }
+    let scales: Vec<Option<(f64, f64)>> = (0..t_count)
+        .map(|t| {
+            config.data_tasks[t].standardize.then(|| match labelled[t] {
+                0 => (0.0, 1.0),
+                n => {
+                    let std = (squares[t] / n as f64).sqrt();
+                    (means[t], if std > 0.0 { std } else { 1.0 })
+                }
+            })
+        })
+        .collect();
+    let picked = picked_tasks(config);
+    let prep = Arc::new(ChunkPrep { scales, picked: picked.clone() });
+    let trained: Vec<usize> = picked.clone().unwrap_or_else(|| (0..t_count).collect());
+    // The validation split's labelled counts (a pass over its rows).
+    let mut valid_labelled = vec![0usize; trained.len()];
+    for chunk in splits.valid.chunks()? {
+        let d = prep.apply(chunk?);
+        for (n, m) in valid_labelled.iter_mut().zip(&d.masks) {
+            *n += m.iter().filter(|m| **m != 0.0).count();
+        }
+    }
+    let names: Vec<&str> = trained.iter().map(|&t| specs[t].name.as_str()).collect();
+    for (counted, name, len) in [
+        (trained.iter().map(|&t| labelled[t]).collect::<Vec<_>>(), "training", splits.train.len()),
+        (valid_labelled, "validation", splits.valid.len()),
+    ] {
+        if let Some(t) = counted.iter().position(|&n| n == 0) {
+            return Err(no_labels(names[t], name, len));
+        }
+    }
+    let class_weights: Vec<Option<Vec<f64>>> = (config.tasks.iter().zip(&trained))
+        .map(|(task, &t)| task.class_weights.as_ref().map(|w| w.values(&counts[t])))
+        .collect();
+    let digest = Some(format!(
+        "streamed {} / {} / {} rows; labelled {labelled:?}; sums {:?}; squares {:?}",
+        splits.train.len(),
+        splits.valid.len(),
+        splits.test.len(),
+        sums.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+        squares.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
+    ));
+    let streamed = |stream: SplitStream, class_weights: Vec<Option<Vec<f64>>>| {
+        SplitData::Stream(Box::new(Streamed {
+            stream,
+            prep: prep.clone(),
+            class_weights,
+            buffer: c.table.stream.shuffle_buffer,
+        }))
+    };
+    let none = vec![None; trained.len()];
+    Ok(RunData {
+        train: streamed(splits.train, class_weights.clone()),
+        valid: streamed(splits.valid, none.clone()),
+        test: streamed(splits.test, none),
+        class_weights,
+        digest,
+        note: Some(c.table.stream_note()),
+    })
+}
+
+/// The splits in memory, checked, class weights folded in.
+fn memory_run_data(config: &RunConfig) -> Result<RunData, Error> {
+    let Splits { mut train, valid, test } = super::setup::check_data(config)?;
+    let class_weights = weight_classes(&mut train, &config.tasks);
+    let digest = None;
+    Ok(RunData {
+        train: SplitData::Memory(train),
+        valid: SplitData::Memory(valid),
+        test: SplitData::Memory(test),
+        class_weights,
+        digest,
+        note: None,
+    })
+}
+
+/// The data tasks a single-task or task-group run keeps (`None`: all).
+fn picked_tasks(config: &RunConfig) -> Option<Vec<usize>> {
+    match (&config.single_task, &config.subset) {
+        (Some(t), _) => Some(vec![*t]),
+        (None, Some(s)) => Some(s.clone()),
+        (None, None) => None,
+    }
+}
+
+/// Standardise the targets of `d` with `scales` (per task) and record them.
+fn standardize(d: &mut MultiTaskDataset, scales: &[Option<(f64, f64)>]) {
+    if scales.iter().all(Option::is_none) {
+        return;
+    }
+    for (t, scale) in scales.iter().enumerate() {
+        if let Some((mean, std)) = scale {
+            for y in &mut d.targets[t] {
+                *y = ((f64::from(*y) - mean) / std) as f32;
+            }
+        }
+    }
+    d.target_scales = scales.to_vec();
+}
+
+/// Multiply each labelled sample's mask by its class's weight.
+fn fold_class_weights(d: &mut MultiTaskDataset, weights: &[Option<Vec<f64>>]) {
+    for (t, w) in weights.iter().enumerate() {
+        let Some(w) = w else { continue };
+        let targets = &d.targets[t];
+        for (m, y) in d.masks[t].iter_mut().zip(targets) {
+            *m *= w[*y as usize] as f32;
+        }
+    }
+}
+
+/// A task without a labelled sample in a split.
+fn no_labels(task: &str, split: &str, len: usize) -> Error {
+    Error::Data(mtl_data::DataError::InvalidSetting {
+        key: "data".into(),
+        message: format!(
+            "task `{task}` has no labelled sample in the {split} split ({len} samples); add labels or change the split (`mtl data CONFIG` shows the counts)"
+        ),
+    })
+}
 
 /// Build the data splits of a run (only the trained tasks' columns for a single-task or a
 /// task-group run).
@@ -17,11 +337,7 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
             part.check_categories(&t.id_columns(), split)?;
         }
     }
-    let picked = match (&config.single_task, &config.subset) {
-        (Some(t), _) => vec![*t],
-        (None, Some(s)) => s.clone(),
-        (None, None) => return Ok(splits),
-    };
+    let Some(picked) = picked_tasks(config) else { return Ok(splits) };
     Ok(Splits {
         train: splits.train.select_tasks(&picked),
         valid: splits.valid.select_tasks(&picked),
@@ -48,14 +364,7 @@ fn standardize_targets(splits: &mut Splits, tasks: &[TaskConfig]) {
         })
         .collect();
     for part in [&mut splits.train, &mut splits.valid, &mut splits.test] {
-        for (t, scale) in scales.iter().enumerate() {
-            if let Some((mean, std)) = scale {
-                for y in &mut part.targets[t] {
-                    *y = ((f64::from(*y) - mean) / std) as f32;
-                }
-            }
-        }
-        part.target_scales = scales.clone();
+        standardize(part, &scales);
     }
 }
 
@@ -71,13 +380,9 @@ pub fn weight_classes(train: &mut MultiTaskDataset, tasks: &[TaskConfig]) -> Vec
             continue;
         };
         let classes = task.spec.kind.output_dim().max(2);
-        let w = spec.values(&train.class_counts(t, classes));
-        let targets = &train.targets[t];
-        for (m, y) in train.masks[t].iter_mut().zip(targets) {
-            *m *= w[*y as usize] as f32;
-        }
-        used.push(Some(w));
+        used.push(Some(spec.values(&train.class_counts(t, classes))));
     }
+    fold_class_weights(train, &used);
     used
 }
 
@@ -85,14 +390,7 @@ pub fn weight_classes(train: &mut MultiTaskDataset, tasks: &[TaskConfig]) -> Vec
 pub(super) fn check_labelled(splits: &Splits) -> Result<(), Error> {
     for (part, name) in [(&splits.train, "training"), (&splits.valid, "validation")] {
         if let Some(t) = (0..part.num_tasks()).find(|&t| part.masks[t].iter().all(|m| *m == 0.0)) {
-            return Err(Error::Data(mtl_data::DataError::InvalidSetting {
-                key: "data".into(),
-                message: format!(
-                    "task `{}` has no labelled sample in the {name} split ({} samples); add labels or change the split (`mtl data CONFIG` shows the counts)",
-                    part.tasks[t].name,
-                    part.len()
-                ),
-            }));
+            return Err(no_labels(&part.tasks[t].name, name, part.len()));
         }
     }
     Ok(())

@@ -11,7 +11,8 @@ use burn::tensor::Device;
 use mtl_data::{MultiTaskBatch, TaskSpec, batch_ranges, epoch_permutation, sampled_epoch};
 use mtl_weighting::{StepContext, WeightingMethod};
 
-use super::feed::{EpochBatches, Slice};
+use super::data::SplitData;
+use super::feed::{EpochBatches, EpochShuffle, Slice};
 use super::observer::{Observers, StepEnd, StepStart};
 use super::setup::{Run, too_small};
 use crate::config::RunConfig;
@@ -170,23 +171,36 @@ pub(super) fn train_epoch(
     // draws from (seed, step), shared by all ranks (see `Peers::method_seed`).
     let per_rank = world.is_parallel() && config.model.has_dropout();
     run.device.seed(epoch_seed(config.seed, epoch));
-    let order = match &run.train_data.groups {
-        Some(groups) => sampled_epoch(groups, t_count, config.sampling, config.seed, epoch),
-        None => epoch_permutation(run.train_data.len(), config.seed, epoch),
+    let order = match (run.train_data.groups(), &run.train_data) {
+        (Some(groups), _) => sampled_epoch(groups, t_count, config.sampling, config.seed, epoch),
+        // A streamed epoch's order comes from its shuffle buffer.
+        (None, SplitData::Stream(_)) => Vec::new(),
+        (None, SplitData::Memory(_)) => epoch_permutation(run.train_data.len(), config.seed, epoch),
+    };
+    let n = match run.train_data {
+        SplitData::Stream(_) => run.train_data.len(),
+        SplitData::Memory(_) => order.len(),
     };
     let reused_before = state.weighting.reused_weight_steps();
     let mut sums: [Option<Tensor<1>>; 3] = [None, None, None];
     let add = |sum: &mut Option<Tensor<1>>, x: &Tensor<1>| {
         *sum = Some(sum.take().map_or(x.clone(), |s| s + x.clone()));
     };
-    let plan = (batch_ranges(order.len(), train.batch_size, train.drop_last).into_iter())
+    let plan = (batch_ranges(n, train.batch_size, train.drop_last).into_iter())
         .map(|global| step_slices(config, &world, global))
         .collect::<Result<Vec<_>, Error>>()?;
     let (feed, data, device) = (&run.feed, &run.train_data, &run.device);
     let state = std::thread::scope(|scope| -> Result<TrainState, Error> {
         let mut state = state;
-        let batches = EpochBatches::new(scope, feed, data, &order, device, plan);
+        let shuffle = EpochShuffle {
+            seed: config.seed,
+            epoch,
+            batch_size: train.batch_size,
+            drop_last: train.drop_last,
+        };
+        let batches = EpochBatches::new(scope, feed, data, &order, device, plan, shuffle);
         for (index, gathered) in batches.enumerate() {
+            let gathered = gathered?;
             let step = run.meta.steps_done;
             let data = StepData::new(config, &world, device, gathered, step, per_rank);
             observers.before_step(&StepStart {

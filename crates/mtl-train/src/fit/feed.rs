@@ -1,13 +1,17 @@
 //! Where each step's batches come from (`train.device_data`): formed on the device from a
 //! resident copy of the training split, gathered on the host by a background thread one step
 //! ahead, or gathered on the host between steps. Every way gives the same batches in the same
-//! order, so the choice changes speed, never the numbers.
+//! order, so the choice changes speed, never the numbers. A streamed training split is read,
+//! shuffled and batched by a background thread, one step ahead.
 
 use std::ops::Range;
 use std::sync::mpsc;
 
 use burn::tensor::Device;
-use mtl_data::{DeviceOrder, HostBatch, MultiTaskBatch, MultiTaskDataset, ResidentSplit};
+use mtl_data::{DataError, DeviceOrder, HostBatch, MultiTaskBatch, MultiTaskDataset, ResidentSplit};
+
+use super::data::{SplitData, Streamed};
+use crate::error::Error;
 
 use crate::backend::SelectedDevice;
 use crate::config::RunConfig;
@@ -35,12 +39,33 @@ pub(super) enum Feed {
     Prefetch,
     /// Gathered between steps.
     Host,
+    /// Read from the file, shuffled and batched by a background thread.
+    Stream(Box<Streamed>),
+}
+
+/// What a streamed epoch's shuffle depends on.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EpochShuffle {
+    pub seed: u64,
+    pub epoch: usize,
+    pub batch_size: usize,
+    pub drop_last: bool,
 }
 
 impl Feed {
     /// Choose (and for residency, upload) as `train.device_data` says; the line says what
     /// was chosen and why, for the banner.
-    pub fn new(config: &RunConfig, data: &MultiTaskDataset, device: &SelectedDevice) -> (Self, String) {
+    pub fn new(config: &RunConfig, data: &SplitData, device: &SelectedDevice) -> (Self, String) {
+        let data = match data {
+            SplitData::Memory(d) => d,
+            SplitData::Stream(s) => {
+                let note = format!(
+                    "training batches read from `{}`, shuffled and batched by a background thread (streamed; train.device_data does not apply)",
+                    s.stream.path().display()
+                );
+                return (Feed::Stream(s.clone()), note);
+            }
+        };
         let bytes = ResidentSplit::bytes(data);
         let budget = config.train.device_data_budget.unwrap_or(match device.memory {
             Some(memory) => memory / 4,
@@ -96,7 +121,7 @@ fn gather(data: &MultiTaskDataset, order: &[usize], slice: &Slice) -> HostBatch 
 
 /// An epoch's batches, in step order: `next()` gives step k's batches.
 pub(super) struct EpochBatches<'a> {
-    data: &'a MultiTaskDataset,
+    data: Option<&'a MultiTaskDataset>,
     order: &'a [usize],
     device: &'a Device,
     steps: std::vec::IntoIter<Vec<Slice>>,
@@ -107,6 +132,7 @@ enum Source<'a> {
     Resident(&'a ResidentSplit, Box<DeviceOrder>),
     Prefetched(mpsc::Receiver<Vec<HostBatch>>),
     Host,
+    Streamed(mpsc::Receiver<Result<Vec<HostBatch>, DataError>>),
 }
 
 impl<'a> EpochBatches<'a> {
@@ -117,15 +143,24 @@ impl<'a> EpochBatches<'a> {
     pub fn new<'s>(
         scope: &'s std::thread::Scope<'s, 'a>,
         feed: &'a Feed,
-        data: &'a MultiTaskDataset,
+        data: &'a SplitData,
         order: &'a [usize],
         device: &'a Device,
         steps: Vec<Vec<Slice>>,
+        shuffle: EpochShuffle,
     ) -> Self {
-        let source = match feed {
-            Feed::Resident(split) => Source::Resident(split, Box::new(split.order(order))),
-            Feed::Host => Source::Host,
-            Feed::Prefetch => {
+        let data = data.in_memory();
+        let source = match (feed, data) {
+            (Feed::Stream(streamed), _) => {
+                let (send, receive) = mpsc::sync_channel(1);
+                let plan = steps.clone();
+                scope.spawn(move || stream_epoch(streamed, plan, shuffle, send));
+                Source::Streamed(receive)
+            }
+            (_, None) => unreachable!("a split in memory has a feed in memory"),
+            (Feed::Resident(split), _) => Source::Resident(split, Box::new(split.order(order))),
+            (Feed::Host, _) => Source::Host,
+            (Feed::Prefetch, Some(data)) => {
                 let (send, receive) = mpsc::sync_channel(1);
                 let plan = steps.clone();
                 scope.spawn(move || {
@@ -145,15 +180,27 @@ impl<'a> EpochBatches<'a> {
 }
 
 impl Iterator for EpochBatches<'_> {
-    type Item = Vec<MultiTaskBatch>;
+    type Item = Result<Vec<MultiTaskBatch>, Error>;
 
-    fn next(&mut self) -> Option<Vec<MultiTaskBatch>> {
+    fn next(&mut self) -> Option<Self::Item> {
         let slices = self.steps.next()?;
-        Some(match &self.source {
+        let data = || self.data.expect("a feed in memory has its split");
+        Some(Ok(match &self.source {
+            Source::Streamed(receive) => match receive.recv() {
+                Ok(Ok(batches)) => batches.into_iter().map(|b| b.upload(self.device)).collect(),
+                Ok(Err(e)) => return Some(Err(e.into())),
+                Err(_) => {
+                    return Some(Err(DataError::InvalidSetting {
+                        key: "data".into(),
+                        message: "the streaming reader stopped before the epoch's last batch".into(),
+                    }
+                    .into()));
+                }
+            },
             Source::Resident(split, on_device) => (slices.iter())
                 .map(|s| {
                     split.part_batch(
-                        self.data,
+                        data(),
                         (self.order, on_device),
                         s.global.clone(),
                         s.part.clone(),
@@ -166,9 +213,56 @@ impl Iterator for EpochBatches<'_> {
                 .map(|b| b.upload(self.device))
                 .collect(),
             Source::Host => {
-                slices.iter().map(|s| gather(self.data, self.order, s).upload(self.device)).collect()
+                slices.iter().map(|s| gather(data(), self.order, s).upload(self.device)).collect()
             }
-        })
+        }))
+    }
+}
+
+/// Read one epoch of `streamed` and send each step's batches (the slices of `plan`, of the
+/// global batches the shuffle gives) to `send`, or the error that stopped it.
+fn stream_epoch(
+    streamed: &Streamed,
+    plan: Vec<Vec<Slice>>,
+    shuffle: EpochShuffle,
+    send: mpsc::SyncSender<Result<Vec<HostBatch>, DataError>>,
+) {
+    let mut steps = plan.into_iter();
+    let mut planned = true;
+    let read = streamed.stream.shuffled(
+        streamed.buffer,
+        shuffle.seed,
+        shuffle.epoch,
+        shuffle.batch_size,
+        shuffle.drop_last,
+        &mut |chunk| streamed.training_chunk(chunk),
+        &mut |global| {
+            let Some(slices) = steps.next().filter(|s| s.iter().all(|s| s.global.len() == global.len()))
+            else {
+                planned = false;
+                return false;
+            };
+            let order: Vec<usize> = (0..global.len()).collect();
+            let batches = (slices.iter())
+                .map(|s| gather(&global, &order, &Slice { global: 0..global.len(), ..s.clone() }))
+                .collect();
+            // The receiver is gone when the epoch ends early (an error): stop.
+            send.send(Ok(batches)).is_ok()
+        },
+    );
+    let failed = match read {
+        Err(e) => Some(e),
+        Ok(()) if !planned || steps.next().is_some() => Some(DataError::InvalidSetting {
+            key: "data".into(),
+            message: format!(
+                "`{}` gave another number of training rows than when the run started; keep a streamed file unchanged during training",
+                streamed.stream.path().display()
+            ),
+        }),
+        Ok(()) => None,
+    };
+    if let Some(e) = failed {
+        let _ = send.send(Err(e));
     }
 }
 
@@ -209,6 +303,7 @@ mod tests {
             Feed::Resident(_) => "resident",
             Feed::Prefetch => "prefetch",
             Feed::Host => "host",
+            Feed::Stream(_) => "stream",
         }
     }
 

@@ -26,7 +26,7 @@ mod summary;
 
 use std::time::Instant;
 
-pub use data::{prepare_data, weight_classes};
+pub use data::{RunData, SplitData, prepare_data, prepare_run_data, weight_classes};
 pub use observer::{EpochEnd, Observer, Observers, RunEnd, RunStart, StepEnd, StepStart};
 pub use observers::{AffinityProbe, Checkpointer, MetricsLog, RunRecord, StepLog, writers};
 pub use setup::{FitOptions, check_data, init_state};

@@ -16,7 +16,7 @@ use super::setup::Run;
 use super::summary::RunSummary;
 use crate::delta::{Delta, delta};
 use crate::error::Error;
-use crate::evaluate::{Evaluation, evaluate, json_f64};
+use crate::evaluate::{Evaluation, json_f64};
 use crate::selection::Verdict;
 use crate::step::TrainState;
 
@@ -47,7 +47,7 @@ impl Run<'_> {
         state.weighting.end_epoch(epoch, &means.losses);
         let batch = self.config.train.batch_size.max(256);
         let valid =
-            evaluate(&state.model.valid(), &self.valid_data, &self.config.tasks, batch, &self.eval_device);
+            self.valid_data.evaluate(&state.model.valid(), &self.config.tasks, batch, &self.eval_device)?;
         self.check_finite(&valid.losses, "validation", epoch + 1)?;
         let valid_delta =
             self.reference.as_ref().and_then(|r| delta(&valid.metrics, &r.valid, &self.config.tasks).ok());
@@ -167,9 +167,11 @@ impl Run<'_> {
         let best_state = self.best_state.clone().unwrap_or(state);
         let best = best_state.model.valid();
         let batch = config.train.batch_size.max(256);
-        let valid = evaluate(&best, &self.valid_data, &config.tasks, batch, &self.eval_device);
-        let test =
-            finished.then(|| evaluate(&best, &self.test_data, &config.tasks, batch, &self.eval_device));
+        let valid = self.valid_data.evaluate(&best, &config.tasks, batch, &self.eval_device)?;
+        let test = match finished {
+            true => Some(self.test_data.evaluate(&best, &config.tasks, batch, &self.eval_device)?),
+            false => None,
+        };
         let test_delta = match (&self.reference, &test) {
             (Some(r), Some(test)) => delta(&test.metrics, &r.test, &self.config.tasks).ok(),
             _ => None,

@@ -8,10 +8,12 @@ use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor};
 use mtl_data::{MultiTaskDataset, Splits, TaskSpec, batch_indices};
+
+use super::data::{RunData, SplitData, prepare_run_data};
 use mtl_model::{parameter_count, parameter_count_of};
 use mtl_weighting::WeightingMethod;
 
-use super::data::{check_labelled, prepare_data, weight_classes};
+use super::data::{check_labelled, prepare_data};
 use super::feed::Feed;
 use super::observer::RunStart;
 use crate::backend::{SelectedDevice, host_generator};
@@ -105,9 +107,14 @@ pub(super) struct Run<'c> {
     pub config: &'c RunConfig,
     pub options: &'c FitOptions,
     pub run_dir: PathBuf,
-    pub train_data: MultiTaskDataset,
-    pub valid_data: MultiTaskDataset,
-    pub test_data: MultiTaskDataset,
+    pub train_data: SplitData,
+    pub valid_data: SplitData,
+    pub test_data: SplitData,
+    /// A streamed run's data digest (see [`RunData::digest`]).
+    pub stream_digest: Option<String>,
+    pub data_note: Option<String>,
+    /// Per trained task, the `(mean, std)` of its standardised targets.
+    pub target_scales: Vec<Option<(f64, f64)>>,
     pub class_weights: Vec<Option<Vec<f64>>>,
     pub tasks: Vec<TaskSpec>,
     pub device: Device,
@@ -163,7 +170,9 @@ impl<'c> Run<'c> {
         lock: Option<RunLock>,
     ) -> Result<(Self, TrainState), Error> {
         let world = &options.world;
-        let Ready { run_dir, mut train_data, valid_data, test_data, reference, mut selector } = ready;
+        let Ready { run_dir, data, reference, mut selector } = ready;
+        let RunData { train: train_data, valid: valid_data, test: test_data, class_weights, digest, note } =
+            data;
         let device = options.device.device.clone().autodiff();
         let mut state = init_state(config, &device);
         let mut optim = build_optimizer(&config.train.optimizer);
@@ -182,7 +191,6 @@ impl<'c> Run<'c> {
             meta.config = Some(config.toml.clone());
         }
         meta.selection.monitor = selector.monitor.name(&config.tasks);
-        let class_weights = weight_classes(&mut train_data, &config.tasks);
         let steps_per_epoch = steps_per_epoch(config, train_data.len())?;
         let train = &config.train;
         let schedule = Schedule {
@@ -203,9 +211,12 @@ impl<'c> Run<'c> {
             config,
             options,
             run_dir,
+            target_scales: train_data.target_scales(),
             train_data,
             valid_data,
             test_data,
+            stream_digest: digest,
+            data_note: note,
             class_weights,
             tasks: config.task_specs(),
             eval_device: options.device.device.clone(),
@@ -237,7 +248,7 @@ impl<'c> Run<'c> {
             steps_per_epoch: self.steps_per_epoch,
             epochs: self.config.train.epochs,
             tasks: &self.tasks,
-            target_scales: &self.train_data.target_scales,
+            target_scales: &self.target_scales,
         }
     }
 
@@ -289,6 +300,7 @@ impl<'c> Run<'c> {
                     .join(", ")
             ));
         }
+        lines.extend(self.data_note.clone());
         lines.push(self.feed_note.clone());
         lines.extend(self.selector.note.as_ref().map(|n| format!("note: {n}")));
         for (task, w) in self.tasks.iter().zip(&self.class_weights) {
@@ -297,7 +309,7 @@ impl<'c> Run<'c> {
                 lines.push(format!("class weights of `{}`: [{}]", task.name, w.join(", ")));
             }
         }
-        if let Some(groups) = &self.train_data.groups {
+        if let Some(groups) = self.train_data.groups() {
             let sizes: Vec<usize> =
                 (0..self.tasks.len()).map(|t| groups.iter().filter(|&&s| s == t).count()).collect();
             let p = c.sampling.probabilities(&sizes);
@@ -313,9 +325,7 @@ impl<'c> Run<'c> {
 /// What a run has checked before it touches its folder.
 struct Ready {
     run_dir: PathBuf,
-    train_data: MultiTaskDataset,
-    valid_data: MultiTaskDataset,
-    test_data: MultiTaskDataset,
+    data: RunData,
     reference: Option<StlReference>,
     selector: Selector,
 }
@@ -332,18 +342,19 @@ impl Ready {
             ));
         }
         let run_dir = options.run_dir.clone().unwrap_or_else(|| config.run_dir());
-        let Splits { train: train_data, valid: valid_data, test: test_data } = check_data(config)?;
+        let data = prepare_run_data(config)?;
         let reference = match &options.reference {
             Some(r) => Some(r.clone()),
             None => stl::find_reference(config)?,
         };
         let selector = Selector::new(config, reference.as_ref())?;
+        let train = &data.train;
         if let Some(k) = config.train.parts {
-            check_parts(config, &train_data, k, world.size())?;
+            check_parts(config, train, k, world.size())?;
         } else if world.is_parallel() {
-            check_split(config, &train_data, world.size(), "processes")?;
+            check_split(config, train, world.size(), "processes")?;
         }
-        Ok(Self { run_dir, train_data, valid_data, test_data, reference, selector })
+        Ok(Self { run_dir, data, reference, selector })
     }
 }
 
@@ -355,7 +366,15 @@ fn check_ranks_agree(run: &Run) -> Result<(), Error> {
     if !world.is_parallel() {
         return Ok(());
     }
-    let digest = data_digest(&[&run.train_data, &run.valid_data, &run.test_data]);
+    let digest = match (
+        &run.stream_digest,
+        run.train_data.in_memory(),
+        run.valid_data.in_memory(),
+        run.test_data.in_memory(),
+    ) {
+        (None, Some(train), Some(valid), Some(test)) => data_digest(&[train, valid, test]),
+        (digest, ..) => digest.clone().unwrap_or_default(),
+    };
     let mine = format!("{digest}\n{}", run.config.toml);
     let all = world.gather_bytes(mine.as_bytes());
     let texts: Vec<String> = all.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
@@ -382,7 +401,7 @@ fn check_ranks_agree(run: &Run) -> Result<(), Error> {
 }
 
 /// A SHA-256 digest of the splits' features, targets and masks (after preprocessing).
-fn data_digest(splits: &[&MultiTaskDataset]) -> String {
+pub(super) fn data_digest(splits: &[&MultiTaskDataset]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for data in splits {
@@ -393,7 +412,7 @@ fn data_digest(splits: &[&MultiTaskDataset]) -> String {
 }
 
 /// `train.parts` must split among the processes and leave every part a sample.
-fn check_parts(config: &RunConfig, data: &MultiTaskDataset, parts: usize, ranks: usize) -> Result<(), Error> {
+fn check_parts(config: &RunConfig, data: &SplitData, parts: usize, ranks: usize) -> Result<(), Error> {
     if !parts.is_multiple_of(ranks) {
         return Err(Error::Config(ConfigError::Invalid {
             path: config.source.clone(),
@@ -409,13 +428,13 @@ fn check_parts(config: &RunConfig, data: &MultiTaskDataset, parts: usize, ranks:
 
 /// Data-parallel training needs every batch to give each rank a sample.
 /// (A multi-input epoch's length varies; its batches are checked as they come.)
-fn check_split(config: &RunConfig, data: &MultiTaskDataset, ranks: usize, what: &str) -> Result<(), Error> {
+fn check_split(config: &RunConfig, data: &SplitData, ranks: usize, what: &str) -> Result<(), Error> {
     let train = &config.train;
     let last = data.len() % train.batch_size;
     if train.batch_size < ranks {
         return Err(too_small(config, train.batch_size, ranks, what));
     }
-    if last > 0 && last < ranks && !train.drop_last && data.groups.is_none() {
+    if last > 0 && last < ranks && !train.drop_last && data.groups().is_none() {
         return Err(too_small(config, last, ranks, what));
     }
     Ok(())
