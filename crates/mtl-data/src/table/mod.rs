@@ -11,6 +11,8 @@ mod stream;
 mod tests;
 #[cfg(test)]
 mod tests_parquet;
+#[cfg(test)]
+mod tests_stream;
 mod write;
 
 use std::path::PathBuf;

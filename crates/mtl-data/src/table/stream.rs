@@ -68,11 +68,17 @@ pub struct StreamSettings {
     pub memory_budget: MemoryBudget,
     /// Rows of the shuffle buffer.
     pub shuffle_buffer: usize,
+    /// Rows read from a file at a time ([`STREAM_CHUNK`]; smaller in tests).
+    pub chunk_rows: usize,
 }
 
 impl Default for StreamSettings {
     fn default() -> Self {
-        Self { memory_budget: MemoryBudget::Auto, shuffle_buffer: DEFAULT_SHUFFLE_BUFFER }
+        Self {
+            memory_budget: MemoryBudget::Auto,
+            shuffle_buffer: DEFAULT_SHUFFLE_BUFFER,
+            chunk_rows: STREAM_CHUNK,
+        }
     }
 }
 
@@ -177,6 +183,7 @@ impl TableConfig {
             path: self.files[0].train.clone(),
             format: self.format.clone(),
             wanted: self.wanted(),
+            chunk_rows: self.stream.chunk_rows,
             prep: None,
             tasks: Vec::new(),
             rows: membership.map_or(Rows::All, |m| Rows::Part(m, 0)),
@@ -213,6 +220,7 @@ impl TableConfig {
             path: f.train.clone(),
             format: self.format.clone(),
             wanted: self.wanted(),
+            chunk_rows: self.stream.chunk_rows,
             prep: Some(prep),
             tasks: tasks.to_vec(),
             rows: Rows::All,
@@ -275,6 +283,7 @@ pub struct SplitStream {
     path: PathBuf,
     format: CsvFormat,
     wanted: Vec<String>,
+    chunk_rows: usize,
     prep: Option<Arc<Preprocessing>>,
     tasks: Vec<TaskSpec>,
     rows: Rows,
@@ -302,7 +311,7 @@ impl SplitStream {
         &self,
     ) -> Result<impl Iterator<Item = Result<(super::RawTable, Vec<usize>), DataError>> + use<>, DataError>
     {
-        let chunks = TableChunks::open(&self.path, &self.format, Some(&self.wanted), STREAM_CHUNK)?;
+        let chunks = TableChunks::open(&self.path, &self.format, Some(&self.wanted), self.chunk_rows)?;
         let which = self.rows.clone();
         let path = self.path.clone();
         Ok(chunks.map(move |chunk| {

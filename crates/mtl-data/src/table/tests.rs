@@ -24,6 +24,7 @@ fn config(files: Vec<TableFiles>, labels: Vec<LabelColumn>) -> TableConfig {
         labels,
         ids: IdSettings::default(),
         files,
+        stream: StreamSettings::default(),
     }
 }
 

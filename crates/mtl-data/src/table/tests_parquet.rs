@@ -31,6 +31,7 @@ fn table(
         labels,
         ids,
         files: vec![TableFiles { train, valid: None, test: None }],
+        stream: StreamSettings::default(),
     }
 }
 

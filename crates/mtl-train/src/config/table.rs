@@ -105,6 +105,7 @@ pub fn resolve_table(
     let stream = StreamSettings {
         memory_budget: memory_budget(check, &c.memory_budget)?,
         shuffle_buffer: c.shuffle_buffer,
+        ..StreamSettings::default()
     };
     check.ensure(c.shuffle_buffer >= 1, "data.csv.shuffle_buffer", || "must be at least 1 row".into())?;
     if files.len() > 1 && !matches!(stream.memory_budget, MemoryBudget::Auto | MemoryBudget::Unlimited) {

@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use mtl_data::table::SplitStream;
-use mtl_data::{MultiTaskDataset, Splits, TaskSpec};
+use mtl_data::{MultiTaskDataset, Splits, TaskSpec, batch_indices};
 use mtl_model::MultiTaskModel;
 
 use crate::config::data::DataSource;
-use crate::config::{RunConfig, TaskConfig};
+use crate::config::{ConfigError, RunConfig, TaskConfig};
 use crate::error::Error;
 use crate::evaluate::{Evaluation, Evaluator, evaluate};
+use crate::parallel::hash_f32s;
 
 /// One split of a run: in memory, or streamed from its file chunk by chunk.
 #[derive(Debug)]
@@ -268,7 +269,7 @@ pub fn prepare_run_data(config: &RunConfig) -> Result<RunData, Error> {
 
 /// The splits in memory, checked, class weights folded in.
 fn memory_run_data(config: &RunConfig) -> Result<RunData, Error> {
-    let Splits { mut train, valid, test } = super::setup::check_data(config)?;
+    let Splits { mut train, valid, test } = check_data(config)?;
     let class_weights = weight_classes(&mut train, &config.tasks);
     let digest = None;
     Ok(RunData {
@@ -279,6 +280,43 @@ fn memory_run_data(config: &RunConfig) -> Result<RunData, Error> {
         digest,
         note: None,
     })
+}
+
+/// Load the data of `config` and check everything about it that a training would refuse
+/// before its first step: the label columns and their values, a labelled sample of every task
+/// in the training and validation splits, at least one batch per epoch. `mtl check` runs this.
+pub fn check_data(config: &RunConfig) -> Result<Splits, Error> {
+    let splits = prepare_data(config)?;
+    check_labelled(&splits)?;
+    steps_per_epoch(config, splits.train.len())?;
+    Ok(splits)
+}
+
+pub(super) fn steps_per_epoch(config: &RunConfig, n_train: usize) -> Result<usize, Error> {
+    let train = &config.train;
+    let steps = batch_indices(&(0..n_train).collect::<Vec<_>>(), train.batch_size, train.drop_last).len();
+    if steps > 0 {
+        return Ok(steps);
+    }
+    Err(Error::Config(ConfigError::Invalid {
+        path: config.source.clone(),
+        key: "train.batch_size".into(),
+        message: format!(
+            "{} is larger than the {n_train} training samples and drop_last is set",
+            train.batch_size
+        ),
+    }))
+}
+
+/// A SHA-256 digest of the splits' features, targets and masks (after preprocessing).
+pub(super) fn data_digest(splits: &[&MultiTaskDataset]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for data in splits {
+        hash_f32s(&mut h, &data.features);
+        data.targets.iter().chain(&data.masks).for_each(|v| hash_f32s(&mut h, v));
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The data tasks a single-task or task-group run keeps (`None`: all).

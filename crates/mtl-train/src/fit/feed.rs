@@ -276,8 +276,8 @@ mod tests {
         RunConfig::from_toml(std::path::Path::new("<test>"), &text, &[]).unwrap()
     }
 
-    fn data(rows: usize) -> MultiTaskDataset {
-        MultiTaskDataset {
+    fn data(rows: usize) -> SplitData {
+        SplitData::Memory(MultiTaskDataset {
             features: vec![0.5; rows * 3],
             num_features: 3,
             targets: vec![vec![1.0; rows]],
@@ -285,7 +285,7 @@ mod tests {
             tasks: Vec::new(),
             groups: None,
             target_scales: Vec::new(),
-        }
+        })
     }
 
     /// A GPU as the feed sees it (the tensors live on ndarray here).

@@ -7,13 +7,11 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor};
-use mtl_data::{MultiTaskDataset, Splits, TaskSpec, batch_indices};
-
-use super::data::{RunData, SplitData, prepare_run_data};
+use mtl_data::TaskSpec;
 use mtl_model::{parameter_count, parameter_count_of};
 use mtl_weighting::WeightingMethod;
 
-use super::data::{check_labelled, prepare_data};
+use super::data::{RunData, SplitData, data_digest, prepare_run_data, steps_per_epoch};
 use super::feed::Feed;
 use super::observer::RunStart;
 use crate::backend::{SelectedDevice, host_generator};
@@ -22,7 +20,7 @@ use crate::config::{ConfigError, RunConfig};
 use crate::error::{Error, io_error as io};
 use crate::lock::{LOCK_FILE, RunLock};
 use crate::optimizer::build_optimizer;
-use crate::parallel::{World, first_difference, hash_f32s};
+use crate::parallel::{World, first_difference};
 use crate::schedule::Schedule;
 use crate::selection::{Selection, Selector};
 use crate::step::TrainState;
@@ -400,17 +398,6 @@ fn check_ranks_agree(run: &Run) -> Result<(), Error> {
     Ok(())
 }
 
-/// A SHA-256 digest of the splits' features, targets and masks (after preprocessing).
-pub(super) fn data_digest(splits: &[&MultiTaskDataset]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for data in splits {
-        hash_f32s(&mut h, &data.features);
-        data.targets.iter().chain(&data.masks).for_each(|v| hash_f32s(&mut h, v));
-    }
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
 /// `train.parts` must split among the processes and leave every part a sample.
 fn check_parts(config: &RunConfig, data: &SplitData, parts: usize, ranks: usize) -> Result<(), Error> {
     if !parts.is_multiple_of(ranks) {
@@ -438,32 +425,6 @@ fn check_split(config: &RunConfig, data: &SplitData, ranks: usize, what: &str) -
         return Err(too_small(config, last, ranks, what));
     }
     Ok(())
-}
-
-/// Load the data of `config` and check everything about it that a training would refuse
-/// before its first step: the label columns and their values, a labelled sample of every task
-/// in the training and validation splits, at least one batch per epoch. `mtl check` runs this.
-pub fn check_data(config: &RunConfig) -> Result<Splits, Error> {
-    let splits = prepare_data(config)?;
-    check_labelled(&splits)?;
-    steps_per_epoch(config, splits.train.len())?;
-    Ok(splits)
-}
-
-fn steps_per_epoch(config: &RunConfig, n_train: usize) -> Result<usize, Error> {
-    let train = &config.train;
-    let steps = batch_indices(&(0..n_train).collect::<Vec<_>>(), train.batch_size, train.drop_last).len();
-    if steps > 0 {
-        return Ok(steps);
-    }
-    Err(Error::Config(ConfigError::Invalid {
-        path: config.source.clone(),
-        key: "train.batch_size".into(),
-        message: format!(
-            "{} is larger than the {n_train} training samples and drop_last is set",
-            train.batch_size
-        ),
-    }))
 }
 
 /// Make `dir` ready for this run and lock it for the whole run (see [`crate::lock`]); the
