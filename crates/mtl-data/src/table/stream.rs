@@ -150,7 +150,7 @@ impl TableConfig {
         &self,
         split: &SplitFractions,
         seed: u64,
-    ) -> Result<(Option<Arc<Vec<u8>>>, usize), DataError> {
+    ) -> Result<(Option<Membership>, usize), DataError> {
         let f = &self.files[0];
         let n = count_rows(&f.train, &self.format)?;
         let cut = Self::cut(f, split);
@@ -254,13 +254,19 @@ impl TableConfig {
     }
 }
 
+/// The split of each row of a file (0 train, 1 valid, 2 test).
+type Membership = Arc<Vec<u8>>;
+
+/// A counted file: path, size, modification time, rows.
+type Counted = (PathBuf, u64, Option<SystemTime>, usize);
+
 /// Which rows of its file a split streams.
 #[derive(Debug, Clone)]
 enum Rows {
     /// Every row.
     All,
     /// The rows whose entry in the file's split list is this split's.
-    Part(Arc<Vec<u8>>, u8),
+    Part(Membership, u8),
     /// None (a split of fraction 0 without a file).
     Nothing,
 }
@@ -419,7 +425,7 @@ fn changed(path: &Path, rows: usize) -> DataError {
 
 /// Row counts of files by (path, size, modification time): a streaming run counts each file
 /// once.
-static COUNTED: Mutex<Vec<(PathBuf, u64, Option<SystemTime>, usize)>> = Mutex::new(Vec::new());
+static COUNTED: Mutex<Vec<Counted>> = Mutex::new(Vec::new());
 
 /// The number of data rows of the table file `path` (a Parquet file's footer says it; a CSV
 /// file is read through).

@@ -88,6 +88,11 @@ impl SplitData {
         }
     }
 
+    /// Whether the split has no sample.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Per trained task, the `(mean, std)` its targets were standardised with.
     pub fn target_scales(&self) -> Vec<Option<(f64, f64)>> {
         match self {
