@@ -229,6 +229,56 @@ fn stateful_methods_stay_the_same_on_every_rank() {
 }
 
 #[test]
+fn a_streamed_table_on_two_processes_gives_the_one_process_run() {
+    if !mpirun_available() {
+        return;
+    }
+    // Every rank reads the whole stream and keeps its part of each global batch, so the split,
+    // the order and the batches are those of one process (and, with a full buffer, of a run in
+    // memory).
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("c,x1,x2,y,z\n");
+    for i in 0..300u32 {
+        let (x1, x2) = ((i * 37 % 101) as f32 / 50.0 - 1.0, (i * 53 % 97) as f32 / 48.0 - 1.0);
+        text += &format!("k{},{x1},{x2},{},{}\n", i % 7, u32::from(x1 + x2 > 0.0), 2.0 * x1 - x2);
+    }
+    std::fs::write(dir.path().join("rows.csv"), text).unwrap();
+    let config = r#"
+[run]
+name = "s"
+seed = 2
+
+[data]
+source = "csv"
+
+[data.csv]
+train = "rows.csv"
+numeric = ["x*"]
+categorical = ["c"]
+memory_budget = "0"
+shuffle_buffer = 100
+
+[[tasks]]
+name = "y"
+kind = "binary"
+
+[[tasks]]
+name = "z"
+kind = "regression"
+
+[model.encoder]
+kind = "tabular"
+hidden = [8]
+
+[train]
+epochs = 2
+batch_size = 32
+"#;
+    let (one, two) = agree_in(dir.path(), "streamed", config, &[]);
+    same_test_metrics(&summary(&one), &summary(&two), 1e-4);
+}
+
+#[test]
 fn missing_labels_spread_unevenly_over_the_ranks() {
     if !mpirun_available() {
         return;
