@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::RunConfig;
 use crate::error::Error;
-use crate::fit::prepare_data;
+use crate::fit::{prepare_data, report_streams};
 
 /// A class that holds less than this share of a task's labels is flagged.
 const RARE_CLASS: f64 = 0.05;
@@ -68,6 +68,101 @@ pub struct DataReport {
     pub warnings: Vec<String>,
 }
 
+/// Count the labelled target `y` (original scale) of a task of kind `kind` in `counts`.
+fn count_class(kind: TaskKind, y: f64, counts: &mut [usize]) {
+    match kind {
+        TaskKind::Multilabel { labels: k } => {
+            for (c, on) in counts.iter_mut().zip(mtl_data::decode_labels(y as f32, k)) {
+                *c += usize::from(on);
+            }
+        }
+        _ => counts[(y as usize).min(counts.len() - 1)] += 1,
+    }
+}
+
+/// The number of classes (labels) a task of kind `kind` counts; `None` for regression.
+fn class_slots(kind: TaskKind) -> Option<usize> {
+    match kind {
+        TaskKind::Regression => None,
+        TaskKind::Multilabel { labels } => Some(labels),
+        TaskKind::Multiclass { classes } => Some(classes),
+        _ => Some(2),
+    }
+}
+
+/// The statistics of one split gathered a chunk at a time (a streamed split): the counts of
+/// [`split_stats`]; the mean and std from sums of the targets shifted by the first label (one
+/// pass, stable when the mean is far from 0); which feature columns are constant.
+#[derive(Debug)]
+struct SplitTally {
+    kinds: Vec<TaskKind>,
+    samples: usize,
+    labelled: Vec<usize>,
+    counts: Vec<Option<Vec<usize>>>,
+    /// Per task: the shift, Σ(y − shift), Σ(y − shift)².
+    sums: Vec<(Option<f64>, f64, f64)>,
+    first: Option<Vec<f32>>,
+    constant: Vec<bool>,
+}
+
+impl SplitTally {
+    fn new(kinds: Vec<TaskKind>) -> Self {
+        Self {
+            samples: 0,
+            labelled: vec![0; kinds.len()],
+            counts: kinds.iter().map(|k| class_slots(*k).map(|n| vec![0; n])).collect(),
+            sums: vec![(None, 0.0, 0.0); kinds.len()],
+            first: None,
+            constant: Vec::new(),
+            kinds,
+        }
+    }
+
+    fn add(&mut self, data: &MultiTaskDataset) {
+        self.samples += data.len();
+        for t in 0..self.kinds.len() {
+            for y in data.labelled_targets(t) {
+                self.labelled[t] += 1;
+                match &mut self.counts[t] {
+                    Some(counts) => count_class(self.kinds[t], y, counts),
+                    None => {
+                        let (shift, s1, s2) = &mut self.sums[t];
+                        let d = y - *shift.get_or_insert(y);
+                        *s1 += d;
+                        *s2 += d * d;
+                    }
+                }
+            }
+        }
+        let w = data.num_features;
+        for i in 0..data.len() {
+            let row = data.row(i);
+            let first = self.first.get_or_insert_with(|| row.to_vec());
+            if self.constant.is_empty() {
+                self.constant = vec![true; w];
+            }
+            for j in 0..w {
+                self.constant[j] &= row[j] == first[j];
+            }
+        }
+    }
+
+    fn stats(&self, t: usize) -> TaskSplitStats {
+        let n = self.labelled[t];
+        let (shift, s1, s2) = self.sums[t];
+        let regression = self.counts[t].is_none() && n > 0;
+        let mean = s1 / n.max(1) as f64;
+        TaskSplitStats {
+            samples: self.samples,
+            labelled: n,
+            missing_rate: if self.samples == 0 { 0.0 } else { 1.0 - n as f64 / self.samples as f64 },
+            class_counts: self.counts[t].clone(),
+            mean: regression.then(|| shift.unwrap_or(0.0) + mean),
+            std: regression.then(|| (s2 / n as f64 - mean * mean).max(0.0).sqrt()),
+        }
+    }
+}
+
 fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
     // Targets on the original scale, also for a standardised task.
     let labelled = data.labelled_targets(t);
@@ -86,21 +181,9 @@ fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
             (s.mean, s.std) = data.target_mean_std(t).unzip();
         }
         TaskKind::Regression => {}
-        TaskKind::Multilabel { labels: k } => {
-            let mut counts = vec![0; k];
-            for y in labelled {
-                for (c, on) in counts.iter_mut().zip(mtl_data::decode_labels(y as f32, k)) {
-                    *c += usize::from(on);
-                }
-            }
-            s.class_counts = Some(counts);
-        }
         kind => {
-            let classes = if let TaskKind::Multiclass { classes } = kind { classes } else { 2 };
-            let mut counts = vec![0; classes];
-            for y in labelled {
-                counts[(y as usize).min(classes - 1)] += 1;
-            }
+            let mut counts = vec![0; class_slots(kind).unwrap_or(2)];
+            labelled.into_iter().for_each(|y| count_class(kind, y, &mut counts));
             s.class_counts = Some(counts);
         }
     }
@@ -111,14 +194,15 @@ fn split_stats(data: &MultiTaskDataset, t: usize) -> TaskSplitStats {
 /// more than `data.target_scale_warning` and not every one of them is standardised: the
 /// losses would then weigh the tasks by their units.
 pub fn target_scale_warning(config: &RunConfig, train: &MultiTaskDataset) -> Option<String> {
-    let stds: Vec<(&str, f64)> = config
-        .tasks
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.spec.kind == TaskKind::Regression)
-        .filter_map(|(i, t)| {
-            split_stats(train, i).std.filter(|s| *s > 0.0).map(|s| (t.spec.name.as_str(), s))
-        })
+    let stats: Vec<TaskSplitStats> = (0..config.tasks.len()).map(|t| split_stats(train, t)).collect();
+    scale_warning(config, &stats)
+}
+
+/// [`target_scale_warning`] from the training split's statistics of each task.
+fn scale_warning(config: &RunConfig, train: &[TaskSplitStats]) -> Option<String> {
+    let stds: Vec<(&str, f64)> = (config.tasks.iter().zip(train))
+        .filter(|(t, _)| t.spec.kind == TaskKind::Regression)
+        .filter_map(|(t, s)| s.std.filter(|s| *s > 0.0).map(|s| (t.spec.name.as_str(), s)))
         .collect();
     let all_standardized =
         config.tasks.iter().filter(|t| t.spec.kind == TaskKind::Regression).all(|t| t.standardize);
@@ -138,8 +222,37 @@ pub fn target_scale_warning(config: &RunConfig, train: &MultiTaskDataset) -> Opt
 
 /// Load the data of `config` and describe it.
 pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
-    let splits = prepare_data(config)?;
-    let parts = [("train", &splits.train), ("valid", &splits.valid), ("test", &splits.test)];
+    let kinds: Vec<TaskKind> = config.tasks.iter().map(|t| t.spec.kind).collect();
+    // Per split, per task; the constant training columns; the input width.
+    let (per_split, constant, d): ([Vec<TaskSplitStats>; 3], Vec<usize>, usize) =
+        match report_streams(config)? {
+            Some(streams) => {
+                let mut tallies = [0, 1, 2].map(|_| SplitTally::new(kinds.clone()));
+                for (tally, split) in tallies.iter_mut().zip(&streams) {
+                    split.for_each_chunk(&mut |chunk| tally.add(chunk))?;
+                }
+                let constant =
+                    (tallies[0].constant.iter().enumerate()).filter(|(_, c)| **c).map(|(j, _)| j).collect();
+                (
+                    tallies.map(|t| (0..kinds.len()).map(|i| t.stats(i)).collect()),
+                    constant,
+                    config.data.d_input(),
+                )
+            }
+            None => {
+                let splits = prepare_data(config)?;
+                let train = &splits.train;
+                let d = train.num_features;
+                let constant = (0..d)
+                    .filter(|&j| {
+                        let first = train.features.get(j).copied();
+                        (0..train.len()).all(|i| Some(train.features[i * d + j]) == first)
+                    })
+                    .collect();
+                let stats = |s: &MultiTaskDataset| (0..kinds.len()).map(|t| split_stats(s, t)).collect();
+                ([stats(&splits.train), stats(&splits.valid), stats(&splits.test)], constant, d)
+            }
+        };
     let mut warnings = Vec::new();
     // Names of the classes and feature columns, as `inputs.json` and predictions give them.
     let schema = crate::predict::InputSchema::for_config(config);
@@ -150,7 +263,7 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
         .enumerate()
         .map(|(t, task)| {
             let name = &task.spec.name;
-            let [train, valid, test] = parts.map(|(_, d)| split_stats(d, t));
+            let [train, valid, test] = [0, 1, 2].map(|p| per_split[p][t].clone());
             let classes = class_names[t].clone();
             let stats =
                 TaskStats { task: name.clone(), kind: task.spec.kind.name().to_string(), train, valid, test, classes };
@@ -203,16 +316,8 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
             stats
         })
         .collect();
-    let train = &splits.train;
-    warnings.extend(target_scale_warning(config, train));
+    warnings.extend(scale_warning(config, &per_split[0]));
     let feature_names = &schema.features;
-    let d = train.num_features;
-    let constant: Vec<usize> = (0..d)
-        .filter(|&j| {
-            let first = train.features.get(j).copied();
-            (0..train.len()).all(|i| Some(train.features[i * d + j]) == first)
-        })
-        .collect();
     if !constant.is_empty() {
         let shown: Vec<String> = constant
             .iter()
@@ -300,5 +405,14 @@ mod tests {
         assert!((r.std.unwrap() - 5f64.sqrt()).abs() < 1e-12);
         let c = split_stats(&data, 1);
         assert_eq!((c.labelled, c.class_counts), (3, Some(vec![1, 1, 1])));
+        // A streamed split's tally, fed in two chunks, gives the same statistics.
+        let mut tally = SplitTally::new(data.tasks.iter().map(|t| t.kind).collect());
+        tally.add(&data.select(&[0, 1]));
+        tally.add(&data.select(&[2, 3, 4]));
+        let (tr, tc) = (tally.stats(0), tally.stats(1));
+        assert_eq!((tr.samples, tr.labelled, tr.mean), (5, 4, Some(4.0)));
+        assert!((tr.std.unwrap() - 5f64.sqrt()).abs() < 1e-12);
+        assert_eq!(tc, c);
+        assert_eq!(tally.constant, vec![true]);
     }
 }

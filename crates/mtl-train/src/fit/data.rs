@@ -117,6 +117,19 @@ impl SplitData {
         }
     }
 
+    /// Give `f` the split's samples: the whole split, or each chunk of a streamed one in turn.
+    pub fn for_each_chunk(&self, f: &mut dyn FnMut(&MultiTaskDataset)) -> Result<(), Error> {
+        match self {
+            SplitData::Memory(d) => f(d),
+            SplitData::Stream(s) => {
+                for chunk in s.stream.chunks()? {
+                    f(&s.prep.apply(chunk?));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Losses and metrics of `model` on the split (a streamed one read chunk by chunk).
     pub fn evaluate(
         &self,
@@ -270,6 +283,27 @@ pub fn prepare_run_data(config: &RunConfig) -> Result<RunData, Error> {
         digest,
         note: Some(c.table.stream_note()),
     })
+}
+
+/// The three splits of a streaming source of `config`, unchecked, the targets on their own
+/// scale (for `mtl data`); `None` when the data is held in memory.
+pub fn report_streams(config: &RunConfig) -> Result<Option<[SplitData; 3]>, Error> {
+    let DataSource::Csv(c) = &config.data else { return Ok(None) };
+    if !c.table.streams() {
+        return Ok(None);
+    }
+    let specs: Vec<TaskSpec> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
+    let splits = c.table.stream_splits(&c.prep, &specs, &config.split, config.seed)?;
+    let prep = Arc::new(ChunkPrep { scales: Vec::new(), picked: picked_tasks(config) });
+    let streamed = |stream| {
+        SplitData::Stream(Box::new(Streamed {
+            stream,
+            prep: prep.clone(),
+            class_weights: Vec::new(),
+            buffer: c.table.stream.shuffle_buffer,
+        }))
+    };
+    Ok(Some([streamed(splits.train), streamed(splits.valid), streamed(splits.test)]))
 }
 
 /// The splits in memory, checked, class weights folded in.

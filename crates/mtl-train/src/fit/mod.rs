@@ -26,7 +26,9 @@ mod summary;
 
 use std::time::Instant;
 
-pub use data::{RunData, SplitData, check_data, prepare_data, prepare_run_data, weight_classes};
+pub use data::{
+    RunData, SplitData, check_data, prepare_data, prepare_run_data, report_streams, weight_classes,
+};
 pub use observer::{EpochEnd, Observer, Observers, RunEnd, RunStart, StepEnd, StepStart};
 pub use observers::{AffinityProbe, Checkpointer, MetricsLog, RunRecord, StepLog, writers};
 pub use setup::{FitOptions, init_state};
