@@ -404,7 +404,7 @@ mod tests {
         assert_eq!(r.mean, Some(4.0));
         assert!((r.std.unwrap() - 5f64.sqrt()).abs() < 1e-12);
         let c = split_stats(&data, 1);
-        assert_eq!((c.labelled, c.class_counts), (3, Some(vec![1, 1, 1])));
+        assert_eq!((c.labelled, c.class_counts.clone()), (3, Some(vec![1, 1, 1])));
         // A streamed split's tally, fed in two chunks, gives the same statistics.
         let mut tally = SplitTally::new(data.tasks.iter().map(|t| t.kind).collect());
         tally.add(&data.select(&[0, 1]));
