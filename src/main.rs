@@ -15,6 +15,7 @@ mod commands;
 mod report;
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = cli::Cli::parse();
     // Under mpirun/srun this joins the job (and must happen before any thread pool starts).
     let world = match mtl_train::parallel::World::from_environment() {
@@ -26,6 +27,42 @@ fn main() -> ExitCode {
         Err(e) => fail(e, Some(&world)),
     }
 }
+
+/// glibc's allocator settings the process runs with (see [`tune_allocator`]).
+const MALLOC_SETTINGS: [(&str, &str); 2] =
+    [("MALLOC_MMAP_THRESHOLD_", "1073741824"), ("MALLOC_TRIM_THRESHOLD_", "1073741824")];
+
+/// Keep large buffers in the allocator's heap instead of mapping fresh pages for each one.
+///
+/// glibc serves an allocation above its mmap threshold (dynamic, 128 KiB to 32 MiB) with a fresh
+/// mapping, whose pages fault in one by one and are unmapped on free. A step that updates the
+/// 10^6-row embedding tables of a click-log model allocates buffers of ~32 MB many times over;
+/// depending on the heap's history (which thread allocated, what the data loading freed) they
+/// were mapped afresh every step: the same epoch took 55 s in one run and 72–80 s in another
+/// (BENCHMARKS.md, issue 18). Fixed thresholds of 1 GiB (freed memory kept for reuse) made
+/// every run take the fast path (54.8 and 56.1 s). glibc reads them from the environment when
+/// the process starts, and the workspace forbids `unsafe` (`mallopt`), so the binary sets them
+/// and executes itself once more; a user's own `MALLOC_*` or `GLIBC_TUNABLES` settings win.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    use std::os::unix::process::CommandExt;
+    let set = |name: &str| std::env::var_os(name).is_some();
+    if set("GLIBC_TUNABLES") || MALLOC_SETTINGS.iter().any(|(name, _)| set(name)) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let mut args = std::env::args_os();
+    let mut again = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        again.arg0(arg0);
+    }
+    again.args(args).envs(MALLOC_SETTINGS);
+    // `exec` returns only when it failed: then run as started.
+    let _ = again.exec();
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
 
 /// Report `e` and map it to its exit code. In a job of several processes, the message names
 /// the rank and the whole job is ended with the code, so no rank waits for one that stopped.

@@ -18,7 +18,7 @@ use common::{mtl_env, repo, stderr};
 use serde_json::Value;
 
 /// Keys whose values are wall-clock timings (anywhere in a JSON document).
-const TIMING_KEYS: &[&str] = &["wall_s", "seconds"];
+const TIMING_KEYS: &[&str] = &["wall_s", "train_s", "seconds"];
 
 /// One recorded case: a config, its overrides, and an optional resume step.
 struct Case {

@@ -121,6 +121,8 @@ fn csv_and_parquet_of_the_same_rows_train_and_predict_identically() {
             .map(|mut v| {
                 v.as_object_mut().unwrap().remove("time_s");
                 v.as_object_mut().unwrap().remove("wall_s");
+                v.as_object_mut().unwrap().remove("train_s");
+                v.as_object_mut().unwrap().remove("train_s");
                 v
             })
             .collect()

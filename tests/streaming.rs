@@ -119,6 +119,7 @@ fn metrics(run: &Path) -> Vec<serde_json::Value> {
     (text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()))
         .map(|mut v| {
             v.as_object_mut().unwrap().remove("wall_s");
+            v.as_object_mut().unwrap().remove("train_s");
             v
         })
         .collect()

@@ -53,7 +53,7 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
 fn results(run: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
     let strip = |mut v: serde_json::Value| {
         if let Some(o) = v.as_object_mut() {
-            for key in ["wall_s", "seconds", "run_dir"] {
+            for key in ["wall_s", "train_s", "seconds", "run_dir"] {
                 o.remove(key);
             }
         }

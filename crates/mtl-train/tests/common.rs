@@ -85,6 +85,7 @@ pub fn log_without_times(run_dir: &Path) -> Vec<serde_json::Value> {
         .map(|l| {
             let mut v: serde_json::Value = serde_json::from_str(l).expect("valid JSON line");
             v.as_object_mut().expect("object").remove("wall_s");
+            v.as_object_mut().expect("object").remove("train_s");
             v
         })
         .collect()

@@ -315,6 +315,9 @@ fn reference(options: &BenchOptions) -> Result<Option<(Vec<f64>, String)>, Strin
     }
     let out = std::env::temp_dir().join(format!("mtl-bench-torch-{}.json", std::process::id()));
     let status = Command::new(&options.python)
+        // The reference runs with its own allocator settings, not mtl's (src/main.rs).
+        .env_remove("MALLOC_MMAP_THRESHOLD_")
+        .env_remove("MALLOC_TRIM_THRESHOLD_")
         .arg(&script)
         .args(["--parts", "A", "--threads", &options.torch_threads.to_string()])
         .args(["--repeats", &options.repeats.to_string(), "--a-steps", &options.steps.to_string()])
@@ -403,6 +406,9 @@ fn reference_methods(options: &BenchOptions) -> Result<Vec<(String, usize, f64)>
     let out = std::env::temp_dir().join(format!("mtl-bench-torch-b-{}.json", std::process::id()));
     let tasks: Vec<String> = options.tasks.iter().map(usize::to_string).collect();
     let status = Command::new(&options.python)
+        // The reference runs with its own allocator settings, not mtl's (src/main.rs).
+        .env_remove("MALLOC_MMAP_THRESHOLD_")
+        .env_remove("MALLOC_TRIM_THRESHOLD_")
         .arg(&script)
         .args(["--parts", "B", "--threads", &options.torch_threads.to_string()])
         .args(["--repeats", &options.repeats.to_string(), "--b-steps", &options.steps.to_string()])

@@ -91,8 +91,8 @@ pub fn total_memory() -> Option<u64> {
 }
 
 /// A rough size of the file at `path` read into memory as rows of cells: measured on the
-/// click logs of `mtl synth` (BENCHMARKS.md, issue 18), about 3× a plain CSV file, 12× a
-/// gzipped one, 8× a Parquet file (compressed columns).
+/// click logs of `mtl synth` (BENCHMARKS.md, issue 18: peak RSS of loading 1M and 8M rows),
+/// about 4× a plain CSV file, 16× a gzipped one (text compresses about 4×), 8× a Parquet file.
 pub fn in_memory_estimate(path: &Path) -> u64 {
     let len = std::fs::metadata(path).map_or(0, |m| m.len());
     let gzipped = {
@@ -103,9 +103,9 @@ pub fn in_memory_estimate(path: &Path) -> u64 {
     let factor = if super::read::is_parquet(path) {
         8
     } else if gzipped {
-        12
+        16
     } else {
-        3
+        4
     };
     len.saturating_mul(factor)
 }

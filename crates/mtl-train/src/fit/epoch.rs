@@ -36,6 +36,8 @@ pub struct EpochMeans {
     /// For methods that solve for their weights (Nash-MTL, FairGrad): the steps of this epoch
     /// that found no solution and reused the previous weights.
     pub reused_weight_steps: Option<u64>,
+    /// Seconds the epoch's steps took (validation excluded).
+    pub train_s: f64,
 }
 
 /// The backend seed of epoch `epoch` (dropout masks), derived from the run seed.
@@ -163,6 +165,7 @@ pub(super) fn train_epoch(
     epoch: usize,
     observers: &mut Observers,
 ) -> Result<(TrainState, EpochMeans), Error> {
+    let started = std::time::Instant::now();
     let config = run.config;
     let (train, t_count) = (&config.train, run.tasks.len());
     let world = run.world.clone();
@@ -255,6 +258,7 @@ pub(super) fn train_epoch(
             .weighting
             .reused_weight_steps()
             .map(|after| after.saturating_sub(reused_before.unwrap_or(0))),
+        train_s: started.elapsed().as_secs_f64(),
     };
     Ok((state, means))
 }

@@ -39,8 +39,10 @@ pub(super) enum Feed {
     Prefetch,
     /// Gathered between steps.
     Host,
-    /// Read from the file, shuffled and batched by a background thread.
-    Stream(Box<Streamed>),
+    /// Read from the file, shuffled and batched by a background thread: one step ahead
+    /// (`ahead`), or only while the training thread waits for the step's batches (a CPU backend:
+    /// reading beside a step would take a core from it).
+    Stream(Box<Streamed>, bool),
 }
 
 /// What a streamed epoch's shuffle depends on.
@@ -59,11 +61,22 @@ impl Feed {
         let data = match data {
             SplitData::Memory(d) => d,
             SplitData::Stream(s) => {
+                let ahead = match config.train.device_data {
+                    DeviceData::Prefetch => true,
+                    DeviceData::Auto => !device.is_cpu(),
+                    DeviceData::Resident | DeviceData::Host => false,
+                };
+                let how = match ahead {
+                    true => "one step ahead of training",
+                    false => {
+                        "between steps (a CPU backend: reading beside a step slows it; train.device_data = \"prefetch\" reads ahead)"
+                    }
+                };
                 let note = format!(
-                    "training batches read from `{}`, shuffled and batched by a background thread (streamed; train.device_data does not apply)",
+                    "training batches streamed from `{}`: read, shuffled and batched by a background thread {how}",
                     s.stream.path().display()
                 );
-                return (Feed::Stream(s.clone()), note);
+                return (Feed::Stream(s.clone(), ahead), note);
             }
         };
         let bytes = ResidentSplit::bytes(data);
@@ -132,7 +145,9 @@ enum Source<'a> {
     Resident(&'a ResidentSplit, Box<DeviceOrder>),
     Prefetched(mpsc::Receiver<Vec<HostBatch>>),
     Host,
-    Streamed(mpsc::Receiver<Result<Vec<HostBatch>, DataError>>),
+    /// The batches, and where the producer waits for the request of each step (between-steps
+    /// reading).
+    Streamed(mpsc::Receiver<Result<Vec<HostBatch>, DataError>>, Option<mpsc::SyncSender<()>>),
 }
 
 impl<'a> EpochBatches<'a> {
@@ -151,11 +166,18 @@ impl<'a> EpochBatches<'a> {
     ) -> Self {
         let data = data.in_memory();
         let source = match (feed, data) {
-            (Feed::Stream(streamed), _) => {
+            (Feed::Stream(streamed, ahead), _) => {
                 let (send, receive) = mpsc::sync_channel(1);
+                let (ask, asked) = match ahead {
+                    true => (None, None),
+                    false => {
+                        let (ask, asked) = mpsc::sync_channel(1);
+                        (Some(ask), Some(asked))
+                    }
+                };
                 let plan = steps.clone();
-                scope.spawn(move || stream_epoch(streamed, plan, shuffle, send));
-                Source::Streamed(receive)
+                scope.spawn(move || stream_epoch(streamed, plan, shuffle, send, asked));
+                Source::Streamed(receive, ask)
             }
             (_, None) => unreachable!("a split in memory has a feed in memory"),
             (Feed::Resident(split), _) => Source::Resident(split, Box::new(split.order(order))),
@@ -186,17 +208,23 @@ impl Iterator for EpochBatches<'_> {
         let slices = self.steps.next()?;
         let data = || self.data.expect("a feed in memory has its split");
         Some(Ok(match &self.source {
-            Source::Streamed(receive) => match receive.recv() {
-                Ok(Ok(batches)) => batches.into_iter().map(|b| b.upload(self.device)).collect(),
-                Ok(Err(e)) => return Some(Err(e.into())),
-                Err(_) => {
-                    return Some(Err(DataError::InvalidSetting {
-                        key: "data".into(),
-                        message: "the streaming reader stopped before the epoch's last batch".into(),
-                    }
-                    .into()));
+            Source::Streamed(receive, ask) => {
+                // A producer that stopped (an error) no longer hears requests; its message waits.
+                if let Some(ask) = ask {
+                    let _ = ask.send(());
                 }
-            },
+                match receive.recv() {
+                    Ok(Ok(batches)) => batches.into_iter().map(|b| b.upload(self.device)).collect(),
+                    Ok(Err(e)) => return Some(Err(e.into())),
+                    Err(_) => {
+                        return Some(Err(DataError::InvalidSetting {
+                            key: "data".into(),
+                            message: "the streaming reader stopped before the epoch's last batch".into(),
+                        }
+                        .into()));
+                    }
+                }
+            }
             Source::Resident(split, on_device) => (slices.iter())
                 .map(|s| {
                     split.part_batch(
@@ -220,13 +248,19 @@ impl Iterator for EpochBatches<'_> {
 }
 
 /// Read one epoch of `streamed` and send each step's batches (the slices of `plan`, of the
-/// global batches the shuffle gives) to `send`, or the error that stopped it.
+/// global batches the shuffle gives) to `send`, or the error that stopped it. With `asked`,
+/// the work for each step starts when its request comes (and stops when the requests end).
 fn stream_epoch(
     streamed: &Streamed,
     plan: Vec<Vec<Slice>>,
     shuffle: EpochShuffle,
     send: mpsc::SyncSender<Result<Vec<HostBatch>, DataError>>,
+    asked: Option<mpsc::Receiver<()>>,
 ) {
+    let wait = || asked.as_ref().is_none_or(|a| a.recv().is_ok());
+    if !wait() {
+        return;
+    }
     let mut steps = plan.into_iter();
     let mut planned = true;
     let read = streamed.stream.shuffled(
@@ -247,7 +281,7 @@ fn stream_epoch(
                 .map(|s| gather(&global, &order, &Slice { global: 0..global.len(), ..s.clone() }))
                 .collect();
             // The receiver is gone when the epoch ends early (an error): stop.
-            send.send(Ok(batches)).is_ok()
+            send.send(Ok(batches)).is_ok() && wait()
         },
     );
     let failed = match read {
@@ -303,7 +337,7 @@ mod tests {
             Feed::Resident(_) => "resident",
             Feed::Prefetch => "prefetch",
             Feed::Host => "host",
-            Feed::Stream(_) => "stream",
+            Feed::Stream(..) => "stream",
         }
     }
 

@@ -65,6 +65,7 @@ impl Run<'_> {
             "step": self.meta.steps_done,
             "lr": self.lr,
             "wall_s": started.elapsed().as_secs_f64(),
+            "train_s": means.train_s,
             "train": {
                 "loss": named(&self.tasks, &means.losses),
                 "weights": named(&self.tasks, &means.weights),
