@@ -128,6 +128,19 @@ impl TableConfig {
             .collect()
     }
 
+    /// What the preprocessing is fitted from.
+    fn fit_spec(&self) -> FitSpec {
+        FitSpec {
+            format: self.format.clone(),
+            categorical: self.categorical.clone(),
+            numeric: self.numeric.clone(),
+            standardize: self.standardize,
+            labels: self.labels.clone(),
+            ids: self.ids.clone(),
+            multi_input: self.multi_input(),
+        }
+    }
+
     /// Fit the preprocessing on the training split (read from the files, cut with `seed`); a
     /// streaming source ([`streams`](Self::streams)) in one pass over its chunks.
     pub fn fit(&self, split: &SplitFractions, seed: u64) -> Result<Preprocessing, DataError> {
@@ -137,16 +150,7 @@ impl TableConfig {
         let sources = self.read_sources(split, seed, false)?;
         let tables: Vec<(&RawTable, &[usize])> =
             sources.iter().map(|s| (&s.table, s.rows[0].as_slice())).collect();
-        let prep = Preprocessing::fit(
-            &self.format,
-            &self.categorical,
-            &self.numeric,
-            self.standardize,
-            &self.labels,
-            &self.ids,
-            &tables,
-            self.multi_input(),
-        )?;
+        let prep = Preprocessing::fit(self.fit_spec(), &tables)?;
         cache::keep(sources.into_iter().map(|s| s.table).collect(), &self.format, &self.wanted());
         Ok(prep)
     }

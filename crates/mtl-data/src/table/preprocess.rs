@@ -284,26 +284,7 @@ impl Preprocessing {
     /// Fit on the rows `rows[k]` of each training table `tables[k]`: vocabularies, scalers and
     /// inferred classes see the training split only. (A [`Fitter`] fed the same rows chunk by
     /// chunk gives the same preprocessing.)
-    #[allow(clippy::too_many_arguments)]
-    pub fn fit(
-        format: &CsvFormat,
-        categorical: &[String],
-        numeric: &[String],
-        standardize: bool,
-        labels: &[LabelColumn],
-        ids: &IdSettings,
-        tables: &[(&RawTable, &[usize])],
-        multi_input: bool,
-    ) -> Result<Self, DataError> {
-        let spec = FitSpec {
-            format: format.clone(),
-            categorical: categorical.to_vec(),
-            numeric: numeric.to_vec(),
-            standardize,
-            labels: labels.to_vec(),
-            ids: ids.clone(),
-            multi_input,
-        };
+    pub fn fit(spec: FitSpec, tables: &[(&RawTable, &[usize])]) -> Result<Self, DataError> {
         let mut fitter = Fitter::new(spec);
         for (k, (table, rows)) in tables.iter().enumerate() {
             fitter.add(table, rows, k)?;

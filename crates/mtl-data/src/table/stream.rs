@@ -19,7 +19,7 @@ use std::time::SystemTime;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::preprocess::{FitSpec, Fitter, Preprocessing};
+use super::preprocess::{Fitter, Preprocessing};
 use super::raw::CsvFormat;
 use super::read::TableChunks;
 use super::{TableConfig, TableFiles, to_dataset};
@@ -158,9 +158,7 @@ impl TableConfig {
             return Ok((None, n));
         }
         let rows = cut.indices(n, seed).map_err(|e| match e {
-            DataError::InvalidSetting { message, .. } => {
-                DataError::Csv { path: f.train.clone(), line: None, column: None, message }
-            }
+            DataError::InvalidSetting { message, .. } => file_error(&f.train, message),
             other => other,
         })?;
         let mut of = vec![0u8; n];
@@ -189,15 +187,7 @@ impl TableConfig {
             rows: membership.map_or(Rows::All, |m| Rows::Part(m, 0)),
             len: 0,
         };
-        let mut fitter = Fitter::new(FitSpec {
-            format: self.format.clone(),
-            categorical: self.categorical.clone(),
-            numeric: self.numeric.clone(),
-            standardize: self.standardize,
-            labels: self.labels.clone(),
-            ids: self.ids.clone(),
-            multi_input: false,
-        });
+        let mut fitter = Fitter::new(self.fit_spec());
         for chunk in stream.raw_chunks()? {
             let (table, rows) = chunk?;
             fitter.add(&table, &rows, 0)?;
@@ -410,17 +400,25 @@ impl SplitStream {
     }
 }
 
+/// An error about the whole table file `path` (a CSV or a Parquet file).
+fn file_error(path: &Path, message: String) -> DataError {
+    match super::read::is_parquet(path) {
+        true => {
+            DataError::Parquet { path: path.to_path_buf(), row_group: None, row: None, column: None, message }
+        }
+        false => DataError::Csv { path: path.to_path_buf(), line: None, column: None, message },
+    }
+}
+
 /// The file no longer has the rows it had when the run read it.
 fn changed(path: &Path, rows: usize) -> DataError {
-    DataError::Csv {
-        path: path.to_path_buf(),
-        line: None,
-        column: None,
-        message: format!(
+    file_error(
+        path,
+        format!(
             "the file changed while the run was reading it (its split had {rows} rows); keep a streamed file \
              unchanged during training, or start the run again"
         ),
-    }
+    )
 }
 
 /// Row counts of files by (path, size, modification time): a streaming run counts each file

@@ -193,3 +193,20 @@ fn write_strings(path: &Path, names: &[String], rows: &[Vec<String>], per_group:
     w.write(&RecordBatch::try_new(schema, columns).unwrap()).unwrap();
     w.close().unwrap();
 }
+
+#[test]
+fn a_file_that_changes_under_a_streamed_run_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = rows(dir.path(), 40);
+    let c = config(file.clone(), MemoryBudget::Bytes(0), 10);
+    let prep = c.fit(&SPLIT, 4).unwrap();
+    let s = c.stream_splits(&prep, &tasks(), &SPLIT, 4).unwrap();
+    // Rows appended (a log still being written) after the run made its splits.
+    rows(dir.path(), 55);
+    let e = s.train.shuffled(10, 1, 0, 8, false, &mut |d| d, &mut |_| true).unwrap_err().to_string();
+    assert!(e.contains("rows.csv") && e.contains("changed while the run was reading it"), "{e}");
+    // Rows removed: the epoch comes up short.
+    rows(dir.path(), 30);
+    let e = s.train.shuffled(10, 1, 0, 8, false, &mut |d| d, &mut |_| true).unwrap_err().to_string();
+    assert!(e.contains("changed while the run was reading it"), "{e}");
+}
