@@ -81,11 +81,9 @@ batch_size = 64
 }
 
 fn synth(dir: &Path, out: &str) -> PathBuf {
-    let config = write_config(dir, "gen.toml", GENERATOR);
-    let o = mtl(&["synth", config.to_str().unwrap(), "--out", out], dir);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("wrote 600 rows × 11 columns"), "{}", stdout(&o));
-    dir.join(out)
+    let (file, printed) = common::synth(dir, GENERATOR, out);
+    assert!(printed.contains("wrote 600 rows × 11 columns"), "{printed}");
+    file
 }
 
 fn train(dir: &Path, data: &Path, name: &str, set: &[&str]) -> PathBuf {

@@ -93,10 +93,7 @@ batch_size = 64
 }
 
 fn synth(dir: &Path, out: &str) -> PathBuf {
-    let config = write_config(dir, "gen.toml", GENERATOR);
-    let o = mtl(&["synth", config.to_str().unwrap(), "--out", out], dir);
-    assert!(o.status.success(), "{}", stderr(&o));
-    dir.join(out)
+    common::synth(dir, GENERATOR, out).0
 }
 
 /// Train on `data` with `set`; returns the run folder and the banner (stderr).
@@ -199,6 +196,26 @@ fn bad_streaming_settings_exit_2_naming_the_key() {
         assert_eq!(o.status.code(), Some(2), "{set}: {}", stderr(&o));
         assert!(stderr(&o).contains(key), "{set}: {}", stderr(&o));
     }
+    // A streamed split too small for one batch is refused by `mtl check`, as in memory.
+    let o = mtl(
+        &[
+            "check",
+            config.to_str().unwrap(),
+            "--set",
+            STREAM,
+            "--set",
+            "train.batch_size=1000",
+            "--set",
+            "train.drop_last=true",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("train.batch_size") && stderr(&o).contains("560 training samples"),
+        "{}",
+        stderr(&o)
+    );
     // `mtl check` of a streaming config passes over the file without holding it.
     let o = mtl(&["check", config.to_str().unwrap(), "--set", STREAM], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));

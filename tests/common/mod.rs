@@ -76,3 +76,13 @@ pub fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// `mtl synth` of the generator config `generator` into `dir/out`; the file and what the
+/// command printed.
+#[allow(dead_code)] // Not every test binary writes tables.
+pub fn synth(dir: &Path, generator: &str, out: &str) -> (PathBuf, String) {
+    let config = write_config(dir, "gen.toml", generator);
+    let o = mtl(&["synth", config.to_str().unwrap(), "--out", out], dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (dir.join(out), stdout(&o))
+}

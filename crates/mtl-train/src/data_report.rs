@@ -220,39 +220,56 @@ fn scale_warning(config: &RunConfig, train: &[TaskSplitStats]) -> Option<String>
     })
 }
 
+/// What [`describe`] reports on, from the splits in memory or from one pass over each split of
+/// a streamed source.
+struct Tallied {
+    /// Per split (train, valid, test), the statistics of each task.
+    per_split: [Vec<TaskSplitStats>; 3],
+    /// Feature columns constant on the training split.
+    constant: Vec<usize>,
+    /// Input width.
+    width: usize,
+}
+
+fn tally_splits(config: &RunConfig) -> Result<Tallied, Error> {
+    let kinds: Vec<TaskKind> = config.tasks.iter().map(|t| t.spec.kind).collect();
+    Ok(match report_streams(config)? {
+        Some(streams) => {
+            let mut tallies = [0, 1, 2].map(|_| SplitTally::new(kinds.clone()));
+            for (tally, split) in tallies.iter_mut().zip(&streams) {
+                split.for_each_chunk(&mut |chunk| tally.add(chunk))?;
+            }
+            let constant =
+                (tallies[0].constant.iter().enumerate()).filter(|(_, c)| **c).map(|(j, _)| j).collect();
+            Tallied {
+                per_split: tallies.map(|t| (0..kinds.len()).map(|i| t.stats(i)).collect()),
+                constant,
+                width: config.data.d_input(),
+            }
+        }
+        None => {
+            let splits = prepare_data(config)?;
+            let train = &splits.train;
+            let d = train.num_features;
+            let constant = (0..d)
+                .filter(|&j| {
+                    let first = train.features.get(j).copied();
+                    (0..train.len()).all(|i| Some(train.features[i * d + j]) == first)
+                })
+                .collect();
+            let stats = |s: &MultiTaskDataset| (0..kinds.len()).map(|t| split_stats(s, t)).collect();
+            Tallied {
+                per_split: [stats(&splits.train), stats(&splits.valid), stats(&splits.test)],
+                constant,
+                width: d,
+            }
+        }
+    })
+}
+
 /// Load the data of `config` and describe it.
 pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
-    let kinds: Vec<TaskKind> = config.tasks.iter().map(|t| t.spec.kind).collect();
-    // Per split, per task; the constant training columns; the input width.
-    let (per_split, constant, d): ([Vec<TaskSplitStats>; 3], Vec<usize>, usize) =
-        match report_streams(config)? {
-            Some(streams) => {
-                let mut tallies = [0, 1, 2].map(|_| SplitTally::new(kinds.clone()));
-                for (tally, split) in tallies.iter_mut().zip(&streams) {
-                    split.for_each_chunk(&mut |chunk| tally.add(chunk))?;
-                }
-                let constant =
-                    (tallies[0].constant.iter().enumerate()).filter(|(_, c)| **c).map(|(j, _)| j).collect();
-                (
-                    tallies.map(|t| (0..kinds.len()).map(|i| t.stats(i)).collect()),
-                    constant,
-                    config.data.d_input(),
-                )
-            }
-            None => {
-                let splits = prepare_data(config)?;
-                let train = &splits.train;
-                let d = train.num_features;
-                let constant = (0..d)
-                    .filter(|&j| {
-                        let first = train.features.get(j).copied();
-                        (0..train.len()).all(|i| Some(train.features[i * d + j]) == first)
-                    })
-                    .collect();
-                let stats = |s: &MultiTaskDataset| (0..kinds.len()).map(|t| split_stats(s, t)).collect();
-                ([stats(&splits.train), stats(&splits.valid), stats(&splits.test)], constant, d)
-            }
-        };
+    let Tallied { per_split, constant, width: d } = tally_splits(config)?;
     let mut warnings = Vec::new();
     // Names of the classes and feature columns, as `inputs.json` and predictions give them.
     let schema = crate::predict::InputSchema::for_config(config);

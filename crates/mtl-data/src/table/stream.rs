@@ -216,30 +216,28 @@ impl TableConfig {
             rows: Rows::All,
             len: n,
         };
+        // Split `p` of the training file: its cut rows, all of them (the training split of an
+        // uncut file), or none (a split of fraction 0 without a file).
+        let of_file = |p: u8| match &membership {
+            Some(m) => SplitStream {
+                len: m.iter().filter(|&&s| s == p).count(),
+                rows: Rows::Part(m.clone(), p),
+                ..base.clone()
+            },
+            None if p == 0 => base.clone(),
+            None => SplitStream { len: 0, rows: Rows::Nothing, ..base.clone() },
+        };
         let part = |p: u8, own: &Option<PathBuf>| -> Result<SplitStream, DataError> {
-            match (own, &membership) {
-                (Some(path), _) => Ok(SplitStream {
+            match own {
+                Some(path) => Ok(SplitStream {
                     len: count_rows(path, &self.format)?,
                     path: path.clone(),
                     ..base.clone()
                 }),
-                (None, Some(m)) => Ok(SplitStream {
-                    len: m.iter().filter(|&&s| s == p).count(),
-                    rows: Rows::Part(m.clone(), p),
-                    ..base.clone()
-                }),
-                // No file and no cut: an empty split (fraction 0).
-                (None, None) => Ok(SplitStream { len: 0, rows: Rows::Nothing, ..base.clone() }),
+                None => Ok(of_file(p)),
             }
         };
-        let train = match &membership {
-            Some(m) => SplitStream {
-                len: m.iter().filter(|&&s| s == 0).count(),
-                rows: Rows::Part(m.clone(), 0),
-                ..base.clone()
-            },
-            None => base.clone(),
-        };
+        let train = of_file(0);
         Ok(StreamSplits { train, valid: part(1, &f.valid)?, test: part(2, &f.test)? })
     }
 }

@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use burn::tensor::Device;
-use mtl_data::table::SplitStream;
+use mtl_data::table::{SplitStream, StreamSplits};
 use mtl_data::{MultiTaskDataset, Splits, TaskSpec, batch_indices};
 use mtl_model::MultiTaskModel;
 
-use crate::config::data::DataSource;
+use crate::config::data::{CsvSource, DataSource};
 use crate::config::{ConfigError, RunConfig, TaskConfig};
 use crate::error::Error;
 use crate::evaluate::{Evaluation, Evaluator, evaluate};
@@ -172,138 +172,170 @@ pub struct RunData {
 /// The splits of `config` as a training uses them, checked: in memory, or streamed when the
 /// source is a table file beyond the memory budget.
 pub fn prepare_run_data(config: &RunConfig) -> Result<RunData, Error> {
-    let DataSource::Csv(c) = &config.data else { return memory_run_data(config) };
-    if !c.table.streams() {
-        return memory_run_data(config).map(|mut d| {
-            d.note = Some(c.table.stream_note());
-            d
-        });
-    }
-    let specs: Vec<TaskSpec> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
-    let splits = c.table.stream_splits(&c.prep, &specs, &config.split, config.seed)?;
-    let t_count = specs.len();
-    // One pass over the training rows: labelled counts, class counts, Σy of each task.
-    let classes: Vec<usize> = specs.iter().map(|s| s.kind.output_dim().max(2)).collect();
-    let mut labelled = vec![0usize; t_count];
-    let mut sums = vec![0f64; t_count];
-    let mut counts: Vec<Vec<usize>> = classes.iter().map(|&k| vec![0; k]).collect();
+    let Some((c, splits)) = stream_splits(config)? else {
+        let mut data = memory_run_data(config)?;
+        if let DataSource::Csv(c) = &config.data {
+            data.note = Some(c.table.stream_note());
+        }
+        return Ok(data);
+    };
     let id_columns = match config.model.architecture.encoder() {
         mtl_model::encoder::EncoderConfig::Tabular(t) => t.id_columns(),
         _ => Vec::new(),
     };
-    for chunk in splits.train.chunks()? {
-        let d = chunk?;
-        d.check_categories(&id_columns, "train")?;
-        for t in 0..t_count {
-            for (y, m) in d.targets[t].iter().zip(&d.masks[t]) {
-                if *m > 0.0 {
-                    labelled[t] += 1;
-                    sums[t] += f64::from(*y);
-                }
-            }
-            for (n, k) in counts[t].iter_mut().zip(d.class_counts(t, classes[t])) {
-                *n += k;
-            }
-        }
-    }
-    // A second pass for the standard deviations of standardised targets (Σ(y − mean)², as in
-    // memory), only if a task asks for it.
-    let means: Vec<f64> = sums.iter().zip(&labelled).map(|(s, &n)| s / n.max(1) as f64).collect();
-    let wanted: Vec<bool> =
-        (config.data_tasks.iter().zip(&labelled)).map(|(t, &n)| t.standardize && n > 0).collect();
-    let mut squares = vec![0f64; t_count];
-    if wanted.iter().any(|w| *w) {
-        for chunk in splits.train.chunks()? {
-            let d = chunk?;
-            for t in (0..t_count).filter(|&t| wanted[t]) {
-                for (y, m) in d.targets[t].iter().zip(&d.masks[t]) {
-                    if *m > 0.0 {
-                        squares[t] += (f64::from(*y) - means[t]).powi(2);
-                    }
-                }
-            }
-        }
-    }
-    let scales: Vec<Option<(f64, f64)>> = (0..t_count)
-        .map(|t| {
-            config.data_tasks[t].standardize.then(|| match labelled[t] {
-                0 => (0.0, 1.0),
-                n => {
-                    let std = (squares[t] / n as f64).sqrt();
-                    (means[t], if std > 0.0 { std } else { 1.0 })
-                }
-            })
-        })
-        .collect();
+    let tally = LabelTally::of(&splits.train, &config.data_tasks, &id_columns)?;
+    let (scales, squares) = tally.scales(&splits.train, &config.data_tasks)?;
     let picked = picked_tasks(config);
-    let prep = Arc::new(ChunkPrep { scales, picked: picked.clone() });
-    let trained: Vec<usize> = picked.clone().unwrap_or_else(|| (0..t_count).collect());
-    // The validation split's labelled counts (a pass over its rows).
-    let mut valid_labelled = vec![0usize; trained.len()];
-    for chunk in splits.valid.chunks()? {
-        let d = prep.apply(chunk?);
-        for (n, m) in valid_labelled.iter_mut().zip(&d.masks) {
-            *n += m.iter().filter(|m| **m != 0.0).count();
-        }
+    let trained: Vec<usize> = picked.clone().unwrap_or_else(|| (0..tally.labelled.len()).collect());
+    let prep = Arc::new(ChunkPrep { scales, picked });
+    let name = |t: usize| config.data_tasks[trained[t]].spec.name.as_str();
+    let labelled: Vec<usize> = trained.iter().map(|&t| tally.labelled[t]).collect();
+    if let Some(t) = labelled.iter().position(|&n| n == 0) {
+        return Err(no_labels(name(t), "training", splits.train.len()));
     }
-    let names: Vec<&str> = trained.iter().map(|&t| specs[t].name.as_str()).collect();
-    for (counted, name, len) in [
-        (trained.iter().map(|&t| labelled[t]).collect::<Vec<_>>(), "training", splits.train.len()),
-        (valid_labelled, "validation", splits.valid.len()),
-    ] {
-        if let Some(t) = counted.iter().position(|&n| n == 0) {
-            return Err(no_labels(names[t], name, len));
-        }
+    if let Some(t) = labelled_counts(&splits.valid, &trained)?.iter().position(|&n| n == 0) {
+        return Err(no_labels(name(t), "validation", splits.valid.len()));
     }
+    steps_per_epoch(config, splits.train.len())?;
     let class_weights: Vec<Option<Vec<f64>>> = (config.tasks.iter().zip(&trained))
-        .map(|(task, &t)| task.class_weights.as_ref().map(|w| w.values(&counts[t])))
+        .map(|(task, &t)| task.class_weights.as_ref().map(|w| w.values(&tally.counts[t])))
         .collect();
     let digest = Some(format!(
-        "streamed {} / {} / {} rows; labelled {labelled:?}; sums {:?}; squares {:?}",
+        "streamed {} / {} / {} rows; labelled {:?}; sums {:?}; squares {:?}",
         splits.train.len(),
         splits.valid.len(),
         splits.test.len(),
-        sums.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+        tally.labelled,
+        tally.sums.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
         squares.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
     ));
-    let streamed = |stream: SplitStream, class_weights: Vec<Option<Vec<f64>>>| {
-        SplitData::Stream(Box::new(Streamed {
-            stream,
-            prep: prep.clone(),
-            class_weights,
-            buffer: c.table.stream.shuffle_buffer,
-        }))
-    };
-    let none = vec![None; trained.len()];
-    Ok(RunData {
-        train: streamed(splits.train, class_weights.clone()),
-        valid: streamed(splits.valid, none.clone()),
-        test: streamed(splits.test, none),
-        class_weights,
-        digest,
-        note: Some(c.table.stream_note()),
-    })
+    let [train, valid, test] = streamed(c, splits, &prep, &class_weights);
+    Ok(RunData { train, valid, test, class_weights, digest, note: Some(c.table.stream_note()) })
 }
 
 /// The three splits of a streaming source of `config`, unchecked, the targets on their own
 /// scale (for `mtl data`); `None` when the data is held in memory.
 pub fn report_streams(config: &RunConfig) -> Result<Option<[SplitData; 3]>, Error> {
+    let Some((c, splits)) = stream_splits(config)? else { return Ok(None) };
+    let prep = Arc::new(ChunkPrep { scales: Vec::new(), picked: picked_tasks(config) });
+    Ok(Some(streamed(c, splits, &prep, &[])))
+}
+
+/// The streamed splits of `config`'s data tasks, when its source streams.
+fn stream_splits(config: &RunConfig) -> Result<Option<(&CsvSource, StreamSplits)>, Error> {
     let DataSource::Csv(c) = &config.data else { return Ok(None) };
     if !c.table.streams() {
         return Ok(None);
     }
     let specs: Vec<TaskSpec> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
-    let splits = c.table.stream_splits(&c.prep, &specs, &config.split, config.seed)?;
-    let prep = Arc::new(ChunkPrep { scales: Vec::new(), picked: picked_tasks(config) });
-    let streamed = |stream| {
+    Ok(Some((c, c.table.stream_splits(&c.prep, &specs, &config.split, config.seed)?)))
+}
+
+/// The three splits as the run reads them: through `prep`, `class_weights` in the training
+/// masks.
+fn streamed(
+    c: &CsvSource,
+    splits: StreamSplits,
+    prep: &Arc<ChunkPrep>,
+    class_weights: &[Option<Vec<f64>>],
+) -> [SplitData; 3] {
+    let split = |stream, class_weights: &[Option<Vec<f64>>]| {
         SplitData::Stream(Box::new(Streamed {
             stream,
             prep: prep.clone(),
-            class_weights: Vec::new(),
+            class_weights: class_weights.to_vec(),
             buffer: c.table.stream.shuffle_buffer,
         }))
     };
-    Ok(Some([streamed(splits.train), streamed(splits.valid), streamed(splits.test)]))
+    [split(splits.train, class_weights), split(splits.valid, &[]), split(splits.test, &[])]
+}
+
+/// Per task, the `(mean, std)` its targets are standardised with, if they are.
+type Scales = Vec<Option<(f64, f64)>>;
+
+/// Per data task over a streamed training split, in row order: labelled samples, class
+/// counts, Σy of the labelled targets.
+struct LabelTally {
+    labelled: Vec<usize>,
+    counts: Vec<Vec<usize>>,
+    sums: Vec<f64>,
+}
+
+impl LabelTally {
+    /// One pass over `train` (the samples of the data tasks `tasks`), checking the ids of
+    /// `id_columns` on the way.
+    fn of(train: &SplitStream, tasks: &[TaskConfig], id_columns: &[(usize, usize)]) -> Result<Self, Error> {
+        let classes: Vec<usize> = tasks.iter().map(|t| t.spec.kind.output_dim().max(2)).collect();
+        let mut tally = Self {
+            labelled: vec![0; tasks.len()],
+            counts: classes.iter().map(|&k| vec![0; k]).collect(),
+            sums: vec![0.0; tasks.len()],
+        };
+        for chunk in train.chunks()? {
+            let d = chunk?;
+            d.check_categories(id_columns, "train")?;
+            for (t, &k) in classes.iter().enumerate() {
+                for (y, m) in d.targets[t].iter().zip(&d.masks[t]) {
+                    if *m > 0.0 {
+                        tally.labelled[t] += 1;
+                        tally.sums[t] += f64::from(*y);
+                    }
+                }
+                for (n, c) in tally.counts[t].iter_mut().zip(d.class_counts(t, k)) {
+                    *n += c;
+                }
+            }
+        }
+        Ok(tally)
+    }
+
+    /// The `(mean, std)` of each task that standardises its targets (a second pass over
+    /// `train` for Σ(y − mean)², as in memory, only if one does), and those sums.
+    fn scales(&self, train: &SplitStream, tasks: &[TaskConfig]) -> Result<(Scales, Vec<f64>), Error> {
+        let means: Vec<f64> =
+            self.sums.iter().zip(&self.labelled).map(|(s, &n)| s / n.max(1) as f64).collect();
+        let wanted: Vec<bool> =
+            (tasks.iter().zip(&self.labelled)).map(|(t, &n)| t.standardize && n > 0).collect();
+        let mut squares = vec![0f64; tasks.len()];
+        if wanted.iter().any(|w| *w) {
+            for chunk in train.chunks()? {
+                let d = chunk?;
+                for t in (0..tasks.len()).filter(|&t| wanted[t]) {
+                    for (y, m) in d.targets[t].iter().zip(&d.masks[t]) {
+                        if *m > 0.0 {
+                            squares[t] += (f64::from(*y) - means[t]).powi(2);
+                        }
+                    }
+                }
+            }
+        }
+        let scales = (0..tasks.len())
+            .map(|t| {
+                tasks[t].standardize.then(|| match self.labelled[t] {
+                    0 => (0.0, 1.0),
+                    n => target_scale(means[t], (squares[t] / n as f64).sqrt()),
+                })
+            })
+            .collect();
+        Ok((scales, squares))
+    }
+}
+
+/// Per task of `tasks` (data-task indices), the labelled samples of a streamed split.
+fn labelled_counts(split: &SplitStream, tasks: &[usize]) -> Result<Vec<usize>, Error> {
+    let mut counts = vec![0usize; tasks.len()];
+    for chunk in split.chunks()? {
+        let d = chunk?;
+        for (n, &t) in counts.iter_mut().zip(tasks) {
+            *n += d.masks[t].iter().filter(|m| **m != 0.0).count();
+        }
+    }
+    Ok(counts)
+}
+
+/// The standardisation of a target with `mean` and population `std` (1 for a constant one).
+fn target_scale(mean: f64, std: f64) -> (f64, f64) {
+    (mean, if std > 0.0 { std } else { 1.0 })
 }
 
 /// The splits in memory, checked, class weights folded in.
@@ -436,7 +468,7 @@ fn standardize_targets(splits: &mut Splits, tasks: &[TaskConfig]) {
         .map(|(t, task)| {
             task.standardize.then(|| {
                 let (mean, std) = splits.train.target_mean_std(t).unwrap_or((0.0, 1.0));
-                (mean, if std > 0.0 { std } else { 1.0 })
+                target_scale(mean, std)
             })
         })
         .collect();

@@ -158,6 +158,23 @@ pub(super) fn step_slices(
     }
 }
 
+/// The order of epoch `epoch`'s samples (sampled per task in multi-input mode; none for a
+/// streamed split, whose shuffle buffer orders it) and how many samples the epoch has.
+fn epoch_order(run: &Run, epoch: usize) -> (Vec<usize>, usize) {
+    let config = run.config;
+    match (run.train_data.groups(), &run.train_data) {
+        (Some(groups), _) => {
+            let order = sampled_epoch(groups, run.tasks.len(), config.sampling, config.seed, epoch);
+            let n = order.len();
+            (order, n)
+        }
+        (None, SplitData::Stream(_)) => (Vec::new(), run.train_data.len()),
+        (None, SplitData::Memory(_)) => {
+            (epoch_permutation(run.train_data.len(), config.seed, epoch), run.train_data.len())
+        }
+    }
+}
+
 /// Train epoch `epoch` (0-based) of `run`.
 pub(super) fn train_epoch(
     run: &mut Run,
@@ -167,23 +184,14 @@ pub(super) fn train_epoch(
 ) -> Result<(TrainState, EpochMeans), Error> {
     let started = std::time::Instant::now();
     let config = run.config;
-    let (train, t_count) = (&config.train, run.tasks.len());
+    let train = &config.train;
     let world = run.world.clone();
     // Without dropout every rank draws exactly what one process would (the method's draws).
     // With dropout, each step seeds the rank's masks from (seed, step, rank) and the method's
     // draws from (seed, step), shared by all ranks (see `Peers::method_seed`).
     let per_rank = world.is_parallel() && config.model.has_dropout();
     run.device.seed(epoch_seed(config.seed, epoch));
-    let order = match (run.train_data.groups(), &run.train_data) {
-        (Some(groups), _) => sampled_epoch(groups, t_count, config.sampling, config.seed, epoch),
-        // A streamed epoch's order comes from its shuffle buffer.
-        (None, SplitData::Stream(_)) => Vec::new(),
-        (None, SplitData::Memory(_)) => epoch_permutation(run.train_data.len(), config.seed, epoch),
-    };
-    let n = match run.train_data {
-        SplitData::Stream(_) => run.train_data.len(),
-        SplitData::Memory(_) => order.len(),
-    };
+    let (order, n) = epoch_order(run, epoch);
     let reused_before = state.weighting.reused_weight_steps();
     let mut sums: [Option<Tensor<1>>; 3] = [None, None, None];
     let add = |sum: &mut Option<Tensor<1>>, x: &Tensor<1>| {
