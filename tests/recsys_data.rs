@@ -253,3 +253,66 @@ fn synth_refuses_what_it_cannot_write() {
             .contains("partial"))
     );
 }
+
+/// Ids past 2^24, through the binary: with 2^24 + 2^20 hash buckets, `u6425` and `u11378`
+/// hash to ids 16 912 080 and 16 912 081 — one f32 apart from rounding, so as f32 codes both
+/// read one embedding row. As integers they read two rows, and their predictions differ.
+#[test]
+fn ids_beyond_two_to_the_24_read_their_own_embedding_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = String::from("user,x,y\n");
+    for i in 0..16 {
+        let user = ["u6425", "u11378", "u1", "u2"][i % 4];
+        rows.push_str(&format!("{user},{},{}\n", i as f32 / 8.0, i % 2));
+    }
+    let train = dir.path().join("train.csv");
+    std::fs::write(&train, rows).unwrap();
+    let config = format!(
+        r#"
+[run]
+name = "big"
+seed = 1
+
+[data]
+source = "csv"
+
+[data.csv]
+train = "{}"
+numeric = ["x"]
+categorical = ["user"]
+
+[data.csv.embedding.user]
+hash_buckets = 17825792
+
+[[tasks]]
+name = "y"
+kind = "binary"
+
+[model.encoder]
+kind = "tabular"
+hidden = [2]
+embedding_dims = [1]
+
+[train]
+epochs = 1
+batch_size = 8
+"#,
+        train.display()
+    );
+    let config = write_config(dir.path(), "big.toml", &config);
+    let run = dir.path().join("run");
+    let (config, run_dir) = (config.to_str().unwrap(), run.to_str().unwrap());
+    let o = mtl(&["train", config, "--out", run_dir, "--quiet", "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let input = dir.path().join("pair.csv");
+    std::fs::write(&input, "user,x,y\nu6425,0,0\nu11378,0,0\nu6425,0,0\n").unwrap();
+    let input = input.to_str().unwrap();
+    let o =
+        mtl(&["predict", run_dir, "--input", input, "--output", "p.csv", "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p: Vec<String> =
+        std::fs::read_to_string(dir.path().join("p.csv")).unwrap().lines().map(String::from).collect();
+    assert_eq!(p.len(), 4, "{p:?}");
+    assert_ne!(p[1], p[2], "two ids one f32 apart read two rows: {p:?}");
+    assert_eq!(p[1], p[3], "one id, one row: {p:?}");
+}

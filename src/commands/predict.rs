@@ -26,25 +26,28 @@ pub fn run(
     ids: bool,
     device: &SelectedDevice,
 ) -> Result<(), Error> {
-    let schema = InputSchema::load(run_dir)?;
+    let mut schema = InputSchema::load(run_dir)?;
     let run = open_run(run_dir, checkpoint, device)?;
+    if schema.codes.is_empty() {
+        // inputs.json written before code columns were recorded: the config names them.
+        schema.codes = run.config.float_id_columns();
+    }
     let output = output.unwrap_or_else(|| match &source {
         Source::File(path) => default_output(run_dir, Some(path), None),
         Source::Split(s) => default_output(run_dir, None, Some(s.name())),
     });
-    let d = schema.features.len();
-    let (features, labels) = match source {
-        Source::File(path) => (schema.read_csv(&path)?.0, None),
+    let (rows, labels) = match source {
+        Source::File(path) => (schema.read_csv(&path)?, None),
         Source::Split(s) => {
             let data = run.split(s)?;
-            (data.features.clone(), Some(data))
+            (data.feature_rows(), Some(data))
         }
     };
-    let mut outputs = predict(&run.model, &run.config.tasks, &features, d, &device.device);
+    let mut outputs = predict(&run.model, &run.config.tasks, &rows, &device.device);
     schema.unscale(&run.config.tasks, &mut outputs);
     let names = if ids { vec![None; run.config.tasks.len()] } else { schema.class_names(&run.config) };
     write_predictions(&output, &run.config.tasks, &outputs, labels.as_ref(), &names)?;
-    eprintln!("{} rows predicted", features.len() / d.max(1));
+    eprintln!("{} rows predicted", rows.rows);
     println!("{}", output.display());
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Batching: seeded epoch order and the transfer of a batch onto a Burn device.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -12,6 +12,8 @@ use crate::dataset::MultiTaskDataset;
 pub struct MultiTaskBatch {
     /// Features. Shape `[batch, features]`.
     pub inputs: Tensor<2>,
+    /// Id columns, as integers. Shape `[batch, ids]`; `None` for data without ids.
+    pub ids: Option<Tensor<2, Int>>,
     /// Per task, targets. Shape `[batch]` each (class ids as floats for multiclass).
     pub targets: Vec<Tensor<1>>,
     /// Per task, 1 for a labelled sample, 0 otherwise. Shape `[batch]` each.
@@ -38,6 +40,7 @@ pub struct BatchShare {
 #[derive(Debug, Clone)]
 pub struct HostBatch {
     inputs: TensorData,
+    ids: Option<TensorData>,
     targets: Vec<TensorData>,
     masks: Vec<TensorData>,
     share: Option<BatchShare>,
@@ -55,6 +58,7 @@ impl HostBatch {
         let column = |v: &Vec<f32>| TensorData::new(indices.iter().map(|&i| v[i]).collect::<Vec<f32>>(), [b]);
         Self {
             inputs: TensorData::new(features, [b, d]),
+            ids: id_rows(data, indices),
             targets: data.targets.iter().map(column).collect(),
             masks: data.masks.iter().map(column).collect(),
             share: None,
@@ -68,15 +72,29 @@ impl HostBatch {
         Self { share: Some(share), ..Self::gather(data, &global[part]) }
     }
 
-    /// Move to `device` (2T + 1 uploads).
+    /// Move to `device` (2T + 1 uploads, 2T + 2 with ids).
     pub fn upload(self, device: &Device) -> MultiTaskBatch {
         MultiTaskBatch {
             inputs: Tensor::from_data(self.inputs, device),
+            ids: self.ids.map(|i| Tensor::from_data(i, device)),
             targets: self.targets.into_iter().map(|t| Tensor::from_data(t, device)).collect(),
             masks: self.masks.into_iter().map(|m| Tensor::from_data(m, device)).collect(),
             share: self.share,
         }
     }
+}
+
+/// The id columns of the samples at `indices` as 32-bit integers (what every backend holds;
+/// embedding tables have fewer than 2^31 ids); `None` for data without ids.
+pub fn id_rows(data: &MultiTaskDataset, indices: &[usize]) -> Option<TensorData> {
+    if data.num_ids == 0 {
+        return None;
+    }
+    let mut ids = Vec::with_capacity(indices.len() * data.num_ids);
+    for &i in indices {
+        ids.extend(data.id_row(i).iter().map(|&v| v as i32));
+    }
+    Some(TensorData::new(ids, [indices.len(), data.num_ids]))
 }
 
 impl MultiTaskBatch {
@@ -162,6 +180,8 @@ mod tests {
         let data = MultiTaskDataset {
             features: vec![0.0; 4],
             num_features: 1,
+            ids: Vec::new(),
+            num_ids: 0,
             targets: vec![vec![0.0; 4]; 2],
             masks: vec![vec![1.0, 1.0, 0.0, 1.0], vec![0.0, 0.0, 0.0, 2.0]],
             tasks: Vec::new(),

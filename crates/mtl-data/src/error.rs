@@ -13,10 +13,12 @@ pub enum DataError {
     },
     /// A categorical feature holds a value that is not a category code.
     #[error(
-        "feature column {column}, row {row} of the {split} split: {value} is not a category code 0..={max}; recode the column \
+        "{what} {column}, row {row} of the {split} split: {value} is not a category code 0..={max}; recode the column \
          to integers from 0 or raise its entry in `model.encoder.cardinalities`"
     )]
     BadCategory {
+        /// `feature column` or `id column`.
+        what: &'static str,
         /// The split (`train`, `valid`, `test`).
         split: String,
         /// Feature column index.
@@ -24,7 +26,7 @@ pub enum DataError {
         /// Row index (0-based, in the data as loaded).
         row: usize,
         /// The value found.
-        value: f32,
+        value: f64,
         /// Largest allowed code.
         max: usize,
     },

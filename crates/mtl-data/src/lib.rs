@@ -19,7 +19,7 @@ pub mod table;
 mod task;
 
 pub use batch::{BatchShare, HostBatch, MultiTaskBatch, batch_indices, batch_ranges, epoch_permutation};
-pub use dataset::MultiTaskDataset;
+pub use dataset::{FeatureRows, MultiTaskDataset};
 pub use error::DataError;
 pub use multi_mnist::MultiMnistConfig;
 pub use resident::{DeviceOrder, ResidentSplit};

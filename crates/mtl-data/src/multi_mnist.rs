@@ -97,6 +97,8 @@ pub fn build(
     MultiTaskDataset {
         features,
         num_features: SIDE * SIDE,
+        ids: Vec::new(),
+        num_ids: 0,
         tasks: tasks.to_vec(),
         targets,
         masks: vec![vec![1.0; n]; 2],

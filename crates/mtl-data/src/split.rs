@@ -101,6 +101,8 @@ mod tests {
         MultiTaskDataset {
             features: (0..n).map(|i| i as f32).collect(),
             num_features: 1,
+            ids: Vec::new(),
+            num_ids: 0,
             tasks: vec![TaskSpec { name: "a".into(), kind: TaskKind::Regression }],
             targets: vec![(0..n).map(|i| i as f32).collect()],
             masks: vec![vec![1.0; n]],

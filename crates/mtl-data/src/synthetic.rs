@@ -177,6 +177,8 @@ impl SyntheticConfig {
         Ok(MultiTaskDataset {
             features,
             num_features: self.features,
+            ids: Vec::new(),
+            num_ids: 0,
             tasks: tasks.to_vec(),
             targets,
             masks: vec![vec![1.0; n]; tasks.len()],

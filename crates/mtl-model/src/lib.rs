@@ -11,11 +11,13 @@ mod activation;
 pub mod architecture;
 pub mod encoder;
 mod head;
+mod input;
 mod model;
 mod params;
 
 pub use activation::ActivationKind;
 pub use architecture::{Architecture, ArchitectureConfig};
 pub use head::{HeadConfig, TaskHead};
+pub use input::Input;
 pub use model::{MultiTaskModel, MultiTaskModelConfig};
 pub use params::{param_ids, parameter_count, parameter_count_of};

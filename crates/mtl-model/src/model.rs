@@ -3,6 +3,8 @@
 use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
+use crate::Input;
+
 use crate::activation::ActivationKind;
 use crate::architecture::{Architecture, ArchitectureConfig};
 use crate::head::{HeadConfig, TaskHead};
@@ -71,28 +73,28 @@ impl MultiTaskModel {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `T` tensors `[batch, d_output_t]`
-    pub fn forward(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
+    pub fn forward(&self, x: Input) -> Vec<Tensor<2>> {
         let z = self.architecture.shared(x.clone());
         self.forward_from_shared(&x, z)
     }
 
     /// Per-task outputs from an already computed shared representation `z`.
-    pub fn forward_from_shared(&self, x: &Tensor<2>, z: Tensor<2>) -> Vec<Tensor<2>> {
+    pub fn forward_from_shared(&self, x: &Input, z: Tensor<2>) -> Vec<Tensor<2>> {
         (0..self.num_tasks()).map(|t| self.forward_task_from_shared(t, x, z.clone())).collect()
     }
 
     /// Task `t`'s output from the shared representation `z`.
-    pub fn forward_task_from_shared(&self, t: usize, x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+    pub fn forward_task_from_shared(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
         self.heads[t].forward(self.architecture.task_input(t, x, z))
     }
 
     /// Each task's gate weights, `[batch, gate width]` (see [`Architecture::gate_weights`]).
-    pub fn gate_weights(&self, x: &Tensor<2>) -> Option<Vec<Tensor<2>>> {
+    pub fn gate_weights(&self, x: &Input) -> Option<Vec<Tensor<2>>> {
         self.architecture.gate_weights(x, self.num_tasks())
     }
 
     /// The architecture's regulariser on `x`, if it has one. Shape `[1]`.
-    pub fn regularizer(&self, x: &Tensor<2>) -> Option<Tensor<1>> {
+    pub fn regularizer(&self, x: &Input) -> Option<Tensor<1>> {
         self.architecture.regularizer(x)
     }
 
@@ -145,7 +147,7 @@ mod tests {
     fn hps_outputs_have_one_width_per_task() {
         let device = Device::ndarray();
         let model = config().init(&device);
-        let out = model.forward(Tensor::zeros([2, 6], &device));
+        let out = model.forward(Tensor::zeros([2, 6], &device).into());
         assert_eq!(out.iter().map(|o| o.dims()).collect::<Vec<_>>(), vec![[2, 1], [2, 5]]);
     }
 

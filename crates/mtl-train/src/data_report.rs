@@ -405,6 +405,8 @@ mod tests {
         let data = MultiTaskDataset {
             features: vec![0.0; 5],
             num_features: 1,
+            ids: Vec::new(),
+            num_ids: 0,
             tasks: vec![
                 TaskSpec { name: "r".into(), kind: TaskKind::Regression },
                 TaskSpec { name: "c".into(), kind: TaskKind::Multiclass { classes: 3 } },

@@ -1,5 +1,6 @@
 //! Evaluation: masked losses and metrics of a model on a split, accumulated on the device.
 
+use crate::input::BatchInput;
 use burn::tensor::{Device, Tensor};
 use mtl_data::{MultiTaskBatch, MultiTaskDataset, batch_indices};
 use mtl_model::MultiTaskModel;
@@ -154,8 +155,8 @@ impl<'t> Evaluator<'t> {
         let tasks = self.tasks;
         for idx in batch_indices(&order, self.batch_size, false) {
             let batch = MultiTaskBatch::gather(data, idx, &self.device);
-            let outputs = model.forward(batch.inputs.clone());
-            if let Some(gates) = model.gate_weights(&batch.inputs) {
+            let outputs = model.forward(batch.input());
+            if let Some(gates) = model.gate_weights(&batch.input()) {
                 let sums = gates.into_iter().map(|g| g.sum_dim(0).squeeze_dim::<1>(0));
                 self.gate_sums = Some(match self.gate_sums.take() {
                     Some(acc) => acc.into_iter().zip(sums).map(|(a, b)| a + b).collect(),

@@ -19,6 +19,7 @@ pub mod evaluate;
 pub mod export;
 pub mod fit;
 pub mod grads;
+pub mod input;
 pub mod io;
 pub mod lock;
 pub mod loss;

@@ -15,6 +15,7 @@
 //! losses (w = ∂F/∂L, and F's own parameters' gradients) and each part back-propagates
 //! Σ_t w_t L_t of its own terms.
 
+use crate::input::BatchInput;
 use std::collections::HashSet;
 
 use burn::module::{Module, ParamId};
@@ -126,7 +127,7 @@ fn representation_route(
     let mut kept = Vec::new();
     for (batch, &seed) in parts.batches.iter().zip(&parts.seeds.0) {
         device.seed(seed);
-        let z = state.model.architecture.shared(batch.inputs.clone());
+        let z = state.model.architecture.shared(batch.input());
         let dims = z.dims();
         let (block, losses, acc) = representation_rows(state, &z, batch, tasks);
         kept.push((z, dims, block, losses, acc));

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::activation::{sigmoid, softmax};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use mtl_data::table::Preprocessing;
-use mtl_data::{MultiTaskDataset, TaskKind, batch_indices, decode_labels};
-use mtl_model::MultiTaskModel;
+use mtl_data::{FeatureRows, MultiTaskDataset, TaskKind, batch_indices, decode_labels};
+use mtl_model::{Input, MultiTaskModel};
 use serde::{Deserialize, Serialize};
 
 use crate::config::data::DataSource;
@@ -42,6 +42,11 @@ pub struct InputSchema {
     /// network predicts `(y − mean) / std`; `mtl predict` writes `output · std + mean`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub targets: std::collections::BTreeMap<String, TargetScale>,
+    /// Feature columns that hold category codes, `(position in features, cardinality)`:
+    /// the network reads them as integer ids (`model.encoder.categorical` of a generated
+    /// dataset).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<(usize, usize)>,
 }
 
 /// How a standardised target maps back: `y = output · std + mean`.
@@ -62,6 +67,7 @@ impl InputSchema {
                 standardize: None,
                 table: None,
                 targets: Default::default(),
+                codes: config.float_id_columns(),
             },
             // Pixels in [0, 1], row-major: p0 … p783.
             DataSource::MultiMnist(_) => Self {
@@ -69,12 +75,14 @@ impl InputSchema {
                 standardize: None,
                 table: None,
                 targets: Default::default(),
+                codes: config.float_id_columns(),
             },
             DataSource::Csv(c) => Self {
                 features: c.prep.feature_names(),
                 standardize: None,
                 table: Some(c.prep.clone()),
                 targets: Default::default(),
+                codes: Vec::new(),
             },
         }
     }
@@ -151,15 +159,20 @@ impl InputSchema {
     }
 
     /// Read a CSV file with a header naming exactly the feature columns (in any order) — or,
-    /// for a CSV-trained run, a file in the training files' format. Returns row-major features
-    /// in schema order, preprocessed.
-    pub fn read_csv(&self, path: &Path) -> Result<(Vec<f32>, usize), Error> {
+    /// for a CSV-trained run, a file in the training files' format. Returns the network's
+    /// inputs, preprocessed.
+    pub fn read_csv(&self, path: &Path) -> Result<FeatureRows, Error> {
         if let Some(prep) = &self.table {
             return Ok(prep.read_features(path)?);
         }
-        if mtl_data::table::is_parquet(path) {
-            return self.read_parquet(path);
-        }
+        let features =
+            if mtl_data::table::is_parquet(path) { self.read_parquet(path)? } else { self.read_text(path)? };
+        FeatureRows::from_codes(features, self.features.len(), &self.codes, "input")
+            .map_err(|e| Error::Input { path: path.to_path_buf(), line: None, message: e.to_string() })
+    }
+
+    /// The feature columns of a CSV file, row-major in schema order, preprocessed.
+    fn read_text(&self, path: &Path) -> Result<Vec<f32>, Error> {
         let bad =
             |line: Option<u64>, message: String| Error::Input { path: path.to_path_buf(), line, message };
         // A missing file is a path problem (with its advice); a gzipped one is read as is.
@@ -226,13 +239,13 @@ impl InputSchema {
             return Err(bad(None, "no data rows after the header".into()));
         }
         self.preprocess(&mut features);
-        Ok((features, rows))
+        Ok(features)
     }
 }
 
 impl InputSchema {
     /// A Parquet file holding the feature columns (numbers; other columns are not read).
-    fn read_parquet(&self, path: &Path) -> Result<(Vec<f32>, usize), Error> {
+    fn read_parquet(&self, path: &Path) -> Result<Vec<f32>, Error> {
         let format = mtl_data::table::CsvFormat::default();
         let table = mtl_data::table::RawTable::read_columns(path, &format, Some(&self.features))?;
         let columns: Vec<usize> =
@@ -248,7 +261,7 @@ impl InputSchema {
             }
         }
         self.preprocess(&mut features);
-        Ok((features, table.rows.len()))
+        Ok(features)
     }
 }
 
@@ -261,21 +274,25 @@ fn list(items: &[&str]) -> String {
     s.join(", ")
 }
 
-/// Per-task outputs of `model` for row-major `features`: for each task, one row of values per
-/// sample (regression: `[value]`, binary: `[p(1)]`, multiclass: class probabilities).
+/// Per-task outputs of `model` for `rows`: for each task, one row of values per sample
+/// (regression: `[value]`, binary: `[p(1)]`, multiclass: class probabilities).
 pub fn predict(
     model: &MultiTaskModel,
     tasks: &[TaskConfig],
-    features: &[f32],
-    num_features: usize,
+    rows: &FeatureRows,
     device: &Device,
 ) -> Vec<Vec<Vec<f32>>> {
-    let n = features.len() / num_features;
+    let (n, d, k) = (rows.rows, rows.num_dense(), rows.num_ids());
     let mut out: Vec<Vec<Vec<f32>>> = vec![Vec::with_capacity(n); tasks.len()];
     let order: Vec<usize> = (0..n).collect();
     for idx in batch_indices(&order, 1024, false) {
-        let rows = &features[idx[0] * num_features..(idx[idx.len() - 1] + 1) * num_features];
-        let x = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [idx.len(), num_features]), device);
+        let (start, b) = (idx[0], idx.len());
+        let dense = rows.dense[start * d..(start + b) * d].to_vec();
+        let ids = (k > 0).then(|| {
+            let ids: Vec<i32> = rows.ids[start * k..(start + b) * k].iter().map(|&v| v as i32).collect();
+            Tensor::<2, Int>::from_data(TensorData::new(ids, [b, k]), device)
+        });
+        let x = Input::new(Tensor::<2>::from_data(TensorData::new(dense, [b, d]), device), ids);
         for (t, y) in model.forward(x).into_iter().enumerate() {
             let y = match tasks[t].spec.kind {
                 TaskKind::Regression => y,

@@ -1,6 +1,7 @@
 //! One training step: forward, the task losses, the weighting method's combination on the
 //! input it asked for, and the gradients for the optimizer.
 
+use crate::input::BatchInput;
 use std::collections::HashSet;
 
 use burn::module::{Module, ParamId};
@@ -175,7 +176,7 @@ pub(crate) fn with_regulariser(
     batch: &MultiTaskBatch,
     grads: GradientsParams,
 ) -> GradientsParams {
-    let Some(reg) = state.model.regularizer(&batch.inputs) else { return grads };
+    let Some(reg) = state.model.regularizer(&batch.input()) else { return grads };
     let reg = match &batch.share {
         Some(share) => reg.mul_scalar(share.samples),
         None => reg,
@@ -202,7 +203,7 @@ pub(crate) fn task_loss(t: usize, out: Tensor<2>, batch: &MultiTaskBatch, tasks:
 /// when `model` and `batch` live on an autodiff device. On a part of a global batch, the
 /// part's terms of the global losses (sum them over the ranks).
 pub fn batch_losses(model: &MultiTaskModel, batch: &MultiTaskBatch, tasks: &[TaskSpec]) -> Tensor<1> {
-    let outputs = model.forward(batch.inputs.clone());
+    let outputs = model.forward(batch.input());
     let losses: Vec<Tensor<1>> =
         outputs.into_iter().enumerate().map(|(t, out)| task_loss(t, out, batch, tasks)).collect();
     Tensor::cat(losses, 0)
@@ -213,6 +214,7 @@ pub fn inner_batch(batch: &MultiTaskBatch) -> MultiTaskBatch {
     let inner = |v: &[Tensor<1>]| v.iter().map(|t| t.clone().inner()).collect();
     MultiTaskBatch {
         inputs: batch.inputs.clone().inner(),
+        ids: batch.ids.clone().map(Tensor::inner),
         targets: inner(&batch.targets),
         masks: inner(&batch.masks),
         share: batch.share.clone(),
@@ -268,7 +270,7 @@ fn representation_route(
     ctx: &StepContext,
     peers: &Peers,
 ) -> RouteOutput {
-    let x = batch.inputs.clone();
+    let x = batch.input();
     let z = state.model.architecture.shared(x.clone());
     profile::end(Phase::Forward, &x.device());
     let dims = z.dims(); // [batch, d]
@@ -303,7 +305,7 @@ pub(crate) fn representation_rows(
     batch: &MultiTaskBatch,
     tasks: &[TaskSpec],
 ) -> (Tensor<2>, Tensor<1>, GradientsAccumulator<TrainState>) {
-    let x = &batch.inputs;
+    let x = &batch.input();
     let [b, d] = z.dims();
     let z_leaf = z.clone().detach().require_grad();
     let mut acc = GradientsAccumulator::<TrainState>::new();
@@ -330,7 +332,7 @@ pub(crate) fn parameter_rows(
     tasks: &[TaskSpec],
     shared: &[ParamId],
 ) -> (Tensor<2>, Tensor<1>, GradientsAccumulator<TrainState>) {
-    let x = &batch.inputs;
+    let x = &batch.input();
     let shared_set: HashSet<ParamId> = shared.iter().copied().collect();
     let device = x.device().inner();
     let mut acc = GradientsAccumulator::<TrainState>::new();
@@ -447,7 +449,7 @@ fn parameter_route(
     ctx: &StepContext,
     peers: &Peers,
 ) -> RouteOutput {
-    let x = batch.inputs.clone();
+    let x = batch.input();
     let shared: Vec<ParamId> = state.model.shared_param_ids();
     let shared_set: HashSet<ParamId> = shared.iter().copied().collect();
     let (matrix, losses, mut acc) = parameter_rows(state, batch, tasks, &shared);

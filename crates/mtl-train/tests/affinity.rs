@@ -3,6 +3,7 @@
 
 mod common;
 
+use mtl_train::input::BatchInput;
 use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param};
@@ -134,7 +135,7 @@ fn gate_overlap_is_a_symmetric_histogram_intersection() {
         }
     }
     // By hand from the gates: Σ_e min(p̄_0(e), p̄_1(e)).
-    let gates = model.valid().gate_weights(&batch.inputs.clone().inner()).unwrap();
+    let gates = model.valid().gate_weights(&batch.input().inner()).unwrap();
     let mean = |g: Tensor<2>| g.mean_dim(0).into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
     let (p, q) = (mean(gates[0].clone()), mean(gates[1].clone()));
     let want: f32 = p.iter().zip(&q).map(|(a, b)| a.min(*b)).sum();

@@ -9,6 +9,7 @@ use std::path::Path;
 use burn::module::Module;
 use common::{config, options, serial};
 use common::{train, train_baselines};
+use mtl_data::FeatureRows;
 use mtl_train::backend::{BackendChoice, select_device};
 use mtl_train::config::RunConfig;
 use mtl_train::delta::{delta, scores_from_json};
@@ -61,7 +62,7 @@ fn predictions_score_to_the_eval_metrics_and_csv_input_matches_the_split() {
     let run = open_run(&run_dir, CheckpointChoice::Best, &device).unwrap();
     let test = run.split(SplitChoice::Test).unwrap();
     let (e, _) = run.evaluate(SplitChoice::Test, &device).unwrap();
-    let out = predict(&run.model, &run.config.tasks, &test.features, test.num_features, &device.device);
+    let out = predict(&run.model, &run.config.tasks, &test.feature_rows(), &device.device);
 
     // Task a (regression): MSE of the predicted values.
     let n = test.len();
@@ -94,9 +95,45 @@ fn predictions_score_to_the_eval_metrics_and_csv_input_matches_the_split() {
     }
     let csv = dir.path().join("in.csv");
     std::fs::write(&csv, text).unwrap();
-    let (features, rows) = schema.read_csv(&csv).unwrap();
-    assert_eq!(rows, n);
-    let again = predict(&run.model, &run.config.tasks, &features, test.num_features, &device.device);
+    let rows = schema.read_csv(&csv).unwrap();
+    assert_eq!(rows.rows, n);
+    let again = predict(&run.model, &run.config.tasks, &rows, &device.device);
+    assert_eq!(again, out);
+}
+
+#[test]
+fn csv_input_of_a_tabular_run_reads_its_code_columns_as_ids() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let tabular = [
+        "data.synthetic.categorical_features=2",
+        "data.synthetic.categories=4",
+        "model.encoder.kind=\"tabular\"",
+        "model.encoder.categorical=[0, 1]",
+        "model.encoder.cardinalities=[4, 4]",
+    ];
+    trained(&run_dir, &tabular);
+    let device = ndarray();
+    let run = open_run(&run_dir, CheckpointChoice::Best, &device).unwrap();
+    let test = run.split(SplitChoice::Test).unwrap();
+    assert_eq!((test.num_ids, test.num_features), (2, 10), "the code columns are ids");
+    let out = predict(&run.model, &run.config.tasks, &test.feature_rows(), &device.device);
+    let schema = InputSchema::load(&run_dir).unwrap();
+    assert_eq!(schema.codes, vec![(0, 4), (1, 4)]);
+    // The rows as a file holds them: the codes in columns 0 and 1, then the other features.
+    let mut text = schema.features.join(",");
+    text.push('\n');
+    for i in 0..test.len() {
+        let ids = test.id_row(i).iter().map(u32::to_string);
+        text.push_str(&ids.chain(test.row(i).iter().map(f32::to_string)).collect::<Vec<_>>().join(","));
+        text.push('\n');
+    }
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, text).unwrap();
+    let rows = schema.read_csv(&csv).unwrap();
+    assert_eq!((rows.ids, rows.dense), (test.ids.clone(), test.features.clone()));
+    let again = predict(&run.model, &run.config.tasks, &schema.read_csv(&csv).unwrap(), &device.device);
     assert_eq!(again, out);
 }
 
@@ -108,6 +145,7 @@ fn predict_input_errors_name_the_problem() {
         standardize: None,
         table: None,
         targets: Default::default(),
+        codes: Vec::new(),
     };
     let cases = [
         ("x0\n1\n", "missing column(s) `x1`"),
@@ -131,10 +169,22 @@ fn predict_input_errors_name_the_problem() {
         standardize: Some(vec![(1.0, 2.0), (0.0, 0.5)]),
         table: None,
         targets: Default::default(),
+        codes: Vec::new(),
     };
     let path = dir.path().join("ok.csv");
     std::fs::write(&path, "x1,x0\n1,5\n").unwrap();
-    assert_eq!(s.read_csv(&path).unwrap(), (vec![2.0, 2.0], 1));
+    assert_eq!(s.read_csv(&path).unwrap(), FeatureRows { ids: Vec::new(), dense: vec![2.0, 2.0], rows: 1 });
+    // Code columns become ids, checked against their cardinality.
+    let s = InputSchema { codes: vec![(1, 3)], standardize: None, ..s };
+    std::fs::write(&path, "x1,x0\n2,5\n").unwrap();
+    assert_eq!(s.read_csv(&path).unwrap(), FeatureRows { ids: vec![2], dense: vec![5.0], rows: 1 });
+    std::fs::write(&path, "x1,x0\n6,5\n").unwrap();
+    let e = s.read_csv(&path).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.to_string().contains("feature column 1, row 0 of the input split: 6 is not a category code 0..=2"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -158,11 +208,11 @@ fn export_loads_back_with_identical_outputs() {
     let other = RunConfig { seed: 99, ..c.clone() };
     let mut fresh = init_state(&other, &device.device.clone().autodiff()).model.valid();
     let test = run.split(SplitChoice::Test).unwrap();
-    let before = predict(&fresh, &c.tasks, &test.features, test.num_features, &device.device);
-    let want = predict(&run.model, &c.tasks, &test.features, test.num_features, &device.device);
+    let before = predict(&fresh, &c.tasks, &test.feature_rows(), &device.device);
+    let want = predict(&run.model, &c.tasks, &test.feature_rows(), &device.device);
     assert_ne!(before, want);
     load_safetensors(&mut fresh, &written.weights).unwrap();
-    let after = predict(&fresh, &c.tasks, &test.features, test.num_features, &device.device);
+    let after = predict(&fresh, &c.tasks, &test.feature_rows(), &device.device);
     assert_eq!(after, want);
 }
 

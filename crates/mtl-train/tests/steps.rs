@@ -9,6 +9,7 @@ use common::config;
 use mtl_data::{MultiTaskBatch, batch_indices, epoch_permutation};
 use mtl_train::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use mtl_train::fit::{init_state, prepare_data};
+use mtl_train::input::BatchInput;
 use mtl_train::optimizer::build_optimizer;
 use mtl_train::selection::Selection;
 use mtl_train::step::{TrainState, train_step};
@@ -79,20 +80,10 @@ fn checkpoint_round_trip_restores_parameters_and_optimizer_state() {
     assert_eq!(loaded_meta, meta);
 
     let probe = MultiTaskBatch::gather(&splits.valid, &(0..16).collect::<Vec<_>>(), &device);
-    let out_a: Vec<_> = state
-        .model
-        .valid()
-        .forward(probe.inputs.clone().inner())
-        .into_iter()
-        .map(|t| t.into_data())
-        .collect();
-    let out_b: Vec<_> = loaded
-        .model
-        .valid()
-        .forward(probe.inputs.clone().inner())
-        .into_iter()
-        .map(|t| t.into_data())
-        .collect();
+    let out_a: Vec<_> =
+        state.model.valid().forward(probe.input().inner()).into_iter().map(|t| t.into_data()).collect();
+    let out_b: Vec<_> =
+        loaded.model.valid().forward(probe.input().inner()).into_iter().map(|t| t.into_data()).collect();
     assert_eq!(out_a, out_b);
 
     // One more step from each: identical only if Adam's moments and step count came back too.

@@ -209,8 +209,10 @@ fn to_dataset(
         }
     }
     Ok(MultiTaskDataset {
-        features,
-        num_features: prep.width(),
+        features: features.dense,
+        num_features: prep.numeric.len(),
+        ids: features.ids,
+        num_ids: prep.num_ids(),
         tasks: tasks.to_vec(),
         targets,
         masks,
@@ -225,6 +227,7 @@ fn concat(parts: Vec<MultiTaskDataset>) -> MultiTaskDataset {
     let mut all = it.next().expect("at least one source");
     for p in it {
         all.features.extend(p.features);
+        all.ids.extend(p.ids);
         for (a, b) in all.targets.iter_mut().zip(p.targets) {
             a.extend(b);
         }

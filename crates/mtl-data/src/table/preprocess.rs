@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::raw::{CsvFormat, RawTable};
+use crate::dataset::FeatureRows;
 use crate::error::DataError;
 use crate::task::TaskKind;
 
@@ -151,8 +152,9 @@ pub fn fnv1a64(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-/// The largest number of ids a table may have: ids travel as exact integers in f32 rows.
-pub const MAX_IDS: usize = 1 << 24;
+/// The largest number of ids a table may have: ids travel as 32-bit integers (signed on GPU
+/// backends), so up to 2^31 of them.
+pub const MAX_IDS: usize = 1 << 31;
 
 impl Vocabulary {
     /// Number of ids, the unknown one included (of the column that owns the table).
@@ -164,10 +166,11 @@ impl Vocabulary {
     }
 
     /// The id of a (present) cell, by this column's own map (the owner's, for a sharing column).
-    pub fn id(&self, cell: &str) -> usize {
+    pub fn id(&self, cell: &str) -> u32 {
+        // Both below MAX_IDS (config and fit checks), so below 2^31.
         match self.hash_buckets {
-            Some(n) => 1 + (fnv1a64(cell) % n) as usize,
-            None => self.values.binary_search_by(|v| v.as_str().cmp(cell)).map_or(0, |k| k + 1),
+            Some(n) => 1 + (fnv1a64(cell) % n) as u32,
+            None => self.values.binary_search_by(|v| v.as_str().cmp(cell)).map_or(0, |k| k as u32 + 1),
         }
     }
 }
@@ -262,9 +265,10 @@ pub struct Scaler {
 
 /// Everything needed to turn a table file into network inputs the way training did.
 ///
-/// Feature rows are laid out as the categorical ids first (in config order), then each
-/// multi-hot column's `max_len` id slots (in config order), then the numeric columns (in
-/// config order): the tabular encoder's id columns are `0..categorical + Σ max_len`.
+/// Each row gives integer ids — the categorical columns (in config order), then each
+/// multi-hot column's `max_len` id slots (in config order) — and dense values, the numeric
+/// columns (in config order). [`Preprocessing::feature_names`] lists the ids, then the
+/// numeric columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessing {
     /// How the files are written.
@@ -292,9 +296,14 @@ impl Preprocessing {
         fitter.finish()
     }
 
-    /// Width of a feature row.
+    /// Number of columns, ids and numeric together.
     pub fn width(&self) -> usize {
-        self.categorical.len() + self.multi_hot.iter().map(|m| m.max_len).sum::<usize>() + self.numeric.len()
+        self.num_ids() + self.numeric.len()
+    }
+
+    /// Number of id columns: one per categorical column, `max_len` per multi-hot column.
+    pub fn num_ids(&self) -> usize {
+        self.categorical.len() + self.multi_hot.iter().map(|m| m.max_len).sum::<usize>()
     }
 
     /// Feature names in row order.
@@ -331,7 +340,7 @@ impl Preprocessing {
         self.own_maps().filter(|v| v.shares.is_none()).map(Vocabulary::cardinality).collect()
     }
 
-    /// The embedding fields of the feature row, in row order.
+    /// The embedding fields over the id columns, in order.
     pub fn id_fields(&self) -> Vec<IdField> {
         let owners: Vec<&str> =
             self.own_maps().filter(|v| v.shares.is_none()).map(|v| v.column.as_str()).collect();
@@ -369,8 +378,8 @@ impl Preprocessing {
             .collect()
     }
 
-    /// Feature rows of `rows` of `table`, row-major.
-    pub fn features(&self, table: &RawTable, rows: &[usize]) -> Result<Vec<f32>, DataError> {
+    /// Ids and dense values of `rows` of `table`, row-major.
+    pub fn features(&self, table: &RawTable, rows: &[usize]) -> Result<FeatureRows, DataError> {
         let cat: Vec<usize> = (self.categorical.iter())
             .map(|v| categorical_column(table, &v.column))
             .collect::<Result<_, _>>()?;
@@ -381,17 +390,18 @@ impl Preprocessing {
             self.numeric.iter().map(|s| table.numeric_column(&s.column)).collect::<Result<_, _>>()?;
         let maps = self.id_maps();
         let (cat_maps, bag_maps) = maps.split_at(self.categorical.len());
-        let mut out = Vec::with_capacity(rows.len() * self.width());
+        let mut ids = Vec::with_capacity(rows.len() * self.num_ids());
+        let mut out = Vec::with_capacity(rows.len() * self.numeric.len());
         for &r in rows {
             let record = &table.rows[r];
             for (v, &c) in cat_maps.iter().zip(&cat) {
                 let cell = &record[c];
-                out.push(if self.format.is_missing(cell) { 0.0 } else { v.id(cell) as f32 });
+                ids.push(if self.format.is_missing(cell) { 0 } else { v.id(cell) });
             }
             for ((m, v), &c) in self.multi_hot.iter().zip(bag_maps).zip(&bags) {
-                let filled = out.len();
-                out.extend(table.items(r, c, &self.format).take(m.max_len).map(|item| v.id(item) as f32));
-                out.resize(filled + m.max_len, 0.0);
+                let filled = ids.len();
+                ids.extend(table.items(r, c, &self.format).take(m.max_len).map(|item| v.id(item)));
+                ids.resize(filled + m.max_len, 0);
             }
             for (s, &c) in self.numeric.iter().zip(&num) {
                 let x = if self.format.is_missing(&record[c]) {
@@ -402,15 +412,15 @@ impl Preprocessing {
                 out.push(((x - s.mean) / s.std) as f32);
             }
         }
-        Ok(out)
+        Ok(FeatureRows { ids, dense: out, rows: rows.len() })
     }
 
-    /// Feature rows of every row of the file at `path` (read with the saved format), for
-    /// `mtl predict`; other columns (labels, ids) are ignored.
-    pub fn read_features(&self, path: &std::path::Path) -> Result<(Vec<f32>, usize), DataError> {
+    /// Ids and dense values of every row of the file at `path` (read with the saved format),
+    /// for `mtl predict`; other columns (labels, ids) are ignored.
+    pub fn read_features(&self, path: &std::path::Path) -> Result<FeatureRows, DataError> {
         let table = RawTable::read_columns(path, &self.format, Some(&self.feature_columns()))?;
         let rows: Vec<usize> = (0..table.rows.len()).collect();
-        Ok((self.features(&table, &rows)?, rows.len()))
+        self.features(&table, &rows)
     }
 
     /// Targets and masks of task `task` for `rows` of `table`: a missing cell gives mask 0.

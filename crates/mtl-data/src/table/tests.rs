@@ -59,10 +59,15 @@ fn vocabularies_and_scalers_are_fitted_on_the_training_split_only() {
     assert_eq!(prep.cardinalities(), vec![3]);
     let s = c.load(&prep, &specs(&prep), &all_train(), 0).unwrap();
     // red = 2, blue = 1; the missing size becomes the mean, 0 after scaling.
-    assert_eq!(s.train.features, vec![2.0, -1.0, 1.0, 1.0, 2.0, 0.0]);
+    assert_eq!((s.train.ids.clone(), s.train.features.clone()), (vec![2, 1, 2], vec![-1.0, 1.0, 0.0]));
+    assert_eq!((s.train.num_ids, s.train.num_features), (1, 1));
     // Unseen `green` → unknown id 0; 100 scaled with the training statistics.
-    assert_eq!(s.valid.features, vec![0.0, 98.0, 1.0, 1.0]);
-    assert_eq!(s.test.features, vec![0.0, -1.0], "a missing category is the unknown id too");
+    assert_eq!((s.valid.ids.clone(), s.valid.features.clone()), (vec![0, 1], vec![98.0, 1.0]));
+    assert_eq!(
+        (s.test.ids.clone(), s.test.features.clone()),
+        (vec![0], vec![-1.0]),
+        "a missing category is the unknown id too"
+    );
 }
 
 #[test]
@@ -77,8 +82,8 @@ fn a_seeded_split_fits_on_its_training_rows() {
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (10, 5, 5));
     // Each training row's colour is known (ids 1..=10); every other row's is unknown.
     assert_eq!(prep.categorical[0].values.len(), 10);
-    assert!(s.train.features.chunks(2).all(|r| r[0] >= 1.0));
-    assert!(s.valid.features.chunks(2).chain(s.test.features.chunks(2)).all(|r| r[0] == 0.0));
+    assert!(s.train.ids.iter().all(|&id| id >= 1));
+    assert!(s.valid.ids.iter().chain(&s.test.ids).all(|&id| id == 0));
     // The size scaler holds the training rows' mean.
     let sizes: Vec<f64> = prep.categorical[0].values.iter().map(|v| v[1..].parse().unwrap()).collect();
     assert!((prep.numeric[0].mean - sizes.iter().sum::<f64>() / 10.0).abs() < 1e-9);
@@ -122,7 +127,7 @@ fn headerless_files_take_named_columns_comments_and_label_lists() {
     let prep = c.fit(&all_train(), 0).unwrap();
     let s = c.load(&prep, &specs(&prep), &all_train(), 0).unwrap();
     assert_eq!(s.train.targets, vec![vec![1.0, 0.0]]);
-    assert_eq!(s.train.features, vec![2.0, 1.0, 1.0, -1.0]);
+    assert_eq!((s.train.ids.clone(), s.train.features.clone()), (vec![2, 1], vec![1.0, -1.0]));
 }
 
 #[test]

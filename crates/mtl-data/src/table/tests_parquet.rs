@@ -125,7 +125,8 @@ fn multi_hot_cells_become_padded_id_slots_in_order() {
     assert_eq!(prep.multi_hot[0].ids.values, vec!["a", "b", "c", "z"]);
     let s = c.load(&prep, &specs(&prep), &all_train(), 0).unwrap();
     // a=1 b=2 c=3 z=4; the first two ids of each list, 0 = padding.
-    assert_eq!(s.train.features, vec![1.0, 2.0, 0.0, 0.0, 2.0, 3.0, 4.0, 0.0]);
+    assert_eq!(s.train.ids, vec![1, 2, 0, 0, 2, 3, 4, 0]);
+    assert_eq!((s.train.num_ids, s.train.num_features), (2, 0));
     assert_eq!(prep.id_fields()[0].pooling, PoolingKind::Sum);
     // Without max_len: the longest training list (3).
     let c = table(
@@ -160,9 +161,25 @@ fn hashed_columns_need_no_vocabulary_and_take_unseen_values() {
     assert!(prep.categorical[0].values.is_empty());
     assert_eq!(prep.cardinalities(), vec![1001]);
     let s = c.load(&prep, &specs(&prep), &split, 0).unwrap();
-    let id = |v: &str| (1 + fnv1a64(v) % 1000) as f32;
-    assert_eq!(s.train.features, vec![id("alice"), id("bob"), 0.0]);
-    assert_eq!(s.valid.features, vec![id("carol")], "an unseen value gets its bucket");
+    let id = |v: &str| (1 + fnv1a64(v) % 1000) as u32;
+    assert_eq!(s.train.ids, vec![id("alice"), id("bob"), 0]);
+    assert_eq!(s.valid.ids, vec![id("carol")], "an unseen value gets its bucket");
+}
+
+#[test]
+fn hashed_ids_beyond_two_to_the_24_stay_exact() {
+    // With 2^24 + 2^20 buckets (Python, FNV-1a as documented on `fnv1a64`):
+    // 1 + fnv1a64("u6425") % n = 16912080, 1 + fnv1a64("u11378") % n = 16912081.
+    let dir = tempfile::tempdir().unwrap();
+    let train = write_text(dir.path(), "t.csv", "user,y\nu6425,1\nu11378,0\n");
+    let mut ids = IdSettings::default();
+    let n = (1 << 24) + (1 << 20);
+    ids.columns.insert("user".into(), IdColumn { hash_buckets: Some(n), ..IdColumn::default() });
+    let c = table(train, &["user"], &[], vec![binary("y")], ids);
+    let prep = c.fit(&all_train(), 0).unwrap();
+    let s = c.load(&prep, &specs(&prep), &all_train(), 0).unwrap();
+    assert_eq!(s.train.ids, vec![16_912_080, 16_912_081]);
+    assert_eq!(16_912_080_f32, 16_912_081_u32 as f32, "as f32 codes the two ids would be one");
 }
 
 #[test]
@@ -180,7 +197,7 @@ fn shared_tables_fit_one_vocabulary_over_their_columns() {
     assert_eq!((fields[0].table, fields[1].table), (0, 0));
     let s = c.load(&prep, &specs(&prep), &all_train(), 0).unwrap();
     // ann = 1 in both columns.
-    assert_eq!(s.train.features, vec![1.0, 2.0, 3.0, 1.0]);
+    assert_eq!(s.train.ids, vec![1, 2, 3, 1]);
 }
 
 #[test]
@@ -290,7 +307,7 @@ fn parquet_lists_can_be_multi_hot_and_other_columns_are_not_decoded() {
     assert_eq!(prep.multi_hot[0].ids.values, vec!["0", "1", "2", "3", "4"]);
     let s = c.load(&prep, &specs(&prep), &all_train(), 0).unwrap();
     // s: a=1 b=2 c=3; l: [i, i+1] → ids i+1, i+2.
-    assert_eq!(&s.train.features[..6], &[1.0, 1.0, 2.0, 2.0, 2.0, 3.0]);
+    assert_eq!(&s.train.ids[..6], &[1, 1, 2, 2, 2, 3]);
     // `y` (with its bad cell) is not read at all.
     let raw = RawTable::read_columns(&path, &CsvFormat::default(), Some(&["x".to_string()])).unwrap();
     assert_eq!(raw.kinds[3], ColumnKind::Skipped);

@@ -4,6 +4,8 @@
 use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
+use crate::Input;
+
 use crate::encoder::EncoderConfig;
 
 use crate::architecture::PleConfig;
@@ -74,7 +76,7 @@ macro_rules! define_architectures {
             /// # Shapes
             /// - input: `[batch, d_input]`
             /// - output: `[batch, d_shared]`
-            pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+            pub fn shared(&self, x: Input) -> Tensor<2> {
                 match self {
                     $(Self::$variant(a) => a.shared(x),)*
                 }
@@ -134,7 +136,7 @@ impl Architecture {
     /// # Shapes
     /// - x: `[batch, d_input]`, z: `[batch, d_shared]`
     /// - output: `[batch, d_task]`
-    pub fn task_input(&self, t: usize, x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+    pub fn task_input(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
         match self {
             Architecture::Hps(a) => a.task_input(t, x, z),
             Architecture::Mmoe(a) => a.task_input(t, x, z),
@@ -149,7 +151,7 @@ impl Architecture {
     ///
     /// # Shapes
     /// - output: `T` tensors `[batch, gate width]`; `None` without gates
-    pub fn gate_weights(&self, x: &Tensor<2>, num_tasks: usize) -> Option<Vec<Tensor<2>>> {
+    pub fn gate_weights(&self, x: &Input, num_tasks: usize) -> Option<Vec<Tensor<2>>> {
         match self {
             Architecture::Hps(_) => None,
             Architecture::Mmoe(a) => Some(a.gate_weights(x)),
@@ -162,7 +164,7 @@ impl Architecture {
 
     /// A loss term the architecture adds to every step (DSelect-k's entropy regulariser),
     /// independent of the task weights. Shape `[1]`.
-    pub fn regularizer(&self, x: &Tensor<2>) -> Option<Tensor<1>> {
+    pub fn regularizer(&self, x: &Input) -> Option<Tensor<1>> {
         match self {
             Architecture::DselectK(a) => Some(a.regularizer(x)),
             _ => None,

@@ -13,6 +13,8 @@
 use burn::module::{Module, Param, ParamId};
 use burn::tensor::{Device, Tensor};
 
+use crate::Input;
+
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::params::param_ids;
 
@@ -66,9 +68,9 @@ impl CrossStitch {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `[batch, T·d_column]`
-    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn shared(&self, x: Input) -> Tensor<2> {
         let t = self.columns.len();
-        let batch = x.dims()[0];
+        let batch = x.batch_size();
         let [blocks, _, _] = self.alpha.dims();
         let mut h = vec![x; t];
         for b in 0..blocks {
@@ -78,20 +80,20 @@ impl CrossStitch {
             let stacked = Tensor::stack::<3>(out, 0).reshape([t, batch * w]); // [T, batch·w]
             let alpha = self.alpha.val().narrow(0, b, 1).reshape([t, t]);
             let mixed = alpha.matmul(stacked); // [T, batch·w]
-            h = (0..t).map(|i| mixed.clone().narrow(0, i, 1).reshape([batch, w])).collect();
+            h = (0..t).map(|i| Input::from(mixed.clone().narrow(0, i, 1).reshape([batch, w]))).collect();
         }
-        Tensor::cat(h, 1)
+        Tensor::cat(h.into_iter().map(|i| i.dense).collect(), 1)
     }
 
     /// Task `t`'s column output.
-    pub fn task_input(&self, t: usize, _x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+    pub fn task_input(&self, t: usize, _x: &Input, z: Tensor<2>) -> Tensor<2> {
         z.narrow(1, t * self.d_column, self.d_column)
     }
 
     /// The last unit's mixing rows (how much each task reads from each column), `[batch, T]`.
-    pub fn mixing_weights(&self, x: &Tensor<2>) -> Vec<Tensor<2>> {
+    pub fn mixing_weights(&self, x: &Input) -> Vec<Tensor<2>> {
         let [blocks, t, _] = self.alpha.dims();
-        let batch = x.dims()[0];
+        let batch = x.batch_size();
         let last = self.alpha.val().narrow(0, blocks - 1, 1).reshape([t, t]);
         (0..t).map(|i| last.clone().narrow(0, i, 1).repeat_dim(0, batch)).collect()
     }

@@ -22,6 +22,8 @@
 use burn::module::{Module, ParamId};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
+
+use crate::Input;
 use burn::tensor::{Device, Tensor};
 
 use crate::architecture::gate::{SharedExperts, StemConfig, mix};
@@ -145,19 +147,19 @@ impl DselectK {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `[batch, n·d_expert (+ d_stem)]`
-    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn shared(&self, x: Input) -> Tensor<2> {
         self.pool.shared(x)
     }
 
     /// Task `t`'s gated mixture of the experts in `z`.
-    pub fn task_input(&self, t: usize, x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+    pub fn task_input(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
         let (experts, features) = self.pool.unpack(x, z);
         let (r, a) = self.selectors(t, features);
         mix(self.weights_from(r, a), experts)
     }
 
     /// Every task's gate weights, `[batch, n]`.
-    pub fn gate_weights(&self, x: &Tensor<2>) -> Vec<Tensor<2>> {
+    pub fn gate_weights(&self, x: &Input) -> Vec<Tensor<2>> {
         let features = self.pool.features(x);
         (0..self.gates.len())
             .map(|t| {
@@ -168,7 +170,7 @@ impl DselectK {
     }
 
     /// λ · batch mean of Σ_tasks Σ_i H(r⁽ⁱ⁾) (+ the non-power-of-two penalty). Shape `[1]`.
-    pub fn regularizer(&self, x: &Tensor<2>) -> Tensor<1> {
+    pub fn regularizer(&self, x: &Input) -> Tensor<1> {
         let features = self.pool.features(x);
         let n = self.pool.count();
         let terms: Vec<Tensor<1>> = (0..self.gates.len())

@@ -7,6 +7,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::softmax;
+
+use crate::Input;
 use burn::tensor::{Device, Tensor};
 
 use crate::ActivationKind;
@@ -105,9 +107,10 @@ impl Stem {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `[batch, d_stem]`
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn forward(&self, x: &Input) -> Tensor<2> {
         match self {
             Stem::Conv(s) => {
+                let x = x.dense.clone();
                 let batch = x.dims()[0];
                 let [c, h, w] = s.input_shape;
                 let y = s.pool.forward(s.activation.forward(s.conv.forward(x.reshape([batch, c, h, w]))));
@@ -119,11 +122,11 @@ impl Stem {
     }
 }
 
-/// The stem's output, or the input itself when there is no stem.
-pub fn gate_features(stem: Option<&Stem>, x: Tensor<2>) -> Tensor<2> {
+/// The stem's output, or the input's dense rows themselves when there is no stem.
+pub fn gate_features(stem: Option<&Stem>, x: &Input) -> Tensor<2> {
     match stem {
         Some(s) => s.forward(x),
-        None => x,
+        None => x.dense.clone(),
     }
 }
 
@@ -145,7 +148,7 @@ pub fn softmax_gate(gate: &Linear, features: Tensor<2>) -> Tensor<2> {
 ///
 /// # Shapes
 /// - output: `[batch, experts, d_expert]`
-pub fn run_experts(experts: &[Encoder], x: &Tensor<2>) -> Tensor<3> {
+pub fn run_experts(experts: &[Encoder], x: &Input) -> Tensor<3> {
     let layers = match experts.first() {
         Some(Encoder::Mlp(m)) => m.num_layers(),
         _ => 0,
@@ -161,7 +164,7 @@ pub fn run_experts(experts: &[Encoder], x: &Tensor<2>) -> Tensor<3> {
 ///
 /// # Shapes
 /// - output: `[batch, experts, width of the last block]`
-pub fn run_experts_blocks(experts: &[Encoder], blocks: &std::ops::Range<usize>, x: &Tensor<2>) -> Tensor<3> {
+pub fn run_experts_blocks(experts: &[Encoder], blocks: &std::ops::Range<usize>, x: &Input) -> Tensor<3> {
     if let Some(y) = batched_mlp_experts(experts, blocks.clone(), x) {
         return y;
     }
@@ -178,8 +181,9 @@ pub fn run_experts_blocks(experts: &[Encoder], blocks: &std::ops::Range<usize>, 
 pub fn batched_mlp_experts(
     experts: &[Encoder],
     layers: std::ops::Range<usize>,
-    x: &Tensor<2>,
+    x: &Input,
 ) -> Option<Tensor<3>> {
+    let x = &x.dense;
     let mlps: Vec<&Mlp> = (experts.iter())
         .map(|e| match e {
             Encoder::Mlp(m) => Some(m),
@@ -264,19 +268,19 @@ impl SharedExperts {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `[batch, E·d_expert (+ d_stem)]`
-    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
-        let stem = self.stem.as_ref().map(|s| s.forward(x.clone()));
+    pub fn shared(&self, x: Input) -> Tensor<2> {
+        let stem = self.stem.as_ref().map(|s| s.forward(&x));
         pack(run_experts(&self.experts, &x), stem)
     }
 
     /// The stacked experts `[batch, E, d_expert]` and the gates' features, read from `z`.
-    pub fn unpack(&self, x: &Tensor<2>, z: Tensor<2>) -> (Tensor<3>, Tensor<2>) {
+    pub fn unpack(&self, x: &Input, z: Tensor<2>) -> (Tensor<3>, Tensor<2>) {
         unpack(z, self.experts.len(), self.d_expert, self.stem.is_some(), x)
     }
 
     /// The gates' features computed from the input.
-    pub fn features(&self, x: &Tensor<2>) -> Tensor<2> {
-        gate_features(self.stem.as_ref(), x.clone())
+    pub fn features(&self, x: &Input) -> Tensor<2> {
+        gate_features(self.stem.as_ref(), x)
     }
 }
 
@@ -302,11 +306,11 @@ pub fn unpack(
     experts: usize,
     d: usize,
     learned_stem: bool,
-    x: &Tensor<2>,
+    x: &Input,
 ) -> (Tensor<3>, Tensor<2>) {
     let [batch, width] = z.dims();
     let stacked = z.clone().narrow(1, 0, experts * d).reshape([batch, experts, d]);
-    let features = if learned_stem { z.narrow(1, experts * d, width - experts * d) } else { x.clone() };
+    let features = if learned_stem { z.narrow(1, experts * d, width - experts * d) } else { x.dense.clone() };
     (stacked, features)
 }
 
@@ -325,7 +329,7 @@ mod tests {
     }
 
     /// The experts one by one, as before they were batched.
-    fn one_by_one(experts: &[Encoder], blocks: std::ops::Range<usize>, x: &Tensor<2>) -> Tensor<3> {
+    fn one_by_one(experts: &[Encoder], blocks: std::ops::Range<usize>, x: &Input) -> Tensor<3> {
         Tensor::stack(experts.iter().map(|e| e.forward_blocks(blocks.clone(), x.clone())).collect(), 1)
     }
 
@@ -341,12 +345,13 @@ mod tests {
         });
         device.seed(3);
         let experts: Vec<Encoder> = (0..4).map(|_| cfg.init(&device)).collect();
-        let x = Tensor::<2>::random([6, 7], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let x: Input =
+            Tensor::<2>::random([6, 7], burn::tensor::Distribution::Normal(0.0, 1.0), &device).into();
         for blocks in [0..3, 0..1, 1..3] {
             let input = if blocks.start == 0 {
                 x.clone()
             } else {
-                experts[0].forward_blocks(0..blocks.start, x.clone())
+                experts[0].forward_blocks(0..blocks.start, x.clone()).into()
             };
             let batched = batched_mlp_experts(&experts, blocks.clone(), &input).expect("MLP experts batch");
             let want = one_by_one(&experts, blocks.clone(), &input);
@@ -373,7 +378,7 @@ mod tests {
                 dropout: 0.0,
             })
         };
-        let x = Tensor::<2>::ones([2, 3], &device);
+        let x: Input = Tensor::<2>::ones([2, 3], &device).into();
         let single = vec![mlp(vec![2]).init(&device)];
         assert!(batched_mlp_experts(&single, 0..1, &x).is_none());
         let identity: Vec<Encoder> = (0..2).map(|_| mlp(vec![]).init(&device)).collect();
@@ -386,7 +391,7 @@ mod tests {
         let device = Device::ndarray();
         let experts = Tensor::<3>::random([2, 3, 4], burn::tensor::Distribution::Default, &device);
         let stem = Tensor::<2>::random([2, 5], burn::tensor::Distribution::Default, &device);
-        let x = Tensor::<2>::zeros([2, 7], &device);
+        let x: Input = Tensor::<2>::zeros([2, 7], &device).into();
         let (e, f) = unpack(pack(experts.clone(), Some(stem.clone())), 3, 4, true, &x);
         e.into_data().assert_eq(&experts.into_data(), true);
         f.into_data().assert_eq(&stem.into_data(), true);
@@ -398,7 +403,7 @@ mod tests {
         let cfg =
             StemConfig::Conv { input_shape: [1, 10, 10], channels: 3, activation: ActivationKind::Relu };
         let stem = cfg.init(&device).unwrap();
-        assert_eq!(stem.forward(Tensor::zeros([2, 100], &device)).dims(), [2, cfg.d_output()]);
+        assert_eq!(stem.forward(&Tensor::zeros([2, 100], &device).into()).dims(), [2, cfg.d_output()]);
         assert_eq!(cfg.d_output(), 48);
     }
 }

@@ -6,6 +6,8 @@
 use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
+use crate::Input;
+
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::params::param_ids;
 
@@ -38,12 +40,12 @@ impl Hps {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `[batch, d_encoder]`
-    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn shared(&self, x: Input) -> Tensor<2> {
         self.encoder.forward(x)
     }
 
     /// Every task receives the shared representation itself.
-    pub fn task_input(&self, _t: usize, _x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+    pub fn task_input(&self, _t: usize, _x: &Input, z: Tensor<2>) -> Tensor<2> {
         z
     }
 

@@ -13,6 +13,8 @@ use burn::module::{Module, ParamId};
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
+use crate::Input;
+
 use crate::architecture::gate::{SharedExperts, StemConfig, gate_layer, mix, softmax_gate};
 use crate::encoder::EncoderConfig;
 use crate::params::param_ids;
@@ -58,12 +60,12 @@ impl Mmoe {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `[batch, E·d_expert (+ d_stem)]`
-    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn shared(&self, x: Input) -> Tensor<2> {
         self.pool.shared(x)
     }
 
     /// Task `t`'s mixture of the experts in `z`.
-    pub fn task_input(&self, t: usize, x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+    pub fn task_input(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
         let (experts, features) = self.pool.unpack(x, z);
         mix(softmax_gate(&self.gates[t], features), experts)
     }
@@ -72,7 +74,7 @@ impl Mmoe {
     ///
     /// # Shapes
     /// - output: `T` tensors `[batch, E]`
-    pub fn gate_weights(&self, x: &Tensor<2>) -> Vec<Tensor<2>> {
+    pub fn gate_weights(&self, x: &Input) -> Vec<Tensor<2>> {
         let features = self.pool.features(x);
         self.gates.iter().map(|g| softmax_gate(g, features.clone())).collect()
     }

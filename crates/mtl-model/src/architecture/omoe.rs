@@ -8,6 +8,8 @@ use burn::module::{Module, ParamId};
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
+use crate::Input;
+
 use crate::architecture::gate::{
     Stem, StemConfig, gate_features, gate_layer, mix, run_experts, softmax_gate,
 };
@@ -55,16 +57,16 @@ impl Omoe {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `[batch, d_expert]`
-    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn shared(&self, x: Input) -> Tensor<2> {
         mix(self.weights(&x), run_experts(&self.experts, &x))
     }
 
-    fn weights(&self, x: &Tensor<2>) -> Tensor<2> {
-        softmax_gate(&self.gate, gate_features(self.stem.as_ref(), x.clone()))
+    fn weights(&self, x: &Input) -> Tensor<2> {
+        softmax_gate(&self.gate, gate_features(self.stem.as_ref(), x))
     }
 
     /// The one gate's weights, `[batch, E]`, given to each of the `num_tasks` tasks.
-    pub fn gate_weights(&self, x: &Tensor<2>, num_tasks: usize) -> Vec<Tensor<2>> {
+    pub fn gate_weights(&self, x: &Input, num_tasks: usize) -> Vec<Tensor<2>> {
         vec![self.weights(x); num_tasks]
     }
 

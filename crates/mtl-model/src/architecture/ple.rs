@@ -25,6 +25,8 @@ use burn::module::{Module, ParamId};
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
+use crate::Input;
+
 use crate::architecture::gate::{
     Stem, StemConfig, gate_features, gate_layer, mix, run_experts_blocks, softmax_gate,
 };
@@ -115,8 +117,8 @@ pub struct Ple {
 
 /// The representations between levels.
 struct Between {
-    shared: Tensor<2>,
-    tasks: Vec<Tensor<2>>,
+    shared: Input,
+    tasks: Vec<Input>,
 }
 
 impl Ple {
@@ -125,25 +127,25 @@ impl Ple {
     }
 
     /// Levels below the last: the shared input and each task's input to the last level.
-    fn below(&self, x: &Tensor<2>) -> Between {
+    fn below(&self, x: &Input) -> Between {
         let t = self.task_experts.len();
         let mut h = Between { shared: x.clone(), tasks: vec![x.clone(); t] };
-        let stem = gate_features(self.stem.as_ref(), x.clone());
+        let stem = gate_features(self.stem.as_ref(), x);
         for level in 0..self.last() {
             let blocks = &self.levels[level];
             let shared = run_experts_blocks(&self.shared_experts, blocks, &h.shared); // [batch, S, d]
             let own: Vec<Tensor<3>> = (0..t)
                 .map(|task| run_experts_blocks(&self.task_experts[task], blocks, &h.tasks[task])) // [batch, K, d]
                 .collect();
-            let gate_in = |r: &Tensor<2>| if level == 0 { stem.clone() } else { r.clone() };
+            let gate_in = |r: &Input| if level == 0 { stem.clone() } else { r.dense.clone() };
             let mut all = vec![shared.clone()];
             all.extend(own.iter().cloned());
             let next_shared =
-                mix(softmax_gate(&self.shared_gates[level], gate_in(&h.shared)), Tensor::cat(all, 1));
+                mix(softmax_gate(&self.shared_gates[level], gate_in(&h.shared)), Tensor::cat(all, 1)).into();
             let next_tasks = (0..t)
                 .map(|task| {
                     let pool = Tensor::cat(vec![shared.clone(), own[task].clone()], 1); // [batch, S + K, d]
-                    mix(softmax_gate(&self.task_gates[level][task], gate_in(&h.tasks[task])), pool)
+                    mix(softmax_gate(&self.task_gates[level][task], gate_in(&h.tasks[task])), pool).into()
                 })
                 .collect();
             h = Between { shared: next_shared, tasks: next_tasks };
@@ -154,33 +156,33 @@ impl Ple {
     /// # Shapes
     /// - input: `[batch, d_input]`
     /// - output: `[batch, S·d_expert + T·d_below]` (one level: `+ d_stem` for a learned stem)
-    pub fn shared(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn shared(&self, x: Input) -> Tensor<2> {
         let h = self.below(&x);
         let shared = run_experts_blocks(&self.shared_experts, &self.levels[self.last()], &h.shared);
         let [batch, s, d] = shared.dims();
         let mut parts = vec![shared.reshape([batch, s * d])];
         if self.last() > 0 {
-            parts.extend(h.tasks);
+            parts.extend(h.tasks.into_iter().map(|i| i.dense));
         } else if let Some(stem) = &self.stem {
-            parts.push(stem.forward(x));
+            parts.push(stem.forward(&x));
         }
         Tensor::cat(parts, 1)
     }
 
     /// Task `t`'s input to the last level and its gate's features, read from `z`.
-    fn task_view(&self, t: usize, x: &Tensor<2>, z: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    fn task_view(&self, t: usize, x: &Input, z: &Tensor<2>) -> (Input, Tensor<2>) {
         let offset = self.shared_experts.len() * self.d_expert;
         if self.last() > 0 {
             let h = z.clone().narrow(1, offset + t * self.d_below, self.d_below);
-            (h.clone(), h)
+            (h.clone().into(), h)
         } else if self.stem.is_some() {
             (x.clone(), z.clone().narrow(1, offset, z.dims()[1] - offset))
         } else {
-            (x.clone(), x.clone())
+            (x.clone(), x.dense.clone())
         }
     }
 
-    fn task_gate(&self, t: usize, x: &Tensor<2>, z: &Tensor<2>) -> (Tensor<2>, Tensor<3>) {
+    fn task_gate(&self, t: usize, x: &Input, z: &Tensor<2>) -> (Tensor<2>, Tensor<3>) {
         let [batch, _] = z.dims();
         let (s, d) = (self.shared_experts.len(), self.d_expert);
         let (h, features) = self.task_view(t, x, z);
@@ -191,7 +193,7 @@ impl Ple {
     }
 
     /// Task `t`'s mixture at the last level.
-    pub fn task_input(&self, t: usize, x: &Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+    pub fn task_input(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
         let (weights, pool) = self.task_gate(t, x, &z);
         mix(weights, pool)
     }
@@ -200,7 +202,7 @@ impl Ple {
     ///
     /// # Shapes
     /// - output: `T` tensors `[batch, S + K]`
-    pub fn gate_weights(&self, x: &Tensor<2>) -> Vec<Tensor<2>> {
+    pub fn gate_weights(&self, x: &Input) -> Vec<Tensor<2>> {
         let z = self.shared(x.clone());
         (0..self.task_experts.len()).map(|t| self.task_gate(t, x, &z).0).collect()
     }

@@ -2,12 +2,12 @@
 //! parameter counts, and shared parameters that match what the gradients reach.
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
-use burn::tensor::{Device, Distribution, Gradients, Tensor};
+use burn::tensor::{Device, Distribution, Gradients, Int, Tensor};
 
 use crate::architecture::*;
 use crate::encoder::{CnnConfig, EncoderConfig, MlpConfig, TabularConfig};
 use crate::params::{param_ids, parameter_count, parameter_count_of};
-use crate::{ActivationKind, MultiTaskModelConfig};
+use crate::{ActivationKind, Input, MultiTaskModelConfig};
 
 const T: usize = 3;
 
@@ -16,7 +16,8 @@ fn mlp(d_input: usize, hidden: Vec<usize>) -> EncoderConfig {
     EncoderConfig::Mlp(MlpConfig { d_input, hidden, activation: ActivationKind::Tanh, dropout: 0.0 })
 }
 
-/// The three encoders on 16-wide rows (a 1×4×4 image for the CNN; column 2 categorical).
+/// The three encoders on 16-wide rows (a 1×4×4 image for the CNN; the tabular encoder reads
+/// one id column besides).
 fn encoders() -> Vec<EncoderConfig> {
     vec![
         mlp(16, vec![6, 5]),
@@ -30,8 +31,8 @@ fn encoders() -> Vec<EncoderConfig> {
         }),
         EncoderConfig::Tabular(TabularConfig {
             d_input: 16,
-            fields: crate::encoder::fields_per_column(&[2], &[4], &[3]).unwrap().0,
-            tables: crate::encoder::fields_per_column(&[2], &[4], &[3]).unwrap().1,
+            fields: crate::encoder::fields_per_column(&[4], &[3]).unwrap().0,
+            tables: crate::encoder::fields_per_column(&[4], &[3]).unwrap().1,
             hidden: vec![5],
             activation: ActivationKind::Tanh,
             dropout: 0.0,
@@ -92,10 +93,11 @@ fn model(architecture: ArchitectureConfig) -> MultiTaskModelConfig {
     }
 }
 
-fn input(device: &Device) -> Tensor<2> {
+/// Five 16-wide rows, and one id column (ids 0–3) that only the tabular encoder reads.
+fn input(device: &Device) -> Input {
     device.seed(7);
-    // Non-negative, so that the tabular encoder's code column holds valid codes after rounding.
-    Tensor::random([5, 16], Distribution::Uniform(0.0, 3.0), device)
+    let ids = Tensor::<2, Int>::from_ints([[0], [1], [2], [3], [1]], device);
+    Input::new(Tensor::random([5, 16], Distribution::Uniform(0.0, 3.0), device), Some(ids))
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
+use crate::Input;
 use crate::params::param_ids;
 
 /// Calls `$callback! { … }` with the table of encoders: one `Variant, name, ConfigType,
@@ -60,17 +61,6 @@ macro_rules! define_encoders {
             pub fn name(&self) -> &'static str {
                 match self {
                     $(Self::$variant(_) => stringify!($name),)*
-                }
-            }
-        }
-
-        impl Encoder {
-            /// # Shapes
-            /// - input: `[batch, d_input]`
-            /// - output: `[batch, d_output]`
-            pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-                match self {
-                    $(Self::$variant(e) => e.forward(x),)*
                 }
             }
         }
@@ -130,20 +120,32 @@ impl EncoderConfig {
 }
 
 impl Encoder {
-    /// Blocks `range` in order.
+    /// # Shapes
+    /// - input: `[batch, d_input]` dense rows (and a tabular encoder's id columns)
+    /// - output: `[batch, d_output]`
+    pub fn forward(&self, x: Input) -> Tensor<2> {
+        match self {
+            Encoder::Mlp(e) => e.forward(x.dense),
+            Encoder::Cnn(e) => e.forward(x.dense),
+            Encoder::Tabular(e) => e.forward(x),
+        }
+    }
+
+    /// Blocks `range` in order: `x` is the network input when the range starts at block 0,
+    /// else the dense output of the block before.
     ///
     /// # Shapes
     /// - input: `[batch, width before block range.start]`
     /// - output: `[batch, width of block range.end − 1]`
-    pub fn forward_blocks(&self, range: std::ops::Range<usize>, mut x: Tensor<2>) -> Tensor<2> {
+    pub fn forward_blocks(&self, range: std::ops::Range<usize>, mut x: Input) -> Tensor<2> {
         for i in range {
-            x = match self {
-                Encoder::Mlp(e) => e.forward_layer(i, x),
-                Encoder::Cnn(e) => e.forward_block(i, x),
+            x = Input::from(match self {
+                Encoder::Mlp(e) => e.forward_layer(i, x.dense),
+                Encoder::Cnn(e) => e.forward_block(i, x.dense),
                 Encoder::Tabular(e) => e.forward_block(i, x),
-            };
+            });
         }
-        x
+        x.dense
     }
 
     /// Ids of the parameters of blocks `range`.
@@ -182,8 +184,8 @@ mod tests {
             }),
             EncoderConfig::Tabular(TabularConfig {
                 d_input: 16,
-                fields: crate::encoder::fields_per_column(&[0], &[3], &[2]).unwrap().0,
-                tables: crate::encoder::fields_per_column(&[0], &[3], &[2]).unwrap().1,
+                fields: crate::encoder::fields_per_column(&[3], &[2]).unwrap().0,
+                tables: crate::encoder::fields_per_column(&[3], &[2]).unwrap().1,
                 hidden: vec![4],
                 activation: ActivationKind::Relu,
                 dropout: 0.0,
@@ -191,9 +193,11 @@ mod tests {
         ];
         for cfg in configs {
             let enc = cfg.init(&device);
-            let x = Tensor::<2>::random([3, 16], burn::tensor::Distribution::Uniform(0.0, 2.0), &device);
+            let dense = Tensor::<2>::random([3, 16], burn::tensor::Distribution::Uniform(0.0, 2.0), &device);
+            let ids = burn::tensor::Tensor::<2, burn::tensor::Int>::from_ints([[0], [2], [1]], &device);
+            let x = Input::new(dense, Some(ids));
             let n = cfg.num_blocks();
-            let split = enc.forward_blocks(1..n, enc.forward_blocks(0..1, x.clone()));
+            let split = enc.forward_blocks(1..n, enc.forward_blocks(0..1, x.clone()).into());
             assert_eq!(split.dims(), [3, cfg.d_output()], "{}", cfg.name());
             assert_eq!(cfg.block_width(n - 1), cfg.d_output());
             split.into_data().assert_approx_eq::<f32>(&enc.forward(x).into_data(), Default::default());

@@ -10,4 +10,6 @@ mod tabular;
 pub use base::{Encoder, EncoderConfig};
 pub use cnn::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
-pub use tabular::{EmbeddingField, EmbeddingTable, Pooling, Tabular, TabularConfig, fields_per_column};
+pub use tabular::{
+    EmbeddingField, EmbeddingTable, MAX_TABLE_IDS, Pooling, Tabular, TabularConfig, fields_per_column,
+};

@@ -9,13 +9,16 @@
 //! a list without ids gives the zero vector. Id 0 of a scalar field is the learned "unknown or
 //! missing" row; in a multi-hot field it is padding and left out of the pool.
 //!
-//! Ids arrive in the float feature row; the data layer checks them. Ids outside the table are
+//! The encoder reads the numeric columns from the input's dense rows and the ids from its
+//! integer id columns ([`Input::ids`]): ids are never rounded through an f32, so a table may
+//! hold up to [`MAX_TABLE_IDS`] ids. The data layer checks them; ids outside the table are
 //! clamped to its ends so that a stray value can never index out of bounds on a device.
 
 use burn::module::{Module, ParamId};
 use burn::nn::{Embedding, EmbeddingConfig};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Tensor};
 
+use crate::Input;
 use crate::activation::ActivationKind;
 use crate::encoder::{Mlp, MlpConfig};
 use crate::params::param_ids;
@@ -30,11 +33,14 @@ pub enum Pooling {
     Sum,
 }
 
-/// One embedding field: the id columns `start..start + len` of the row, looked up in table
-/// `table`; `len > 1` (or `multi_hot`) pools them.
+/// The most ids an embedding table may have: ids are 32-bit signed integers on GPU backends.
+pub const MAX_TABLE_IDS: usize = 1 << 31;
+
+/// One embedding field: the id columns `start..start + len` of the input's id columns, looked
+/// up in table `table`; a multi-hot field pools them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmbeddingField {
-    /// First column.
+    /// First id column.
     pub start: usize,
     /// Number of columns (1 for a categorical feature, the maximum list length for a multi-hot one).
     pub len: usize,
@@ -58,9 +64,9 @@ pub struct EmbeddingTable {
 /// Configuration of a [`Tabular`] encoder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TabularConfig {
-    /// Width of the input row (numeric and id columns together).
+    /// Width of the dense rows: the numeric columns.
     pub d_input: usize,
-    /// The embedding fields, in row order; every column not in a field is numeric.
+    /// The embedding fields, tiling the id columns in order.
     pub fields: Vec<EmbeddingField>,
     /// The embedding tables the fields look up.
     pub tables: Vec<EmbeddingTable>,
@@ -72,29 +78,21 @@ pub struct TabularConfig {
     pub dropout: f64,
 }
 
-/// One field and one table per categorical column: columns `categorical` (increasing) with
-/// `cardinalities` ids and `embedding_dims`-wide vectors.
+/// One field and one table per id column: `cardinalities[k]` ids and `embedding_dims[k]`-wide
+/// vectors for id column k.
 pub fn fields_per_column(
-    categorical: &[usize],
     cardinalities: &[usize],
     embedding_dims: &[usize],
 ) -> Result<(Vec<EmbeddingField>, Vec<EmbeddingTable>), String> {
-    let k = categorical.len();
-    if cardinalities.len() != k || embedding_dims.len() != k {
+    let k = cardinalities.len();
+    if embedding_dims.len() != k {
         return Err(format!(
-            "{k} categorical columns but {} cardinalities and {} embedding sizes; give one of each per column",
-            cardinalities.len(),
+            "{k} categorical columns but {} embedding sizes; give one per column",
             embedding_dims.len()
         ));
     }
-    let fields = (categorical.iter().enumerate())
-        .map(|(table, &start)| EmbeddingField {
-            start,
-            len: 1,
-            table,
-            multi_hot: false,
-            pooling: Pooling::Mean,
-        })
+    let fields = (0..k)
+        .map(|table| EmbeddingField { start: table, len: 1, table, multi_hot: false, pooling: Pooling::Mean })
         .collect();
     let tables = (cardinalities.iter().zip(embedding_dims))
         .map(|(&cardinality, &dim)| EmbeddingTable { cardinality, dim })
@@ -103,22 +101,23 @@ pub fn fields_per_column(
 }
 
 impl TabularConfig {
-    /// Check the fields against each other, the tables and the row width.
+    /// Check the fields against each other and the tables.
     pub fn validate(&self) -> Result<(), String> {
-        if self.fields.windows(2).any(|w| w[0].start + w[0].len > w[1].start) {
-            return Err("categorical column indices must be increasing and distinct".into());
-        }
+        let mut next = 0;
         for f in &self.fields {
-            if f.len == 0 {
-                return Err(format!("the embedding field at column {} has no column", f.start));
-            }
-            if f.start + f.len > self.d_input {
+            if f.start != next {
                 return Err(format!(
-                    "categorical column {} is outside the {} input columns",
-                    f.start + f.len - 1,
-                    self.d_input
+                    "the embedding field at id column {} does not follow the one before (next id column {next})",
+                    f.start
                 ));
             }
+            if f.len == 0 || (!f.multi_hot && f.len != 1) {
+                return Err(format!(
+                    "the embedding field at id column {} has {} columns; a categorical field has one, a multi-hot field at least one",
+                    f.start, f.len
+                ));
+            }
+            next += f.len;
             if f.table >= self.tables.len() {
                 return Err(format!(
                     "the field at column {} names table {} of {}",
@@ -131,24 +130,31 @@ impl TabularConfig {
         if self.tables.iter().any(|t| t.cardinality == 0 || t.dim == 0) {
             return Err("cardinalities and embedding sizes must be at least 1".into());
         }
+        if let Some(t) = self.tables.iter().find(|t| t.cardinality > MAX_TABLE_IDS) {
+            return Err(format!(
+                "an embedding table of {} ids is larger than the {MAX_TABLE_IDS} ids a table may hold",
+                t.cardinality
+            ));
+        }
         Ok(())
     }
 
-    /// The id columns with the number of ids each may hold (for the data layer's checks).
-    pub fn id_columns(&self) -> Vec<(usize, usize)> {
+    /// The number of ids each id column may hold, in id column order (for the data layer's
+    /// checks).
+    pub fn id_cardinalities(&self) -> Vec<usize> {
         (self.fields.iter())
-            .flat_map(|f| (f.start..f.start + f.len).map(|c| (c, self.tables[f.table].cardinality)))
+            .flat_map(|f| std::iter::repeat_n(self.tables[f.table].cardinality, f.len))
             .collect()
     }
 
-    fn numeric(&self) -> Vec<usize> {
-        let ids: std::collections::BTreeSet<usize> = self.id_columns().into_iter().map(|(c, _)| c).collect();
-        (0..self.d_input).filter(|c| !ids.contains(c)).collect()
+    /// Number of id columns.
+    pub fn d_ids(&self) -> usize {
+        self.fields.iter().map(|f| f.len).sum()
     }
 
     /// Width after embedding and concatenation: numeric columns plus one vector per field.
     pub fn d_embedded(&self) -> usize {
-        self.numeric().len() + self.fields.iter().map(|f| self.tables[f.table].dim).sum::<usize>()
+        self.d_input + self.fields.iter().map(|f| self.tables[f.table].dim).sum::<usize>()
     }
 
     fn mlp(&self) -> MlpConfig {
@@ -184,13 +190,13 @@ impl TabularConfig {
                 .collect(),
             mlp: self.mlp().init(device),
             field_start: f.iter().map(|f| f.start).collect(),
-            field_len: f.iter().map(|f| if f.multi_hot { f.len } else { 1 }).collect(),
+            field_len: f.iter().map(|f| f.len).collect(),
             field_table: f.iter().map(|f| f.table).collect(),
             field_pool: f
                 .iter()
                 .map(|f| usize::from(f.multi_hot) * (1 + usize::from(f.pooling == Pooling::Sum)))
                 .collect(),
-            numeric: self.numeric().into_iter().map(|c| c as i64).collect(),
+            d_numeric: self.d_input,
         }
     }
 }
@@ -210,18 +216,19 @@ pub struct Tabular {
     #[module(skip)]
     field_pool: Vec<usize>,
     #[module(skip)]
-    numeric: Vec<i64>,
+    d_numeric: usize,
 }
 
 impl Tabular {
     /// # Shapes
-    /// - input: `[batch, d_input]`
+    /// - input: dense `[batch, d_input]`, ids `[batch, d_ids]`
     /// - output: `[batch, d_output]`
-    pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
-        for i in 0..self.num_blocks() {
-            x = self.forward_block(i, x);
+    pub fn forward(&self, x: Input) -> Tensor<2> {
+        let mut h = self.embed(&x);
+        for i in 0..self.mlp.num_layers() {
+            h = self.mlp.forward_layer(i, h);
         }
-        x
+        h
     }
 
     /// Number of blocks: the embedding stage, then the MLP layers.
@@ -234,33 +241,41 @@ impl Tabular {
         if i == 0 { param_ids(&self.embeddings) } else { param_ids(self.mlp.layer(i - 1)) }
     }
 
-    /// Block 0 embeds and concatenates; block i > 0 is MLP layer i − 1.
-    pub fn forward_block(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
-        if i == 0 { self.embed(x) } else { self.mlp.forward_layer(i - 1, x) }
+    /// Block 0 embeds and concatenates (reading the input); block i > 0 is MLP layer i − 1
+    /// (reading the dense output of the block before).
+    pub fn forward_block(&self, i: usize, x: Input) -> Tensor<2> {
+        if i == 0 { self.embed(&x) } else { self.mlp.forward_layer(i - 1, x.dense) }
     }
 
     /// The embedding stage alone.
     ///
     /// # Shapes
-    /// - input: `[batch, d_input]`
-    /// - output: `[batch, numeric + Σ embedding sizes]`
-    pub fn embed(&self, x: Tensor<2>) -> Tensor<2> {
-        let [batch, _] = x.dims();
-        let device = x.device();
+    /// - input: dense `[batch, d_input]`, ids `[batch, d_ids]`
+    /// - output: `[batch, d_input + Σ embedding sizes]`
+    ///
+    /// # Panics
+    /// When the encoder has embedding fields and `x` carries no id columns (the data layer
+    /// always gives them to a tabular model).
+    pub fn embed(&self, x: &Input) -> Tensor<2> {
+        let batch = x.batch_size();
         let mut parts = Vec::with_capacity(self.field_start.len() + 1);
-        if !self.numeric.is_empty() {
-            let idx = Tensor::<1, Int>::from_ints(self.numeric.as_slice(), &device);
-            parts.push(x.clone().select(1, idx)); // [batch, numeric]
+        if self.d_numeric > 0 {
+            parts.push(x.dense.clone()); // [batch, numeric]
         }
+        if self.field_start.is_empty() {
+            return Tensor::cat(parts, 1);
+        }
+        let all_ids =
+            x.ids.as_ref().expect("a tabular encoder with embedding fields reads the input's id columns");
         for (k, &start) in self.field_start.iter().enumerate() {
             let (len, table) = (self.field_len[k], &self.embeddings[self.field_table[k]]);
             let [n, d] = table.weight.dims();
-            let ids = x.clone().narrow(1, start, len).round().clamp(0.0, (n - 1) as f64); // [batch, len]
-            let vectors = table.forward(ids.clone().int()); // [batch, len, d]
+            let ids = all_ids.clone().narrow(1, start, len).clamp(0, (n - 1) as i64); // [batch, len]
+            let vectors = table.forward(ids.clone()); // [batch, len, d]
             parts.push(match self.field_pool[k] {
                 0 => vectors.reshape([batch, d]),
                 pool => {
-                    let present = ids.greater_elem(0.0).float(); // [batch, len]
+                    let present = ids.greater_elem(0).float(); // [batch, len]
                     let summed =
                         (vectors * present.clone().unsqueeze_dim::<3>(2)).sum_dim(1).reshape([batch, d]);
                     if pool == 2 { summed } else { summed / present.sum_dim(1).clamp_min(1.0) }
@@ -275,11 +290,12 @@ impl Tabular {
 mod tests {
     use super::*;
     use crate::params::parameter_count;
+    use burn::tensor::Int;
 
     fn config() -> TabularConfig {
-        let (fields, tables) = fields_per_column(&[1, 3], &[3, 5], &[2, 4]).unwrap();
+        let (fields, tables) = fields_per_column(&[3, 5], &[2, 4]).unwrap();
         TabularConfig {
-            d_input: 4,
+            d_input: 2,
             fields,
             tables,
             hidden: vec![6],
@@ -288,19 +304,27 @@ mod tests {
         }
     }
 
+    fn input<const N: usize, const M: usize, const B: usize>(
+        dense: [[f32; N]; B],
+        ids: [[i32; M]; B],
+        device: &Device,
+    ) -> Input {
+        Input::new(Tensor::from_floats(dense, device), Some(Tensor::<2, Int>::from_ints(ids, device)))
+    }
+
     #[test]
     fn embedding_stage_places_numeric_columns_then_each_columns_vector() {
         let device = Device::ndarray();
         let enc = config().init(&device);
-        let x = Tensor::<2>::from_floats([[0.5, 2.0, -1.5, 4.0], [1.0, 0.0, 2.0, 1.0]], &device);
-        let e = enc.embed(x).into_data().to_vec::<f32>().unwrap();
+        let x = input([[0.5, -1.5], [1.0, 2.0]], [[2, 4], [0, 1]], &device);
+        let e = enc.embed(&x).into_data().to_vec::<f32>().unwrap();
         let table = |k: usize| enc.embeddings[k].weight.val().into_data().to_vec::<f32>().unwrap();
         let (t0, t1) = (table(0), table(1));
-        // Row 0: numeric 0.5, −1.5; column 1 code 2 → row 2 of table 0; column 3 code 4 → row 4.
+        // Row 0: numeric 0.5, −1.5; id column 0 holds 2 → row 2 of table 0; id column 1 holds 4.
         let mut want = vec![0.5, -1.5];
         want.extend_from_slice(&t0[4..6]);
         want.extend_from_slice(&t1[16..20]);
-        // Row 1: numeric 1, 2; codes 0 and 1.
+        // Row 1: numeric 1, 2; ids 0 and 1.
         want.extend_from_slice(&[1.0, 2.0]);
         want.extend_from_slice(&t0[0..2]);
         want.extend_from_slice(&t1[4..8]);
@@ -308,43 +332,78 @@ mod tests {
     }
 
     #[test]
+    fn ids_beyond_two_to_the_24_stay_distinct() {
+        // 2^24 and 2^24 + 1 are the same f32: as f32 codes both would read row 2^24.
+        let device = Device::ndarray();
+        let big = (1 << 24) + 2;
+        assert_eq!((1 << 24) as f32, ((1 << 24) + 1) as f32, "the f32 codes collide");
+        let cfg = TabularConfig {
+            d_input: 0,
+            fields: fields_per_column(&[big], &[1]).unwrap().0,
+            tables: vec![EmbeddingTable { cardinality: big, dim: 1 }],
+            hidden: vec![],
+            activation: ActivationKind::Relu,
+            dropout: 0.0,
+        };
+        cfg.validate().unwrap();
+        let enc = cfg.init(&device);
+        let ids = Tensor::<2, Int>::from_ints([[1 << 24], [(1 << 24) + 1]], &device);
+        let e = enc
+            .embed(&Input::new(Tensor::zeros([2, 0], &device), Some(ids)))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let w = enc.embeddings[0].weight.val().into_data().to_vec::<f32>().unwrap();
+        assert_eq!(e, vec![w[1 << 24], w[(1 << 24) + 1]]);
+        assert_ne!(e[0], e[1]);
+    }
+
+    #[test]
     fn shapes_and_parameter_count() {
         let device = Device::ndarray();
         let cfg = config();
         let enc = cfg.init(&device);
-        assert_eq!(enc.forward(Tensor::zeros([5, 4], &device)).dims(), [5, 6]);
+        let x = Input::new(Tensor::zeros([5, 2], &device), Some(Tensor::zeros([5, 2], &device)));
+        assert_eq!(enc.forward(x).dims(), [5, 6]);
         // Tables 3·2 + 5·4, MLP (2 + 2 + 4 = 8) → 6.
         assert_eq!(cfg.d_embedded(), 8);
+        assert_eq!((cfg.d_ids(), cfg.id_cardinalities()), (2, vec![3, 5]));
         assert_eq!(parameter_count(&enc), 6 + 20 + (8 * 6 + 6));
     }
 
     #[test]
-    fn out_of_range_codes_are_clamped_not_a_crash() {
+    fn out_of_range_ids_are_clamped_not_a_crash() {
         let device = Device::ndarray();
         let enc = config().init(&device);
-        let x = Tensor::<2>::from_floats([[0.0, 7.0, 0.0, -3.0]], &device);
-        let y = enc.embed(x).into_data().to_vec::<f32>().unwrap();
+        let y = enc.embed(&input([[0.0, 0.0]], [[7, -3]], &device)).into_data().to_vec::<f32>().unwrap();
         let t0 = enc.embeddings[0].weight.val().into_data().to_vec::<f32>().unwrap();
+        let t1 = enc.embeddings[1].weight.val().into_data().to_vec::<f32>().unwrap();
         assert_eq!(&y[2..4], &t0[4..6]);
+        assert_eq!(&y[4..8], &t1[0..4]);
     }
 
     #[test]
     fn mismatched_lists_are_refused() {
-        assert!(fields_per_column(&[1, 3], &[3, 5], &[2]).unwrap_err().contains("2 categorical columns"));
-        let (fields, tables) = fields_per_column(&[1, 9], &[3, 5], &[2, 4]).unwrap();
+        assert!(fields_per_column(&[3, 5], &[2]).unwrap_err().contains("2 categorical columns"));
+        let (mut fields, tables) = fields_per_column(&[3, 5], &[2, 4]).unwrap();
+        fields[1].start = 2;
         let cfg = TabularConfig { fields, tables, ..config() };
-        assert!(cfg.validate().unwrap_err().contains("column 9"));
-        let (mut fields, tables) = fields_per_column(&[1, 2], &[3, 5], &[2, 4]).unwrap();
+        assert!(cfg.validate().unwrap_err().contains("does not follow"));
+        let (mut fields, tables) = fields_per_column(&[3, 5], &[2, 4]).unwrap();
         fields[0].len = 2;
         let cfg = TabularConfig { fields, tables, ..config() };
-        assert!(cfg.validate().unwrap_err().contains("increasing and distinct"));
+        assert!(cfg.validate().unwrap_err().contains("a categorical field has one"));
+        let (fields, _) = fields_per_column(&[3], &[2]).unwrap();
+        let tables = vec![EmbeddingTable { cardinality: MAX_TABLE_IDS + 1, dim: 1 }];
+        let cfg = TabularConfig { fields, tables, ..config() };
+        assert!(cfg.validate().unwrap_err().contains("larger than"));
     }
 
-    /// Columns 0–2: a multi-hot field of length 3 over table 0; column 3: a categorical field
-    /// sharing table 0; column 4 numeric.
+    /// Id columns 0–2: a multi-hot field of length 3 over table 0; id column 3: a categorical
+    /// field sharing table 0; one numeric column.
     fn bag(pooling: Pooling) -> TabularConfig {
         TabularConfig {
-            d_input: 5,
+            d_input: 1,
             fields: vec![
                 EmbeddingField { start: 0, len: 3, table: 0, multi_hot: true, pooling },
                 EmbeddingField { start: 3, len: 1, table: 0, multi_hot: false, pooling: Pooling::Mean },
@@ -366,9 +425,8 @@ mod tests {
             let enc = cfg.init(&device);
             assert_eq!(enc.embeddings.len(), 1, "one shared table");
             // Row 0: ids 2, 5 and padding; categorical id 5; numeric 0.25. Row 1: an empty list.
-            let x =
-                Tensor::<2>::from_floats([[2.0, 5.0, 0.0, 5.0, 0.25], [0.0, 0.0, 0.0, 1.0, -1.0]], &device);
-            let e = enc.embed(x).into_data().to_vec::<f32>().unwrap();
+            let x = input([[0.25], [-1.0]], [[2, 5, 0, 5], [0, 0, 0, 1]], &device);
+            let e = enc.embed(&x).into_data().to_vec::<f32>().unwrap();
             let w = enc.embeddings[0].weight.val().into_data().to_vec::<f32>().unwrap();
             let row = |i: usize| [w[2 * i], w[2 * i + 1]];
             let div = if pooling == Pooling::Mean { 2.0 } else { 1.0 };

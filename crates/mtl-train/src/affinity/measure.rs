@@ -16,6 +16,7 @@
 //! parameter gradients), one shared forward + T head forward/backward passes (the representation
 //! gradients), T forward passes of the whole network (the look-ahead), one gate pass.
 
+use crate::input::BatchInput;
 use std::collections::HashSet;
 
 use burn::module::{Module, ModuleMapper, Param, ParamId};
@@ -92,7 +93,7 @@ fn cosines(rows: &[Tensor<1>]) -> Vec<Vec<f64>> {
 /// Measure every matrix on `batch` (on the autodiff device of `model`), with look-ahead
 /// learning rate `lr`. Leaves `model` unchanged.
 pub fn measure(model: &MultiTaskModel, batch: &MultiTaskBatch, tasks: &[TaskSpec], lr: f64) -> StepAffinity {
-    let x = batch.inputs.clone();
+    let x = batch.input();
     let shared: Vec<ParamId> = model.shared_param_ids();
     let ids: HashSet<ParamId> = shared.iter().copied().collect();
     let device = x.device().inner();
@@ -139,7 +140,7 @@ pub fn measure(model: &MultiTaskModel, batch: &MultiTaskBatch, tasks: &[TaskSpec
         })
         .collect();
 
-    let gate_overlap = inner.gate_weights(&plain.inputs).map(|gates| {
+    let gate_overlap = inner.gate_weights(&plain.input()).map(|gates| {
         let means: Vec<Vec<f64>> =
             gates.into_iter().map(|g| host_values(g.mean_dim(0).flatten(0, 1))).collect();
         means

@@ -29,12 +29,12 @@ pub struct CsvSource {
 }
 
 impl DataSource {
-    /// Width of the input rows.
+    /// Width of the dense input rows (a table source's numeric columns; its ids travel apart).
     pub fn d_input(&self) -> usize {
         match self {
             DataSource::Synthetic(s) => s.features,
             DataSource::MultiMnist(_) => 28 * 28,
-            DataSource::Csv(c) => c.prep.width(),
+            DataSource::Csv(c) => c.prep.numeric.len(),
         }
     }
 

@@ -60,6 +60,7 @@ fn encoder(check: Check, e: &EncoderSection, d_input: usize) -> Result<EncoderCo
         EncoderKind::cnn => EncoderConfig::Cnn(cnn(check, e, d_input, hidden)?),
         EncoderKind::tabular => {
             let (fields, tables) = tabular_fields(e).map_err(|m| check.invalid(&key("embedding_dims"), m))?;
+            let d_input = if e.fields.is_empty() { code_columns(check, e, d_input)? } else { d_input };
             let tab = TabularConfig {
                 d_input,
                 fields,
@@ -74,13 +75,34 @@ fn encoder(check: Check, e: &EncoderSection, d_input: usize) -> Result<EncoderCo
     })
 }
 
+/// Check the feature columns `model.encoder.categorical` names as category codes among the
+/// `d_input` features (loading moves them to the id columns); the width of the rest.
+fn code_columns(check: Check, e: &EncoderSection, d_input: usize) -> Result<usize, ConfigError> {
+    let key = "model.encoder.categorical";
+    check.ensure(e.categorical.windows(2).all(|w| w[0] < w[1]), key, || {
+        "categorical column indices must be increasing and distinct".into()
+    })?;
+    if let Some(&c) = e.categorical.iter().find(|&&c| c >= d_input) {
+        return Err(
+            check.invalid(key, format!("categorical column {c} is outside the {d_input} input columns"))
+        );
+    }
+    Ok(d_input - e.categorical.len())
+}
+
 /// The tabular encoder's fields and tables: a csv source's (bound from its preprocessing,
 /// `e.cardinalities` one per table), else one per `categorical` column.
 fn tabular_fields(e: &EncoderSection) -> Result<(Vec<EmbeddingField>, Vec<EmbeddingTable>), String> {
     let tables = e.cardinalities.len();
     let dims = e.embedding_dims.clone().unwrap_or_else(|| vec![8; tables]);
     if e.fields.is_empty() {
-        return fields_per_column(&e.categorical, &e.cardinalities, &dims);
+        if e.categorical.len() != tables {
+            return Err(format!(
+                "{} categorical columns but {tables} cardinalities; give one per column",
+                e.categorical.len()
+            ));
+        }
+        return fields_per_column(&e.cardinalities, &dims);
     }
     if dims.len() != tables {
         return Err(format!(

@@ -209,7 +209,7 @@ fn id_settings(
         check.ensure(e.max_len != Some(0), &key("max_len"), || "must be at least 1".into())?;
         if let Some(n) = e.hash_buckets {
             check.ensure((1..MAX_IDS as u64).contains(&n), &key("hash_buckets"), || {
-                format!("{n} buckets; use 1..={} (ids travel as exact integers in f32 rows)", MAX_IDS - 1)
+                format!("{n} buckets; use 1..={} (ids are 32-bit integers on every backend)", MAX_IDS - 1)
             })?;
         }
         if let Some(owner) = &e.share {

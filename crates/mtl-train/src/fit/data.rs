@@ -179,11 +179,7 @@ pub fn prepare_run_data(config: &RunConfig) -> Result<RunData, Error> {
         }
         return Ok(data);
     };
-    let id_columns = match config.model.architecture.encoder() {
-        mtl_model::encoder::EncoderConfig::Tabular(t) => t.id_columns(),
-        _ => Vec::new(),
-    };
-    let tally = LabelTally::of(&splits.train, &config.data_tasks, &id_columns)?;
+    let tally = LabelTally::of(&splits.train, &config.data_tasks, &id_cardinalities(config))?;
     let (scales, squares) = tally.scales(&splits.train, &config.data_tasks)?;
     let picked = picked_tasks(config);
     let trained: Vec<usize> = picked.clone().unwrap_or_else(|| (0..tally.labelled.len()).collect());
@@ -262,9 +258,9 @@ struct LabelTally {
 }
 
 impl LabelTally {
-    /// One pass over `train` (the samples of the data tasks `tasks`), checking the ids of
-    /// `id_columns` on the way.
-    fn of(train: &SplitStream, tasks: &[TaskConfig], id_columns: &[(usize, usize)]) -> Result<Self, Error> {
+    /// One pass over `train` (the samples of the data tasks `tasks`), checking the ids against
+    /// `id_cardinalities` on the way.
+    fn of(train: &SplitStream, tasks: &[TaskConfig], id_cardinalities: &[usize]) -> Result<Self, Error> {
         let classes: Vec<usize> = tasks.iter().map(|t| t.spec.kind.output_dim().max(2)).collect();
         let mut tally = Self {
             labelled: vec![0; tasks.len()],
@@ -273,7 +269,7 @@ impl LabelTally {
         };
         for chunk in train.chunks()? {
             let d = chunk?;
-            d.check_categories(id_columns, "train")?;
+            d.check_ids(id_cardinalities, "train")?;
             for (t, &k) in classes.iter().enumerate() {
                 for (y, m) in d.targets[t].iter().zip(&d.masks[t]) {
                     if *m > 0.0 {
@@ -385,6 +381,9 @@ pub(super) fn data_digest(splits: &[&MultiTaskDataset]) -> String {
     let mut h = Sha256::new();
     for data in splits {
         hash_f32s(&mut h, &data.features);
+        for block in data.ids.chunks(16 * 1024) {
+            h.update(block.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+        }
         data.targets.iter().chain(&data.masks).for_each(|v| hash_f32s(&mut h, v));
     }
     h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
@@ -435,16 +434,27 @@ fn no_labels(task: &str, split: &str, len: usize) -> Error {
     })
 }
 
+/// The number of ids each id column of the model's input may hold (none without a tabular
+/// encoder).
+fn id_cardinalities(config: &RunConfig) -> Vec<usize> {
+    match config.model.architecture.encoder() {
+        mtl_model::encoder::EncoderConfig::Tabular(t) => t.id_cardinalities(),
+        _ => Vec::new(),
+    }
+}
+
 /// Build the data splits of a run (only the trained tasks' columns for a single-task or a
 /// task-group run).
 pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
     let specs: Vec<_> = config.data_tasks.iter().map(|t| t.spec.clone()).collect();
     let mut splits = config.data.splits(&specs, &config.split, config.seed)?;
     standardize_targets(&mut splits, &config.data_tasks);
-    if let mtl_model::encoder::EncoderConfig::Tabular(t) = config.model.architecture.encoder() {
-        for (part, split) in [(&splits.train, "train"), (&splits.valid, "valid"), (&splits.test, "test")] {
-            part.check_categories(&t.id_columns(), split)?;
-        }
+    let (moved, cardinalities) = (config.float_id_columns(), id_cardinalities(config));
+    for (part, split) in
+        [(&mut splits.train, "train"), (&mut splits.valid, "valid"), (&mut splits.test, "test")]
+    {
+        part.take_id_columns(&moved, split)?;
+        part.check_ids(&cardinalities, split)?;
     }
     let Some(picked) = picked_tasks(config) else { return Ok(splits) };
     Ok(Splits {
@@ -519,6 +529,8 @@ mod tests {
         let data = MultiTaskDataset {
             features: vec![0.0; 5],
             num_features: 1,
+            ids: Vec::new(),
+            num_ids: 0,
             tasks: vec![TaskSpec { name: "b".into(), kind: TaskKind::Binary }],
             targets: vec![vec![0.0, 0.0, 1.0, 0.0, 1.0]],
             masks: vec![vec![1.0, 1.0, 1.0, 1.0, 0.0]],

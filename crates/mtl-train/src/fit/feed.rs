@@ -314,6 +314,8 @@ mod tests {
         SplitData::Memory(MultiTaskDataset {
             features: vec![0.5; rows * 3],
             num_features: 3,
+            ids: Vec::new(),
+            num_ids: 0,
             targets: vec![vec![1.0; rows]],
             masks: vec![vec![1.0; rows]],
             tasks: Vec::new(),

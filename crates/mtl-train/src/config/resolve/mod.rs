@@ -249,6 +249,18 @@ impl RunConfig {
         self.tasks.iter().map(|t| t.spec.name.clone()).collect()
     }
 
+    /// The feature columns of a source without id columns of its own (a generated dataset)
+    /// that `model.encoder.categorical` names as category codes, with their cardinalities:
+    /// loading moves them to the model's integer id columns. Empty for a table source, whose
+    /// preprocessing makes the ids.
+    pub fn float_id_columns(&self) -> Vec<(usize, usize)> {
+        let e = &self.file.model.encoder;
+        match self.data {
+            DataSource::Csv(_) => Vec::new(),
+            _ => e.categorical.iter().copied().zip(e.cardinalities.iter().copied()).collect(),
+        }
+    }
+
     /// The run folder: `<output_dir>/<name>`.
     pub fn run_dir(&self) -> PathBuf {
         self.output_dir.join(&self.name)
