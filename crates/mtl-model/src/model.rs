@@ -4,7 +4,6 @@ use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
-
 use crate::activation::ActivationKind;
 use crate::architecture::{Architecture, ArchitectureConfig};
 use crate::head::{HeadConfig, TaskHead};

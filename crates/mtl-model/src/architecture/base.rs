@@ -5,7 +5,6 @@ use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
-
 use crate::encoder::EncoderConfig;
 
 use crate::architecture::PleConfig;

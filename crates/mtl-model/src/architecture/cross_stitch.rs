@@ -14,7 +14,6 @@ use burn::module::{Module, Param, ParamId};
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
-
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::params::param_ids;
 

@@ -7,7 +7,6 @@ use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
-
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::params::param_ids;
 

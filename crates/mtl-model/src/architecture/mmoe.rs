@@ -14,7 +14,6 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
-
 use crate::architecture::gate::{SharedExperts, StemConfig, gate_layer, mix, softmax_gate};
 use crate::encoder::EncoderConfig;
 use crate::params::param_ids;

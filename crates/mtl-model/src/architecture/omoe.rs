@@ -9,7 +9,6 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
-
 use crate::architecture::gate::{
     Stem, StemConfig, gate_features, gate_layer, mix, run_experts, softmax_gate,
 };

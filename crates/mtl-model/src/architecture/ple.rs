@@ -26,7 +26,6 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
-
 use crate::architecture::gate::{
     Stem, StemConfig, gate_features, gate_layer, mix, run_experts_blocks, softmax_gate,
 };
