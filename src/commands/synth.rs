@@ -85,5 +85,9 @@ fn data_section(s: &mtl_data::SyntheticConfig, out: &Path) -> String {
     if !categorical.is_empty() || s.multi_hot_features > 0 {
         text += "\n[model.encoder]\nkind = \"tabular\"\n";
     }
+    if s.funnel.is_some() {
+        text += "\n# The funnel's truth on every impression (the conversion column is empty where the impression\n\
+                 # was not clicked): `<conversion>_true`, `p_<click>`, `p_<conversion>`; not features.\n";
+    }
     text
 }

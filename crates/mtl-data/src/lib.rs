@@ -9,6 +9,7 @@
 mod batch;
 mod dataset;
 mod error;
+pub mod funnel;
 pub mod idx;
 mod multi_mnist;
 mod resident;

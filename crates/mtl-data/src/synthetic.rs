@@ -33,6 +33,7 @@ use rand_distr::StandardNormal;
 
 use crate::dataset::MultiTaskDataset;
 use crate::error::DataError;
+use crate::funnel::Funnel;
 use crate::table::OutColumn;
 use crate::task::{TaskKind, TaskSpec};
 
@@ -70,6 +71,9 @@ pub struct SyntheticConfig {
     pub multi_hot_features: usize,
     /// Longest list of a multi-hot column.
     pub multi_hot_max_len: usize,
+    /// A click → conversion funnel in place of the thresholded labels (two binary tasks; see
+    /// [`crate::funnel`]); the task correlation is the two latents' cosine.
+    pub funnel: Option<Funnel>,
 }
 
 impl Default for SyntheticConfig {
@@ -89,6 +93,7 @@ impl Default for SyntheticConfig {
             id_cardinality: 1_000_000,
             multi_hot_features: 0,
             multi_hot_max_len: 10,
+            funnel: None,
         }
     }
 }
@@ -151,6 +156,17 @@ impl SyntheticConfig {
         if self.multi_hot_features > 0 && self.multi_hot_max_len == 0 {
             return Err(invalid("multi_hot_max_len", "must be at least 1".into()));
         }
+        if let Some(f) = &self.funnel {
+            f.validate()?;
+            if num_tasks != 2 {
+                return Err(DataError::InvalidSetting {
+                    key: "data.synthetic.funnel".into(),
+                    message: format!(
+                        "a funnel has two tasks, the click then the conversion; the config has {num_tasks}"
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -173,7 +189,19 @@ impl SyntheticConfig {
         let (mut features, latent) = self.draw(tasks.len())?;
         self.bin_categorical(&mut features);
         let n = self.samples;
-        let targets = tasks.iter().zip(&latent).map(|(task, y)| label(task.kind, y)).collect();
+        let (targets, masks) = match &self.funnel {
+            Some(f) => {
+                Funnel::check_tasks(tasks)?;
+                let d = f.draw(&latent[0], &latent[1], self.seed);
+                let flags = |v: &[bool]| v.iter().map(|&b| f32::from(b)).collect::<Vec<f32>>();
+                // The conversion is observed (mask 1) only where the impression was clicked.
+                (vec![flags(&d.click), flags(&d.conversion)], vec![vec![1.0; n], flags(&d.click)])
+            }
+            None => (
+                tasks.iter().zip(&latent).map(|(task, y)| label(task.kind, y)).collect(),
+                vec![vec![1.0; n]; tasks.len()],
+            ),
+        };
         Ok(MultiTaskDataset {
             features,
             num_features: self.features,
@@ -181,7 +209,7 @@ impl SyntheticConfig {
             num_ids: 0,
             tasks: tasks.to_vec(),
             targets,
-            masks: vec![vec![1.0; n]; tasks.len()],
+            masks,
             groups: None,
             target_scales: Vec::new(),
         })
@@ -291,6 +319,29 @@ impl SyntheticConfig {
             }
             names.push(name);
             columns.push(OutColumn::IdLists(lists));
+        }
+        if let Some(f) = &self.funnel {
+            Funnel::check_tasks(tasks)?;
+            let d = f.draw(&latent[0], &latent[1], self.seed);
+            let ints = |v: &[bool]| v.iter().map(|&b| i64::from(b)).collect::<Vec<i64>>();
+            let observed = d.click.iter().zip(&d.conversion).map(|(&c, &v)| c.then_some(i64::from(v)));
+            let floats = |v: &[f64]| v.iter().map(|&p| p as f32).collect::<Vec<f32>>();
+            let (click, conversion) = (&tasks[0].name, &tasks[1].name);
+            names.extend([
+                click.clone(),
+                conversion.clone(),
+                format!("{conversion}_true"),
+                format!("p_{click}"),
+                format!("p_{conversion}"),
+            ]);
+            columns.extend([
+                OutColumn::Int(ints(&d.click)),
+                OutColumn::OptInt(observed.collect()),
+                OutColumn::Int(ints(&d.conversion)),
+                OutColumn::Float(floats(&d.p_click)),
+                OutColumn::Float(floats(&d.p_conversion)),
+            ]);
+            return Ok((names, columns));
         }
         for (task, y) in tasks.iter().zip(&latent) {
             let labels = label(task.kind, y);
@@ -536,5 +587,66 @@ mod tests {
         let cfg = SyntheticConfig { correlation: 1.5, ..Default::default() };
         let err = cfg.generate(&[task("a", TaskKind::Regression)]).unwrap_err().to_string();
         assert!(err.contains("data.synthetic.correlation"), "{err}");
+    }
+
+    fn funnel(correlation: f64, click_rate: f64) -> SyntheticConfig {
+        SyntheticConfig {
+            samples: 20_000,
+            features: 10,
+            correlation,
+            funnel: Some(Funnel { click_rate, conversion_rate: 0.1 }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_funnel_observes_conversions_on_clicks_only_and_shows_selection_bias() {
+        let tasks = [task("click", TaskKind::Binary), task("buy", TaskKind::Binary)];
+        let rate = |v: &[f32]| v.iter().sum::<f32>() as f64 / v.len() as f64;
+        // 4 binomial standard deviations of a rate p estimated from n draws.
+        let sd = |p: f64, n: usize| 4.0 * (p * (1.0 - p) / n as f64).sqrt();
+        let mut clicked_rate = Vec::new();
+        for correlation in [0.0, 0.9] {
+            let d = funnel(correlation, 0.2).generate(&tasks).unwrap();
+            assert_eq!(d.masks[1], d.targets[0], "the conversion is labelled exactly where clicked");
+            assert!((rate(&d.targets[0]) - 0.2).abs() < sd(0.2, 20_000));
+            assert!((rate(&d.targets[1]) - 0.1).abs() < sd(0.1, 20_000), "entire-space conversion rate");
+            let clicks = d.targets[0].iter().filter(|&&c| c > 0.0).count();
+            let converted =
+                (d.targets[1].iter().zip(&d.targets[0])).filter(|(v, c)| **v > 0.0 && **c > 0.0).count();
+            clicked_rate.push((converted as f64 / clicks as f64, clicks));
+        }
+        // Orthogonal latents: the clicked rows convert at the entire-space rate.
+        let (independent, n) = clicked_rate[0];
+        assert!((independent - 0.1).abs() < sd(0.1, n), "{independent}");
+        // Shared direction: clicked rows over-represent converters (selection bias).
+        let (biased, n) = clicked_rate[1];
+        assert!(biased > 0.1 + sd(0.1, n), "{biased}");
+    }
+
+    #[test]
+    fn a_funnel_table_records_the_truth_beside_the_observed_labels() {
+        let tasks = [task("click", TaskKind::Binary), task("buy", TaskKind::Binary)];
+        let cfg = SyntheticConfig { samples: 500, ..funnel(0.5, 0.3) };
+        let (names, columns) = cfg.generate_table(&tasks).unwrap();
+        let k = names.len();
+        assert_eq!(names[k - 5..], ["click", "buy", "buy_true", "p_click", "p_buy"].map(String::from));
+        let (OutColumn::Int(click), OutColumn::OptInt(buy), OutColumn::Int(truth)) =
+            (&columns[k - 5], &columns[k - 4], &columns[k - 3])
+        else {
+            panic!("column kinds");
+        };
+        for i in 0..500 {
+            assert_eq!(buy[i], (click[i] == 1).then_some(truth[i]), "row {i}");
+        }
+        // The same draws as the in-memory dataset.
+        let d = cfg.generate(&tasks).unwrap();
+        assert_eq!(d.targets[1], truth.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        let e = SyntheticConfig { samples: 50, ..funnel(0.5, 0.3) }
+            .generate(&[task("click", TaskKind::Binary), task("t", TaskKind::Regression)])
+            .unwrap_err();
+        assert!(e.to_string().contains("data.synthetic.funnel"), "{e}");
+        let e = SyntheticConfig { samples: 50, ..funnel(0.5, 0.3) }.validate(3).unwrap_err();
+        assert!(e.to_string().contains("two tasks"), "{e}");
     }
 }

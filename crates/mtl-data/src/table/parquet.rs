@@ -255,6 +255,8 @@ fn write_items(items: &ArrayRef, out: &mut String) {
 pub enum OutColumn {
     /// Floats.
     Float(Vec<f32>),
+    /// Integers with missing cells (an unobserved label): empty in CSV, null in Parquet.
+    OptInt(Vec<Option<i64>>),
     /// Integers (category codes, ids, class labels).
     Int(Vec<i64>),
     /// Lists of integer ids (multi-hot).
@@ -267,6 +269,7 @@ impl OutColumn {
         match self {
             OutColumn::Float(v) => v.len(),
             OutColumn::Int(v) => v.len(),
+            OutColumn::OptInt(v) => v.len(),
             OutColumn::IdLists(v) => v.len(),
         }
     }
@@ -285,6 +288,11 @@ impl OutColumn {
             OutColumn::Int(v) => {
                 let _ = write!(out, "{}", v[i]);
             }
+            OutColumn::OptInt(v) => {
+                if let Some(x) = v[i] {
+                    let _ = write!(out, "{x}");
+                }
+            }
             OutColumn::IdLists(v) => {
                 for (k, id) in v[i].iter().enumerate() {
                     if k > 0 {
@@ -302,6 +310,7 @@ impl OutColumn {
         match self {
             OutColumn::Float(v) => (DataType::Float32, Arc::new(Float32Array::from(v[rows].to_vec()))),
             OutColumn::Int(v) => (DataType::Int64, Arc::new(Int64Array::from(v[rows].to_vec()))),
+            OutColumn::OptInt(v) => (DataType::Int64, Arc::new(Int64Array::from(v[rows].to_vec()))),
             OutColumn::IdLists(v) => {
                 let mut b = ListBuilder::new(Int64Builder::new());
                 for list in &v[rows] {
@@ -327,8 +336,9 @@ pub fn write(
     use parquet::basic::Compression;
     use parquet::file::properties::WriterProperties;
     let n = columns.first().map_or(0, OutColumn::len);
-    let fields: Vec<Field> =
-        (names.iter().zip(columns)).map(|(name, c)| Field::new(name, c.arrow(0..0).0, false)).collect();
+    let fields: Vec<Field> = (names.iter().zip(columns))
+        .map(|(name, c)| Field::new(name, c.arrow(0..0).0, matches!(c, OutColumn::OptInt(_))))
+        .collect();
     let schema = Arc::new(Schema::new(fields));
     let file = File::create(path).map_err(|e| e.to_string())?;
     let props = WriterProperties::builder()

@@ -361,6 +361,26 @@ pub struct SyntheticSection {
     pub multi_hot_features: usize,
     /// Longest list of a multi-hot column. Default 10.
     pub multi_hot_max_len: usize,
+    /// `[data.synthetic.funnel]`: a click → conversion funnel (two binary tasks) in place of
+    /// the thresholded labels. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funnel: Option<FunnelSection>,
+}
+
+/// `[data.synthetic.funnel]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FunnelSection {
+    /// Mean click probability over the impressions. Default 0.05.
+    pub click_rate: f64,
+    /// Mean conversion probability over all impressions. Default 0.1.
+    pub conversion_rate: f64,
+}
+
+impl Default for FunnelSection {
+    fn default() -> Self {
+        Self { click_rate: 0.05, conversion_rate: 0.1 }
+    }
 }
 
 impl Default for SyntheticSection {
@@ -380,6 +400,7 @@ impl Default for SyntheticSection {
             id_cardinality: 1_000_000,
             multi_hot_features: 0,
             multi_hot_max_len: 10,
+            funnel: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use mtl_data::funnel::Funnel;
 use mtl_data::table::{Preprocessing, TableConfig};
 use mtl_data::{MultiMnistConfig, Sampling, SplitFractions, SyntheticConfig};
 
@@ -48,6 +49,10 @@ pub(super) fn resolve_source(
                 id_cardinality: s.id_cardinality,
                 multi_hot_features: s.multi_hot_features,
                 multi_hot_max_len: s.multi_hot_max_len,
+                funnel: s
+                    .funnel
+                    .as_ref()
+                    .map(|f| Funnel { click_rate: f.click_rate, conversion_rate: f.conversion_rate }),
             };
             synthetic.validate(file.tasks.len()).map_err(|e| check.data(e))?;
             Ok(DataSource::Synthetic(synthetic))
