@@ -170,6 +170,28 @@ impl MultiTaskDataset {
         Ok(())
     }
 
+    /// The targets of a chain of binary tasks (indices in funnel order) as ESMM trains them:
+    /// each later step's target becomes the joint event "every step so far happened"
+    /// (click ∧ conversion), labelled wherever it is known — where an earlier step did not
+    /// happen (the joint event is 0) or where every step so far is labelled. So a conversion
+    /// missing on an unclicked row becomes a known 0 of the joint event; one missing on a
+    /// clicked row stays unlabelled. Masks must be 0/1 (before class weights).
+    pub fn chain_targets(&mut self, chain: &[usize]) {
+        let Some((&first, rest)) = chain.split_first() else { return };
+        let mut joint = self.targets[first].clone();
+        let mut known: Vec<bool> = self.masks[first].iter().map(|&m| m > 0.0).collect();
+        for &t in rest {
+            for i in 0..joint.len() {
+                let (before, labelled) = (known[i] && joint[i] > 0.0, self.masks[t][i] > 0.0);
+                // Not happened before (and known): a known 0. Happened: known if labelled here.
+                known[i] = (known[i] && joint[i] == 0.0) || (before && labelled);
+                joint[i] = if before && labelled { self.targets[t][i] } else { 0.0 };
+            }
+            self.targets[t] = joint.clone();
+            self.masks[t] = known.iter().map(|&k| f32::from(u8::from(k))).collect();
+        }
+    }
+
     /// Features of sample `i`.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.features[i * self.num_features..(i + 1) * self.num_features]
@@ -365,6 +387,33 @@ mod tests {
         let mut d = tiny();
         d.features[0] = 0.5;
         assert!(d.take_id_columns(&[(0, 5)], "train").unwrap_err().to_string().contains("0.5 is not"));
+    }
+
+    #[test]
+    fn a_chain_trains_its_later_steps_on_the_joint_event() {
+        // Rows: (click, conversion) = (1, 1), (1, 0), (0, missing), (1, missing), (missing, 1).
+        let mut d = MultiTaskDataset {
+            features: vec![0.0; 5],
+            num_features: 1,
+            ids: Vec::new(),
+            num_ids: 0,
+            tasks: Vec::new(),
+            targets: vec![vec![1.0, 1.0, 0.0, 1.0, 0.0], vec![1.0, 0.0, 0.0, 0.0, 1.0], vec![1.0; 5]],
+            masks: vec![
+                vec![1.0, 1.0, 1.0, 1.0, 0.0],
+                vec![1.0, 1.0, 0.0, 0.0, 1.0],
+                vec![1.0, 1.0, 1.0, 1.0, 1.0],
+            ],
+            groups: None,
+            target_scales: Vec::new(),
+        };
+        d.chain_targets(&[0, 1, 2]);
+        assert_eq!(d.targets[0], vec![1.0, 1.0, 0.0, 1.0, 0.0], "the first step is as it was");
+        assert_eq!(d.targets[1], vec![1.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(d.masks[1], vec![1.0, 1.0, 1.0, 0.0, 0.0]);
+        // A third step (labelled 1 everywhere): known where the joint event so far is known.
+        assert_eq!(d.targets[2], vec![1.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(d.masks[2], vec![1.0, 1.0, 1.0, 0.0, 0.0]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The whole multi-task network: an architecture plus one head per task.
 
 use burn::module::{Module, ParamId};
+use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
@@ -21,6 +22,9 @@ pub struct MultiTaskModelConfig {
     pub head_dropout: f64,
     /// Output width of each task's head, in task order.
     pub task_outputs: Vec<usize>,
+    /// Chains of binary tasks (task indices, in funnel order) whose later outputs are joint
+    /// probabilities, ESMM-style (see [`chain_logit`]); empty for independent tasks.
+    pub chains: Vec<Vec<usize>>,
 }
 
 /// Shared part plus per-task heads.
@@ -30,6 +34,24 @@ pub struct MultiTaskModel {
     pub architecture: Architecture,
     /// One head per task, in task order.
     pub heads: Vec<TaskHead>,
+    /// Per task, the tasks it follows in its chain (in chain order); empty for a task that
+    /// follows none.
+    #[module(skip)]
+    follows: Vec<Vec<usize>>,
+}
+
+/// The logit of the joint probability Π_k σ(a_k) of a chain's steps, from their tower logits
+/// `a_k` (ESMM: pCTCVR = pCTR · pCVR, Ma et al., SIGIR 2018, eq. (2)): log P = Σ_k log σ(a_k),
+/// logit P = log P − log(1 − P). A binary loss on this logit is the cross-entropy of P.
+///
+/// # Shapes
+/// - towers: each `[batch, 1]`
+/// - output: `[batch, 1]`
+pub fn chain_logit(towers: Vec<Tensor<2>>) -> Tensor<2> {
+    let log_p = towers.into_iter().map(log_sigmoid).reduce(|a, b| a + b).expect("a chain has steps");
+    // 1 − P floored: P → 1 only when every step is certain.
+    let rest = log_p.clone().exp().neg().add_scalar(1.0).clamp_min(1e-7).log();
+    log_p - rest
 }
 
 impl MultiTaskModelConfig {
@@ -50,7 +72,13 @@ impl MultiTaskModelConfig {
                 .init(device)
             })
             .collect();
-        MultiTaskModel { architecture: self.architecture.init(device), heads }
+        let mut follows = vec![Vec::new(); self.task_outputs.len()];
+        for chain in &self.chains {
+            for (k, &t) in chain.iter().enumerate() {
+                follows[t] = chain[..k].to_vec();
+            }
+        }
+        MultiTaskModel { architecture: self.architecture.init(device), heads, follows }
     }
 
     /// Whether any layer has a dropout rate above 0, so that a training forward draws random
@@ -79,12 +107,39 @@ impl MultiTaskModel {
 
     /// Per-task outputs from an already computed shared representation `z`.
     pub fn forward_from_shared(&self, x: &Input, z: Tensor<2>) -> Vec<Tensor<2>> {
-        (0..self.num_tasks()).map(|t| self.forward_task_from_shared(t, x, z.clone())).collect()
+        let towers: Vec<Tensor<2>> = (0..self.num_tasks()).map(|t| self.tower(t, x, z.clone())).collect();
+        (0..self.num_tasks()).map(|t| self.combine(t, &towers)).collect()
     }
 
-    /// Task `t`'s output from the shared representation `z`.
+    /// Task `t`'s output from the shared representation `z`: its tower's, or for a task that
+    /// follows others in a chain the logit of the chain's joint probability up to it.
     pub fn forward_task_from_shared(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
+        if self.follows[t].is_empty() {
+            return self.tower(t, x, z);
+        }
+        let mut towers: Vec<Tensor<2>> =
+            self.follows[t].iter().map(|&s| self.tower(s, x, z.clone())).collect();
+        towers.push(self.tower(t, x, z));
+        chain_logit(towers)
+    }
+
+    /// Task `t`'s own tower (head) output: for a chain's later step, the logit of its
+    /// conditional probability (ESMM's pCVR).
+    pub fn tower(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
         self.heads[t].forward(self.architecture.task_input(t, x, z))
+    }
+
+    /// The tasks task `t` follows in its chain, in order (empty when it follows none).
+    pub fn follows(&self, t: usize) -> &[usize] {
+        &self.follows[t]
+    }
+
+    fn combine(&self, t: usize, towers: &[Tensor<2>]) -> Tensor<2> {
+        if self.follows[t].is_empty() {
+            return towers[t].clone();
+        }
+        let steps = self.follows[t].iter().chain([&t]).map(|&s| towers[s].clone()).collect();
+        chain_logit(steps)
     }
 
     /// Each task's gate weights, `[batch, gate width]` (see [`Architecture::gate_weights`]).
@@ -139,6 +194,41 @@ mod tests {
             head_activation: ActivationKind::Relu,
             head_dropout: 0.0,
             task_outputs: vec![1, 5],
+            chains: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_chain_outputs_the_joint_probability_of_its_steps() {
+        use burn::tensor::activation::sigmoid;
+        let device = Device::ndarray();
+        let cfg = MultiTaskModelConfig { task_outputs: vec![1, 1, 1], chains: vec![vec![2, 0]], ..config() };
+        let model = cfg.init(&device);
+        assert_eq!((model.follows(0), model.follows(2)), (&[2][..], &[][..]));
+        let x: Input = Tensor::<2>::random([4, 6], burn::tensor::Distribution::Default, &device).into();
+        let out = model.forward(x.clone());
+        let z = model.architecture.shared(x.clone());
+        let tower = |t: usize| sigmoid(model.tower(t, &x, z.clone()));
+        // Task 0 follows task 2: σ(out_0) = σ(a_2)·σ(a_0); tasks 1 and 2 are their towers.
+        sigmoid(out[0].clone()).into_data().assert_approx_eq::<f32>(
+            &(tower(2) * tower(0)).into_data(),
+            burn::tensor::Tolerance::absolute(1e-6),
+        );
+        out[2].clone().into_data().assert_eq(&model.tower(2, &x, z.clone()).into_data(), true);
+        let alone = model.forward_task_from_shared(0, &x, z);
+        alone.into_data().assert_approx_eq::<f32>(&out[0].clone().into_data(), Default::default());
+    }
+
+    #[test]
+    fn the_chain_logit_by_hand() {
+        let device = Device::ndarray();
+        let s = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let a = Tensor::<2>::from_floats([[0.5], [-1.0]], &device);
+        let b = Tensor::<2>::from_floats([[2.0], [0.3]], &device);
+        let got = chain_logit(vec![a, b]).into_data().to_vec::<f32>().unwrap();
+        for (g, (x, y)) in got.iter().zip([(0.5, 2.0), (-1.0, 0.3)]) {
+            let p = s(x) * s(y);
+            assert!((*g as f64 - (p / (1.0 - p)).ln()).abs() < 1e-5, "{g} vs {p}");
         }
     }
 

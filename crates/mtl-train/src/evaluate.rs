@@ -22,6 +22,10 @@ pub struct Evaluation {
     /// Per task, the per-label values of metrics that average over labels (multilabel AUC);
     /// empty for other tasks.
     pub per_label: Vec<Vec<(MetricKind, Vec<f64>)>>,
+    /// Per task that follows others in a chain, the metrics of its own tower (ESMM's pCVR)
+    /// on the rows where every earlier step happened (clicked rows), against its own label
+    /// there; `None` for other tasks (and empty before the first batch).
+    pub towers: Vec<Option<Vec<(MetricKind, f64)>>>,
 }
 
 impl Evaluation {
@@ -42,6 +46,11 @@ impl Evaluation {
             for (k, values) in self.per_label.get(t).into_iter().flatten() {
                 let values: Vec<serde_json::Value> = values.iter().map(|v| json_f64(*v)).collect();
                 m.insert(format!("{}_per_label", k.name()), values.into());
+            }
+            if let Some(Some(tower)) = self.towers.get(t) {
+                let tower: serde_json::Map<_, _> =
+                    tower.iter().map(|(k, v)| (k.name().into(), json_f64(*v))).collect();
+                m.insert("tower".into(), tower.into());
             }
             out.insert(task.spec.name.clone(), m.into());
         }
@@ -88,6 +97,8 @@ pub struct Evaluator<'t> {
     batch_size: usize,
     device: Device,
     metrics: Vec<TaskMetrics>,
+    /// Per chain task after the first step, its tower's metrics (see [`Evaluation::towers`]).
+    towers: Vec<Option<TaskMetrics>>,
     /// `[2T]`: Σ m·ℓ then Σ m, per task.
     loss_sums: Option<Tensor<1>>,
     /// T × `[gate width]`: Σ over rows.
@@ -104,6 +115,7 @@ impl<'t> Evaluator<'t> {
             batch_size: batch_size.max(1),
             device: device.clone(),
             metrics: tasks.iter().map(|t| TaskMetrics::new(&t.metrics, t.spec.kind, device)).collect(),
+            towers: Vec::new(),
             loss_sums: None,
             gate_sums: None,
             rows: 0,
@@ -140,6 +152,7 @@ impl<'t> Evaluator<'t> {
             losses: (0..tasks.len()).map(|t| sums[2 * t] / sums[2 * t + 1]).collect(),
             metrics: self.metrics.iter().map(TaskMetrics::compute).collect(),
             per_label: self.metrics.iter().map(TaskMetrics::per_label).collect(),
+            towers: self.towers.iter().map(|m| m.as_ref().map(TaskMetrics::compute)).collect(),
             gates: self.gate_sums.map(|g| {
                 g.into_iter()
                     .map(|s| crate::metrics::host_values(s).iter().map(|v| v / n).collect())
@@ -153,9 +166,18 @@ impl<'t> Evaluator<'t> {
         let order: Vec<usize> = rows.collect();
         self.rows += order.len();
         let tasks = self.tasks;
+        if self.towers.is_empty() {
+            self.towers = (tasks.iter().enumerate())
+                .map(|(t, task)| {
+                    (!model.follows(t).is_empty())
+                        .then(|| TaskMetrics::new(&task.metrics, task.spec.kind, &self.device))
+                })
+                .collect();
+        }
         for idx in batch_indices(&order, self.batch_size, false) {
             let batch = MultiTaskBatch::gather(data, idx, &self.device);
             let outputs = model.forward(batch.input());
+            self.update_towers(model, &batch);
             if let Some(gates) = model.gate_weights(&batch.input()) {
                 let sums = gates.into_iter().map(|g| g.sum_dim(0).squeeze_dim::<1>(0));
                 self.gate_sums = Some(match self.gate_sums.take() {
@@ -184,6 +206,25 @@ impl<'t> Evaluator<'t> {
                 Some(s) => s + sums,
                 None => sums,
             });
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    /// The towers of the chain tasks on `batch`: a later step's tower against its target on
+    /// the rows where the step before happened (its joint target is 1 and known), which
+    /// there is the step's own label.
+    fn update_towers(&mut self, model: &MultiTaskModel, batch: &MultiTaskBatch) {
+        if self.towers.iter().all(Option::is_none) {
+            return;
+        }
+        let x = batch.input();
+        let z = model.architecture.shared(x.clone());
+        for (t, metrics) in self.towers.iter_mut().enumerate() {
+            let (Some(metrics), Some(&prev)) = (metrics.as_mut(), model.follows(t).last()) else { continue };
+            let happened = batch.targets[prev].clone() * batch.masks[prev].clone();
+            let mask = batch.masks[t].clone() * happened;
+            metrics.update(&model.tower(t, &x, z.clone()), &batch.targets[t], &mask);
         }
     }
 }

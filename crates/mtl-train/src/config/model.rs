@@ -14,7 +14,10 @@ use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
 
 use super::check::Check;
 use crate::config::ConfigError;
-use crate::config::schema::{ArchitectureName, EncoderKind, EncoderSection, MlpSection, ModelSection};
+use crate::config::TaskConfig;
+use crate::config::schema::{
+    ArchitectureName, ChainSection, EncoderKind, EncoderSection, MlpSection, ModelSection,
+};
 
 fn widths(check: Check, key: &str, widths: &[usize]) -> Result<(), ConfigError> {
     check.ensure(!widths.contains(&0), key, || "layer widths must be at least 1".into())
@@ -221,7 +224,41 @@ pub fn resolve_model(
         head_activation: head.activation,
         head_dropout: head.dropout,
         task_outputs,
+        chains: Vec::new(),
     })
+}
+
+/// `[model.chain]` as task indices of the run's `tasks`: two or more distinct binary tasks, each
+/// trained in the run. A run that trains only some of them (a single-task baseline, a task
+/// group) trains them without the chain: `None`.
+pub fn resolve_chain(
+    path: &Path,
+    chain: Option<&ChainSection>,
+    tasks: &[TaskConfig],
+    all_tasks: &[TaskConfig],
+    multi_input: bool,
+) -> Result<Option<Vec<usize>>, ConfigError> {
+    let check = Check { path };
+    let Some(chain) = chain else { return Ok(None) };
+    let key = "model.chain.tasks";
+    check
+        .ensure(chain.tasks.len() >= 2, key, || "a chain needs at least two tasks, in funnel order".into())?;
+    let names: Vec<&str> = all_tasks.iter().map(|t| t.spec.name.as_str()).collect();
+    for (k, name) in chain.tasks.iter().enumerate() {
+        let Some(task) = all_tasks.iter().find(|t| &t.spec.name == name) else {
+            return Err(check.invalid(key, format!("`{name}` is not a task; the tasks are {names:?}")));
+        };
+        check.ensure(task.spec.kind == mtl_data::TaskKind::Binary, key, || {
+            format!("`{name}` is a {} task; the steps of a chain are binary", task.spec.kind.name())
+        })?;
+        check.ensure(!chain.tasks[..k].contains(name), key, || format!("`{name}` is listed twice"))?;
+    }
+    check.ensure(!multi_input, key, || {
+        "a chain needs every row to carry all its steps' labels; multi-input mode (one source per task) cannot".into()
+    })?;
+    let picked: Option<Vec<usize>> =
+        chain.tasks.iter().map(|name| tasks.iter().position(|t| &t.spec.name == name)).collect();
+    Ok(picked)
 }
 
 fn cgc_or_ple(

@@ -552,6 +552,29 @@ pub struct ModelSection {
     pub cross_stitch: CrossStitchSection,
     /// `[model.dselect_k]`.
     pub dselect_k: DselectKSection,
+    /// `[model.chain]`: binary tasks that are steps of one funnel. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainSection>,
+}
+
+/// `[model.chain]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSection {
+    /// The steps' task names in funnel order, e.g. `["click", "conversion"]`.
+    pub tasks: Vec<String>,
+    /// How knowledge passes along the chain. Default `"esmm"`.
+    #[serde(default)]
+    pub kind: ChainKind,
+}
+
+/// `model.chain.kind`.
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ChainKind {
+    /// ESMM: each later step is trained on the joint event over every row.
+    #[default]
+    esmm,
 }
 
 /// `[model.encoder]`.

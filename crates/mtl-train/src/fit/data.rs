@@ -172,7 +172,15 @@ pub struct RunData {
 /// The splits of `config` as a training uses them, checked: in memory, or streamed when the
 /// source is a table file beyond the memory budget.
 pub fn prepare_run_data(config: &RunConfig) -> Result<RunData, Error> {
-    let Some((c, splits)) = stream_splits(config)? else {
+    let stream = stream_splits(config)?;
+    if stream.is_some() && !config.model.chains.is_empty() {
+        return Err(Error::Config(ConfigError::Invalid {
+            path: config.source.clone(),
+            key: "model.chain".into(),
+            message: "a chain trains in memory for now; this training file would stream: raise data.csv.memory_budget (\"unlimited\")".into(),
+        }));
+    }
+    let Some((c, splits)) = stream else {
         let mut data = memory_run_data(config)?;
         if let DataSource::Csv(c) = &config.data {
             data.note = Some(c.table.stream_note());
@@ -456,12 +464,20 @@ pub fn prepare_data(config: &RunConfig) -> Result<Splits, Error> {
         part.take_id_columns(&moved, split)?;
         part.check_ids(&cardinalities, split)?;
     }
-    let Some(picked) = picked_tasks(config) else { return Ok(splits) };
-    Ok(Splits {
-        train: splits.train.select_tasks(&picked),
-        valid: splits.valid.select_tasks(&picked),
-        test: splits.test.select_tasks(&picked),
-    })
+    let mut splits = match picked_tasks(config) {
+        None => splits,
+        Some(picked) => Splits {
+            train: splits.train.select_tasks(&picked),
+            valid: splits.valid.select_tasks(&picked),
+            test: splits.test.select_tasks(&picked),
+        },
+    };
+    for chain in &config.model.chains {
+        for part in [&mut splits.train, &mut splits.valid, &mut splits.test] {
+            part.chain_targets(chain);
+        }
+    }
+    Ok(splits)
 }
 
 /// Standardise the targets of the tasks that ask for it with the training split's labelled

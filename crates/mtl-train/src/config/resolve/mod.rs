@@ -288,7 +288,11 @@ pub fn resolve(
     let task_outputs = tasks.iter().map(|t| t.spec.kind.output_dim()).collect();
     let model_section =
         data.bind_model(&file.model).map_err(|(key, message)| check.invalid(&key, message))?;
-    let model = super::model::resolve_model(path, &model_section, data.d_input(), task_outputs)?;
+    let mut model = super::model::resolve_model(path, &model_section, data.d_input(), task_outputs)?;
+    let chain = file.model.chain.as_ref();
+    model.chains = super::model::resolve_chain(path, chain, &tasks, &data_tasks, data.multi_input())?
+        .into_iter()
+        .collect();
     let (weighting, weighting_input) = weighting::resolve_weighting(check, &file.weighting)?;
     let train = training::resolve_train(check, &file.train, &tasks, single_task.is_some())?;
     let affinity = training::resolve_affinity(check, &file.affinity, train.lr, tasks.len())?;

@@ -1,0 +1,143 @@
+//! Chains of tasks (ESMM): the loss of a later step on a batch by hand, training below hps and
+//! mmoe (and through every gradient route), the tower's own metrics, and the config errors.
+#![allow(deprecated)] // burn-ndarray, the tests' reference backend
+
+mod common;
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use common::{options, serial, train};
+use mtl_data::{MultiTaskBatch, batch_indices};
+use mtl_train::backend::BackendChoice;
+use mtl_train::config::RunConfig;
+use mtl_train::fit::{init_state, prepare_data};
+use mtl_train::input::BatchInput;
+use mtl_train::step::batch_losses;
+
+const FUNNEL: &str = r#"
+[run]
+name = "chain"
+seed = 3
+
+[data.synthetic]
+samples = 800
+features = 8
+correlation = 0.5
+
+[data.synthetic.funnel]
+click_rate = 0.3
+conversion_rate = 0.15
+
+[[tasks]]
+name = "click"
+kind = "binary"
+
+[[tasks]]
+name = "buy"
+kind = "binary"
+
+[model.chain]
+tasks = ["click", "buy"]
+
+[model.encoder]
+hidden = [16]
+
+[model.head]
+hidden = [4]
+
+[train]
+epochs = 2
+batch_size = 50
+"#;
+
+fn config(overrides: &[&str]) -> Result<RunConfig, mtl_train::config::ConfigError> {
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    RunConfig::from_toml(Path::new("funnel.toml"), FUNNEL, &o)
+}
+
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+#[test]
+fn esmm_loss_of_a_batch_by_hand() {
+    let cfg = config(&[]).unwrap();
+    assert_eq!(cfg.model.chains, vec![vec![0, 1]]);
+    let device = Device::ndarray();
+    let splits = prepare_data(&cfg).unwrap();
+    let model = init_state(&cfg, &device).model;
+    let rows: Vec<usize> = (0..40).collect();
+    let batch = MultiTaskBatch::gather(&splits.train, &rows, &device);
+    let losses: Vec<f32> =
+        batch_losses(&model, &batch, &cfg.task_specs()).into_data().to_vec::<f32>().unwrap();
+    // The towers' logits a_click, a_buy; the buy loss is the cross-entropy of
+    // pCTCVR = σ(a_click)·σ(a_buy) against click ∧ buy, over every row (ESMM eq. (3)).
+    let x = batch.input();
+    let z = model.architecture.shared(x.clone());
+    let tower = |t: usize| -> Vec<f32> { model.tower(t, &x, z.clone()).into_data().to_vec::<f32>().unwrap() };
+    let (a_click, a_buy) = (tower(0), tower(1));
+    let host = |v: &Vec<f32>| rows.iter().map(|&i| v[i] as f64).collect::<Vec<f64>>();
+    let (clicks, joint, mask) =
+        (host(&splits.train.targets[0]), host(&splits.train.targets[1]), host(&splits.train.masks[1]));
+    assert!(mask.iter().all(|&m| m == 1.0), "the joint event is known on every row of a funnel");
+    let bce = |p: f64, y: f64| -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+    let want_click = (0..40).map(|i| bce(sigmoid(a_click[i] as f64), clicks[i])).sum::<f64>() / 40.0;
+    let want_buy =
+        (0..40).map(|i| bce(sigmoid(a_click[i] as f64) * sigmoid(a_buy[i] as f64), joint[i])).sum::<f64>()
+            / 40.0;
+    assert!((losses[0] as f64 - want_click).abs() < 1e-5, "{} vs {want_click}", losses[0]);
+    assert!((losses[1] as f64 - want_buy).abs() < 1e-5, "{} vs {want_buy}", losses[1]);
+    // The joint target is click · buy.
+    assert!(joint.iter().zip(&clicks).all(|(j, c)| *j <= *c));
+    assert!(batch_indices(&rows, 10, false).len() == 4);
+}
+
+#[test]
+fn esmm_trains_below_hps_and_mmoe_and_reports_the_tower_on_clicked_rows() {
+    let _g = serial();
+    for (arch, route) in
+        [("hps", "losses"), ("mmoe", "losses"), ("hps", "representation"), ("mmoe", "parameters")]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let set = [
+            format!("model.architecture=\"{arch}\""),
+            "weighting.method=\"ew\"".into(),
+            format!("weighting.gradients=\"{route}\""),
+        ];
+        let set: Vec<&str> = set.iter().map(String::as_str).collect();
+        let cfg = config(&set).unwrap();
+        let s = serde_json::to_value(
+            train(&cfg, &options(dir.path().join("run"), BackendChoice::Ndarray)).unwrap(),
+        )
+        .unwrap();
+        let buy = &s["test"]["buy"];
+        for k in ["auc", "loss"] {
+            assert!(buy[k].as_f64().is_some_and(f64::is_finite), "{arch}: {buy}");
+        }
+        let tower_auc = buy["tower"]["auc"].as_f64().unwrap_or_else(|| panic!("{arch}: {buy}"));
+        assert!((0.0..=1.0).contains(&tower_auc));
+        assert!(s["test"]["click"].get("tower").is_none(), "the first step is its own tower");
+    }
+}
+
+#[test]
+fn chain_errors_name_the_key() {
+    for (set, needle) in [
+        (r#"model.chain.tasks=["click", "nope"]"#, "`nope` is not a task"),
+        (r#"model.chain.tasks=["click"]"#, "at least two tasks"),
+        (r#"model.chain.tasks=["click", "click"]"#, "listed twice"),
+        (r#"model.chain.kind="aitm""#, "model.chain"),
+    ] {
+        let e = mtl_train::Error::Config(config(&[set]).unwrap_err());
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.to_string();
+        assert!(msg.contains(needle) && msg.contains("model.chain"), "{set}: {msg}");
+    }
+    // A regression step.
+    let text = FUNNEL
+        .replace("[data.synthetic.funnel]\nclick_rate = 0.3\nconversion_rate = 0.15\n", "")
+        .replace("name = \"buy\"\nkind = \"binary\"", "name = \"buy\"\nkind = \"regression\"");
+    let e = RunConfig::from_toml(Path::new("f.toml"), &text, &[]).unwrap_err().to_string();
+    assert!(e.contains("model.chain.tasks") && e.contains("regression task"), "{e}");
+}
