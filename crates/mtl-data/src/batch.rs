@@ -187,6 +187,7 @@ mod tests {
             tasks: Vec::new(),
             groups: None,
             target_scales: Vec::new(),
+            truth: Vec::new(),
         };
         let device = Device::ndarray();
         let global = [0, 1, 2, 3];

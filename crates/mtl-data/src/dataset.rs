@@ -31,6 +31,10 @@ pub struct MultiTaskDataset {
     /// fitted on the training split); `None` (or an empty list) where targets are as given.
     /// Metrics and predictions are reported on the original scale: `y · std + mean`.
     pub target_scales: Vec<Option<(f64, f64)>>,
+    /// Per task, its label on every sample where the source knows it even where it was not
+    /// observed (a generated funnel's conversion on unclicked impressions): the labels of
+    /// entire-space metrics. `None` (or an empty list) where there is none.
+    pub truth: Vec<Option<Vec<f32>>>,
 }
 
 /// Network inputs without labels: what [`Preprocessing::features`](crate::table::Preprocessing::features)
@@ -215,6 +219,7 @@ impl MultiTaskDataset {
             masks: vec![Vec::with_capacity(capacity); self.masks.len()],
             groups: self.groups.as_ref().map(|_| Vec::with_capacity(capacity)),
             target_scales: self.target_scales.clone(),
+            truth: self.truth.iter().map(|t| t.as_ref().map(|_| Vec::with_capacity(capacity))).collect(),
         }
     }
 
@@ -228,6 +233,11 @@ impl MultiTaskDataset {
         }
         if let (Some(g), Some(f)) = (self.groups.as_mut(), from.groups.as_ref()) {
             g.push(f[i]);
+        }
+        for (a, b) in self.truth.iter_mut().zip(&from.truth) {
+            if let (Some(a), Some(b)) = (a, b) {
+                a.push(b[i]);
+            }
         }
     }
 
@@ -243,6 +253,11 @@ impl MultiTaskDataset {
         }
         if let (Some(g), Some(f)) = (self.groups.as_mut(), from.groups.as_ref()) {
             g[j] = f[i];
+        }
+        for (a, b) in self.truth.iter_mut().zip(&from.truth) {
+            if let (Some(a), Some(b)) = (a, b) {
+                a[j] = b[i];
+            }
         }
     }
 
@@ -265,6 +280,7 @@ impl MultiTaskDataset {
             masks: self.masks.iter().map(pick).collect(),
             groups: self.groups.as_ref().map(|g| indices.iter().map(|&i| g[i]).collect()),
             target_scales: self.target_scales.clone(),
+            truth: self.truth.iter().map(|t| t.as_ref().map(pick)).collect(),
         }
     }
 
@@ -285,6 +301,7 @@ impl MultiTaskDataset {
                 .as_ref()
                 .map(|g| g.iter().map(|s| tasks.iter().position(|t| t == s).unwrap_or(usize::MAX)).collect()),
             target_scales: tasks.iter().map(|&t| self.target_scale(t)).collect(),
+            truth: tasks.iter().map(|&t| self.truth.get(t).cloned().flatten()).collect(),
         };
         match &kept.groups {
             None => kept,
@@ -317,6 +334,11 @@ impl MultiTaskDataset {
         let mean = y.iter().sum::<f64>() / n;
         let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
         Some((mean, var.sqrt()))
+    }
+
+    /// Task `task`'s entire-space labels, when the source knows them (see [`Self::truth`]).
+    pub fn truth_of(&self, task: usize) -> Option<&[f32]> {
+        self.truth.get(task).and_then(|t| t.as_deref())
     }
 
     /// The `(mean, std)` task `task`'s targets were standardised with, if they were.
@@ -353,6 +375,7 @@ mod tests {
             masks: vec![vec![1.0, 0.0, 1.0]],
             groups: None,
             target_scales: Vec::new(),
+            truth: Vec::new(),
         }
     }
 
@@ -406,6 +429,7 @@ mod tests {
             ],
             groups: None,
             target_scales: Vec::new(),
+            truth: Vec::new(),
         };
         d.chain_targets(&[0, 1, 2]);
         assert_eq!(d.targets[0], vec![1.0, 1.0, 0.0, 1.0, 0.0], "the first step is as it was");

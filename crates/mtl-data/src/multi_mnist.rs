@@ -104,6 +104,7 @@ pub fn build(
         masks: vec![vec![1.0; n]; 2],
         groups: None,
         target_scales: Vec::new(),
+        truth: Vec::new(),
     }
 }
 

@@ -108,6 +108,7 @@ mod tests {
             masks: vec![vec![1.0; n]],
             groups: None,
             target_scales: Vec::new(),
+            truth: Vec::new(),
         }
     }
 

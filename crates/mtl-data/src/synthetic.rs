@@ -189,17 +189,20 @@ impl SyntheticConfig {
         let (mut features, latent) = self.draw(tasks.len())?;
         self.bin_categorical(&mut features);
         let n = self.samples;
-        let (targets, masks) = match &self.funnel {
+        let (targets, masks, truth) = match &self.funnel {
             Some(f) => {
                 Funnel::check_tasks(tasks)?;
                 let d = f.draw(&latent[0], &latent[1], self.seed);
                 let flags = |v: &[bool]| v.iter().map(|&b| f32::from(b)).collect::<Vec<f32>>();
                 // The conversion is observed (mask 1) only where the impression was clicked.
-                (vec![flags(&d.click), flags(&d.conversion)], vec![vec![1.0; n], flags(&d.click)])
+                let targets = vec![flags(&d.click), flags(&d.conversion)];
+                // The truth: the conversion of every impression, clicked or not.
+                (targets, vec![vec![1.0; n], flags(&d.click)], vec![None, Some(flags(&d.conversion))])
             }
             None => (
                 tasks.iter().zip(&latent).map(|(task, y)| label(task.kind, y)).collect(),
                 vec![vec![1.0; n]; tasks.len()],
+                Vec::new(),
             ),
         };
         Ok(MultiTaskDataset {
@@ -212,6 +215,7 @@ impl SyntheticConfig {
             masks,
             groups: None,
             target_scales: Vec::new(),
+            truth,
         })
     }
 

@@ -415,6 +415,7 @@ mod tests {
             masks: vec![vec![1.0, 1.0, 0.0, 1.0, 1.0], vec![1.0, 0.0, 1.0, 1.0, 0.0]],
             groups: None,
             target_scales: Vec::new(),
+            truth: Vec::new(),
         };
         let r = split_stats(&data, 0);
         // Labelled 1, 3, 5, 7: mean 4, population variance (9 + 1 + 1 + 9)/4 = 5.

@@ -26,6 +26,22 @@ pub struct Evaluation {
     /// on the rows where every earlier step happened (clicked rows), against its own label
     /// there; `None` for other tasks (and empty before the first batch).
     pub towers: Vec<Option<Vec<(MetricKind, f64)>>>,
+    /// Per task whose source knows its label on every row ([`MultiTaskDataset::truth`]: a
+    /// generated funnel's conversion), the metrics of its own probability (a chain step's
+    /// tower) against that label over every row — the entire-space metrics of ESMM — then the
+    /// mean predicted probability and the true rate; `None` for other tasks.
+    pub entire_space: Vec<Option<EntireSpace>>,
+}
+
+/// Entire-space metrics of a task (see [`Evaluation::entire_space`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntireSpace {
+    /// The task's metrics against its label on every row.
+    pub metrics: Vec<(MetricKind, f64)>,
+    /// Mean predicted probability over the rows.
+    pub mean_prob: f64,
+    /// Mean label over the rows.
+    pub rate: f64,
 }
 
 impl Evaluation {
@@ -46,6 +62,13 @@ impl Evaluation {
             for (k, values) in self.per_label.get(t).into_iter().flatten() {
                 let values: Vec<serde_json::Value> = values.iter().map(|v| json_f64(*v)).collect();
                 m.insert(format!("{}_per_label", k.name()), values.into());
+            }
+            if let Some(Some(e)) = self.entire_space.get(t) {
+                let mut all: serde_json::Map<_, _> =
+                    e.metrics.iter().map(|(k, v)| (k.name().into(), json_f64(*v))).collect();
+                all.insert("mean_prob".into(), json_f64(e.mean_prob));
+                all.insert("rate".into(), json_f64(e.rate));
+                m.insert("entire_space".into(), all.into());
             }
             if let Some(Some(tower)) = self.towers.get(t) {
                 let tower: serde_json::Map<_, _> =
@@ -99,6 +122,8 @@ pub struct Evaluator<'t> {
     metrics: Vec<TaskMetrics>,
     /// Per chain task after the first step, its tower's metrics (see [`Evaluation::towers`]).
     towers: Vec<Option<TaskMetrics>>,
+    /// Per task with entire-space labels: its metrics there, Σ p̂ and Σ y.
+    entire: Vec<Option<(TaskMetrics, f64, f64)>>,
     /// `[2T]`: Σ m·ℓ then Σ m, per task.
     loss_sums: Option<Tensor<1>>,
     /// T × `[gate width]`: Σ over rows.
@@ -116,6 +141,7 @@ impl<'t> Evaluator<'t> {
             device: device.clone(),
             metrics: tasks.iter().map(|t| TaskMetrics::new(&t.metrics, t.spec.kind, device)).collect(),
             towers: Vec::new(),
+            entire: Vec::new(),
             loss_sums: None,
             gate_sums: None,
             rows: 0,
@@ -153,6 +179,15 @@ impl<'t> Evaluator<'t> {
             metrics: self.metrics.iter().map(TaskMetrics::compute).collect(),
             per_label: self.metrics.iter().map(TaskMetrics::per_label).collect(),
             towers: self.towers.iter().map(|m| m.as_ref().map(TaskMetrics::compute)).collect(),
+            entire_space: (self.entire.iter())
+                .map(|e| {
+                    e.as_ref().map(|(m, p, y)| EntireSpace {
+                        metrics: m.compute(),
+                        mean_prob: p / n,
+                        rate: y / n,
+                    })
+                })
+                .collect(),
             gates: self.gate_sums.map(|g| {
                 g.into_iter()
                     .map(|s| crate::metrics::host_values(s).iter().map(|v| v / n).collect())
@@ -173,11 +208,19 @@ impl<'t> Evaluator<'t> {
                         .then(|| TaskMetrics::new(&task.metrics, task.spec.kind, &self.device))
                 })
                 .collect();
+            self.entire = (tasks.iter().enumerate())
+                .map(|(t, task)| {
+                    let binary = task.spec.kind == mtl_data::TaskKind::Binary;
+                    (binary && data.truth_of(t).is_some())
+                        .then(|| (TaskMetrics::new(&task.metrics, task.spec.kind, &self.device), 0.0, 0.0))
+                })
+                .collect();
         }
         for idx in batch_indices(&order, self.batch_size, false) {
             let batch = MultiTaskBatch::gather(data, idx, &self.device);
             let outputs = model.forward(batch.input());
             self.update_towers(model, &batch);
+            self.update_entire(model, &batch, &outputs, data, idx);
             if let Some(gates) = model.gate_weights(&batch.input()) {
                 let sums = gates.into_iter().map(|g| g.sum_dim(0).squeeze_dim::<1>(0));
                 self.gate_sums = Some(match self.gate_sums.take() {
@@ -225,6 +268,37 @@ impl Evaluator<'_> {
             let happened = batch.targets[prev].clone() * batch.masks[prev].clone();
             let mask = batch.masks[t].clone() * happened;
             metrics.update(&model.tower(t, &x, z.clone()), &batch.targets[t], &mask);
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    /// The entire-space metrics on `batch` (the rows `idx` of `data`): each task's own
+    /// probability (a chain step's tower, else its output) against its label on every row.
+    fn update_entire(
+        &mut self,
+        model: &MultiTaskModel,
+        batch: &MultiTaskBatch,
+        outputs: &[Tensor<2>],
+        data: &MultiTaskDataset,
+        idx: &[usize],
+    ) {
+        if self.entire.iter().all(Option::is_none) {
+            return;
+        }
+        let x = batch.input();
+        let z = model.architecture.shared(x.clone());
+        for (t, entire) in self.entire.iter_mut().enumerate() {
+            let (Some((metrics, p_sum, y_sum)), Some(truth)) = (entire.as_mut(), data.truth_of(t)) else {
+                continue;
+            };
+            let y: Vec<f32> = idx.iter().map(|&i| truth[i]).collect();
+            *y_sum += y.iter().map(|&v| f64::from(v)).sum::<f64>();
+            let y = Tensor::<1>::from_data(burn::tensor::TensorData::new(y, [idx.len()]), &self.device);
+            let out =
+                if model.follows(t).is_empty() { outputs[t].clone() } else { model.tower(t, &x, z.clone()) };
+            *p_sum += crate::metrics::host_values(burn::tensor::activation::sigmoid(out.clone()).sum())[0];
+            metrics.update(&out, &y, &y.ones_like());
         }
     }
 }

@@ -118,6 +118,8 @@ fn esmm_trains_below_hps_and_mmoe_and_reports_the_tower_on_clicked_rows() {
         let tower_auc = buy["tower"]["auc"].as_f64().unwrap_or_else(|| panic!("{arch}: {buy}"));
         assert!((0.0..=1.0).contains(&tower_auc));
         assert!(s["test"]["click"].get("tower").is_none(), "the first step is its own tower");
+        let entire = &buy["entire_space"];
+        assert!(entire["auc"].as_f64().is_some() && entire["rate"].as_f64().is_some(), "{arch}: {buy}");
     }
 }
 
@@ -140,4 +142,32 @@ fn chain_errors_name_the_key() {
         .replace("name = \"buy\"\nkind = \"binary\"", "name = \"buy\"\nkind = \"regression\"");
     let e = RunConfig::from_toml(Path::new("f.toml"), &text, &[]).unwrap_err().to_string();
     assert!(e.contains("model.chain.tasks") && e.contains("regression task"), "{e}");
+}
+
+#[test]
+fn entire_space_metrics_are_the_metrics_against_the_truth_on_every_row() {
+    use mtl_train::evaluate::evaluate;
+    // The naive model (no chain): the conversion's entire-space metrics are its metrics on a
+    // copy of the split whose conversion labels are the truth, on every row.
+    let text = FUNNEL.replace("[model.chain]\ntasks = [\"click\", \"buy\"]\n", "");
+    let cfg = RunConfig::from_toml(Path::new("naive.toml"), &text, &[]).unwrap();
+    assert!(cfg.model.chains.is_empty());
+    let device = Device::ndarray();
+    let test = prepare_data(&cfg).unwrap().test;
+    let truth = test.truth_of(1).expect("a funnel knows the conversion everywhere").to_vec();
+    assert!(test.truth_of(0).is_none());
+    let model = init_state(&cfg, &device).model;
+    let e = evaluate(&model, &test, &cfg.tasks, 64, &device);
+    let entire = e.entire_space[1].as_ref().unwrap();
+    assert!(e.entire_space[0].is_none());
+    let mut everywhere = test.clone();
+    everywhere.targets[1] = truth.clone();
+    everywhere.masks[1] = vec![1.0; truth.len()];
+    let want = evaluate(&model, &everywhere, &cfg.tasks, 64, &device);
+    assert_eq!(entire.metrics, want.metrics[1]);
+    let rate = truth.iter().map(|&v| f64::from(v)).sum::<f64>() / truth.len() as f64;
+    assert!((entire.rate - rate).abs() < 1e-12, "{} vs {rate}", entire.rate);
+    assert!(entire.mean_prob > 0.0 && entire.mean_prob < 1.0);
+    // The observed conversion labels are fewer than the truth's rows.
+    assert!(test.masks[1].iter().filter(|&&m| m > 0.0).count() < truth.len());
 }

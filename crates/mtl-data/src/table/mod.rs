@@ -218,6 +218,7 @@ fn to_dataset(
         masks,
         groups: group.map(|g| vec![g; rows.len()]),
         target_scales: Vec::new(),
+        truth: Vec::new(),
     })
 }
 

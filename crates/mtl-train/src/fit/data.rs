@@ -552,6 +552,7 @@ mod tests {
             masks: vec![vec![1.0, 1.0, 1.0, 1.0, 0.0]],
             groups: None,
             target_scales: Vec::new(),
+            truth: Vec::new(),
         };
         let task = |w| TaskConfig {
             spec: data.tasks[0].clone(),

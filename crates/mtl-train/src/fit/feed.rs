@@ -321,6 +321,7 @@ mod tests {
             tasks: Vec::new(),
             groups: None,
             target_scales: Vec::new(),
+            truth: Vec::new(),
         })
     }
 
