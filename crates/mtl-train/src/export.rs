@@ -61,11 +61,8 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
         .into_iter()
         .map(|t| serde_json::json!({"name": t.name, "shape": t.shape.to_vec(), "dtype": format!("{:?}", t.dtype)}))
         .collect();
-    let tasks: Vec<serde_json::Value> = run
-        .config
-        .tasks
-        .iter()
-        .map(|t| {
+    let tasks: Vec<serde_json::Value> = (run.config.tasks.iter().enumerate())
+        .map(|(i, t)| {
             let (outputs, meaning) = match t.spec.kind {
                 TaskKind::Regression => (1, "the predicted value"),
                 TaskKind::Binary => (1, "the logit of class 1 (apply a sigmoid)"),
@@ -74,7 +71,14 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
                     (t.spec.kind.output_dim(), "one logit per label (apply a sigmoid to each)")
                 }
             };
-            serde_json::json!({"name": t.spec.name, "kind": t.spec.kind.name(), "outputs": outputs, "output": meaning})
+            let mut task = serde_json::json!({"name": t.spec.name, "kind": t.spec.kind.name(), "outputs": outputs, "output": meaning});
+            let follows = run.model.follows(i);
+            if !follows.is_empty() {
+                let names: Vec<&str> = follows.iter().map(|&s| run.config.tasks[s].spec.name.as_str()).collect();
+                task["follows"] = serde_json::json!(names);
+                task["joint"] = "the joint probability of the chain so far: the product of the sigmoids of these tasks' outputs and this one's (ESMM)".into();
+            }
+            task
         })
         .collect();
     let inputs = InputSchema::load(&run.dir)?;

@@ -275,7 +275,8 @@ fn list(items: &[&str]) -> String {
 }
 
 /// Per-task outputs of `model` for `rows`: for each task, one row of values per sample
-/// (regression: `[value]`, binary: `[p(1)]`, multiclass: class probabilities).
+/// (regression: `[value]`, binary: `[p(1)]`, multiclass: class probabilities; a binary task
+/// that follows others in a chain: `[p(1) of its tower, p(1) of the chain's joint event]`).
 pub fn predict(
     model: &MultiTaskModel,
     tasks: &[TaskConfig],
@@ -293,9 +294,13 @@ pub fn predict(
             Tensor::<2, Int>::from_data(TensorData::new(ids, [b, k]), device)
         });
         let x = Input::new(Tensor::<2>::from_data(TensorData::new(dense, [b, d]), device), ids);
-        for (t, y) in model.forward(x).into_iter().enumerate() {
+        let z = model.architecture.shared(x.clone());
+        for (t, y) in model.forward_from_shared(&x, z.clone()).into_iter().enumerate() {
             let y = match tasks[t].spec.kind {
                 TaskKind::Regression => y,
+                TaskKind::Binary if !model.follows(t).is_empty() => {
+                    Tensor::cat(vec![sigmoid(model.tower(t, &x, z.clone())), sigmoid(y)], 1)
+                }
                 TaskKind::Binary | TaskKind::Multilabel { .. } => sigmoid(y),
                 TaskKind::Multiclass { .. } => softmax(y, 1),
             };
@@ -309,7 +314,9 @@ pub fn predict(
 
 /// Write predictions (and, with `labels`, the true labels) as CSV to `path`, atomically. A
 /// multiclass task with `class_names[t]` writes its predicted (and true) class by name, else
-/// by id.
+/// by id. A chain step (a binary task with two values per row, see [`predict`]) writes its
+/// tower's class and probability, then `TASK_joint_prob` and, with `labels`,
+/// `TASK_joint_label` (its training label: the joint event's).
 pub fn write_predictions(
     path: &Path,
     tasks: &[TaskConfig],
@@ -324,18 +331,23 @@ pub fn write_predictions(
     };
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = Vec::new();
-    for t in tasks {
+    let chained =
+        |t: usize| tasks[t].spec.kind == TaskKind::Binary && outputs[t].first().is_some_and(|o| o.len() == 2);
+    for (i, t) in tasks.iter().enumerate() {
         let name = &t.spec.name;
         header.push(name.clone());
         match t.spec.kind {
             TaskKind::Regression => {}
+            TaskKind::Binary if chained(i) => {
+                header.extend([format!("{name}_prob"), format!("{name}_joint_prob")])
+            }
             TaskKind::Binary => header.push(format!("{name}_prob")),
             TaskKind::Multiclass { classes: k } | TaskKind::Multilabel { labels: k } => {
                 header.extend((0..k).map(|k| format!("{name}_prob_{k}")))
             }
         }
         if labels.is_some() {
-            header.push(format!("{name}_label"));
+            header.push(if chained(i) { format!("{name}_joint_label") } else { format!("{name}_label") });
         }
     }
     let csv_err = |e: csv::Error| Error::Io { path: path.to_path_buf(), cause: e.into() };
@@ -351,7 +363,7 @@ pub fn write_predictions(
                 TaskKind::Regression => row.push(o[0].to_string()),
                 TaskKind::Binary => {
                     row.push(u8::from(o[0] >= 0.5).to_string());
-                    row.push(o[0].to_string());
+                    row.extend(o.iter().map(f32::to_string));
                 }
                 TaskKind::Multiclass { .. } => {
                     let best = o.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k);

@@ -171,3 +171,46 @@ fn entire_space_metrics_are_the_metrics_against_the_truth_on_every_row() {
     // The observed conversion labels are fewer than the truth's rows.
     assert!(test.masks[1].iter().filter(|&&m| m > 0.0).count() < truth.len());
 }
+
+#[test]
+fn predictions_of_a_chain_step_are_its_tower_and_the_joint_probability() {
+    use mtl_train::predict::{predict, write_predictions};
+    let cfg = config(&[]).unwrap();
+    let device = Device::ndarray();
+    let test = prepare_data(&cfg).unwrap().test;
+    let model = init_state(&cfg, &device).model;
+    let out = predict(&model, &cfg.tasks, &test.feature_rows(), &device);
+    assert_eq!((out[0][0].len(), out[1][0].len()), (1, 2));
+    assert_eq!(out[1].len(), test.len());
+    for (i, (click, buy)) in out[0].iter().zip(&out[1]).enumerate() {
+        // pCTCVR = pCTR · pCVR.
+        let (ctr, cvr, joint) = (click[0], buy[0], buy[1]);
+        assert!((joint - ctr * cvr).abs() < 1e-5, "row {i}: {joint} vs {ctr} · {cvr}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.csv");
+    write_predictions(&path, &cfg.tasks, &out, Some(&test), &[None, None]).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let header = text.lines().next().unwrap();
+    assert_eq!(header, "click,click_prob,click_label,buy,buy_prob,buy_joint_prob,buy_joint_label");
+    let first: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(first[5], out[1][0][1].to_string());
+    assert_eq!(first[6], (test.targets[1][0] as i64).to_string(), "the joint label, known on every row");
+}
+
+#[test]
+fn an_exported_chain_says_which_tasks_a_step_follows() {
+    use mtl_train::backend::select_device;
+    use mtl_train::runs::{CheckpointChoice, open_run};
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    train(&config(&["train.epochs=1"]).unwrap(), &options(run_dir.clone(), BackendChoice::Ndarray)).unwrap();
+    let device = select_device(BackendChoice::Ndarray, None).unwrap();
+    let run = open_run(&run_dir, CheckpointChoice::Best, &device).unwrap();
+    let written = mtl_train::export::export(&run, &dir.path().join("export")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&written.description).unwrap()).unwrap();
+    assert_eq!(json["tasks"][1]["follows"], serde_json::json!(["click"]));
+    assert!(json["tasks"][0].get("follows").is_none());
+}
