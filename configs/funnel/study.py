@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The funnel study: naive CVR, shared bottom, MMoE and ESMM (on hps and on mmoe) on the
+"""The funnel study: naive CVR, shared bottom, MMoE, ESMM and ESCM²-IPS (on hps and mmoe) on the
 embedded click -> conversion funnel, at several click rates and seeds.
 
     cargo build --release
@@ -29,6 +29,8 @@ MODELS = {
     "MMoE": ("naive.toml", ['model.architecture="mmoe"']),
     "ESMM (hps)": ("esmm.toml", []),
     "ESMM (mmoe)": ("esmm.toml", ['model.architecture="mmoe"']),
+    "ESCM²-IPS (hps)": ("escm2-ips.toml", []),
+    "ESCM²-IPS (mmoe)": ("escm2-ips.toml", ['model.architecture="mmoe"']),
 }
 
 
@@ -94,7 +96,7 @@ def main():
     for rate in rates:
         for name, (config, sets) in MODELS.items():
             for seed in seeds:
-                out = Path(a.out) / f"rate{rate}" / name.split(" ")[0].lower() / f"{config[:-5]}-{len(sets)}-seed{seed}"
+                out = Path(a.out) / f"rate{rate}" / f"{config[:-5]}-{len(sets)}-{name.split(' ')[0].lower()}-seed{seed}"
                 extra = sets + [f"data.synthetic.funnel.click_rate={rate}", f"run.seed={seed}",
                                 f"data.synthetic.samples={a.samples}"]
                 results.setdefault((rate, name), []).append(run(a.mtl, out, config, extra))

@@ -1,7 +1,7 @@
 //! The whole multi-task network: an architecture plus one head per task.
 
 use burn::module::{Module, ParamId};
-use burn::tensor::activation::log_sigmoid;
+use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
@@ -25,6 +25,27 @@ pub struct MultiTaskModelConfig {
     /// Chains of binary tasks (task indices, in funnel order) whose later outputs are joint
     /// probabilities, ESMM-style (see [`chain_logit`]); empty for independent tasks.
     pub chains: Vec<Vec<usize>>,
+    /// ESCM²'s counterfactual regulariser on the chains' later steps; `None` for ESMM.
+    pub counterfactual: Option<Counterfactual>,
+}
+
+/// ESCM²-IPS (Wang et al., "ESCM²: Entire Space Counterfactual Multi-Task Model for
+/// Post-Click Conversion Rate Estimation", SIGIR 2022, §3.3, eq. (6)): the inverse propensity
+/// weighted risk of a later step's tower over the entire space,
+///
+/// R_IPS = (1/N) Σ_i o_i · δ(y_i, σ(a_i)) / max(ô_i, floor),
+///
+/// with o_i = 1 where the step before happened and the step is labelled, δ the cross-entropy
+/// of the tower's probability against the step's own label, and the propensity ô_i the
+/// chain's joint probability up to the step before (pCTR for click → conversion), detached
+/// and floored (clipping, as IPS estimators do, bounds the weights at 1/floor). It is added
+/// to the ESMM losses as `weight · R_IPS`, outside the task weighting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counterfactual {
+    /// λ, the weight of the risk.
+    pub weight: f64,
+    /// Smallest propensity used.
+    pub propensity_floor: f64,
 }
 
 /// Shared part plus per-task heads.
@@ -38,6 +59,8 @@ pub struct MultiTaskModel {
     /// follows none.
     #[module(skip)]
     follows: Vec<Vec<usize>>,
+    #[module(skip)]
+    counterfactual: Option<Counterfactual>,
 }
 
 /// The logit of the joint probability Π_k σ(a_k) of a chain's steps, from their tower logits
@@ -78,7 +101,12 @@ impl MultiTaskModelConfig {
                 follows[t] = chain[..k].to_vec();
             }
         }
-        MultiTaskModel { architecture: self.architecture.init(device), heads, follows }
+        MultiTaskModel {
+            architecture: self.architecture.init(device),
+            heads,
+            follows,
+            counterfactual: self.counterfactual,
+        }
     }
 
     /// Whether any layer has a dropout rate above 0, so that a training forward draws random
@@ -152,6 +180,42 @@ impl MultiTaskModel {
         self.architecture.regularizer(x)
     }
 
+    /// ESCM²'s counterfactual risk (see [`Counterfactual`]) of every chain step on a batch
+    /// with `targets` and `masks` (the chain's training targets: a later step's is the joint
+    /// event, which on the rows where the step before happened is the step's own label).
+    /// `None` without it. Shape `[1]`.
+    pub fn chain_regularizer(
+        &self,
+        x: &Input,
+        targets: &[Tensor<1>],
+        masks: &[Tensor<1>],
+    ) -> Option<Tensor<1>> {
+        let cf = self.counterfactual?;
+        let steps: Vec<usize> = (0..self.num_tasks()).filter(|&t| !self.follows[t].is_empty()).collect();
+        if steps.is_empty() {
+            return None;
+        }
+        let z = self.architecture.shared(x.clone());
+        let terms: Vec<Tensor<1>> = (steps.into_iter())
+            .map(|t| {
+                let prev = *self.follows[t].last().expect("a later step");
+                let b = targets[t].dims()[0];
+                let reached = targets[prev].clone() * masks[prev].clone().greater_elem(0.0).float();
+                let observed = reached * masks[t].clone().greater_elem(0.0).float(); // o_i
+                let propensity = sigmoid(self.forward_task_from_shared(prev, x, z.clone()).reshape([b]))
+                    .detach()
+                    .clamp(cf.propensity_floor, 1.0);
+                let a = self.tower(t, x, z.clone()).reshape([b]);
+                let y = targets[t].clone();
+                let delta = (log_sigmoid(a.clone()) * y.clone()
+                    + log_sigmoid(a.neg()) * y.neg().add_scalar(1.0))
+                .neg();
+                (observed * delta / propensity).mean()
+            })
+            .collect();
+        Some(Tensor::cat(terms, 0).sum().mul_scalar(cf.weight))
+    }
+
     /// Ids of the parameters shared by the tasks.
     pub fn shared_param_ids(&self) -> Vec<ParamId> {
         self.architecture.shared_param_ids()
@@ -195,7 +259,41 @@ mod tests {
             head_dropout: 0.0,
             task_outputs: vec![1, 5],
             chains: Vec::new(),
+            counterfactual: None,
         }
+    }
+
+    #[test]
+    fn the_ips_risk_by_hand() {
+        let device = Device::ndarray();
+        let cf = Counterfactual { weight: 0.5, propensity_floor: 0.2 };
+        let cfg = MultiTaskModelConfig {
+            task_outputs: vec![1, 1],
+            chains: vec![vec![0, 1]],
+            counterfactual: Some(cf),
+            ..config()
+        };
+        let model = cfg.init(&device);
+        let x: Input = Tensor::<2>::random([4, 6], burn::tensor::Distribution::Default, &device).into();
+        // Clicks 1, 1, 0, 1; the joint targets (the conversion where clicked) 1, 0, 0, 0; the
+        // fourth row's conversion unlabelled.
+        let targets = [
+            Tensor::<1>::from_floats([1.0, 1.0, 0.0, 1.0], &device),
+            Tensor::from_floats([1.0, 0.0, 0.0, 0.0], &device),
+        ];
+        let masks = [Tensor::<1>::ones([4], &device), Tensor::from_floats([1.0, 1.0, 1.0, 0.0], &device)];
+        let got = model.chain_regularizer(&x, &targets, &masks).unwrap().into_scalar::<f32>() as f64;
+        let z = model.architecture.shared(x.clone());
+        let host = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+        let (ctr, cvr) = (host(model.tower(0, &x, z.clone())), host(model.tower(1, &x, z)));
+        let s = |v: f32| 1.0 / (1.0 + (-(v as f64)).exp());
+        let bce = |p: f64, y: f64| -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+        // Rows 0 and 1 are observed (clicked and labelled): δ / max(pCTR, 0.2), over 4 rows.
+        let want =
+            0.5 * (bce(s(cvr[0]), 1.0) / s(ctr[0]).max(0.2) + bce(s(cvr[1]), 0.0) / s(ctr[1]).max(0.2)) / 4.0;
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        let esmm = MultiTaskModelConfig { counterfactual: None, ..cfg }.init(&device);
+        assert!(esmm.chain_regularizer(&x, &targets, &masks).is_none());
     }
 
     #[test]

@@ -168,15 +168,18 @@ pub fn train_step_in(
     (grads, report)
 }
 
-/// `grads` plus the gradient of the architecture's own loss term on `batch` (DSelect-k's
-/// entropy, a batch mean, scaled to a part's share of the batch), which is outside the task
-/// weighting: it is added to whatever the method produced.
+/// `grads` plus the gradient of the model's own loss terms on `batch` (DSelect-k's entropy,
+/// ESCM²'s counterfactual risk: batch means, scaled to a part's share of the batch), which are
+/// outside the task weighting: added to whatever the method produced.
 pub(crate) fn with_regulariser(
     state: &TrainState,
     batch: &MultiTaskBatch,
     grads: GradientsParams,
 ) -> GradientsParams {
-    let Some(reg) = state.model.regularizer(&batch.input()) else { return grads };
+    let x = batch.input();
+    let terms =
+        [state.model.regularizer(&x), state.model.chain_regularizer(&x, &batch.targets, &batch.masks)];
+    let Some(reg) = terms.into_iter().flatten().reduce(|a, b| a + b) else { return grads };
     let reg = match &batch.share {
         Some(share) => reg.mul_scalar(share.samples),
         None => reg,

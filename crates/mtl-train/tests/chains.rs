@@ -214,3 +214,33 @@ fn an_exported_chain_says_which_tasks_a_step_follows() {
     assert_eq!(json["tasks"][1]["follows"], serde_json::json!(["click"]));
     assert!(json["tasks"][0].get("follows").is_none());
 }
+
+#[test]
+fn escm2_adds_its_counterfactual_risk_and_with_weight_0_is_esmm() {
+    let _g = serial();
+    let losses = |set: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let s =
+            train(&config(set).unwrap(), &options(dir.path().join("run"), BackendChoice::Ndarray)).unwrap();
+        let s = serde_json::to_value(s).unwrap();
+        assert!(s["test"]["buy"]["entire_space"]["auc"].is_number(), "{set:?}");
+        s["test"]["buy"]["loss"].as_f64().unwrap()
+    };
+    let esmm = losses(&[]);
+    let zero = losses(&["model.chain.kind=\"escm2_ips\"", "model.chain.counterfactual_weight=0"]);
+    assert_eq!(esmm, zero, "λ = 0 leaves ESMM's gradient");
+    for arch in ["hps", "mmoe"] {
+        let set = ["model.chain.kind=\"escm2_ips\"".to_string(), format!("model.architecture=\"{arch}\"")];
+        let escm2 = losses(&set.iter().map(String::as_str).collect::<Vec<_>>());
+        if arch == "hps" {
+            assert_ne!(esmm, escm2, "the risk changes the training");
+        }
+    }
+    for (set, needle) in [
+        ("model.chain.counterfactual_weight=-1", "model.chain.counterfactual_weight"),
+        ("model.chain.propensity_floor=0", "model.chain.propensity_floor"),
+    ] {
+        let e = config(&["model.chain.kind=\"escm2_ips\"", set]).unwrap_err().to_string();
+        assert!(e.contains(needle), "{set}: {e}");
+    }
+}

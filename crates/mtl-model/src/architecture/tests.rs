@@ -91,6 +91,7 @@ fn model(architecture: ArchitectureConfig) -> MultiTaskModelConfig {
         head_dropout: 0.0,
         task_outputs: vec![1, 2, 4],
         chains: Vec::new(),
+        counterfactual: None,
     }
 }
 

@@ -10,13 +10,13 @@ use mtl_model::encoder::{
     CnnConfig, EmbeddingField, EmbeddingTable, EncoderConfig, MlpConfig, Pooling, TabularConfig,
     fields_per_column,
 };
-use mtl_model::{ArchitectureConfig, MultiTaskModelConfig};
+use mtl_model::{ArchitectureConfig, Counterfactual, MultiTaskModelConfig};
 
 use super::check::Check;
 use crate::config::ConfigError;
 use crate::config::TaskConfig;
 use crate::config::schema::{
-    ArchitectureName, ChainSection, EncoderKind, EncoderSection, MlpSection, ModelSection,
+    ArchitectureName, ChainKind, ChainSection, EncoderKind, EncoderSection, MlpSection, ModelSection,
 };
 
 fn widths(check: Check, key: &str, widths: &[usize]) -> Result<(), ConfigError> {
@@ -225,6 +225,7 @@ pub fn resolve_model(
         head_dropout: head.dropout,
         task_outputs,
         chains: Vec::new(),
+        counterfactual: None,
     })
 }
 
@@ -259,6 +260,26 @@ pub fn resolve_chain(
     let picked: Option<Vec<usize>> =
         chain.tasks.iter().map(|name| tasks.iter().position(|t| &t.spec.name == name)).collect();
     Ok(picked)
+}
+
+/// ESCM²'s counterfactual regulariser of `[model.chain]`, checked; `None` for ESMM.
+pub fn resolve_counterfactual(
+    path: &Path,
+    chain: Option<&ChainSection>,
+) -> Result<Option<Counterfactual>, ConfigError> {
+    let check = Check { path };
+    let Some(chain) = chain else { return Ok(None) };
+    let (w, floor) = (chain.counterfactual_weight, chain.propensity_floor);
+    check.ensure(w.is_finite() && w >= 0.0, "model.chain.counterfactual_weight", || {
+        format!("{w} is not a weight ≥ 0")
+    })?;
+    check.ensure(floor > 0.0 && floor <= 1.0, "model.chain.propensity_floor", || {
+        format!("{floor} is not a propensity in (0, 1]")
+    })?;
+    Ok(match chain.kind {
+        ChainKind::esmm => None,
+        ChainKind::escm2_ips => Some(Counterfactual { weight: w, propensity_floor: floor }),
+    })
 }
 
 fn cgc_or_ple(

@@ -566,6 +566,28 @@ pub struct ChainSection {
     /// How knowledge passes along the chain. Default `"esmm"`.
     #[serde(default)]
     pub kind: ChainKind,
+    /// ESCM²: weight λ of the counterfactual risk. Default 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub counterfactual_weight: f64,
+    /// ESCM²: smallest propensity (pCTR) an inverse propensity weight divides by. Default 0.05.
+    #[serde(default = "propensity_floor", skip_serializing_if = "is_propensity_floor")]
+    pub propensity_floor: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
+}
+
+fn propensity_floor() -> f64 {
+    0.05
+}
+
+fn is_propensity_floor(v: &f64) -> bool {
+    *v == 0.05
 }
 
 /// `model.chain.kind`.
@@ -575,6 +597,8 @@ pub enum ChainKind {
     /// ESMM: each later step is trained on the joint event over every row.
     #[default]
     esmm,
+    /// ESCM² with the inverse propensity score estimator: ESMM plus the counterfactual risk.
+    escm2_ips,
 }
 
 /// `[model.encoder]`.

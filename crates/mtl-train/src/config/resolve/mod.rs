@@ -293,6 +293,9 @@ pub fn resolve(
     model.chains = super::model::resolve_chain(path, chain, &tasks, &data_tasks, data.multi_input())?
         .into_iter()
         .collect();
+    if !model.chains.is_empty() {
+        model.counterfactual = super::model::resolve_counterfactual(path, chain)?;
+    }
     let (weighting, weighting_input) = weighting::resolve_weighting(check, &file.weighting)?;
     let train = training::resolve_train(check, &file.train, &tasks, single_task.is_some())?;
     let affinity = training::resolve_affinity(check, &file.affinity, train.lr, tasks.len())?;
