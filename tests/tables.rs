@@ -599,3 +599,20 @@ fn predictions_name_inferred_classes_and_ids_on_request() {
         assert!(["0", "1", "2"].contains(&cells[0]) && ["0", "1", "2"].contains(&cells[4]), "{row}");
     }
 }
+
+#[test]
+fn a_constant_numeric_column_is_named_beside_id_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("colour,flat,x,y\n");
+    for i in 0..40 {
+        text.push_str(&format!("{},7,{},{}\n", ["red", "blue"][i % 2], i as f32 / 10.0, i % 2));
+    }
+    std::fs::write(dir.path().join("t.csv"), text).unwrap();
+    let cfg = "[data]\nsource = \"csv\"\n[data.csv]\ntrain = \"t.csv\"\nnumeric = [\"flat\", \"x\"]\ncategorical = [\"colour\"]\n\
+               [[tasks]]\nname = \"y\"\nkind = \"binary\"\n[model.encoder]\nkind = \"tabular\"\nhidden = [4]\n";
+    std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
+    let o = mtl(&["data", "c.toml"], dir.path());
+    let out = format!("{}{}", common::stdout(&o), stderr(&o));
+    assert!(out.contains("3 input features"), "{out}");
+    assert!(out.contains("1 feature column(s) constant") && out.contains("`flat`"), "{out}");
+}

@@ -60,7 +60,7 @@ impl TaskStats {
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataReport {
-    /// Input width.
+    /// Input columns (numeric and id columns together).
     pub features: usize,
     /// Per task.
     pub tasks: Vec<TaskStats>,
@@ -227,8 +227,6 @@ struct Tallied {
     per_split: [Vec<TaskSplitStats>; 3],
     /// Feature columns constant on the training split.
     constant: Vec<usize>,
-    /// Input width.
-    width: usize,
 }
 
 fn tally_splits(config: &RunConfig) -> Result<Tallied, Error> {
@@ -241,11 +239,7 @@ fn tally_splits(config: &RunConfig) -> Result<Tallied, Error> {
             }
             let constant =
                 (tallies[0].constant.iter().enumerate()).filter(|(_, c)| **c).map(|(j, _)| j).collect();
-            Tallied {
-                per_split: tallies.map(|t| (0..kinds.len()).map(|i| t.stats(i)).collect()),
-                constant,
-                width: config.data.d_input(),
-            }
+            Tallied { per_split: tallies.map(|t| (0..kinds.len()).map(|i| t.stats(i)).collect()), constant }
         }
         None => {
             let splits = prepare_data(config)?;
@@ -258,18 +252,14 @@ fn tally_splits(config: &RunConfig) -> Result<Tallied, Error> {
                 })
                 .collect();
             let stats = |s: &MultiTaskDataset| (0..kinds.len()).map(|t| split_stats(s, t)).collect();
-            Tallied {
-                per_split: [stats(&splits.train), stats(&splits.valid), stats(&splits.test)],
-                constant,
-                width: d,
-            }
+            Tallied { per_split: [stats(&splits.train), stats(&splits.valid), stats(&splits.test)], constant }
         }
     })
 }
 
 /// Load the data of `config` and describe it.
 pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
-    let Tallied { per_split, constant, width: d } = tally_splits(config)?;
+    let Tallied { per_split, constant } = tally_splits(config)?;
     let mut warnings = Vec::new();
     // Names of the classes and feature columns, as `inputs.json` and predictions give them.
     let schema = crate::predict::InputSchema::for_config(config);
@@ -334,7 +324,7 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
         })
         .collect();
     warnings.extend(scale_warning(config, &per_split[0]));
-    let feature_names = &schema.features;
+    let feature_names = schema.dense_names();
     if !constant.is_empty() {
         let shown: Vec<String> = constant
             .iter()
@@ -348,7 +338,7 @@ pub fn describe(config: &RunConfig) -> Result<DataReport, Error> {
             if constant.len() > 10 { ", …" } else { "" }
         ));
     }
-    Ok(DataReport { features: d, tasks, warnings })
+    Ok(DataReport { features: schema.features.len(), tasks, warnings })
 }
 
 impl DataReport {

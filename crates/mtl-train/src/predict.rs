@@ -87,6 +87,17 @@ impl InputSchema {
         }
     }
 
+    /// The names of the dense input columns, in the order the network reads them: the
+    /// features without the id columns (a table's ids, a generated dataset's code columns).
+    pub fn dense_names(&self) -> Vec<String> {
+        let ids = self.table.as_ref().map_or(0, Preprocessing::num_ids);
+        (self.features.iter().enumerate())
+            .skip(ids)
+            .filter(|(j, _)| !self.codes.iter().any(|(c, _)| c == j))
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
     /// With the target scales of `config`'s trained tasks (in task order).
     pub fn with_targets(mut self, config: &RunConfig, scales: &[Option<(f64, f64)>]) -> Self {
         for (t, scale) in config.tasks.iter().zip(scales) {
