@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The funnel study: naive CVR, shared bottom, MMoE, ESMM and ESCM²-IPS (on hps and mmoe) on the
+"""The funnel study: naive CVR, shared bottom, MMoE, ESMM, ESCM²-IPS and -DR (on hps and mmoe) on the
 embedded click -> conversion funnel, at several click rates and seeds.
 
     cargo build --release
@@ -31,6 +31,8 @@ MODELS = {
     "ESMM (mmoe)": ("esmm.toml", ['model.architecture="mmoe"']),
     "ESCM²-IPS (hps)": ("escm2-ips.toml", []),
     "ESCM²-IPS (mmoe)": ("escm2-ips.toml", ['model.architecture="mmoe"']),
+    "ESCM²-DR (hps)": ("escm2-dr.toml", []),
+    "ESCM²-DR (mmoe)": ("escm2-dr.toml", ['model.architecture="mmoe"']),
 }
 
 

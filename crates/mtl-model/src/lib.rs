@@ -19,5 +19,5 @@ pub use activation::ActivationKind;
 pub use architecture::{Architecture, ArchitectureConfig};
 pub use head::{HeadConfig, TaskHead};
 pub use input::Input;
-pub use model::{Counterfactual, MultiTaskModel, MultiTaskModelConfig, chain_logit};
+pub use model::{Counterfactual, Estimator, MultiTaskModel, MultiTaskModelConfig, chain_logit};
 pub use params::{param_ids, parameter_count, parameter_count_of};

@@ -1,7 +1,7 @@
 //! The whole multi-task network: an architecture plus one head per task.
 
 use burn::module::{Module, ParamId};
-use burn::tensor::activation::{log_sigmoid, sigmoid};
+use burn::tensor::activation::{log_sigmoid, sigmoid, softplus};
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
@@ -29,23 +29,37 @@ pub struct MultiTaskModelConfig {
     pub counterfactual: Option<Counterfactual>,
 }
 
-/// ESCM²-IPS (Wang et al., "ESCM²: Entire Space Counterfactual Multi-Task Model for
-/// Post-Click Conversion Rate Estimation", SIGIR 2022, §3.3, eq. (6)): the inverse propensity
-/// weighted risk of a later step's tower over the entire space,
+/// ESCM²'s counterfactual risk of a later step's tower over the entire space (Wang et al.,
+/// "ESCM²: Entire Space Counterfactual Multi-Task Model for Post-Click Conversion Rate
+/// Estimation", SIGIR 2022, §3.3). With o_i = 1 where the step before happened and the step
+/// is labelled, δ_i the cross-entropy of the tower's probability against the step's own
+/// label, and the propensity ô_i the chain's joint probability up to the step before (pCTR
+/// for click → conversion), detached and floored (clipping, as IPS estimators do, bounds the
+/// weights at 1/floor):
 ///
-/// R_IPS = (1/N) Σ_i o_i · δ(y_i, σ(a_i)) / max(ô_i, floor),
+/// - IPS (eq. (6)): R = (1/N) Σ_i o_i δ_i / ô_i;
+/// - DR (eq. (8)–(9)): an imputation tower predicts the error, ê_i = softplus(g(x_i)) ≥ 0, and
+///   R = (1/N) Σ_i [ê_i + o_i (δ_i − ê_i) / ô_i] (ê detached here) plus the imputation loss
+///   (1/N) Σ_i o_i (ê_i − δ_i)² / ô_i (δ detached there), which trains g.
 ///
-/// with o_i = 1 where the step before happened and the step is labelled, δ the cross-entropy
-/// of the tower's probability against the step's own label, and the propensity ô_i the
-/// chain's joint probability up to the step before (pCTR for click → conversion), detached
-/// and floored (clipping, as IPS estimators do, bounds the weights at 1/floor). It is added
-/// to the ESMM losses as `weight · R_IPS`, outside the task weighting.
+/// It is added to the ESMM losses as `weight · R`, outside the task weighting.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Counterfactual {
     /// λ, the weight of the risk.
     pub weight: f64,
     /// Smallest propensity used.
     pub propensity_floor: f64,
+    /// The estimator.
+    pub estimator: Estimator,
+}
+
+/// ESCM²'s estimators of the counterfactual risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Estimator {
+    /// Inverse propensity score.
+    Ips,
+    /// Doubly robust (with an imputation tower per later step).
+    DoublyRobust,
 }
 
 /// Shared part plus per-task heads.
@@ -55,10 +69,15 @@ pub struct MultiTaskModel {
     pub architecture: Architecture,
     /// One head per task, in task order.
     pub heads: Vec<TaskHead>,
+    /// ESCM²-DR: the imputation towers of the chains' later steps (empty otherwise).
+    pub imputation: Vec<TaskHead>,
     /// Per task, the tasks it follows in its chain (in chain order); empty for a task that
     /// follows none.
     #[module(skip)]
     follows: Vec<Vec<usize>>,
+    /// Per task, its imputation tower's index in `imputation`.
+    #[module(skip)]
+    imputed: Vec<Option<usize>>,
     #[module(skip)]
     counterfactual: Option<Counterfactual>,
 }
@@ -81,30 +100,39 @@ impl MultiTaskModelConfig {
     /// Build the model on `device`.
     pub fn init(&self, device: &Device) -> MultiTaskModel {
         let d_task = self.architecture.d_task();
-        let heads = self
-            .task_outputs
-            .iter()
-            .map(|&d_output| {
-                HeadConfig {
-                    d_input: d_task,
-                    hidden: self.head_hidden.clone(),
-                    activation: self.head_activation,
-                    dropout: self.head_dropout,
-                    d_output,
-                }
-                .init(device)
-            })
-            .collect();
+        let head = |d_output: usize| {
+            HeadConfig {
+                d_input: d_task,
+                hidden: self.head_hidden.clone(),
+                activation: self.head_activation,
+                dropout: self.head_dropout,
+                d_output,
+            }
+            .init(device)
+        };
+        let heads = self.task_outputs.iter().map(|&d| head(d)).collect();
         let mut follows = vec![Vec::new(); self.task_outputs.len()];
         for chain in &self.chains {
             for (k, &t) in chain.iter().enumerate() {
                 follows[t] = chain[..k].to_vec();
             }
         }
+        let dr =
+            matches!(self.counterfactual, Some(Counterfactual { estimator: Estimator::DoublyRobust, .. }));
+        let mut imputed = vec![None; self.task_outputs.len()];
+        let mut imputation = Vec::new();
+        for (t, slot) in imputed.iter_mut().enumerate() {
+            if dr && !follows[t].is_empty() {
+                *slot = Some(imputation.len());
+                imputation.push(head(1));
+            }
+        }
         MultiTaskModel {
             architecture: self.architecture.init(device),
             heads,
+            imputation,
             follows,
+            imputed,
             counterfactual: self.counterfactual,
         }
     }
@@ -210,7 +238,13 @@ impl MultiTaskModel {
                 let delta = (log_sigmoid(a.clone()) * y.clone()
                     + log_sigmoid(a.neg()) * y.neg().add_scalar(1.0))
                 .neg();
-                (observed * delta / propensity).mean()
+                let Some(k) = self.imputed[t] else { return (observed * delta / propensity).mean() };
+                let g = self.imputation[k].forward(self.architecture.task_input(t, x, z.clone()));
+                let e = softplus(g.reshape([b]), 1.0);
+                let risk = e.clone().detach()
+                    + observed.clone() * (delta.clone() - e.clone().detach()) / propensity.clone();
+                let imputation = observed * (e - delta.detach()).powi_scalar(2) / propensity;
+                risk.mean() + imputation.mean()
             })
             .collect();
         Some(Tensor::cat(terms, 0).sum().mul_scalar(cf.weight))
@@ -266,7 +300,7 @@ mod tests {
     #[test]
     fn the_ips_risk_by_hand() {
         let device = Device::ndarray();
-        let cf = Counterfactual { weight: 0.5, propensity_floor: 0.2 };
+        let cf = Counterfactual { weight: 0.5, propensity_floor: 0.2, estimator: Estimator::Ips };
         let cfg = MultiTaskModelConfig {
             task_outputs: vec![1, 1],
             chains: vec![vec![0, 1]],
@@ -292,8 +326,30 @@ mod tests {
         let want =
             0.5 * (bce(s(cvr[0]), 1.0) / s(ctr[0]).max(0.2) + bce(s(cvr[1]), 0.0) / s(ctr[1]).max(0.2)) / 4.0;
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
-        let esmm = MultiTaskModelConfig { counterfactual: None, ..cfg }.init(&device);
+        let esmm = MultiTaskModelConfig { counterfactual: None, ..cfg.clone() }.init(&device);
         assert!(esmm.chain_regularizer(&x, &targets, &masks).is_none());
+        assert!(model.imputation.is_empty() && esmm.imputation.is_empty());
+
+        // DR: the imputed error ê = softplus(g) of the conversion's imputation tower.
+        let dr = Counterfactual { estimator: Estimator::DoublyRobust, ..cf };
+        let model = MultiTaskModelConfig { counterfactual: Some(dr), ..cfg }.init(&device);
+        assert_eq!(model.imputation.len(), 1);
+        let got = model.chain_regularizer(&x, &targets, &masks).unwrap().into_scalar::<f32>() as f64;
+        let z = model.architecture.shared(x.clone());
+        let (ctr, cvr) = (host(model.tower(0, &x, z.clone())), host(model.tower(1, &x, z.clone())));
+        let g = host(model.imputation[0].forward(model.architecture.task_input(1, &x, z)));
+        let softplus = |v: f32| (1.0 + (v as f64).exp()).ln();
+        let (mut risk, mut imputation) = (0.0, 0.0);
+        for i in 0..4 {
+            let e = softplus(g[i]);
+            let o = if i < 2 { 1.0 } else { 0.0 };
+            let delta = bce(s(cvr[i]), [1.0, 0.0, 0.0, 0.0][i]);
+            let p = s(ctr[i]).max(0.2);
+            risk += e + o * (delta - e) / p;
+            imputation += o * (e - delta).powi(2) / p;
+        }
+        let want = 0.5 * (risk + imputation) / 4.0;
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
     }
 
     #[test]

@@ -229,13 +229,18 @@ fn escm2_adds_its_counterfactual_risk_and_with_weight_0_is_esmm() {
     let esmm = losses(&[]);
     let zero = losses(&["model.chain.kind=\"escm2_ips\"", "model.chain.counterfactual_weight=0"]);
     assert_eq!(esmm, zero, "λ = 0 leaves ESMM's gradient");
-    for arch in ["hps", "mmoe"] {
-        let set = ["model.chain.kind=\"escm2_ips\"".to_string(), format!("model.architecture=\"{arch}\"")];
+    for (arch, kind) in
+        [("hps", "escm2_ips"), ("mmoe", "escm2_ips"), ("hps", "escm2_dr"), ("mmoe", "escm2_dr")]
+    {
+        let set = [format!("model.chain.kind=\"{kind}\""), format!("model.architecture=\"{arch}\"")];
         let escm2 = losses(&set.iter().map(String::as_str).collect::<Vec<_>>());
         if arch == "hps" {
-            assert_ne!(esmm, escm2, "the risk changes the training");
+            assert_ne!(esmm, escm2, "{kind}: the risk changes the training");
         }
     }
+    // DR's imputation tower gets no gradient at λ = 0, and the other weights are drawn as without it.
+    let dr_zero = losses(&["model.chain.kind=\"escm2_dr\"", "model.chain.counterfactual_weight=0"]);
+    assert_eq!(esmm, dr_zero, "λ = 0 leaves ESMM's training with DR too");
     for (set, needle) in [
         ("model.chain.counterfactual_weight=-1", "model.chain.counterfactual_weight"),
         ("model.chain.propensity_floor=0", "model.chain.propensity_floor"),

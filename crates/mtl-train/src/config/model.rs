@@ -10,7 +10,7 @@ use mtl_model::encoder::{
     CnnConfig, EmbeddingField, EmbeddingTable, EncoderConfig, MlpConfig, Pooling, TabularConfig,
     fields_per_column,
 };
-use mtl_model::{ArchitectureConfig, Counterfactual, MultiTaskModelConfig};
+use mtl_model::{ArchitectureConfig, Counterfactual, Estimator, MultiTaskModelConfig};
 
 use super::check::Check;
 use crate::config::ConfigError;
@@ -278,7 +278,12 @@ pub fn resolve_counterfactual(
     })?;
     Ok(match chain.kind {
         ChainKind::esmm => None,
-        ChainKind::escm2_ips => Some(Counterfactual { weight: w, propensity_floor: floor }),
+        ChainKind::escm2_ips => {
+            Some(Counterfactual { weight: w, propensity_floor: floor, estimator: Estimator::Ips })
+        }
+        ChainKind::escm2_dr => {
+            Some(Counterfactual { weight: w, propensity_floor: floor, estimator: Estimator::DoublyRobust })
+        }
     })
 }
 

@@ -599,6 +599,8 @@ pub enum ChainKind {
     esmm,
     /// ESCM² with the inverse propensity score estimator: ESMM plus the counterfactual risk.
     escm2_ips,
+    /// ESCM² with the doubly robust estimator (an imputation tower per later step).
+    escm2_dr,
 }
 
 /// `[model.encoder]`.
