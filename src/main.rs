@@ -16,6 +16,7 @@ mod report;
 
 fn main() -> ExitCode {
     tune_allocator();
+    quiet_broken_pipe();
     let cli = cli::Cli::parse();
     // Under mpirun/srun this joins the job (and must happen before any thread pool starts).
     let world = match mtl_train::parallel::World::from_environment() {
@@ -26,6 +27,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e, Some(&world)),
     }
+}
+
+/// The exit status of a command whose standard output was closed under it (`mtl data | head`):
+/// 128 + SIGPIPE, what the shell reports for a tool the signal stopped.
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// End quietly when standard output is closed under the command, as a Unix tool stopped by
+/// SIGPIPE does: Rust ignores the signal, so `println!` panics with "Broken pipe" instead, and
+/// the workspace forbids the `unsafe` that would restore the signal. Every file a command
+/// writes is written atomically, so stopping there loses nothing.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = (payload.downcast_ref::<String>().map(String::as_str))
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        default(info);
+    }));
 }
 
 /// glibc's allocator settings the process runs with (see [`tune_allocator`]).

@@ -707,3 +707,21 @@ fn fixed_parts_in_one_process_match_whole_batches_to_rounding() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("train.parts"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_closed_standard_output_ends_the_command_quietly() {
+    // `mtl data CONFIG | head -1`: the reader is gone before the command prints.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_mtl"))
+        .args(["data", config.to_str().unwrap(), "--json"])
+        .current_dir(dir.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(141), "128 + SIGPIPE, as the shell reports a stopped tool");
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
