@@ -105,7 +105,8 @@ pub fn delta(run: &Scores, base: &Scores, tasks: &[TaskConfig]) -> Result<Delta,
 
 /// Read task scores from a summary's `{task: {metric: value, ...}}` JSON, in the order of
 /// `tasks` (name, metrics). A `null` value is an undefined metric (`NaN`); a missing one is
-/// an error.
+/// an error. A chain step is scored by its `"tower"` metrics, as
+/// [`Evaluation::baseline_scores`](crate::evaluate::Evaluation::baseline_scores) does.
 pub fn scores_from_json(
     tasks: &[(String, Vec<MetricKind>)],
     json: &serde_json::Value,
@@ -114,6 +115,7 @@ pub fn scores_from_json(
         .iter()
         .map(|(name, metrics)| {
             let entry = json.get(name).ok_or_else(|| format!("no results for task `{name}`"))?;
+            let entry = entry.get("tower").unwrap_or(entry);
             metrics
                 .iter()
                 .map(|k| match entry.get(k.name()) {

@@ -50,6 +50,15 @@ impl Evaluation {
         self.losses.iter().sum()
     }
 
+    /// Per task, the metrics to compare with its single-task baseline (Δ): a chain step's
+    /// tower metrics — its own probability on the rows where the step before happened, which
+    /// is what the step's baseline learns and is scored on — else the task's metrics.
+    pub fn baseline_scores(&self) -> Vec<Vec<(MetricKind, f64)>> {
+        (self.metrics.iter().enumerate())
+            .map(|(t, m)| self.towers.get(t).cloned().flatten().unwrap_or_else(|| m.clone()))
+            .collect()
+    }
+
     /// `{task: {"loss": l, metric: v, ...}}` for logs and summaries.
     pub fn to_json(&self, tasks: &[TaskConfig]) -> serde_json::Value {
         let mut out = serde_json::Map::new();

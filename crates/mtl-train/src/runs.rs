@@ -148,8 +148,8 @@ impl OpenedRun {
         let batch = self.config.train.batch_size.max(256);
         let e = data.evaluate(&self.model, &self.config.tasks, batch, &device.device)?;
         let d = match (stl::find_reference(&self.config)?, split) {
-            (Some(r), SplitChoice::Valid) => delta(&e.metrics, &r.valid, &self.config.tasks).ok(),
-            (Some(r), SplitChoice::Test) => delta(&e.metrics, &r.test, &self.config.tasks).ok(),
+            (Some(r), SplitChoice::Valid) => delta(&e.baseline_scores(), &r.valid, &self.config.tasks).ok(),
+            (Some(r), SplitChoice::Test) => delta(&e.baseline_scores(), &r.test, &self.config.tasks).ok(),
             _ => None,
         };
         Ok((e, d))

@@ -249,3 +249,35 @@ fn escm2_adds_its_counterfactual_risk_and_with_weight_0_is_esmm() {
         assert!(e.contains(needle), "{set}: {e}");
     }
 }
+
+#[test]
+fn a_chain_step_is_compared_with_its_baseline_by_its_tower() {
+    use common::train_baselines;
+    use mtl_train::backend::select_device;
+    use mtl_train::delta::{delta, scores_from_json};
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let out = format!("run.output_dir=\"{}\"", dir.path().display());
+    let cfg = config(&["train.epochs=1", &out]).unwrap();
+    let device = select_device(BackendChoice::Ndarray, None).unwrap();
+    // The conversion's baseline is the naive model: trained and scored on the clicked rows.
+    let reference = train_baselines(&cfg, &device, &mut |_, _| ()).unwrap();
+    let summary = train(&cfg, &options(dir.path().join("esmm"), BackendChoice::Ndarray)).unwrap();
+    let tasks: Vec<_> = cfg.tasks.iter().map(|t| (t.spec.name.clone(), t.metrics.clone())).collect();
+    let towers = scores_from_json(&tasks, &summary.test).unwrap();
+    assert_eq!(
+        towers[1].iter().find(|(k, _)| k.name() == "auc").unwrap().1,
+        summary.test["buy"]["tower"]["auc"].as_f64().unwrap(),
+        "the conversion is scored by its tower"
+    );
+    let want = delta(&towers, &reference.test, &cfg.tasks).unwrap();
+    assert!((summary.delta["test"]["delta_p"].as_f64().unwrap() - want.delta_p).abs() < 1e-9);
+    // Scored by the joint event instead, Δ would be another number.
+    let mut joint = towers.clone();
+    joint[1] = cfg.tasks[1]
+        .metrics
+        .iter()
+        .map(|k| (*k, summary.test["buy"][k.name()].as_f64().unwrap_or(f64::NAN)))
+        .collect();
+    assert_ne!(delta(&joint, &reference.test, &cfg.tasks).unwrap().delta_p, want.delta_p);
+}

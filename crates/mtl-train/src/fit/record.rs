@@ -49,8 +49,10 @@ impl Run<'_> {
         let valid =
             self.valid_data.evaluate(&state.model.valid(), &self.config.tasks, batch, &self.eval_device)?;
         self.check_finite(&valid.losses, "validation", epoch + 1)?;
-        let valid_delta =
-            self.reference.as_ref().and_then(|r| delta(&valid.metrics, &r.valid, &self.config.tasks).ok());
+        let valid_delta = self
+            .reference
+            .as_ref()
+            .and_then(|r| delta(&valid.baseline_scores(), &r.valid, &self.config.tasks).ok());
         self.meta.epochs_done = epoch + 1;
         self.meta.weighting_state = state.weighting.state();
         let verdict = self.selector.end_epoch(
@@ -174,12 +176,12 @@ impl Run<'_> {
             false => None,
         };
         let test_delta = match (&self.reference, &test) {
-            (Some(r), Some(test)) => delta(&test.metrics, &r.test, &self.config.tasks).ok(),
+            (Some(r), Some(test)) => delta(&test.baseline_scores(), &r.test, &self.config.tasks).ok(),
             _ => None,
         };
         let delta_json = match (&self.reference, &test) {
             (Some(r), Some(_)) => {
-                let v = delta(&valid.metrics, &r.valid, &self.config.tasks).ok();
+                let v = delta(&valid.baseline_scores(), &r.valid, &self.config.tasks).ok();
                 serde_json::json!({"valid": v, "test": test_delta, "baselines": r.run_dirs})
             }
             _ => serde_json::Value::Null,
