@@ -91,6 +91,7 @@ def main():
     p.add_argument("--rates", default="0.2,0.05,0.01")
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--samples", type=int, default=200000)
+    p.add_argument("--confounding", type=float, default=0.0, help="data.synthetic.funnel.confounding")
     a = p.parse_args()
     rates = [float(r) for r in a.rates.split(",")]
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -100,7 +101,8 @@ def main():
             for seed in seeds:
                 out = Path(a.out) / f"rate{rate}" / f"{config[:-5]}-{len(sets)}-{name.split(' ')[0].lower()}-seed{seed}"
                 extra = sets + [f"data.synthetic.funnel.click_rate={rate}", f"run.seed={seed}",
-                                f"data.synthetic.samples={a.samples}"]
+                                f"data.synthetic.samples={a.samples}",
+                                f"data.synthetic.funnel.confounding={a.confounding}"]
                 results.setdefault((rate, name), []).append(run(a.mtl, out, config, extra))
     def cell(rows, key):
         v = [r[key] for r in rows]

@@ -16,7 +16,11 @@
 //! (elsewhere its label is missing), which is the sample selection bias of ESMM (Ma et al.,
 //! SIGIR 2018, §2.2): the clicked rows over-represent high y_click and, through the shared
 //! direction, high y_conv. A lower `click_rate` makes the observed sample smaller and more
-//! biased. The unobserved truth stays in the data (`conversion_true`, `p_click`,
+//! biased. Still, click and conversion are independent *given x*; `confounding` κ adds what
+//! real logs have on top, a latent u ~ N(0, 1) of each impression that is not among the
+//! features and moves both steps: each standardised latent becomes √(1−κ)·z_t + √κ·u before
+//! the calibration, so that p(conversion | x, click) ≠ p(conversion | x). The unobserved truth
+//! stays in the data (`conversion_true`, `p_click`,
 //! `p_conversion` columns of `mtl synth`), so entire-space metrics can be computed.
 
 use rand::{Rng, SeedableRng};
@@ -36,6 +40,9 @@ pub struct Funnel {
     pub click_rate: f64,
     /// Mean conversion probability over all impressions (clicked or not), in (0, 1).
     pub conversion_rate: f64,
+    /// Share κ ∈ [0, 1) of each latent's variance that comes from an unobserved latent shared
+    /// by the click and the conversion (0: independent given the features).
+    pub confounding: f64,
 }
 
 /// One draw of the funnel: per impression, the true probabilities and the outcomes.
@@ -63,6 +70,9 @@ impl Funnel {
                 return Err(invalid(key, format!("{rate} is not a rate strictly between 0 and 1")));
             }
         }
+        if !(0.0..1.0).contains(&self.confounding) {
+            return Err(invalid("confounding", format!("{} is not a share in [0, 1)", self.confounding)));
+        }
         Ok(())
     }
 
@@ -85,8 +95,20 @@ impl Funnel {
     /// The probabilities and outcomes of the impressions whose latents are `click` and
     /// `conversion`, with outcomes drawn from `seed`.
     pub fn draw(&self, click: &[f64], conversion: &[f64], seed: u64) -> FunnelDraw {
-        let p_click = calibrated(click, self.click_rate);
-        let p_conversion = calibrated(conversion, self.conversion_rate);
+        let (click, conversion) = if self.confounding == 0.0 {
+            (click.to_vec(), conversion.to_vec())
+        } else {
+            let k = self.confounding;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC0_F0D5);
+            let u: Vec<f64> = (0..click.len()).map(|_| rng.sample(rand_distr::StandardNormal)).collect();
+            let mix = |latent: &[f64]| -> Vec<f64> {
+                let z = standardised(latent);
+                z.iter().zip(&u).map(|(z, u)| (1.0 - k).sqrt() * z + k.sqrt() * u).collect()
+            };
+            (mix(click), mix(conversion))
+        };
+        let p_click = calibrated(&click, self.click_rate);
+        let p_conversion = calibrated(&conversion, self.conversion_rate);
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF0_77E1);
         let mut outcomes = |p: &[f64]| p.iter().map(|&p| rng.random::<f64>() < p).collect::<Vec<bool>>();
         let click = outcomes(&p_click);
@@ -99,12 +121,21 @@ fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
 }
 
+/// `latent` minus its mean, over its (population) standard deviation.
+fn standardised(latent: &[f64]) -> Vec<f64> {
+    let n = latent.len().max(1) as f64;
+    let mean = latent.iter().sum::<f64>() / n;
+    let std = (latent.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    latent.iter().map(|v| (v - mean) / if std > 0.0 { std } else { 1.0 }).collect()
+}
+
 /// σ(k · standardised latent + b) with b such that the mean is `rate` (bisection: the mean is
 /// increasing in b).
 pub fn calibrated(latent: &[f64], rate: f64) -> Vec<f64> {
     let n = latent.len().max(1) as f64;
     let mean = latent.iter().sum::<f64>() / n;
     let std = (latent.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    // k·(v − mean)/std in this order: the recorded study's probabilities, bit for bit.
     let z: Vec<f64> =
         latent.iter().map(|v| LOGIT_SCALE * (v - mean) / if std > 0.0 { std } else { 1.0 }).collect();
     let mean_at = |b: f64| z.iter().map(|&v| sigmoid(v + b)).sum::<f64>() / n;
@@ -141,7 +172,7 @@ mod tests {
 
     #[test]
     fn outcomes_are_seeded_bernoulli_draws() {
-        let f = Funnel { click_rate: 0.2, conversion_rate: 0.1 };
+        let f = Funnel { click_rate: 0.2, conversion_rate: 0.1, confounding: 0.0 };
         let latent: Vec<f64> = (0..20_000).map(|i| ((i * 7919) % 1000) as f64).collect();
         let d = f.draw(&latent, &latent, 3);
         assert_eq!(d, f.draw(&latent, &latent, 3));
@@ -155,10 +186,18 @@ mod tests {
 
     #[test]
     fn bad_rates_and_tasks_are_refused_with_the_key() {
-        let e = Funnel { click_rate: 0.0, conversion_rate: 0.1 }.validate().unwrap_err().to_string();
+        let e = Funnel { click_rate: 0.0, conversion_rate: 0.1, confounding: 0.0 }
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("data.synthetic.funnel.click_rate"), "{e}");
-        let e = Funnel { click_rate: 0.5, conversion_rate: 1.0 }.validate().unwrap_err().to_string();
+        let e = Funnel { click_rate: 0.5, conversion_rate: 1.0, confounding: 0.0 }
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("data.synthetic.funnel.conversion_rate"), "{e}");
+        let e = Funnel { click_rate: 0.5, conversion_rate: 0.5, confounding: 1.0 }.validate().unwrap_err();
+        assert!(e.to_string().contains("data.synthetic.funnel.confounding"), "{e}");
         let t = |name: &str, kind| TaskSpec { name: name.into(), kind };
         assert!(Funnel::check_tasks(&[t("c", TaskKind::Binary), t("v", TaskKind::Binary)]).is_ok());
         let e = Funnel::check_tasks(&[t("c", TaskKind::Binary), t("v", TaskKind::Regression)]).unwrap_err();

@@ -598,7 +598,7 @@ mod tests {
             samples: 20_000,
             features: 10,
             correlation,
-            funnel: Some(Funnel { click_rate, conversion_rate: 0.1 }),
+            funnel: Some(Funnel { click_rate, conversion_rate: 0.1, confounding: 0.0 }),
             ..Default::default()
         }
     }
@@ -626,6 +626,18 @@ mod tests {
         // Shared direction: clicked rows over-represent converters (selection bias).
         let (biased, n) = clicked_rate[1];
         assert!(biased > 0.1 + sd(0.1, n), "{biased}");
+        // Orthogonal directions but an unobserved shared latent: biased too.
+        let confounded = SyntheticConfig {
+            funnel: Some(Funnel { click_rate: 0.2, conversion_rate: 0.1, confounding: 0.6 }),
+            ..funnel(0.0, 0.2)
+        };
+        let d = confounded.generate(&tasks).unwrap();
+        assert!((rate(&d.targets[1]) - 0.1).abs() < sd(0.1, 20_000), "the rates stay calibrated");
+        let clicks = d.targets[0].iter().filter(|&&c| c > 0.0).count();
+        let converted =
+            (d.targets[1].iter().zip(&d.targets[0])).filter(|(v, c)| **v > 0.0 && **c > 0.0).count();
+        let confounded_rate = converted as f64 / clicks as f64;
+        assert!(confounded_rate > 0.1 + sd(0.1, clicks), "{confounded_rate}");
     }
 
     #[test]

@@ -375,11 +375,14 @@ pub struct FunnelSection {
     pub click_rate: f64,
     /// Mean conversion probability over all impressions. Default 0.1.
     pub conversion_rate: f64,
+    /// Share of each latent's variance from an unobserved latent shared by the click and the
+    /// conversion, in [0, 1). Default 0 (independent given the features).
+    pub confounding: f64,
 }
 
 impl Default for FunnelSection {
     fn default() -> Self {
-        Self { click_rate: 0.05, conversion_rate: 0.1 }
+        Self { click_rate: 0.05, conversion_rate: 0.1, confounding: 0.0 }
     }
 }
 

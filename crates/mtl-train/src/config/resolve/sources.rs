@@ -49,10 +49,11 @@ pub(super) fn resolve_source(
                 id_cardinality: s.id_cardinality,
                 multi_hot_features: s.multi_hot_features,
                 multi_hot_max_len: s.multi_hot_max_len,
-                funnel: s
-                    .funnel
-                    .as_ref()
-                    .map(|f| Funnel { click_rate: f.click_rate, conversion_rate: f.conversion_rate }),
+                funnel: s.funnel.as_ref().map(|f| Funnel {
+                    click_rate: f.click_rate,
+                    conversion_rate: f.conversion_rate,
+                    confounding: f.confounding,
+                }),
             };
             synthetic.validate(file.tasks.len()).map_err(|e| check.data(e))?;
             Ok(DataSource::Synthetic(synthetic))
