@@ -84,17 +84,19 @@ impl HostBatch {
     }
 }
 
-/// The id columns of the samples at `indices` as 32-bit integers (what every backend holds;
-/// embedding tables have fewer than 2^31 ids); `None` for data without ids.
+/// The id columns of the samples at `indices` (see [`id_data`]); `None` for data without ids.
 pub fn id_rows(data: &MultiTaskDataset, indices: &[usize]) -> Option<TensorData> {
     if data.num_ids == 0 {
         return None;
     }
-    let mut ids = Vec::with_capacity(indices.len() * data.num_ids);
-    for &i in indices {
-        ids.extend(data.id_row(i).iter().map(|&v| v as i32));
-    }
-    Some(TensorData::new(ids, [indices.len(), data.num_ids]))
+    let rows = indices.iter().flat_map(|&i| data.id_row(i).iter().copied());
+    Some(id_data(rows, indices.len(), data.num_ids))
+}
+
+/// `rows` rows of `width` ids (row-major) as the tensor data of an `Int` tensor (32-bit: what
+/// every backend holds; embedding tables have fewer than 2^31 ids).
+pub fn id_data(ids: impl Iterator<Item = u32>, rows: usize, width: usize) -> TensorData {
+    TensorData::new(ids.map(|v| v as i32).collect::<Vec<i32>>(), [rows, width])
 }
 
 impl MultiTaskBatch {

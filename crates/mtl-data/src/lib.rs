@@ -19,7 +19,9 @@ mod synthetic;
 pub mod table;
 mod task;
 
-pub use batch::{BatchShare, HostBatch, MultiTaskBatch, batch_indices, batch_ranges, epoch_permutation};
+pub use batch::{
+    BatchShare, HostBatch, MultiTaskBatch, batch_indices, batch_ranges, epoch_permutation, id_data,
+};
 pub use dataset::{FeatureRows, MultiTaskDataset};
 pub use error::DataError;
 pub use multi_mnist::MultiMnistConfig;

@@ -164,19 +164,13 @@ impl MultiTaskModel {
     /// Per-task outputs from an already computed shared representation `z`.
     pub fn forward_from_shared(&self, x: &Input, z: Tensor<2>) -> Vec<Tensor<2>> {
         let towers: Vec<Tensor<2>> = (0..self.num_tasks()).map(|t| self.tower(t, x, z.clone())).collect();
-        (0..self.num_tasks()).map(|t| self.combine(t, &towers)).collect()
+        (0..self.num_tasks()).map(|t| self.chained(t, |s| towers[s].clone())).collect()
     }
 
     /// Task `t`'s output from the shared representation `z`: its tower's, or for a task that
     /// follows others in a chain the logit of the chain's joint probability up to it.
     pub fn forward_task_from_shared(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
-        if self.follows[t].is_empty() {
-            return self.tower(t, x, z);
-        }
-        let mut towers: Vec<Tensor<2>> =
-            self.follows[t].iter().map(|&s| self.tower(s, x, z.clone())).collect();
-        towers.push(self.tower(t, x, z));
-        chain_logit(towers)
+        self.chained(t, |s| self.tower(s, x, z.clone()))
     }
 
     /// Task `t`'s own tower (head) output: for a chain's later step, the logit of its
@@ -190,12 +184,13 @@ impl MultiTaskModel {
         &self.follows[t]
     }
 
-    fn combine(&self, t: usize, towers: &[Tensor<2>]) -> Tensor<2> {
+    /// Task `t`'s output from the towers (`tower(s)`: task s's tower output): its own, or the
+    /// chain logit of the tasks it follows and its own.
+    fn chained(&self, t: usize, tower: impl Fn(usize) -> Tensor<2>) -> Tensor<2> {
         if self.follows[t].is_empty() {
-            return towers[t].clone();
+            return tower(t);
         }
-        let steps = self.follows[t].iter().chain([&t]).map(|&s| towers[s].clone()).collect();
-        chain_logit(steps)
+        chain_logit(self.follows[t].iter().chain([&t]).map(|&s| tower(s)).collect())
     }
 
     /// Each task's gate weights, `[batch, gate width]` (see [`Architecture::gate_weights`]).

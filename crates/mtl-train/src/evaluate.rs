@@ -232,7 +232,7 @@ impl<'t> Evaluator<'t> {
             let outputs = model.forward_from_shared(&x, z.clone());
             self.update_towers(model, &batch, (&x, &z));
             self.update_entire(model, (&x, &z), &outputs, data, idx);
-            if let Some(gates) = model.gate_weights(&batch.input()) {
+            if let Some(gates) = model.gate_weights(&x) {
                 let sums = gates.into_iter().map(|g| g.sum_dim(0).squeeze_dim::<1>(0));
                 self.gate_sums = Some(match self.gate_sums.take() {
                     Some(acc) => acc.into_iter().zip(sums).map(|(a, b)| a + b).collect(),
@@ -281,9 +281,7 @@ impl Evaluator<'_> {
             metrics.update(&model.tower(t, x, z.clone()), &batch.targets[t], &mask);
         }
     }
-}
 
-impl Evaluator<'_> {
     /// The entire-space metrics on the rows `idx` of `data` (network input `x`, shared
     /// representation `z`): each task's own probability (a chain step's tower, else its
     /// output) against its label on every row.

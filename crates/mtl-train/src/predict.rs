@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mtl_data::table::Preprocessing;
-use mtl_data::{FeatureRows, MultiTaskDataset, TaskKind, batch_indices, decode_labels};
+use mtl_data::{FeatureRows, MultiTaskDataset, TaskKind, batch_indices, decode_labels, id_data};
 use mtl_model::{Input, MultiTaskModel};
 use serde::{Deserialize, Serialize};
 
@@ -301,8 +301,10 @@ pub fn predict(
         let (start, b) = (idx[0], idx.len());
         let dense = rows.dense[start * d..(start + b) * d].to_vec();
         let ids = (k > 0).then(|| {
-            let ids: Vec<i32> = rows.ids[start * k..(start + b) * k].iter().map(|&v| v as i32).collect();
-            Tensor::<2, Int>::from_data(TensorData::new(ids, [b, k]), device)
+            Tensor::<2, Int>::from_data(
+                id_data(rows.ids[start * k..(start + b) * k].iter().copied(), b, k),
+                device,
+            )
         });
         let x = Input::new(Tensor::<2>::from_data(TensorData::new(dense, [b, d]), device), ids);
         let z = model.architecture.shared(x.clone());
