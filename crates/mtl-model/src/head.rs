@@ -50,6 +50,28 @@ impl TaskHead {
     /// - input: `[batch, d_input]`
     /// - output: `[batch, d_output]` (raw values or logits)
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.output.forward(self.tower.forward(x))
+        self.output(self.represent(x))
+    }
+
+    /// The tower's representation, before the output layer.
+    ///
+    /// # Shapes
+    /// - input: `[batch, d_input]`
+    /// - output: `[batch, d_represent]`
+    pub fn represent(&self, x: Tensor<2>) -> Tensor<2> {
+        self.tower.forward(x)
+    }
+
+    /// The output layer on a representation `h` (from [`Self::represent`], or AITM's fused
+    /// one of the same width).
+    pub fn output(&self, h: Tensor<2>) -> Tensor<2> {
+        self.output.forward(h)
+    }
+}
+
+impl HeadConfig {
+    /// Width of the tower's representation: its last hidden layer, else its input.
+    pub fn d_represent(&self) -> usize {
+        self.hidden.last().copied().unwrap_or(self.d_input)
     }
 }

@@ -14,10 +14,12 @@ mod head;
 mod input;
 mod model;
 mod params;
+mod transfer;
 
 pub use activation::ActivationKind;
 pub use architecture::{Architecture, ArchitectureConfig};
 pub use head::{HeadConfig, TaskHead};
 pub use input::Input;
-pub use model::{Counterfactual, Estimator, MultiTaskModel, MultiTaskModelConfig, chain_logit};
+pub use model::{Counterfactual, Estimator, MultiTaskModel, MultiTaskModelConfig, Transfer, chain_logit};
 pub use params::{param_ids, parameter_count, parameter_count_of};
+pub use transfer::{Ait, AitConfig, calibrator_penalty};

@@ -8,6 +8,7 @@ use crate::Input;
 use crate::activation::ActivationKind;
 use crate::architecture::{Architecture, ArchitectureConfig};
 use crate::head::{HeadConfig, TaskHead};
+use crate::transfer::{Ait, AitConfig, calibrator_penalty};
 
 /// Configuration of a [`MultiTaskModel`].
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,19 @@ pub struct MultiTaskModelConfig {
     pub chains: Vec<Vec<usize>>,
     /// ESCM²'s counterfactual regulariser on the chains' later steps; `None` for ESMM.
     pub counterfactual: Option<Counterfactual>,
+    /// AITM's information transfer along the chains (see [`crate::transfer`]) in place of
+    /// ESMM's product; `None` for ESMM and ESCM².
+    pub transfer: Option<Transfer>,
+}
+
+/// AITM (Xi et al., KDD 2021): each later step's tower fuses the step before's representation
+/// through a transfer and an attention unit ([`crate::Ait`]), and its output is the chain's
+/// joint probability up to it directly; the behavioural expectation calibrator
+/// ([`crate::calibrator_penalty`]) keeps it below the step before's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transfer {
+    /// α, the weight of the calibrator's penalty.
+    pub calibrator_weight: f64,
 }
 
 /// ESCM²'s counterfactual risk of a later step's tower over the entire space (Wang et al.,
@@ -71,6 +85,8 @@ pub struct MultiTaskModel {
     pub heads: Vec<TaskHead>,
     /// ESCM²-DR: the imputation towers of the chains' later steps (empty otherwise).
     pub imputation: Vec<TaskHead>,
+    /// AITM: the transfer and attention units of the chains' later steps (empty otherwise).
+    pub ait: Vec<Ait>,
     /// Per task, the tasks it follows in its chain (in chain order); empty for a task that
     /// follows none.
     #[module(skip)]
@@ -78,8 +94,13 @@ pub struct MultiTaskModel {
     /// Per task, its imputation tower's index in `imputation`.
     #[module(skip)]
     imputed: Vec<Option<usize>>,
+    /// Per task, its AIT unit's index in `ait`.
+    #[module(skip)]
+    transferred: Vec<Option<usize>>,
     #[module(skip)]
     counterfactual: Option<Counterfactual>,
+    #[module(skip)]
+    transfer: Option<Transfer>,
 }
 
 /// The logit of the joint probability Π_k σ(a_k) of a chain's steps, from their tower logits
@@ -90,7 +111,22 @@ pub struct MultiTaskModel {
 /// - towers: each `[batch, 1]`
 /// - output: `[batch, 1]`
 pub fn chain_logit(towers: Vec<Tensor<2>>) -> Tensor<2> {
-    let log_p = towers.into_iter().map(log_sigmoid).reduce(|a, b| a + b).expect("a chain has steps");
+    logit_of_log(towers.into_iter().map(log_sigmoid).reduce(|a, b| a + b).expect("a chain has steps"))
+}
+
+/// The logit of a conditional probability P(later | earlier) = P(later) / P(earlier) from the
+/// two joint probabilities' logits (AITM's step tower), capped at 1 where the joints are out of
+/// order (the calibrator's penalty then applies).
+///
+/// # Shapes
+/// - earlier, later: `[batch, 1]`
+/// - output: `[batch, 1]`
+pub fn conditional_logit(earlier: Tensor<2>, later: Tensor<2>) -> Tensor<2> {
+    logit_of_log((log_sigmoid(later) - log_sigmoid(earlier)).clamp_max(0.0))
+}
+
+/// logit P = log P − log(1 − P) from log P ≤ 0.
+fn logit_of_log(log_p: Tensor<2>) -> Tensor<2> {
     // 1 − P floored: P → 1 only when every step is certain.
     let rest = log_p.clone().exp().neg().add_scalar(1.0).clamp_min(1e-7).log();
     log_p - rest
@@ -100,17 +136,15 @@ impl MultiTaskModelConfig {
     /// Build the model on `device`.
     pub fn init(&self, device: &Device) -> MultiTaskModel {
         let d_task = self.architecture.d_task();
-        let head = |d_output: usize| {
-            HeadConfig {
-                d_input: d_task,
-                hidden: self.head_hidden.clone(),
-                activation: self.head_activation,
-                dropout: self.head_dropout,
-                d_output,
-            }
-            .init(device)
+        let head_config = |d_output: usize| HeadConfig {
+            d_input: d_task,
+            hidden: self.head_hidden.clone(),
+            activation: self.head_activation,
+            dropout: self.head_dropout,
+            d_output,
         };
-        let heads = self.task_outputs.iter().map(|&d| head(d)).collect();
+        let head = |d_output: usize| head_config(d_output).init(device);
+        let heads: Vec<TaskHead> = self.task_outputs.iter().map(|&d| head(d)).collect();
         let mut follows = vec![Vec::new(); self.task_outputs.len()];
         for chain in &self.chains {
             for (k, &t) in chain.iter().enumerate() {
@@ -127,13 +161,27 @@ impl MultiTaskModelConfig {
                 imputation.push(head(1));
             }
         }
+        let mut transferred = vec![None; self.task_outputs.len()];
+        let mut ait = Vec::new();
+        if self.transfer.is_some() {
+            let d = head_config(1).d_represent();
+            for (t, slot) in transferred.iter_mut().enumerate() {
+                if !follows[t].is_empty() {
+                    *slot = Some(ait.len());
+                    ait.push(AitConfig { d, dropout: self.head_dropout }.init(device));
+                }
+            }
+        }
         MultiTaskModel {
             architecture: self.architecture.init(device),
             heads,
             imputation,
+            ait,
             follows,
             imputed,
+            transferred,
             counterfactual: self.counterfactual,
+            transfer: self.transfer,
         }
     }
 
@@ -163,20 +211,21 @@ impl MultiTaskModel {
 
     /// Per-task outputs from an already computed shared representation `z`.
     pub fn forward_from_shared(&self, x: &Input, z: Tensor<2>) -> Vec<Tensor<2>> {
-        let towers: Vec<Tensor<2>> = (0..self.num_tasks()).map(|t| self.tower(t, x, z.clone())).collect();
-        (0..self.num_tasks()).map(|t| self.chained(t, |s| towers[s].clone())).collect()
+        let mut towers = Towers::new(self, x, z);
+        (0..self.num_tasks()).map(|t| towers.output(t)).collect()
     }
 
     /// Task `t`'s output from the shared representation `z`: its tower's, or for a task that
     /// follows others in a chain the logit of the chain's joint probability up to it.
     pub fn forward_task_from_shared(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
-        self.chained(t, |s| self.tower(s, x, z.clone()))
+        Towers::new(self, x, z).output(t)
     }
 
-    /// Task `t`'s own tower (head) output: for a chain's later step, the logit of its
-    /// conditional probability (ESMM's pCVR).
+    /// Task `t`'s own tower output: for a chain's later step, the logit of its conditional
+    /// probability (ESMM's pCVR; for AITM, whose output is the joint, the ratio of its joint
+    /// probability to the step before's, see [`conditional_logit`]).
     pub fn tower(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {
-        self.heads[t].forward(self.architecture.task_input(t, x, z))
+        Towers::new(self, x, z).conditional(t)
     }
 
     /// The tasks task `t` follows in its chain, in order (empty when it follows none).
@@ -184,13 +233,10 @@ impl MultiTaskModel {
         &self.follows[t]
     }
 
-    /// Task `t`'s output from the towers (`tower(s)`: task s's tower output): its own, or the
-    /// chain logit of the tasks it follows and its own.
-    fn chained(&self, t: usize, tower: impl Fn(usize) -> Tensor<2>) -> Tensor<2> {
-        if self.follows[t].is_empty() {
-            return tower(t);
-        }
-        chain_logit(self.follows[t].iter().chain([&t]).map(|&s| tower(s)).collect())
+    /// Whether task `t` is an AITM step whose output is the chain's joint probability itself
+    /// (its tower fuses the step before's through an AIT unit), rather than ESMM's product.
+    pub fn transfers(&self, t: usize) -> bool {
+        self.transferred[t].is_some()
     }
 
     /// Each task's gate weights, `[batch, gate width]` (see [`Architecture::gate_weights`]).
@@ -203,51 +249,135 @@ impl MultiTaskModel {
         self.architecture.regularizer(x)
     }
 
-    /// ESCM²'s counterfactual risk (see [`Counterfactual`]) of every chain step on a batch
-    /// with `targets` and `masks` (the chain's training targets: a later step's is the joint
-    /// event, which on the rows where the step before happened is the step's own label).
-    /// `None` without it. Shape `[1]`.
+    /// The chains' own loss terms on a batch with `targets` and `masks` (the chain's training
+    /// targets: a later step's is the joint event, which on the rows where the step before
+    /// happened is the step's own label): ESCM²'s counterfactual risk (see [`Counterfactual`])
+    /// and AITM's calibrator penalty (see [`Transfer`]) of every later step. `None` without
+    /// them. Shape `[1]`.
     pub fn chain_regularizer(
         &self,
         x: &Input,
         targets: &[Tensor<1>],
         masks: &[Tensor<1>],
     ) -> Option<Tensor<1>> {
-        let cf = self.counterfactual?;
+        if self.counterfactual.is_none() && self.transfer.is_none() {
+            return None;
+        }
         let steps: Vec<usize> = (0..self.num_tasks()).filter(|&t| !self.follows[t].is_empty()).collect();
         if steps.is_empty() {
             return None;
         }
-        let z = self.architecture.shared(x.clone());
-        let terms: Vec<Tensor<1>> = (steps.into_iter())
-            .map(|t| {
-                let prev = *self.follows[t].last().expect("a later step");
-                let b = targets[t].dims()[0];
-                let reached = targets[prev].clone() * masks[prev].clone().greater_elem(0.0).float();
-                let observed = reached * masks[t].clone().greater_elem(0.0).float(); // o_i
-                let propensity = sigmoid(self.forward_task_from_shared(prev, x, z.clone()).reshape([b]))
-                    .detach()
-                    .clamp(cf.propensity_floor, 1.0);
-                let a = self.tower(t, x, z.clone()).reshape([b]);
-                let y = targets[t].clone();
-                let delta = (log_sigmoid(a.clone()) * y.clone()
-                    + log_sigmoid(a.neg()) * y.neg().add_scalar(1.0))
-                .neg();
-                let Some(k) = self.imputed[t] else { return (observed * delta / propensity).mean() };
-                let g = self.imputation[k].forward(self.architecture.task_input(t, x, z.clone()));
-                let e = softplus(g.reshape([b]), 1.0);
-                let risk = e.clone().detach()
-                    + observed.clone() * (delta.clone() - e.clone().detach()) / propensity.clone();
-                let imputation = observed * (e - delta.detach()).powi_scalar(2) / propensity;
-                risk.mean() + imputation.mean()
-            })
-            .collect();
-        Some(Tensor::cat(terms, 0).sum().mul_scalar(cf.weight))
+        let mut towers = Towers::new(self, x, self.architecture.shared(x.clone()));
+        let mut terms = Vec::new();
+        for t in steps {
+            let prev = *self.follows[t].last().expect("a later step");
+            if let Some(cf) = self.counterfactual {
+                let risk = self.counterfactual_risk(cf, &mut towers, (prev, t), targets, masks);
+                terms.push(risk.mul_scalar(cf.weight));
+            }
+            if let Some(transfer) = self.transfer {
+                let penalty = calibrator_penalty(towers.output(prev), towers.output(t));
+                terms.push(penalty.mul_scalar(transfer.calibrator_weight));
+            }
+        }
+        Some(Tensor::cat(terms, 0).sum())
+    }
+
+    /// ESCM²'s counterfactual risk of step `t` after `prev`, unweighted.
+    fn counterfactual_risk(
+        &self,
+        cf: Counterfactual,
+        towers: &mut Towers,
+        (prev, t): (usize, usize),
+        targets: &[Tensor<1>],
+        masks: &[Tensor<1>],
+    ) -> Tensor<1> {
+        let b = targets[t].dims()[0];
+        let reached = targets[prev].clone() * masks[prev].clone().greater_elem(0.0).float();
+        let observed = reached * masks[t].clone().greater_elem(0.0).float(); // o_i
+        let propensity = sigmoid(towers.output(prev).reshape([b])).detach().clamp(cf.propensity_floor, 1.0);
+        let a = towers.conditional(t).reshape([b]);
+        let y = targets[t].clone();
+        let delta =
+            (log_sigmoid(a.clone()) * y.clone() + log_sigmoid(a.neg()) * y.neg().add_scalar(1.0)).neg();
+        let Some(k) = self.imputed[t] else { return (observed * delta / propensity).mean() };
+        let g = self.imputation[k].forward(self.architecture.task_input(t, towers.x, towers.z.clone()));
+        let e = softplus(g.reshape([b]), 1.0);
+        let risk =
+            e.clone().detach() + observed.clone() * (delta.clone() - e.clone().detach()) / propensity.clone();
+        let imputation = observed * (e - delta.detach()).powi_scalar(2) / propensity;
+        risk.mean() + imputation.mean()
     }
 
     /// Ids of the parameters shared by the tasks.
     pub fn shared_param_ids(&self) -> Vec<ParamId> {
         self.architecture.shared_param_ids()
+    }
+}
+
+/// The towers of one forward from a shared representation, each computed once: a task's
+/// representation (AITM: fused with the step before's), head logit, output and conditional.
+struct Towers<'a> {
+    model: &'a MultiTaskModel,
+    x: &'a Input,
+    z: Tensor<2>,
+    representations: Vec<Option<Tensor<2>>>,
+    logits: Vec<Option<Tensor<2>>>,
+}
+
+impl<'a> Towers<'a> {
+    fn new(model: &'a MultiTaskModel, x: &'a Input, z: Tensor<2>) -> Self {
+        let n = model.num_tasks();
+        Towers { model, x, z, representations: vec![None; n], logits: vec![None; n] }
+    }
+
+    /// Task `t`'s tower representation: q_t, or AITM's z_t = AIT(z_{t−1}, q_t).
+    fn representation(&mut self, t: usize) -> Tensor<2> {
+        if let Some(r) = &self.representations[t] {
+            return r.clone();
+        }
+        let m = self.model;
+        let q = m.heads[t].represent(m.architecture.task_input(t, self.x, self.z.clone()));
+        let r = match m.transferred[t] {
+            Some(k) => {
+                let prev = *m.follows[t].last().expect("a transferring step follows one");
+                let previous = self.representation(prev);
+                m.ait[k].forward(previous, q)
+            }
+            None => q,
+        };
+        self.representations[t] = Some(r.clone());
+        r
+    }
+
+    /// Task `t`'s head output on its representation.
+    fn logit(&mut self, t: usize) -> Tensor<2> {
+        if let Some(l) = &self.logits[t] {
+            return l.clone();
+        }
+        let l = self.model.heads[t].output(self.representation(t));
+        self.logits[t] = Some(l.clone());
+        l
+    }
+
+    /// Task `t`'s output: its head's, or for an ESMM step the chain logit of the tasks it
+    /// follows and its own (an AITM step's head gives the joint itself).
+    fn output(&mut self, t: usize) -> Tensor<2> {
+        let follows = &self.model.follows[t];
+        if follows.is_empty() || self.model.transfers(t) {
+            return self.logit(t);
+        }
+        let steps: Vec<usize> = follows.iter().copied().chain([t]).collect();
+        chain_logit(steps.into_iter().map(|s| self.logit(s)).collect())
+    }
+
+    /// Task `t`'s conditional probability's logit given the steps before (its head's for an
+    /// ESMM step; the ratio of the joints for an AITM step).
+    fn conditional(&mut self, t: usize) -> Tensor<2> {
+        match self.model.follows[t].last() {
+            Some(&prev) if self.model.transfers(t) => conditional_logit(self.output(prev), self.logit(t)),
+            _ => self.logit(t),
+        }
     }
 }
 
@@ -289,6 +419,7 @@ mod tests {
             task_outputs: vec![1, 5],
             chains: Vec::new(),
             counterfactual: None,
+            transfer: None,
         }
     }
 
@@ -366,6 +497,76 @@ mod tests {
         out[2].clone().into_data().assert_eq(&model.tower(2, &x, z.clone()).into_data(), true);
         let alone = model.forward_task_from_shared(0, &x, z);
         alone.into_data().assert_approx_eq::<f32>(&out[0].clone().into_data(), Default::default());
+    }
+
+    /// AITM on a three-step chain 0 → 1 → 2: z_0 = q_0, z_1 = AIT_1(z_0, q_1), z_2 = AIT_2(z_1,
+    /// q_2); each step's output is its head's output layer on z (the joint itself), its tower
+    /// the ratio of its joint to the step before's, and the calibrator α · Σ_t mean(max(ŷ_t −
+    /// ŷ_{t−1}, 0)), by hand.
+    #[test]
+    fn aitm_fuses_the_step_before_and_outputs_the_joint() {
+        use burn::tensor::activation::sigmoid;
+        let device = Device::ndarray();
+        let cfg = MultiTaskModelConfig {
+            task_outputs: vec![1, 1, 1],
+            chains: vec![vec![0, 1, 2]],
+            transfer: Some(Transfer { calibrator_weight: 0.7 }),
+            ..config()
+        };
+        let model = cfg.init(&device);
+        assert_eq!(model.ait.len(), 2);
+        assert!(!model.transfers(0) && model.transfers(1) && model.transfers(2));
+        // One AIT unit per transition: (3·3 + 3) for the transfer, 3 · 3·3 for h_1..h_3.
+        let unit = (3 * 3 + 3) + 3 * (3 * 3);
+        let plain = MultiTaskModelConfig { transfer: None, ..cfg.clone() }.init(&device);
+        assert_eq!(parameter_count(&model), parameter_count(&plain) + 2 * unit);
+        let x: Input = Tensor::<2>::random([5, 6], burn::tensor::Distribution::Default, &device).into();
+        let z = model.architecture.shared(x.clone());
+        let q = |t: usize| model.heads[t].represent(model.architecture.task_input(t, &x, z.clone()));
+        let z1 = model.ait[0].forward(q(0), q(1));
+        let z2 = model.ait[1].forward(z1.clone(), q(2));
+        let want = [model.heads[0].output(q(0)), model.heads[1].output(z1), model.heads[2].output(z2)];
+        let out = model.forward_from_shared(&x, z.clone());
+        for t in 0..3 {
+            out[t]
+                .clone()
+                .into_data()
+                .assert_approx_eq::<f32>(&want[t].clone().into_data(), Default::default());
+            let alone = model.forward_task_from_shared(t, &x, z.clone());
+            alone.into_data().assert_approx_eq::<f32>(&want[t].clone().into_data(), Default::default());
+        }
+        let host = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+        let p: Vec<Vec<f64>> =
+            out.iter().map(|o| host(sigmoid(o.clone())).iter().map(|&v| v as f64).collect()).collect();
+        // The tower: min(ŷ_t / ŷ_{t−1}, 1).
+        let tower = host(sigmoid(model.tower(2, &x, z.clone())));
+        for i in 0..5 {
+            let want = (p[2][i] / p[1][i]).min(1.0);
+            assert!((tower[i] as f64 - want).abs() < 1e-5, "row {i}: {} vs {want}", tower[i]);
+        }
+        assert_eq!(host(model.tower(0, &x, z)), host(out[0].clone()));
+        let (targets, masks) =
+            (vec![Tensor::<1>::zeros([5], &device); 3], vec![Tensor::<1>::ones([5], &device); 3]);
+        let got = model.chain_regularizer(&x, &targets, &masks).unwrap().into_scalar::<f32>() as f64;
+        let hinge = |t: usize| (0..5).map(|i| (p[t][i] - p[t - 1][i]).max(0.0)).sum::<f64>() / 5.0;
+        let want = 0.7 * (hinge(1) + hinge(2));
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        assert!(plain.chain_regularizer(&x, &targets, &masks).is_none());
+    }
+
+    #[test]
+    fn the_conditional_logit_by_hand() {
+        let device = Device::ndarray();
+        let s = |v: f64| 1.0 / (1.0 + (-v).exp());
+        // (earlier, later) joint logits; the third pair is out of order: capped at 1.
+        let pairs = [(0.5f64, -1.0f64), (2.0, 0.3), (-1.0, 0.5)];
+        let earlier = Tensor::<2>::from_floats([[0.5], [2.0], [-1.0]], &device);
+        let later = Tensor::<2>::from_floats([[-1.0], [0.3], [0.5]], &device);
+        let got = conditional_logit(earlier, later).into_data().to_vec::<f32>().unwrap();
+        for (g, (a, b)) in got.iter().zip(pairs) {
+            let r = (s(b) / s(a)).min(1.0);
+            assert!((s(f64::from(*g)) - r).abs() < 1e-5, "{g} vs {r}");
+        }
     }
 
     #[test]

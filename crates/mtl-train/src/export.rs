@@ -76,7 +76,12 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
             if !follows.is_empty() {
                 let names: Vec<&str> = follows.iter().map(|&s| run.config.tasks[s].spec.name.as_str()).collect();
                 task["follows"] = serde_json::json!(names);
-                task["joint"] = "the joint probability of the chain so far: the product of the sigmoids of these tasks' outputs and this one's (ESMM)".into();
+                task["joint"] = if run.model.transfers(i) {
+                    "the joint probability of the chain so far: this task's own output is its logit (AITM; its head reads the AIT units' fused representation, exported as ait.*)"
+                } else {
+                    "the joint probability of the chain so far: the product of the sigmoids of these tasks' outputs and this one's (ESMM)"
+                }
+                .into();
             }
             task
         })

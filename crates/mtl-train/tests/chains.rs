@@ -1,5 +1,6 @@
-//! Chains of tasks (ESMM): the loss of a later step on a batch by hand, training below hps and
-//! mmoe (and through every gradient route), the tower's own metrics, and the config errors.
+//! Chains of tasks (ESMM, ESCM², AITM): the loss of a later step on a batch by hand, training
+//! below hps and mmoe (and through every gradient route), the tower's own metrics, predictions,
+//! export and the config errors.
 #![allow(deprecated)] // burn-ndarray, the tests' reference backend
 
 mod common;
@@ -129,7 +130,7 @@ fn chain_errors_name_the_key() {
         (r#"model.chain.tasks=["click", "nope"]"#, "`nope` is not a task"),
         (r#"model.chain.tasks=["click"]"#, "at least two tasks"),
         (r#"model.chain.tasks=["click", "click"]"#, "listed twice"),
-        (r#"model.chain.kind="aitm""#, "model.chain"),
+        (r#"model.chain.kind="wrong""#, "model.chain"),
     ] {
         let e = mtl_train::Error::Config(config(&[set]).unwrap_err());
         assert_eq!(e.exit_code(), 2);
@@ -280,4 +281,125 @@ fn a_chain_step_is_compared_with_its_baseline_by_its_tower() {
         .map(|k| (*k, summary.test["buy"][k.name()].as_f64().unwrap_or(f64::NAN)))
         .collect();
     assert_ne!(delta(&joint, &reference.test, &cfg.tasks).unwrap().delta_p, want.delta_p);
+}
+
+#[test]
+fn aitm_loss_of_a_batch_by_hand() {
+    // AITM's later step outputs the joint itself: its loss is the cross-entropy of σ(out_buy)
+    // against click ∧ buy over every row (no product), plus nothing else in the task loss.
+    let cfg = config(&["model.chain.kind=\"aitm\""]).unwrap();
+    assert_eq!(cfg.model.transfer, Some(mtl_model::Transfer { calibrator_weight: 0.6 }));
+    let device = Device::ndarray();
+    let splits = prepare_data(&cfg).unwrap();
+    let model = init_state(&cfg, &device).model;
+    assert!(model.transfers(1) && !model.transfers(0));
+    let rows: Vec<usize> = (0..40).collect();
+    let batch = MultiTaskBatch::gather(&splits.train, &rows, &device);
+    let losses: Vec<f32> =
+        batch_losses(&model, &batch, &cfg.task_specs()).into_data().to_vec::<f32>().unwrap();
+    let out = model.forward(batch.input());
+    let host = |t: &burn::tensor::Tensor<2>| t.clone().into_data().to_vec::<f32>().unwrap();
+    let (a_click, a_joint) = (host(&out[0]), host(&out[1]));
+    let (clicks, joint) = (&splits.train.targets[0], &splits.train.targets[1]);
+    let bce = |p: f64, y: f64| -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+    let mean =
+        |a: &[f32], y: &[f32]| (0..40).map(|i| bce(sigmoid(a[i] as f64), y[i] as f64)).sum::<f64>() / 40.0;
+    assert!((losses[0] as f64 - mean(&a_click, clicks)).abs() < 1e-5);
+    assert!((losses[1] as f64 - mean(&a_joint, joint)).abs() < 1e-5);
+    // The calibrator: 0.6 · mean(max(σ(out_buy) − σ(out_click), 0)).
+    let reg = model.chain_regularizer(&batch.input(), &batch.targets, &batch.masks).unwrap();
+    let want = 0.6
+        * (0..40).map(|i| (sigmoid(a_joint[i] as f64) - sigmoid(a_click[i] as f64)).max(0.0)).sum::<f64>()
+        / 40.0;
+    assert!((reg.into_scalar::<f32>() as f64 - want).abs() < 1e-6);
+}
+
+#[test]
+fn aitm_trains_below_hps_and_mmoe_predicts_and_exports_the_joint() {
+    use mtl_train::predict::predict;
+    let _g = serial();
+    let run = |set: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(set).unwrap();
+        let s = train(&cfg, &options(dir.path().join("run"), BackendChoice::Ndarray)).unwrap();
+        (dir, serde_json::to_value(s).unwrap())
+    };
+    for (arch, route) in
+        [("hps", "losses"), ("mmoe", "losses"), ("hps", "representation"), ("mmoe", "parameters")]
+    {
+        let set = [
+            "model.chain.kind=\"aitm\"".to_string(),
+            format!("model.architecture=\"{arch}\""),
+            format!("weighting.gradients=\"{route}\""),
+        ];
+        let (_dir, s) = run(&set.iter().map(String::as_str).collect::<Vec<_>>());
+        let buy = &s["test"]["buy"];
+        for v in [&buy["auc"], &buy["tower"]["auc"], &buy["entire_space"]["auc"]] {
+            assert!(v.as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{arch}/{route}: {buy}");
+        }
+    }
+    // The calibrator's weight changes the training; at 0 it leaves the cross-entropies alone,
+    // which are not ESMM's (another output).
+    let loss = |set: &[&str]| run(set).1["test"]["buy"]["loss"].as_f64().unwrap();
+    let aitm = loss(&["model.chain.kind=\"aitm\""]);
+    let free = loss(&["model.chain.kind=\"aitm\"", "model.chain.calibrator_weight=0"]);
+    let strong = loss(&["model.chain.kind=\"aitm\"", "model.chain.calibrator_weight=5"]);
+    assert!(aitm != free && aitm != strong && free != loss(&[]), "{aitm} {free} {strong}");
+
+    // Predictions: TASK_prob is the tower min(joint / pCTR, 1), TASK_joint_prob the output.
+    let cfg = config(&["model.chain.kind=\"aitm\""]).unwrap();
+    let device = Device::ndarray();
+    let test = prepare_data(&cfg).unwrap().test;
+    let model = init_state(&cfg, &device).model;
+    let out = predict(&model, &cfg.tasks, &test.feature_rows(), &device);
+    for (i, (click, buy)) in out[0].iter().zip(&out[1]).enumerate() {
+        let (ctr, cvr, joint) = (click[0], buy[0], buy[1]);
+        assert!((cvr - (joint / ctr).min(1.0)).abs() < 1e-4, "row {i}: {cvr} vs {joint} / {ctr}");
+    }
+
+    // The export says the step's output is the joint and carries the AIT units.
+    use mtl_train::backend::select_device;
+    use mtl_train::runs::{CheckpointChoice, open_run};
+    let (dir, _) = run(&["model.chain.kind=\"aitm\"", "train.epochs=1"]);
+    let device = select_device(BackendChoice::Ndarray, None).unwrap();
+    let opened = open_run(&dir.path().join("run"), CheckpointChoice::Best, &device).unwrap();
+    let written = mtl_train::export::export(&opened, &dir.path().join("export")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&written.description).unwrap()).unwrap();
+    assert!(json["tasks"][1]["joint"].as_str().unwrap().contains("AITM"), "{}", json["tasks"][1]);
+    let names: Vec<&str> =
+        json["tensors"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for part in ["ait.0.transfer.weight", "ait.0.h1.weight", "ait.0.h2.weight", "ait.0.h3.weight"] {
+        assert!(names.contains(&part), "{part} not in {names:?}");
+    }
+    let mut reloaded = init_state(&cfg, &Device::ndarray()).model;
+    mtl_train::export::load_safetensors(&mut reloaded, &written.weights).unwrap();
+}
+
+#[test]
+fn chain_keys_of_another_kind_and_bad_weights_name_the_key() {
+    for (set, key) in [
+        (
+            &["model.chain.kind=\"aitm\"", "model.chain.calibrator_weight=-1"][..],
+            "model.chain.calibrator_weight",
+        ),
+        (
+            &["model.chain.kind=\"aitm\"", "model.chain.calibrator_weight=nan"][..],
+            "model.chain.calibrator_weight",
+        ),
+        (&["model.chain.calibrator_weight=0.5"][..], "model.chain.calibrator_weight"),
+        (
+            &["model.chain.kind=\"aitm\"", "model.chain.counterfactual_weight=1"][..],
+            "model.chain.counterfactual_weight",
+        ),
+        (
+            &["model.chain.kind=\"escm2_dr\"", "model.chain.calibrator_weight=1"][..],
+            "model.chain.calibrator_weight",
+        ),
+        (&["model.chain.propensity_floor=0.1"][..], "model.chain.propensity_floor"),
+    ] {
+        let e = mtl_train::Error::Config(config(set).unwrap_err());
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains(key), "{set:?}: {e}");
+    }
 }

@@ -267,6 +267,7 @@ fn measure(
         task_outputs: vec![1, 1],
         chains: Vec::new(),
         counterfactual: None,
+        transfer: None,
     };
     let optimizer = OptimizerConfig::Adam { betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.0 };
     let mut timings = Vec::with_capacity(options.repeats);

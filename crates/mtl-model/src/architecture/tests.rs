@@ -92,6 +92,7 @@ fn model(architecture: ArchitectureConfig) -> MultiTaskModelConfig {
         task_outputs: vec![1, 2, 4],
         chains: Vec::new(),
         counterfactual: None,
+        transfer: None,
     }
 }
 

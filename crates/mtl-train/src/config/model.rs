@@ -10,7 +10,7 @@ use mtl_model::encoder::{
     CnnConfig, EmbeddingField, EmbeddingTable, EncoderConfig, MlpConfig, Pooling, TabularConfig,
     fields_per_column,
 };
-use mtl_model::{ArchitectureConfig, Counterfactual, Estimator, MultiTaskModelConfig};
+use mtl_model::{ArchitectureConfig, Counterfactual, Estimator, MultiTaskModelConfig, Transfer};
 
 use super::check::Check;
 use crate::config::ConfigError;
@@ -226,6 +226,7 @@ pub fn resolve_model(
         task_outputs,
         chains: Vec::new(),
         counterfactual: None,
+        transfer: None,
     })
 }
 
@@ -262,27 +263,51 @@ pub fn resolve_chain(
     Ok(picked)
 }
 
-/// ESCM²'s counterfactual regulariser of `[model.chain]`, checked; `None` for ESMM.
-pub fn resolve_counterfactual(
+/// What passes along the chain of `[model.chain]`, checked: ESCM²'s counterfactual
+/// regulariser and AITM's transfer (both `None` for ESMM). A key of another kind is an error.
+pub fn resolve_chain_kind(
     path: &Path,
     chain: Option<&ChainSection>,
-) -> Result<Option<Counterfactual>, ConfigError> {
+) -> Result<(Option<Counterfactual>, Option<Transfer>), ConfigError> {
     let check = Check { path };
-    let Some(chain) = chain else { return Ok(None) };
-    let (w, floor) = (chain.counterfactual_weight, chain.propensity_floor);
-    check.ensure(w.is_finite() && w >= 0.0, "model.chain.counterfactual_weight", || {
-        format!("{w} is not a weight ≥ 0")
-    })?;
-    check.ensure(floor > 0.0 && floor <= 1.0, "model.chain.propensity_floor", || {
-        format!("{floor} is not a propensity in (0, 1]")
-    })?;
+    let Some(chain) = chain else { return Ok((None, None)) };
+    let escm2 = matches!(chain.kind, ChainKind::escm2_ips | ChainKind::escm2_dr);
+    let keys = [
+        ("counterfactual_weight", chain.counterfactual_weight.is_some(), escm2, "escm2_ips or escm2_dr"),
+        ("propensity_floor", chain.propensity_floor.is_some(), escm2, "escm2_ips or escm2_dr"),
+        ("calibrator_weight", chain.calibrator_weight.is_some(), chain.kind == ChainKind::aitm, "aitm"),
+    ];
+    for (key, given, applies, kinds) in keys {
+        check.ensure(!given || applies, &format!("model.chain.{key}"), || {
+            format!(
+                "applies to kind = {kinds}, not to kind = \"{:?}\"; remove it or change the kind",
+                chain.kind
+            )
+        })?;
+    }
+    let weight = |key: &str, value: Option<f64>, default: f64| {
+        let w = value.unwrap_or(default);
+        check.ensure(w.is_finite() && w >= 0.0, &format!("model.chain.{key}"), || {
+            format!("{w} is not a weight ≥ 0")
+        })?;
+        Ok::<f64, ConfigError>(w)
+    };
+    let counterfactual = |estimator| {
+        let w = weight("counterfactual_weight", chain.counterfactual_weight, 1.0)?;
+        let floor = chain.propensity_floor.unwrap_or(0.05);
+        check.ensure(floor > 0.0 && floor <= 1.0, "model.chain.propensity_floor", || {
+            format!("{floor} is not a propensity in (0, 1]")
+        })?;
+        Ok::<_, ConfigError>(Some(Counterfactual { weight: w, propensity_floor: floor, estimator }))
+    };
     Ok(match chain.kind {
-        ChainKind::esmm => None,
-        ChainKind::escm2_ips => {
-            Some(Counterfactual { weight: w, propensity_floor: floor, estimator: Estimator::Ips })
-        }
-        ChainKind::escm2_dr => {
-            Some(Counterfactual { weight: w, propensity_floor: floor, estimator: Estimator::DoublyRobust })
+        ChainKind::esmm => (None, None),
+        ChainKind::escm2_ips => (counterfactual(Estimator::Ips)?, None),
+        ChainKind::escm2_dr => (counterfactual(Estimator::DoublyRobust)?, None),
+        ChainKind::aitm => {
+            // α = 0.6: the authors' reference code (`constraint_weight=0.6`).
+            let calibrator_weight = weight("calibrator_weight", chain.calibrator_weight, 0.6)?;
+            (None, Some(Transfer { calibrator_weight }))
         }
     })
 }

@@ -570,27 +570,14 @@ pub struct ChainSection {
     #[serde(default)]
     pub kind: ChainKind,
     /// ESCM²: weight λ of the counterfactual risk. Default 1.
-    #[serde(default = "one", skip_serializing_if = "is_one")]
-    pub counterfactual_weight: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterfactual_weight: Option<f64>,
     /// ESCM²: smallest propensity (pCTR) an inverse propensity weight divides by. Default 0.05.
-    #[serde(default = "propensity_floor", skip_serializing_if = "is_propensity_floor")]
-    pub propensity_floor: f64,
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-fn is_one(v: &f64) -> bool {
-    *v == 1.0
-}
-
-fn propensity_floor() -> f64 {
-    0.05
-}
-
-fn is_propensity_floor(v: &f64) -> bool {
-    *v == 0.05
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propensity_floor: Option<f64>,
+    /// AITM: weight α of the behavioural expectation calibrator. Default 0.6.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibrator_weight: Option<f64>,
 }
 
 /// `model.chain.kind`.
@@ -604,6 +591,9 @@ pub enum ChainKind {
     escm2_ips,
     /// ESCM² with the doubly robust estimator (an imputation tower per later step).
     escm2_dr,
+    /// AITM: attention over the step before's transferred representation, the joint as each
+    /// later step's output, and the calibrator's penalty.
+    aitm,
 }
 
 /// `[model.encoder]`.

@@ -281,6 +281,16 @@ impl<'c> Run<'c> {
                 format!("selecting on {}", self.selector.monitor.name(&c.tasks))
             },
         )];
+        if let (Some(section), false) = (&c.file.model.chain, c.model.chains.is_empty()) {
+            let chains = c.model.chains.iter().map(|chain| {
+                chain.iter().map(|&t| c.tasks[t].spec.name.as_str()).collect::<Vec<_>>().join(" → ")
+            });
+            lines.push(format!(
+                "chain {} ({:?}): a later step is trained on the joint event over every row; its tower is reported under \"tower\"",
+                chains.collect::<Vec<_>>().join(", "),
+                section.kind
+            ));
+        }
         if self.world.is_parallel() || c.train.parts.is_some() {
             let split = match c.train.parts {
                 Some(k) => format!(

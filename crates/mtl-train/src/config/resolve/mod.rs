@@ -294,7 +294,7 @@ pub fn resolve(
         .into_iter()
         .collect();
     if !model.chains.is_empty() {
-        model.counterfactual = super::model::resolve_counterfactual(path, chain)?;
+        (model.counterfactual, model.transfer) = super::model::resolve_chain_kind(path, chain)?;
     }
     let (weighting, weighting_input) = weighting::resolve_weighting(check, &file.weighting)?;
     let train = training::resolve_train(check, &file.train, &tasks, single_task.is_some())?;
