@@ -207,8 +207,8 @@ pub fn run(cli: Cli, world: &World) -> Result<(), Error> {
             };
             commands::predict::run(&run_dir, source, output, checkpoint, ids, &device)
         }
-        Command::Export { run_dir, format: ExportFormat::Safetensors, checkpoint, out } => {
-            commands::export::run(&run_dir, checkpoint, out)
+        Command::Export { run_dir, format, checkpoint, out } => {
+            commands::export::run(&run_dir, format, checkpoint, out)
         }
         Command::Plot { run_dir } => commands::plot::run(&run_dir),
         Command::Synth { config, rows, out, set } => commands::synth::run(&config, &set, rows, &out),

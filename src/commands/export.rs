@@ -4,16 +4,24 @@ use std::path::{Path, PathBuf};
 
 use mtl_train::Error;
 use mtl_train::backend::{BackendChoice, select_device};
-use mtl_train::export::export;
+use mtl_train::export::{ExportFormat, export_as};
 use mtl_train::runs::{CheckpointChoice, open_run};
 
-/// Run `mtl export` (safetensors, the one format).
-pub fn run(run_dir: &Path, checkpoint: CheckpointChoice, out: Option<PathBuf>) -> Result<(), Error> {
+/// Run `mtl export`.
+pub fn run(
+    run_dir: &Path,
+    format: ExportFormat,
+    checkpoint: CheckpointChoice,
+    out: Option<PathBuf>,
+) -> Result<(), Error> {
     let device = select_device(BackendChoice::Ndarray, None)?;
     let run = open_run(run_dir, checkpoint, &device)?;
     let out = out.unwrap_or_else(|| run_dir.join("export"));
-    let written = export(&run, &out)?;
+    let written = export_as(&run, &out, format)?;
     println!("{}", written.weights.display());
     println!("{}", written.description.display());
+    if let Some(onnx) = &written.onnx {
+        println!("{}", onnx.display());
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::activation::ActivationKind;
 use crate::encoder::{Mlp, MlpConfig};
+use crate::graph::Graph;
 
 /// Configuration of a [`TaskHead`].
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +67,18 @@ impl TaskHead {
     /// one of the same width).
     pub fn output(&self, h: Tensor<2>) -> Tensor<2> {
         self.output.forward(h)
+    }
+}
+
+impl TaskHead {
+    /// The tower into `g` (see [`Self::represent`]), the module named `prefix`.
+    pub fn trace_represent(&self, g: &mut Graph, prefix: &str, x: String) -> String {
+        self.tower.trace_layers(g, &format!("{prefix}.tower"), 0..self.tower.num_layers(), x)
+    }
+
+    /// The output layer into `g`.
+    pub fn trace_output(&self, g: &mut Graph, prefix: &str, h: &str) -> String {
+        g.linear(&format!("{prefix}.output"), &self.output, h)
     }
 }
 

@@ -10,6 +10,7 @@
 mod activation;
 pub mod architecture;
 pub mod encoder;
+pub mod graph;
 mod head;
 mod input;
 mod model;
@@ -20,6 +21,8 @@ pub use activation::ActivationKind;
 pub use architecture::{Architecture, ArchitectureConfig};
 pub use head::{HeadConfig, TaskHead};
 pub use input::Input;
-pub use model::{Counterfactual, Estimator, MultiTaskModel, MultiTaskModelConfig, Transfer, chain_logit};
+pub use model::{
+    Counterfactual, Estimator, MultiTaskModel, MultiTaskModelConfig, TracedTask, Transfer, chain_logit,
+};
 pub use params::{param_ids, parameter_count, parameter_count_of};
 pub use transfer::{Ait, AitConfig, calibrator_penalty};

@@ -7,8 +7,19 @@ use burn::tensor::{Device, Tensor};
 use crate::Input;
 use crate::activation::ActivationKind;
 use crate::architecture::{Architecture, ArchitectureConfig};
+use crate::graph::{Graph, GraphInput};
 use crate::head::{HeadConfig, TaskHead};
 use crate::transfer::{Ait, AitConfig, calibrator_penalty};
+
+/// One task's outputs in a traced graph (see [`MultiTaskModel::trace`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracedTask {
+    /// The task's output as the network gives it: a value, a logit, class logits.
+    pub output: String,
+    /// A chain's later step: its own (conditional) probability and the chain's joint
+    /// probability up to it.
+    pub chain: Option<(String, String)>,
+}
 
 /// Configuration of a [`MultiTaskModel`].
 #[derive(Debug, Clone, PartialEq)]
@@ -307,6 +318,68 @@ impl MultiTaskModel {
             e.clone().detach() + observed.clone() * (delta.clone() - e.clone().detach()) / propensity.clone();
         let imputation = observed * (e - delta.detach()).powi_scalar(2) / propensity;
         risk.mean() + imputation.mean()
+    }
+
+    /// The inference forward into `g` (see [`crate::graph`]): per task, its output as
+    /// [`Self::forward`] gives it (a value or logits), and for a chain's later step the
+    /// probabilities `mtl predict` writes instead.
+    pub fn trace(&self, g: &mut Graph, x: &GraphInput) -> Vec<TracedTask> {
+        let n = self.num_tasks();
+        let inputs = self.architecture.trace(g, x, n);
+        let mut reps: Vec<Option<String>> = vec![None; n];
+        // Every step after the ones it follows, so that an AITM step finds the step before's
+        // representation.
+        for t in self.trace_order() {
+            let q = self.heads[t].trace_represent(g, &format!("heads.{t}"), inputs[t].clone());
+            reps[t] = Some(match (self.transferred[t], self.follows[t].last()) {
+                (Some(k), Some(&prev)) => {
+                    let previous = reps[prev].clone().expect("the step before comes first");
+                    self.ait[k].trace(g, &format!("ait.{k}"), &previous, &q)
+                }
+                _ => q,
+            });
+        }
+        let logits: Vec<String> = (0..n)
+            .map(|t| self.heads[t].trace_output(g, &format!("heads.{t}"), reps[t].as_ref().expect("traced")))
+            .collect();
+        let prob = |g: &mut Graph, s: usize| g.op("Sigmoid", &[&logits[s]], vec![]);
+        (0..n)
+            .map(|t| {
+                let Some(&prev) = self.follows[t].last() else {
+                    return TracedTask { output: logits[t].clone(), chain: None };
+                };
+                let (own, joint) = if self.transfers(t) {
+                    // AITM: the head gives the joint; the step's own is its ratio to the joint before.
+                    let (joint, before) = (prob(g, t), prob(g, prev));
+                    let ratio = g.op("Div", &[&joint, &before], vec![]);
+                    let one = g.floats(vec![1.0], vec![]);
+                    (g.op("Min", &[&ratio, &one], vec![]), joint)
+                } else {
+                    // ESMM: the joint is the product of the chain's towers.
+                    let own = prob(g, t);
+                    let mut joint = own.clone();
+                    for &s in &self.follows[t] {
+                        let p = prob(g, s);
+                        joint = g.op("Mul", &[&p, &joint], vec![]);
+                    }
+                    (own, joint)
+                };
+                TracedTask { output: logits[t].clone(), chain: Some((own, joint)) }
+            })
+            .collect()
+    }
+
+    /// Every task, each after the tasks it follows.
+    fn trace_order(&self) -> Vec<usize> {
+        let mut order = Vec::new();
+        for t in 0..self.num_tasks() {
+            for &s in self.follows[t].iter().chain([&t]) {
+                if !order.contains(&s) {
+                    order.push(s);
+                }
+            }
+        }
+        order
     }
 
     /// Ids of the parameters shared by the tasks.

@@ -21,6 +21,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::{Device, Tensor};
 
+use crate::graph::Graph;
+
 /// Configuration of an [`Ait`] unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AitConfig {
@@ -78,6 +80,30 @@ impl Ait {
         let w = softmax(score(u.clone()), 1); // [batch, 2, 1]
         let values = self.h1.forward(u.reshape([b * 2, k])).reshape([b, 2, k]);
         (values * w).sum_dim(1).reshape([b, k])
+    }
+}
+
+impl Ait {
+    /// The unit into `g` (see [`Ait::forward`]), the module named `prefix`.
+    pub fn trace(&self, g: &mut Graph, prefix: &str, previous: &str, q: &str) -> String {
+        let p = g.linear(&format!("{prefix}.transfer"), &self.transfer, previous);
+        let p = g.op("Relu", &[&p], vec![]);
+        let k = self.h1.weight.dims()[1];
+        let root = g.floats(vec![(k as f32).sqrt()], vec![]);
+        let mut scores = Vec::with_capacity(2);
+        let mut values = Vec::with_capacity(2);
+        for u in [p.as_str(), q] {
+            let a = g.linear(&format!("{prefix}.h2"), &self.h2, u);
+            let b = g.linear(&format!("{prefix}.h3"), &self.h3, u);
+            let ab = g.op("Mul", &[&a, &b], vec![]);
+            let s = g.sum(&ab, 1, true);
+            scores.push(g.op("Div", &[&s, &root], vec![]));
+            values.push(g.linear(&format!("{prefix}.h1"), &self.h1, u));
+        }
+        let scores = g.concat(&scores, 1);
+        let w = g.softmax(&scores, 1); // [batch, 2]
+        let values = g.stack_rows(&values); // [batch, 2, k]
+        g.mix(&w, &values)
     }
 }
 

@@ -25,6 +25,9 @@ use crate::runs::OpenedRun;
 pub enum ExportFormat {
     /// Hugging Face safetensors (PyTorch layout and names).
     Safetensors,
+    /// The safetensors and an ONNX graph of the inference forward pass (`model.onnx`,
+    /// opset 17; see [`crate::onnx`]).
+    Onnx,
 }
 
 /// What was written.
@@ -34,10 +37,18 @@ pub struct Exported {
     pub weights: PathBuf,
     /// The description.
     pub description: PathBuf,
+    /// The ONNX graph, when asked for.
+    pub onnx: Option<PathBuf>,
 }
 
 /// Export `run` into folder `out` (`model.safetensors`, `model.json`).
 pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
+    export_as(run, out, ExportFormat::Safetensors)
+}
+
+/// Export `run` into folder `out` in `format`: `model.safetensors` and `model.json` always,
+/// `model.onnx` for [`ExportFormat::Onnx`]; every file written atomically, together.
+pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Exported, Error> {
     crate::io::create_dir_all(out)?;
     let weights = out.join("model.safetensors");
     let description = out.join("model.json");
@@ -87,7 +98,11 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
         })
         .collect();
     let inputs = InputSchema::load(&run.dir)?;
-    let json = serde_json::json!({
+    let onnx = match format {
+        ExportFormat::Safetensors => None,
+        ExportFormat::Onnx => Some(crate::onnx::onnx_model(run)?),
+    };
+    let mut json = serde_json::json!({
         "format": "safetensors",
         "layout": "PyTorch: Linear weights are [out, in]; enum variant names left out of the paths",
         "run": run.config.name,
@@ -98,9 +113,25 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
         "model": run.config.file.model,
         "tensors": tensors,
     });
+    let onnx_path = out.join("model.onnx");
+    if let Some((_, signature)) = &onnx {
+        json["onnx"] = serde_json::json!({
+            "file": "model.onnx",
+            "opset": crate::onnx::OPSET,
+            "inputs": {
+                "numeric": {"dtype": "float32", "shape": ["batch", signature.numeric.len()], "columns": signature.numeric, "missing": "NaN (filled with the training mean, then standardised, inside the graph)"},
+                "ids": {"dtype": "int64", "shape": ["batch", signature.ids.len()], "columns": signature.ids, "mapping": "a categorical value values[i] of its vocabulary in inputs.json is id i + 1; 0 = missing or unseen; hashed columns 1 + fnv1a64(value) mod N; multi-hot slots 0-padded"},
+            },
+            "outputs": signature.outputs.iter().map(|(n, w)| serde_json::json!({"name": n, "shape": ["batch", w]})).collect::<Vec<_>>(),
+        });
+    }
     let json = serde_json::to_vec_pretty(&json).expect("description serialises");
-    atomic_write_all(&[(&weights, &bytes), (&description, &json)])?;
-    Ok(Exported { weights, description })
+    let mut files: Vec<(&Path, &[u8])> = vec![(&weights, &bytes), (&description, &json)];
+    if let Some((graph, _)) = &onnx {
+        files.push((&onnx_path, graph));
+    }
+    atomic_write_all(&files)?;
+    Ok(Exported { weights, description, onnx: onnx.map(|_| onnx_path) })
 }
 
 /// Load an exported `model.safetensors` into `model` (built from the same config). Fails when

@@ -24,6 +24,7 @@ pub mod io;
 pub mod lock;
 pub mod loss;
 pub mod metrics;
+pub mod onnx;
 pub mod optimizer;
 pub mod os;
 pub mod parallel;

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::Input;
 use crate::encoder::EncoderConfig;
+use crate::graph::{Graph, GraphInput};
 
 use crate::architecture::PleConfig;
 
@@ -158,6 +159,19 @@ impl Architecture {
             Architecture::Cgc(a) | Architecture::Ple(a) => Some(a.gate_weights(x)),
             Architecture::CrossStitch(a) => Some(a.mixing_weights(x)),
             Architecture::DselectK(a) => Some(a.gate_weights(x)),
+        }
+    }
+
+    /// Every task's representation (the heads' input) into `g`, the module named
+    /// `architecture` (see [`crate::graph`]).
+    pub fn trace(&self, g: &mut Graph, x: &GraphInput, num_tasks: usize) -> Vec<String> {
+        match self {
+            Architecture::Hps(a) => a.trace(g, x, num_tasks),
+            Architecture::Mmoe(a) => a.trace(g, x, num_tasks),
+            Architecture::Omoe(a) => a.trace(g, x, num_tasks),
+            Architecture::Cgc(a) | Architecture::Ple(a) => a.trace(g, x, num_tasks),
+            Architecture::CrossStitch(a) => a.trace(g, x, num_tasks),
+            Architecture::DselectK(a) => a.trace(g, x, num_tasks),
         }
     }
 

@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::Input;
 use crate::encoder::{Encoder, EncoderConfig};
+use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`CrossStitch`].
@@ -95,6 +96,33 @@ impl CrossStitch {
         let batch = x.batch_size();
         let last = self.alpha.val().narrow(0, blocks - 1, 1).reshape([t, t]);
         (0..t).map(|i| last.clone().narrow(0, i, 1).repeat_dim(0, batch)).collect()
+    }
+
+    /// Every task's column output into `g` (see [`crate::graph`]).
+    pub fn trace(&self, g: &mut Graph, x: &GraphInput, tasks: usize) -> Vec<String> {
+        let [blocks, t, _] = self.alpha.dims();
+        let alpha = g.param("architecture.alpha", self.alpha.val());
+        let mut h = vec![x.clone(); t];
+        for b in 0..blocks {
+            let out: Vec<String> = (self.columns.iter().enumerate())
+                .zip(&h)
+                .map(|((c, col), hi)| col.trace_blocks(g, &format!("architecture.columns.{c}"), b..b + 1, hi))
+                .collect();
+            let index = g.scalar_int(b as i64);
+            let a = g.op("Gather", &[&alpha, &index], vec![("axis", crate::graph::Attr::Int(0))]); // [T, T]
+            let stacked = g.stack_rows(&out); // [batch, T, w]
+            // h̃_i = Σ_s α[i, s] h_s: [batch, T, w] ← α [T, T] · [batch, T, w].
+            let mixed = g.op("MatMul", &[&a, &stacked], vec![]);
+            h = (0..t)
+                .map(|i| {
+                    let row = g.narrow(&mixed, 1, i, 1);
+                    let axis = g.ints(vec![1]);
+                    GraphInput::hidden(g.op("Squeeze", &[&row, &axis], vec![]))
+                })
+                .collect();
+        }
+        assert_eq!(t, tasks, "one column per task");
+        h.into_iter().map(|i| i.dense).collect()
     }
 
     #[cfg(test)]

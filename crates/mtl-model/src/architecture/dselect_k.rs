@@ -28,6 +28,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::architecture::gate::{SharedExperts, StemConfig, mix};
 use crate::encoder::EncoderConfig;
+use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`DselectK`].
@@ -186,6 +187,57 @@ impl DselectK {
             })
             .collect();
         Tensor::cat(terms, 0).sum()
+    }
+
+    /// Every task's mixture into `g` (see [`crate::graph`]): the selectors of [`Self::selectors`].
+    pub fn trace(&self, g: &mut Graph, x: &GraphInput, tasks: usize) -> Vec<String> {
+        let (n, m, k, gamma) = (self.pool.count(), self.bits, self.k, self.gamma);
+        let codes: Vec<f32> =
+            (0..n).flat_map(|j| (0..m).map(move |l| ((j >> (m - 1 - l)) & 1) as f32)).collect();
+        self.pool.trace(g, "architecture.pool", x, tasks, |g, t, f| {
+            let p = format!("architecture.gates.{t}");
+            let z = g.linear(&format!("{p}.z_logits"), &self.gates[t].z_logits, f);
+            // smooth_step: clamp to ±γ/2, then −2/γ³ · t³ + 3/(2γ) · t + 1/2.
+            let (lo, hi) =
+                (g.floats(vec![(-gamma / 2.0) as f32], vec![]), g.floats(vec![(gamma / 2.0) as f32], vec![]));
+            let z = g.op("Clip", &[&z, &lo, &hi], vec![]);
+            let cube = g.op("Mul", &[&z, &z], vec![]);
+            let cube = g.op("Mul", &[&cube, &z], vec![]);
+            let (a, b, half) = (
+                g.floats(vec![(-2.0 / gamma.powi(3)) as f32], vec![]),
+                g.floats(vec![(1.5 / gamma) as f32], vec![]),
+                g.floats(vec![0.5], vec![]),
+            );
+            let s = g.op("Mul", &[&cube, &a], vec![]);
+            let lin = g.op("Mul", &[&z, &b], vec![]);
+            let s = g.op("Add", &[&s, &lin], vec![]);
+            let s = g.op("Add", &[&s, &half], vec![]);
+            let s = g.reshape(&s, &[-1, k as i64, 1, m as i64]);
+            let c = g.floats(codes.clone(), vec![1, 1, n, m]);
+            let not_c = g.floats(codes.iter().map(|v| 1.0 - v).collect(), vec![1, 1, n, m]);
+            let one = g.floats(vec![1.0], vec![]);
+            let not_s = g.op("Sub", &[&one, &s], vec![]);
+            let on = g.op("Mul", &[&c, &s], vec![]);
+            let off = g.op("Mul", &[&not_c, &not_s], vec![]);
+            let factors = g.op("Add", &[&on, &off], vec![]); // [batch, k, n, m]
+            let mut r = g.narrow(&factors, 3, 0, 1);
+            for l in 1..m {
+                let f = g.narrow(&factors, 3, l, 1);
+                r = g.op("Mul", &[&r, &f], vec![]);
+            }
+            let r = g.reshape(&r, &[-1, k as i64, n as i64]);
+            let wl = g.linear(&format!("{p}.w_logits"), &self.gates[t].w_logits, f);
+            let a = g.softmax(&wl, 1);
+            let w = g.mix(&a, &r); // [batch, n]
+            if n.is_power_of_two() {
+                w
+            } else {
+                let total = g.sum(&w, 1, true);
+                let eps = g.floats(vec![1e-12], vec![]);
+                let total = g.op("Max", &[&total, &eps], vec![]);
+                g.op("Div", &[&w, &total], vec![])
+            }
+        })
     }
 
     /// The experts' and the stem's parameters.

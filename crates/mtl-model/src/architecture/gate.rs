@@ -9,6 +9,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::softmax;
 
 use crate::Input;
+use crate::graph::{Attr, Graph, GraphInput};
 use burn::tensor::{Device, Tensor};
 
 use crate::ActivationKind;
@@ -312,6 +313,91 @@ pub fn unpack(
     let stacked = z.clone().narrow(1, 0, experts * d).reshape([batch, experts, d]);
     let features = if learned_stem { z.narrow(1, experts * d, width - experts * d) } else { x.dense.clone() };
     (stacked, features)
+}
+
+impl Stem {
+    /// The stem into `g` (see [`Stem::forward`]), the module named `prefix`.
+    pub fn trace(&self, g: &mut Graph, prefix: &str, x: &GraphInput) -> String {
+        match self {
+            Stem::Conv(s) => {
+                let [c, h, w] = s.input_shape;
+                let image = g.reshape(&x.dense, &[-1, c as i64, h as i64, w as i64]);
+                // `Same` padding of the 3×3 conv: one pixel on every side.
+                let y = crate::encoder::trace_conv(g, &format!("{prefix}.conv"), &s.conv, &image, 1);
+                let y = g.activation(&s.activation, &y);
+                // Adaptive average pooling: output cell i averages rows ⌊i·H/4⌋ .. ⌈(i+1)·H/4⌉.
+                let window = |i: usize, n: usize| (i * n / STEM_POOL, ((i + 1) * n).div_ceil(STEM_POOL));
+                let mut cells = Vec::with_capacity(STEM_POOL * STEM_POOL);
+                for i in 0..STEM_POOL {
+                    for j in 0..STEM_POOL {
+                        let ((r0, r1), (c0, c1)) = (window(i, h), window(j, w));
+                        let rows = g.narrow(&y, 2, r0, r1 - r0);
+                        let cell = g.narrow(&rows, 3, c0, c1 - c0);
+                        // Opset 17's ReduceMean takes its axes as an attribute (ReduceSum as an input).
+                        let attrs = vec![("axes", Attr::Ints(vec![2, 3])), ("keepdims", Attr::Int(0))];
+                        cells.push(g.op("ReduceMean", &[&cell], attrs));
+                    }
+                }
+                // [batch, channels] per cell → [batch, channels, 16] → channel-major rows.
+                let stacked: Vec<String> = cells.iter().map(|c| g.unsqueeze(c, 2)).collect();
+                let y = g.concat(&stacked, 2);
+                let channels = s.conv.weight.dims()[0];
+                g.reshape(&y, &[-1, (channels * STEM_POOL * STEM_POOL) as i64])
+            }
+            Stem::Embed(t) => t.trace_embed(g, prefix, x),
+        }
+    }
+}
+
+/// The gates' features into `g` (see [`gate_features`]).
+pub fn trace_gate_features(g: &mut Graph, stem: Option<&Stem>, prefix: &str, x: &GraphInput) -> String {
+    match stem {
+        Some(s) => s.trace(g, &format!("{prefix}.stem"), x),
+        None => x.dense.clone(),
+    }
+}
+
+/// A softmax gate named `prefix` into `g`.
+pub fn trace_softmax_gate(g: &mut Graph, prefix: &str, gate: &Linear, features: &str) -> String {
+    let logits = g.linear(prefix, gate, features);
+    g.softmax(&logits, 1)
+}
+
+/// Blocks `blocks` of every expert (`prefix.K`) into `g`, stacked: `[batch, E, d]`.
+pub fn trace_experts(
+    g: &mut Graph,
+    prefix: &str,
+    experts: &[Encoder],
+    blocks: std::ops::Range<usize>,
+    x: &GraphInput,
+) -> String {
+    let rows: Vec<String> = (experts.iter().enumerate())
+        .map(|(k, e)| e.trace_blocks(g, &format!("{prefix}.{k}"), blocks.clone(), x))
+        .collect();
+    g.stack_rows(&rows)
+}
+
+impl SharedExperts {
+    /// Every task's mixture into `g`, with `gate(g, t, features)` giving task t's weights: the
+    /// module named `prefix`.
+    pub fn trace(
+        &self,
+        g: &mut Graph,
+        prefix: &str,
+        x: &GraphInput,
+        tasks: usize,
+        mut gate: impl FnMut(&mut Graph, usize, &str) -> String,
+    ) -> Vec<String> {
+        let blocks = self.experts.first().map_or(0, Encoder::num_blocks);
+        let experts = trace_experts(g, &format!("{prefix}.experts"), &self.experts, 0..blocks, x);
+        let features = trace_gate_features(g, self.stem.as_ref(), prefix, x);
+        (0..tasks)
+            .map(|t| {
+                let w = gate(g, t, &features);
+                g.mix(&w, &experts)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

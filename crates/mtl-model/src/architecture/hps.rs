@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::Input;
 use crate::encoder::{Encoder, EncoderConfig};
+use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`Hps`].
@@ -46,6 +47,11 @@ impl Hps {
     /// Every task receives the shared representation itself.
     pub fn task_input(&self, _t: usize, _x: &Input, z: Tensor<2>) -> Tensor<2> {
         z
+    }
+
+    /// Every task's representation into `g` (see [`crate::graph`]): the encoder's output.
+    pub fn trace(&self, g: &mut Graph, x: &GraphInput, tasks: usize) -> Vec<String> {
+        vec![self.encoder.trace(g, "architecture.encoder", x); tasks]
     }
 
     /// The encoder's parameters.

@@ -14,8 +14,11 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
-use crate::architecture::gate::{SharedExperts, StemConfig, gate_layer, mix, softmax_gate};
+use crate::architecture::gate::{
+    SharedExperts, StemConfig, gate_layer, mix, softmax_gate, trace_softmax_gate,
+};
 use crate::encoder::EncoderConfig;
+use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`Mmoe`].
@@ -76,6 +79,13 @@ impl Mmoe {
     pub fn gate_weights(&self, x: &Input) -> Vec<Tensor<2>> {
         let features = self.pool.features(x);
         self.gates.iter().map(|g| softmax_gate(g, features.clone())).collect()
+    }
+
+    /// Every task's mixture into `g` (see [`crate::graph`]).
+    pub fn trace(&self, g: &mut Graph, x: &GraphInput, tasks: usize) -> Vec<String> {
+        self.pool.trace(g, "architecture.pool", x, tasks, |g, t, f| {
+            trace_softmax_gate(g, &format!("architecture.gates.{t}"), &self.gates[t], f)
+        })
     }
 
     /// The experts' and the stem's parameters.

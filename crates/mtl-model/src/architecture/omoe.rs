@@ -10,9 +10,11 @@ use burn::tensor::{Device, Tensor};
 
 use crate::Input;
 use crate::architecture::gate::{
-    Stem, StemConfig, gate_features, gate_layer, mix, run_experts, softmax_gate,
+    Stem, StemConfig, gate_features, gate_layer, mix, run_experts, softmax_gate, trace_experts,
+    trace_gate_features, trace_softmax_gate,
 };
 use crate::encoder::{Encoder, EncoderConfig};
+use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`Omoe`].
@@ -67,6 +69,15 @@ impl Omoe {
     /// The one gate's weights, `[batch, E]`, given to each of the `num_tasks` tasks.
     pub fn gate_weights(&self, x: &Input, num_tasks: usize) -> Vec<Tensor<2>> {
         vec![self.weights(x); num_tasks]
+    }
+
+    /// The mixture, every task's representation, into `g` (see [`crate::graph`]).
+    pub fn trace(&self, g: &mut Graph, x: &GraphInput, tasks: usize) -> Vec<String> {
+        let blocks = self.experts.first().map_or(0, Encoder::num_blocks);
+        let experts = trace_experts(g, "architecture.experts", &self.experts, 0..blocks, x);
+        let features = trace_gate_features(g, self.stem.as_ref(), "architecture", x);
+        let w = trace_softmax_gate(g, "architecture.gate", &self.gate, &features);
+        vec![g.mix(&w, &experts); tasks]
     }
 
     /// Every parameter: experts, gate and stem.

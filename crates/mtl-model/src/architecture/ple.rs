@@ -27,9 +27,11 @@ use burn::tensor::{Device, Tensor};
 
 use crate::Input;
 use crate::architecture::gate::{
-    Stem, StemConfig, gate_features, gate_layer, mix, run_experts_blocks, softmax_gate,
+    Stem, StemConfig, gate_features, gate_layer, mix, run_experts_blocks, softmax_gate, trace_experts,
+    trace_gate_features, trace_softmax_gate,
 };
 use crate::encoder::{Encoder, EncoderConfig};
+use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`Ple`] (and of CGC, its one-level case).
@@ -189,6 +191,49 @@ impl Ple {
         let own = run_experts_blocks(&self.task_experts[t], &self.levels[self.last()], &h);
         let weights = softmax_gate(&self.task_gates[self.last()][t], features);
         (weights, Tensor::cat(vec![shared, own], 1)) // [batch, S + K], [batch, S + K, d]
+    }
+
+    /// Every task's representation into `g` (see [`crate::graph`]): the levels of
+    /// [`Self::shared`] and [`Self::task_input`] in one pass.
+    pub fn trace(&self, g: &mut Graph, x: &GraphInput, tasks: usize) -> Vec<String> {
+        let last = self.last();
+        let stem = trace_gate_features(g, self.stem.as_ref(), "architecture", x);
+        let (mut shared_in, mut task_in) = (x.clone(), vec![x.clone(); tasks]);
+        for level in 0..=last {
+            let blocks = self.levels[level].clone();
+            let shared = trace_experts(
+                g,
+                "architecture.shared_experts",
+                &self.shared_experts,
+                blocks.clone(),
+                &shared_in,
+            );
+            let own: Vec<String> = (0..tasks)
+                .map(|t| {
+                    let prefix = format!("architecture.task_experts.{t}");
+                    trace_experts(g, &prefix, &self.task_experts[t], blocks.clone(), &task_in[t])
+                })
+                .collect();
+            let gate_in = |r: &GraphInput| if level == 0 { stem.clone() } else { r.dense.clone() };
+            let next: Vec<GraphInput> = (0..tasks)
+                .map(|t| {
+                    let pool = g.concat(&[shared.clone(), own[t].clone()], 1);
+                    let prefix = format!("architecture.task_gates.{level}.{t}");
+                    let w = trace_softmax_gate(g, &prefix, &self.task_gates[level][t], &gate_in(&task_in[t]));
+                    GraphInput::hidden(g.mix(&w, &pool))
+                })
+                .collect();
+            if level < last {
+                let mut all = vec![shared];
+                all.extend(own);
+                let pool = g.concat(&all, 1);
+                let prefix = format!("architecture.shared_gates.{level}");
+                let w = trace_softmax_gate(g, &prefix, &self.shared_gates[level], &gate_in(&shared_in));
+                shared_in = GraphInput::hidden(g.mix(&w, &pool));
+            }
+            task_in = next;
+        }
+        task_in.into_iter().map(|i| i.dense).collect()
     }
 
     /// Task `t`'s mixture at the last level.

@@ -6,6 +6,7 @@ use burn::module::{Module, ParamId};
 use burn::tensor::{Device, Tensor};
 
 use crate::Input;
+use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Calls `$callback! { … }` with the table of encoders: one `Variant, name, ConfigType,
@@ -146,6 +147,40 @@ impl Encoder {
             });
         }
         x.dense
+    }
+
+    /// Blocks `range` into `g` (see [`crate::graph`]), the module named `prefix`: the trace of
+    /// [`Self::forward_blocks`].
+    pub fn trace_blocks(
+        &self,
+        g: &mut Graph,
+        prefix: &str,
+        range: std::ops::Range<usize>,
+        x: &GraphInput,
+    ) -> String {
+        let mut h = x.clone();
+        for i in range {
+            h = GraphInput::hidden(match self {
+                Encoder::Mlp(e) => e.trace_layers(g, prefix, i..i + 1, h.dense),
+                Encoder::Cnn(e) => e.trace_block(g, prefix, i, h.dense),
+                Encoder::Tabular(e) => e.trace_block(g, prefix, i, &h),
+            });
+        }
+        h.dense
+    }
+
+    /// Number of blocks.
+    pub fn num_blocks(&self) -> usize {
+        match self {
+            Encoder::Mlp(e) => e.num_layers(),
+            Encoder::Cnn(e) => e.num_blocks(),
+            Encoder::Tabular(e) => e.num_blocks(),
+        }
+    }
+
+    /// The whole encoder into `g`.
+    pub fn trace(&self, g: &mut Graph, prefix: &str, x: &GraphInput) -> String {
+        self.trace_blocks(g, prefix, 0..self.num_blocks(), x)
     }
 
     /// Ids of the parameters of blocks `range`.

@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::activation::ActivationKind;
 use crate::encoder::{Mlp, MlpConfig};
+use crate::graph::{Attr, Graph};
 use crate::params::param_ids;
 
 /// Configuration of a [`Cnn`].
@@ -192,6 +193,36 @@ impl Cnn {
         let [c, h, w] = self.shapes[i + 1];
         y.reshape([batch, c * h * w]) // [batch, C'·H'·W']
     }
+}
+
+impl Cnn {
+    /// Block `i` into `g` (see [`Self::forward_block`]), the module named `prefix`.
+    pub fn trace_block(&self, g: &mut Graph, prefix: &str, i: usize, x: String) -> String {
+        let Some(conv) = self.convs.get(i) else {
+            let layer = i - self.convs.len();
+            return self.fc.trace_layers(g, &format!("{prefix}.fc"), layer..layer + 1, x);
+        };
+        let [c, h, w] = self.shapes[i];
+        let image = g.reshape(&x, &[-1, c as i64, h as i64, w as i64]);
+        let y = trace_conv(g, &format!("{prefix}.convs.{i}"), conv, &image, 0);
+        let y = g.activation(&self.activation, &y);
+        let k = self.pool.kernel_size.map(|k| k as i64).to_vec();
+        let y =
+            g.op("MaxPool", &[&y], vec![("kernel_shape", Attr::Ints(k.clone())), ("strides", Attr::Ints(k))]);
+        let [c, h, w] = self.shapes[i + 1];
+        g.reshape(&y, &[-1, (c * h * w) as i64])
+    }
+}
+
+/// A Burn `Conv2d` named `prefix` (stride 1, `pad` zeros on every side) on `x` `[batch, C, H, W]`.
+pub fn trace_conv(g: &mut Graph, prefix: &str, conv: &Conv2d, x: &str, pad: i64) -> String {
+    let w = g.param(&format!("{prefix}.weight"), conv.weight.val());
+    let mut inputs = vec![x.to_string(), w];
+    if let Some(b) = &conv.bias {
+        inputs.push(g.param(&format!("{prefix}.bias"), b.val()));
+    }
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    g.op("Conv", &refs, vec![("pads", Attr::Ints(vec![pad; 4]))])
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use crate::activation::ActivationKind;
+use crate::graph::Graph;
 
 /// Configuration of an [`Mlp`].
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +86,20 @@ impl Mlp {
     /// Number of layers.
     pub fn num_layers(&self) -> usize {
         self.layers.len()
+    }
+
+    /// Layers `range` into `g` (see [`crate::graph`]), the module named `prefix`.
+    pub fn trace_layers(
+        &self,
+        g: &mut Graph,
+        prefix: &str,
+        range: std::ops::Range<usize>,
+        x: String,
+    ) -> String {
+        range.fold(x, |h, i| {
+            let y = g.linear(&format!("{prefix}.layers.{i}"), &self.layers[i], &h);
+            g.activation(&self.activation, &y)
+        })
     }
 }
 

@@ -8,7 +8,7 @@ mod mlp;
 mod tabular;
 
 pub use base::{Encoder, EncoderConfig};
-pub use cnn::{Cnn, CnnConfig};
+pub use cnn::{Cnn, CnnConfig, trace_conv};
 pub use mlp::{Mlp, MlpConfig};
 pub use tabular::{
     EmbeddingField, EmbeddingTable, MAX_TABLE_IDS, Pooling, Tabular, TabularConfig, fields_per_column,

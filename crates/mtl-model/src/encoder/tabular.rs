@@ -21,6 +21,7 @@ use burn::tensor::{Device, Tensor};
 use crate::Input;
 use crate::activation::ActivationKind;
 use crate::encoder::{Mlp, MlpConfig};
+use crate::graph::{Attr, Graph, GraphInput};
 use crate::params::param_ids;
 
 /// How a multi-hot field turns its ids' vectors into one.
@@ -283,6 +284,54 @@ impl Tabular {
             });
         }
         Tensor::cat(parts, 1)
+    }
+
+    /// Block `i` into `g` (see [`Self::forward_block`]), the module named `prefix`.
+    pub fn trace_block(&self, g: &mut Graph, prefix: &str, i: usize, x: &GraphInput) -> String {
+        if i == 0 {
+            self.trace_embed(g, prefix, x)
+        } else {
+            self.mlp.trace_layers(g, &format!("{prefix}.mlp"), i - 1..i, x.dense.clone())
+        }
+    }
+
+    /// The embedding stage into `g` (see [`Self::embed`]).
+    pub fn trace_embed(&self, g: &mut Graph, prefix: &str, x: &GraphInput) -> String {
+        let mut parts = Vec::with_capacity(self.field_start.len() + 1);
+        if self.d_numeric > 0 {
+            parts.push(x.dense.clone());
+        }
+        for (k, &start) in self.field_start.iter().enumerate() {
+            let all = x.ids.as_ref().expect("a tabular graph has an id input");
+            let (len, t) = (self.field_len[k], self.field_table[k]);
+            let [n, d] = self.embeddings[t].weight.dims();
+            let table = format!("{prefix}.embeddings.{t}.weight");
+            g.param(&table, self.embeddings[t].weight.val());
+            let ids = g.narrow(all, 1, start, len);
+            let (lo, hi) = (g.scalar_int(0), g.scalar_int((n - 1) as i64));
+            let ids = g.op("Clip", &[&ids, &lo, &hi], vec![]);
+            let vectors = g.op("Gather", &[&table, &ids], vec![("axis", Attr::Int(0))]); // [batch, len, d]
+            parts.push(match self.field_pool[k] {
+                0 => g.reshape(&vectors, &[-1, d as i64]),
+                pool => {
+                    let zero = g.scalar_int(0);
+                    let present = g.op("Greater", &[&ids, &zero], vec![]);
+                    let present = g.op("Cast", &[&present], vec![("to", Attr::Int(1))]); // float
+                    let weights = g.unsqueeze(&present, 2);
+                    let weighted = g.op("Mul", &[&vectors, &weights], vec![]);
+                    let summed = g.sum(&weighted, 1, false);
+                    if pool == 2 {
+                        summed
+                    } else {
+                        let count = g.sum(&present, 1, true);
+                        let one = g.floats(vec![1.0], vec![]);
+                        let count = g.op("Max", &[&count, &one], vec![]);
+                        g.op("Div", &[&summed, &count], vec![])
+                    }
+                }
+            });
+        }
+        g.concat(&parts, 1)
     }
 }
 
