@@ -23,6 +23,7 @@ pub use head::{HeadConfig, TaskHead};
 pub use input::Input;
 pub use model::{
     Counterfactual, Estimator, MultiTaskModel, MultiTaskModelConfig, TracedTask, Transfer, chain_logit,
+    conditional_logit,
 };
 pub use params::{param_ids, parameter_count, parameter_count_of};
 pub use transfer::{Ait, AitConfig, calibrator_penalty};

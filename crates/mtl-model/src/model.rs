@@ -39,7 +39,7 @@ pub struct MultiTaskModelConfig {
     pub chains: Vec<Vec<usize>>,
     /// ESCM²'s counterfactual regulariser on the chains' later steps; `None` for ESMM.
     pub counterfactual: Option<Counterfactual>,
-    /// AITM's information transfer along the chains (see [`crate::transfer`]) in place of
+    /// AITM's information transfer along the chains (see [`crate::Ait`]) in place of
     /// ESMM's product; `None` for ESMM and ESCM².
     pub transfer: Option<Transfer>,
 }

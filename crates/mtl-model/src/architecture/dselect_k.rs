@@ -189,7 +189,7 @@ impl DselectK {
         Tensor::cat(terms, 0).sum()
     }
 
-    /// Every task's mixture into `g` (see [`crate::graph`]): the selectors of [`Self::selectors`].
+    /// Every task's mixture into `g` (see [`crate::graph`]): the selectors of `selectors`.
     pub fn trace(&self, g: &mut Graph, x: &GraphInput, tasks: usize) -> Vec<String> {
         let (n, m, k, gamma) = (self.pool.count(), self.bits, self.k, self.gamma);
         let codes: Vec<f32> =
