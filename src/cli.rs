@@ -81,9 +81,10 @@ pub enum Command {
     Predict {
         /// The run folder.
         run_dir: PathBuf,
-        /// CSV or Parquet file holding the run's feature columns (see RUN_DIR/inputs.json);
-        /// for a run trained on CSV tables, a file in the training files' format (extra columns
-        /// such as labels are ignored).
+        /// CSV or Parquet file holding the run's feature columns (see RUN_DIR/inputs.json):
+        /// for generated data exactly those columns (an extra one is an error); for a run
+        /// trained on CSV tables, a file in the training files' format (extra columns such as
+        /// labels are ignored).
         #[arg(long, required_unless_present = "split", conflicts_with = "split")]
         input: Option<PathBuf>,
         /// Predict one of the run's own splits instead (adds TASK_label columns).
