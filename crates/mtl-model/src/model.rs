@@ -226,6 +226,13 @@ impl MultiTaskModel {
         (0..self.num_tasks()).map(|t| towers.output(t)).collect()
     }
 
+    /// Per-task outputs and own towers (see [`Self::tower`]; a task outside a chain's later
+    /// steps is its own tower) from one pass over the heads.
+    pub fn forward_with_towers(&self, x: &Input, z: Tensor<2>) -> (Vec<Tensor<2>>, Vec<Tensor<2>>) {
+        let mut towers = Towers::new(self, x, z);
+        (0..self.num_tasks()).map(|t| (towers.output(t), towers.conditional(t))).unzip()
+    }
+
     /// Task `t`'s output from the shared representation `z`: its tower's, or for a task that
     /// follows others in a chain the logit of the chain's joint probability up to it.
     pub fn forward_task_from_shared(&self, t: usize, x: &Input, z: Tensor<2>) -> Tensor<2> {

@@ -3,7 +3,7 @@
 use crate::input::BatchInput;
 use burn::tensor::{Device, Tensor};
 use mtl_data::{MultiTaskBatch, MultiTaskDataset, batch_indices};
-use mtl_model::{Input, MultiTaskModel};
+use mtl_model::MultiTaskModel;
 
 use crate::config::TaskConfig;
 use crate::loss::per_sample_loss;
@@ -229,9 +229,9 @@ impl<'t> Evaluator<'t> {
             let batch = MultiTaskBatch::gather(data, idx, &self.device);
             let x = batch.input();
             let z = model.architecture.shared(x.clone());
-            let outputs = model.forward_from_shared(&x, z.clone());
-            self.update_towers(model, &batch, (&x, &z));
-            self.update_entire(model, (&x, &z), &outputs, data, idx);
+            let (outputs, towers) = model.forward_with_towers(&x, z);
+            self.update_towers(model, &batch, &towers);
+            self.update_entire(&towers, data, idx);
             if let Some(gates) = model.gate_weights(&x) {
                 let sums = gates.into_iter().map(|g| g.sum_dim(0).squeeze_dim::<1>(0));
                 self.gate_sums = Some(match self.gate_sums.take() {
@@ -268,31 +268,18 @@ impl Evaluator<'_> {
     /// The towers of the chain tasks on `batch`: a later step's tower against its target on
     /// the rows where the step before happened (its joint target is 1 and known), which
     /// there is the step's own label.
-    fn update_towers(
-        &mut self,
-        model: &MultiTaskModel,
-        batch: &MultiTaskBatch,
-        (x, z): (&Input, &Tensor<2>),
-    ) {
+    fn update_towers(&mut self, model: &MultiTaskModel, batch: &MultiTaskBatch, towers: &[Tensor<2>]) {
         for (t, metrics) in self.towers.iter_mut().enumerate() {
             let (Some(metrics), Some(&prev)) = (metrics.as_mut(), model.follows(t).last()) else { continue };
             let happened = batch.targets[prev].clone() * batch.masks[prev].clone();
             let mask = batch.masks[t].clone() * happened;
-            metrics.update(&model.tower(t, x, z.clone()), &batch.targets[t], &mask);
+            metrics.update(&towers[t], &batch.targets[t], &mask);
         }
     }
 
-    /// The entire-space metrics on the rows `idx` of `data` (network input `x`, shared
-    /// representation `z`): each task's own probability (a chain step's tower, else its
-    /// output) against its label on every row.
-    fn update_entire(
-        &mut self,
-        model: &MultiTaskModel,
-        (x, z): (&Input, &Tensor<2>),
-        outputs: &[Tensor<2>],
-        data: &MultiTaskDataset,
-        idx: &[usize],
-    ) {
+    /// The entire-space metrics on the rows `idx` of `data`: each task's own probability (its
+    /// tower: a chain step's own, else its output) against its label on every row.
+    fn update_entire(&mut self, towers: &[Tensor<2>], data: &MultiTaskDataset, idx: &[usize]) {
         for (t, entire) in self.entire.iter_mut().enumerate() {
             let (Some((metrics, p_sum, y_sum)), Some(truth)) = (entire.as_mut(), data.truth_of(t)) else {
                 continue;
@@ -300,8 +287,7 @@ impl Evaluator<'_> {
             let y: Vec<f32> = idx.iter().map(|&i| truth[i]).collect();
             *y_sum += y.iter().map(|&v| f64::from(v)).sum::<f64>();
             let y = Tensor::<1>::from_data(burn::tensor::TensorData::new(y, [idx.len()]), &self.device);
-            let out =
-                if model.follows(t).is_empty() { outputs[t].clone() } else { model.tower(t, x, z.clone()) };
+            let out = towers[t].clone();
             *p_sum += crate::metrics::host_values(burn::tensor::activation::sigmoid(out.clone()).sum())[0];
             metrics.update(&out, &y, &y.ones_like());
         }

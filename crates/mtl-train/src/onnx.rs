@@ -43,7 +43,10 @@ pub fn onnx_model(run: &OpenedRun) -> Result<(Vec<u8>, OnnxSignature), Error> {
     let numeric = schema.dense_names();
     let ids: Vec<String> = schema.features.iter().filter(|f| !numeric.contains(f)).cloned().collect();
     let mut g = Graph::default();
-    let dense = standardised(&mut g, &schema, numeric.len());
+    let dense = standardised(&mut g, &schema, numeric.len()).map_err(|message| Error::RunDir {
+        path: run.dir.clone(),
+        message: format!("inputs.json: {message}; retrain the run to rewrite it"),
+    })?;
     let input = GraphInput { dense, ids: (!ids.is_empty()).then(|| "ids".to_string()) };
     let traced = run.model.trace(&mut g, &input);
     let mut outputs = Vec::new();
@@ -112,14 +115,18 @@ pub fn onnx_model(run: &OpenedRun) -> Result<(Vec<u8>, OnnxSignature), Error> {
 }
 
 /// The `numeric` input as the network reads it: missing cells filled with the training mean,
-/// then standardised where training standardised; `numeric` itself when nothing is fitted.
-fn standardised(g: &mut Graph, schema: &InputSchema, width: usize) -> String {
+/// then standardised where training standardised; `numeric` itself when nothing is fitted. An
+/// error when the fitted columns are not the dense columns.
+fn standardised(g: &mut Graph, schema: &InputSchema, width: usize) -> Result<String, String> {
     let fitted: Option<Vec<(f64, f64, bool)>> = match (&schema.table, &schema.standardize) {
         (Some(prep), _) => Some(prep.numeric.iter().map(|s| (s.mean, s.std, s.standardize)).collect()),
         (None, Some(scales)) => Some(scales.iter().map(|&(m, s)| (m, s, true)).collect()),
         (None, None) => None,
     };
-    let Some(fitted) = fitted.filter(|f| f.len() == width && width > 0) else { return "numeric".into() };
+    let Some(fitted) = fitted.filter(|_| width > 0) else { return Ok("numeric".into()) };
+    if fitted.len() != width {
+        return Err(format!("{} fitted numeric columns for {width} dense columns", fitted.len()));
+    }
     let row = |f: &dyn Fn(&(f64, f64, bool)) -> f64| fitted.iter().map(|v| f(v) as f32).collect::<Vec<f32>>();
     let mean = g.floats(row(&|v| v.0), vec![1, width]);
     let shift = g.floats(row(&|v| if v.2 { v.0 } else { 0.0 }), vec![1, width]);
@@ -127,7 +134,7 @@ fn standardised(g: &mut Graph, schema: &InputSchema, width: usize) -> String {
     let missing = g.op("IsNaN", &["numeric"], vec![]);
     let filled = g.op("Where", &[&missing, &mean, "numeric"], vec![]);
     let centred = g.op("Sub", &[&filled, &shift], vec![]);
-    g.op("Div", &[&centred, &scale], vec![])
+    Ok(g.op("Div", &[&centred, &scale], vec![]))
 }
 
 fn value_info(name: &str, dtype: DataType, width: usize) -> ValueInfoProto {

@@ -308,11 +308,12 @@ pub fn predict(
         });
         let x = Input::new(Tensor::<2>::from_data(TensorData::new(dense, [b, d]), device), ids);
         let z = model.architecture.shared(x.clone());
-        for (t, y) in model.forward_from_shared(&x, z.clone()).into_iter().enumerate() {
+        let (outputs, towers) = model.forward_with_towers(&x, z);
+        for (t, (y, tower)) in outputs.into_iter().zip(towers).enumerate() {
             let y = match tasks[t].spec.kind {
                 TaskKind::Regression => y,
                 TaskKind::Binary if !model.follows(t).is_empty() => {
-                    Tensor::cat(vec![sigmoid(model.tower(t, &x, z.clone())), sigmoid(y)], 1)
+                    Tensor::cat(vec![sigmoid(tower), sigmoid(y)], 1)
                 }
                 TaskKind::Binary | TaskKind::Multilabel { .. } => sigmoid(y),
                 TaskKind::Multiclass { .. } => softmax(y, 1),
