@@ -116,6 +116,9 @@ pub enum Command {
         /// Output folder (default: RUN_DIR/export).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Backend and device the weights are read on (the files do not depend on it).
+        #[command(flatten)]
+        backend: BackendArgs,
     },
     /// Draw a run's curves (loss, metrics, task weights, learning rate) into RUN_DIR/plots.
     Plot {
@@ -208,8 +211,9 @@ pub fn run(cli: Cli, world: &World) -> Result<(), Error> {
             };
             commands::predict::run(&run_dir, source, output, checkpoint, ids, &device)
         }
-        Command::Export { run_dir, format, checkpoint, out } => {
-            commands::export::run(&run_dir, format, checkpoint, out)
+        Command::Export { run_dir, format, checkpoint, out, backend } => {
+            let device = select_device(backend.backend, backend.device)?;
+            commands::export::run(&run_dir, format, checkpoint, out, &device)
         }
         Command::Plot { run_dir } => commands::plot::run(&run_dir),
         Command::Synth { config, rows, out, set } => commands::synth::run(&config, &set, rows, &out),

@@ -598,6 +598,11 @@ fn predictions_name_inferred_classes_and_ids_on_request() {
         let cells: Vec<&str> = row.split(',').collect();
         assert!(["0", "1", "2"].contains(&cells[0]) && ["0", "1", "2"].contains(&cells[4]), "{row}");
     }
+    // An export names the classes of each output position.
+    let o = mtl(&["export", "runs/run", "--backend", "ndarray"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let described = common::json(&dir.path().join("runs/run/export/model.json"));
+    assert_eq!(described["tasks"][0]["classes"], serde_json::json!(["blue", "green", "red"]));
 }
 
 #[test]

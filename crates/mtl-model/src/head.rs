@@ -9,7 +9,7 @@ use crate::encoder::{Mlp, MlpConfig};
 use crate::graph::Graph;
 
 /// Configuration of a [`TaskHead`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HeadConfig {
     /// Width of the task representation that enters the head.
     pub d_input: usize,

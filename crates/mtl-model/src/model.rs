@@ -22,7 +22,7 @@ pub struct TracedTask {
 }
 
 /// Configuration of a [`MultiTaskModel`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MultiTaskModelConfig {
     /// The sharing architecture.
     pub architecture: ArchitectureConfig,
@@ -48,7 +48,7 @@ pub struct MultiTaskModelConfig {
 /// through a transfer and an attention unit ([`crate::Ait`]), and its output is the chain's
 /// joint probability up to it directly; the behavioural expectation calibrator
 /// ([`crate::calibrator_penalty`]) keeps it below the step before's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Transfer {
     /// α, the weight of the calibrator's penalty.
     pub calibrator_weight: f64,
@@ -68,7 +68,7 @@ pub struct Transfer {
 ///   (1/N) Σ_i o_i (ê_i − δ_i)² / ô_i (δ detached there), which trains g.
 ///
 /// It is added to the ESMM losses as `weight · R`, outside the task weighting.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Counterfactual {
     /// λ, the weight of the risk.
     pub weight: f64,
@@ -79,7 +79,8 @@ pub struct Counterfactual {
 }
 
 /// ESCM²'s estimators of the counterfactual risk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Estimator {
     /// Inverse propensity score.
     Ips,

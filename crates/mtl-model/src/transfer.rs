@@ -24,7 +24,7 @@ use burn::tensor::{Device, Tensor};
 use crate::graph::Graph;
 
 /// Configuration of an [`Ait`] unit.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct AitConfig {
     /// k: the width of the towers' representations (and of the fused one).
     pub d: usize,

@@ -5,8 +5,10 @@
 //! `BurnToPyTorchAdapter`, which transposes it to PyTorch's `[out, in]`, and leaves enum
 //! variant names out of the paths (`architecture.encoder.layers.0.weight`, not
 //! `architecture.Hps.encoder…`). `model.json` lists every tensor with its shape, the input
-//! columns, the tasks and their output meaning, and the `[model]` config section, which is
-//! enough to rebuild the network in PyTorch (or in mtl: [`load_safetensors`]).
+//! columns, the tasks and their output meaning, the `[model]` config section and the resolved
+//! network (`network`), which is enough to rebuild the network in PyTorch (or in mtl:
+//! [`load_safetensors`]); `--format onnx` and `--format pytorch` write that network out
+//! ([`crate::onnx`], [`crate::pytorch`]).
 
 use std::path::{Path, PathBuf};
 
@@ -26,8 +28,11 @@ pub enum ExportFormat {
     /// Hugging Face safetensors (PyTorch layout and names).
     Safetensors,
     /// The safetensors and an ONNX graph of the inference forward pass (`model.onnx`,
-    /// opset 17; see [`crate::onnx`]).
+    /// opset 17; see [`crate::onnx`]), with `prepare.py`, the inputs' helper.
     Onnx,
+    /// The safetensors and `model.py`, a self-contained `torch.nn.Module` of the inference
+    /// forward pass with the inputs' helper (see [`crate::pytorch`]).
+    Pytorch,
 }
 
 /// What was written.
@@ -37,8 +42,8 @@ pub struct Exported {
     pub weights: PathBuf,
     /// The description.
     pub description: PathBuf,
-    /// The ONNX graph, when asked for.
-    pub onnx: Option<PathBuf>,
+    /// The ONNX graph and its inputs' helper, or the PyTorch module, when asked for.
+    pub code: Vec<PathBuf>,
 }
 
 /// Export `run` into folder `out` (`model.safetensors`, `model.json`).
@@ -47,7 +52,8 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
 }
 
 /// Export `run` into folder `out` in `format`: `model.safetensors` and `model.json` always,
-/// `model.onnx` for [`ExportFormat::Onnx`]; every file written atomically, together.
+/// `model.onnx` and `prepare.py` for [`ExportFormat::Onnx`], `model.py` for
+/// [`ExportFormat::Pytorch`]; every file written atomically, together.
 pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Exported, Error> {
     crate::io::create_dir_all(out)?;
     let weights = out.join("model.safetensors");
@@ -72,6 +78,8 @@ pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Ex
         .into_iter()
         .map(|t| serde_json::json!({"name": t.name, "shape": t.shape.to_vec(), "dtype": format!("{:?}", t.dtype)}))
         .collect();
+    let inputs = InputSchema::load(&run.dir)?;
+    let classes = inputs.class_names(&run.config);
     let tasks: Vec<serde_json::Value> = (run.config.tasks.iter().enumerate())
         .map(|(i, t)| {
             let (outputs, meaning) = match t.spec.kind {
@@ -83,6 +91,9 @@ pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Ex
                 }
             };
             let mut task = serde_json::json!({"name": t.spec.name, "kind": t.spec.kind.name(), "outputs": outputs, "output": meaning});
+            if let Some(names) = &classes[i] {
+                task["classes"] = serde_json::json!(names); // output k is class names[k]
+            }
             let follows = run.model.follows(i);
             if !follows.is_empty() {
                 let names: Vec<&str> = follows.iter().map(|&s| run.config.tasks[s].spec.name.as_str()).collect();
@@ -97,11 +108,21 @@ pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Ex
             task
         })
         .collect();
-    let inputs = InputSchema::load(&run.dir)?;
-    let onnx = match format {
+    let signature = match format {
         ExportFormat::Safetensors => None,
-        ExportFormat::Onnx => Some(crate::onnx::onnx_model(run)?),
+        _ => Some(crate::onnx::inference(run)?.signature),
     };
+    let mut code: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    match format {
+        ExportFormat::Safetensors => {}
+        ExportFormat::Onnx => {
+            code.push((out.join("model.onnx"), crate::onnx::onnx_model(run)?.0));
+            code.push((out.join("prepare.py"), prepare_script().into_bytes()));
+        }
+        ExportFormat::Pytorch => {
+            code.push((out.join("model.py"), crate::pytorch::module_source(run)?.into_bytes()));
+        }
+    }
     let mut json = serde_json::json!({
         "format": "safetensors",
         "layout": "PyTorch: Linear weights are [out, in]; enum variant names left out of the paths",
@@ -111,27 +132,58 @@ pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Ex
         "inputs": inputs,
         "tasks": tasks,
         "model": run.config.file.model,
+        "network": network(run),
         "tensors": tensors,
     });
-    let onnx_path = out.join("model.onnx");
-    if let Some((_, signature)) = &onnx {
-        json["onnx"] = serde_json::json!({
-            "file": "model.onnx",
-            "opset": crate::onnx::OPSET,
+    if let Some(signature) = &signature {
+        let serving = serde_json::json!({
             "inputs": {
                 "numeric": {"dtype": "float32", "shape": ["batch", signature.numeric.len()], "columns": signature.numeric, "missing": "NaN (filled with the training mean, then standardised, inside the graph)"},
-                "ids": {"dtype": "int64", "shape": ["batch", signature.ids.len()], "columns": signature.ids, "mapping": "a categorical value values[i] of its vocabulary in inputs.json is id i + 1; 0 = missing or unseen; hashed columns 1 + fnv1a64(value) mod N; multi-hot slots 0-padded"},
+                "ids": {"dtype": "int64", "shape": ["batch", signature.ids.len()], "columns": signature.ids, "mapping": crate::predict::ID_MAPPING},
             },
             "outputs": signature.outputs.iter().map(|(n, w)| serde_json::json!({"name": n, "shape": ["batch", w]})).collect::<Vec<_>>(),
+            "helper": "prepare(columns) in prepare.py (ONNX) or model.py (PyTorch) maps raw feature columns to these inputs",
         });
+        let (key, extra) = match format {
+            ExportFormat::Onnx => {
+                ("onnx", serde_json::json!({"file": "model.onnx", "opset": crate::onnx::OPSET}))
+            }
+            _ => (
+                "pytorch",
+                serde_json::json!({"file": "model.py", "class": "Model", "load": "model.load(folder): strict load_state_dict of model.safetensors"}),
+            ),
+        };
+        let mut section = serving;
+        for (k, v) in extra.as_object().expect("an object") {
+            section[k] = v.clone();
+        }
+        json[key] = section;
     }
     let json = serde_json::to_vec_pretty(&json).expect("description serialises");
     let mut files: Vec<(&Path, &[u8])> = vec![(&weights, &bytes), (&description, &json)];
-    if let Some((graph, _)) = &onnx {
-        files.push((&onnx_path, graph));
-    }
+    files.extend(code.iter().map(|(path, bytes)| (path.as_path(), bytes.as_slice())));
     atomic_write_all(&files)?;
-    Ok(Exported { weights, description, onnx: onnx.map(|_| onnx_path) })
+    Ok(Exported { weights, description, code: code.into_iter().map(|(path, _)| path).collect() })
+}
+
+/// The resolved network (`model.json`'s `network`): the config the model was built from, with
+/// every width, table and activation filled in from the data, and how its parts connect.
+fn network(run: &OpenedRun) -> serde_json::Value {
+    serde_json::json!({
+        "resolved": run.config.model,
+        "input": "the encoder's input row is the dense columns (model.json onnx/pytorch inputs.numeric, each missing cell filled with its training mean, then (x − mean) / std with inputs.json's table.numeric or standardize scales) followed, for a tabular encoder, by each embedding field's vector in field order (fields tile the id columns: encoder.tabular.fields[k] reads ids[start .. start + len] from table `table`; a multi-hot field pools its slots' vectors, id 0 left out, by mean or sum); the concatenation enters the encoder's MLP",
+        "layers": "an MLP (encoder, expert, tower) applies Linear → activation to every hidden width in order, the last one included, with dropout after each activation in training only; a task head is its tower MLP (head_hidden, head_activation) then a Linear output layer with no activation; a CNN runs, per entry of channels, conv (kernel_size, stride 1, no padding) → activation → max-pool (pool × pool, stride pool), reading the flat row as [C, H, W] (input_shape) and flattening channel-major, then its fully connected layers",
+        "gates": "mixture-of-experts gates (mmoe, omoe, cgc, ple, dselect_k) are one Linear with a softmax (dselect_k: its smooth-step selectors) reading the gate stem: the input row itself for an MLP encoder, the tabular encoder's embeddings next to the numeric columns, or a CNN's conv stem (conv 3×3 with one pixel of zero padding → activation → adaptive average pool to 4×4, flattened channel-major); each task's tower reads its gate's mixture of the experts' outputs",
+        "exact": "model.py (mtl export --format pytorch) and model.onnx (--format onnx) are the inference forward written out operator by operator",
+    })
+}
+
+/// `prepare.py`: the inputs' helper on its own (the ONNX export's).
+fn prepare_script() -> String {
+    format!(
+        "#!/usr/bin/env python3\n\"\"\"Raw feature columns -> the inputs of model.onnx (written by mtl export).\n\n    import onnxruntime, prepare\n    feeds = prepare.prepare(prepare.read_csv(\"rows.csv\"))\n    outputs = onnxruntime.InferenceSession(\"model.onnx\").run(None, feeds)\n\"\"\"\n\n{}",
+        crate::pytorch::PREPARE
+    )
 }
 
 /// Load an exported `model.safetensors` into `model` (built from the same config). Fails when

@@ -31,6 +31,7 @@ pub mod parallel;
 pub mod parts;
 pub mod predict;
 pub mod profile;
+pub mod pytorch;
 pub mod runs;
 pub mod schedule;
 pub mod selection;

@@ -10,6 +10,8 @@
 //! scale, a binary probability, class probabilities (softmax) or per-label probabilities; a
 //! chain's later step gives its own probability as `TASK` and the joint as `TASK_joint`.
 //! These are the numbers `mtl predict` writes (`TASK` / `TASK_prob*`, `TASK_joint_prob`).
+//! The export's `prepare.py` maps raw feature columns to the two inputs; [`inference`] is the
+//! graph the PyTorch export ([`crate::pytorch`]) writes out too.
 
 use mtl_data::TaskKind;
 use mtl_model::graph::{Attr, Graph, GraphInput, Values};
@@ -37,8 +39,21 @@ pub struct OnnxSignature {
     pub outputs: Vec<(String, usize)>,
 }
 
-/// The run's graph, serialised, and its signature.
-pub fn onnx_model(run: &OpenedRun) -> Result<(Vec<u8>, OnnxSignature), Error> {
+/// A run's inference forward pass as a graph: what the ONNX and the PyTorch exports write.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    /// The graph (inputs `numeric` and `ids`).
+    pub graph: Graph,
+    /// Each output: its name (the task's, `TASK_joint` for a chain's joint), width, and the
+    /// graph value holding it.
+    pub outputs: Vec<(String, usize, String)>,
+    /// Input columns and output names.
+    pub signature: OnnxSignature,
+}
+
+/// The run's inference graph: the network traced on the raw inputs (numeric columns
+/// standardised inside), outputs on the scale `mtl predict` writes.
+pub fn inference(run: &OpenedRun) -> Result<Inference, Error> {
     let schema = InputSchema::load(&run.dir)?;
     let numeric = schema.dense_names();
     let ids: Vec<String> = schema.features.iter().filter(|f| !numeric.contains(f)).cloned().collect();
@@ -74,6 +89,15 @@ pub fn onnx_model(run: &OpenedRun) -> Result<(Vec<u8>, OnnxSignature), Error> {
             outputs.push((format!("{name}_joint"), 1, joint));
         }
     }
+    let signature =
+        OnnxSignature { numeric, ids, outputs: outputs.iter().map(|(n, w, _)| (n.clone(), *w)).collect() };
+    Ok(Inference { graph: g, outputs, signature })
+}
+
+/// The run's graph, serialised, and its signature.
+pub fn onnx_model(run: &OpenedRun) -> Result<(Vec<u8>, OnnxSignature), Error> {
+    let Inference { graph: mut g, outputs, signature } = inference(run)?;
+    let (numeric, ids) = (&signature.numeric, &signature.ids);
     // Each output is its own node's value under the task's name.
     for (name, _, value) in &outputs {
         g.nodes.push(mtl_model::graph::Node {
@@ -83,11 +107,6 @@ pub fn onnx_model(run: &OpenedRun) -> Result<(Vec<u8>, OnnxSignature), Error> {
             attrs: vec![],
         });
     }
-    let signature = OnnxSignature {
-        numeric: numeric.clone(),
-        ids: ids.clone(),
-        outputs: outputs.iter().map(|(n, w, _)| (n.clone(), *w)).collect(),
-    };
     let mut graph = GraphProto { name: run.config.name.clone(), ..Default::default() };
     if !numeric.is_empty() {
         graph.input.push(value_info("numeric", DataType::FLOAT, numeric.len()));

@@ -47,7 +47,15 @@ pub struct InputSchema {
     /// dataset).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<(usize, usize)>,
+    /// How the id columns' values become the network's ids ([`ID_MAPPING`]), written where
+    /// the network reads ids so that the file says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_mapping: Option<String>,
 }
+
+/// How a run's id columns map values to the ids its network reads (`inputs.json`'s
+/// `id_mapping`, the exports' `ids` input).
+pub const ID_MAPPING: &str = "a categorical value values[i] of its column's vocabulary (table.categorical, table.multi_hot) is id i + 1; 0 = missing or unseen; a hashed column (hash_buckets N) maps a value to 1 + fnv1a64(value) mod N; a column that shares another's uses that column's map; a multi-hot column fills its max_len slots with its first ids, 0-padded; a generated dataset's code columns (codes: [position, cardinality]) give their codes as they are";
 
 /// How a standardised target maps back: `y = output · std + mean`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -61,13 +69,14 @@ pub struct TargetScale {
 impl InputSchema {
     /// The schema of `config`'s data.
     pub fn for_config(config: &RunConfig) -> Self {
-        match &config.data {
+        let schema = match &config.data {
             DataSource::Synthetic(_) => Self {
                 features: (0..config.data.d_input()).map(|i| format!("x{i}")).collect(),
                 standardize: None,
                 table: None,
                 targets: Default::default(),
                 codes: config.float_id_columns(),
+                id_mapping: None,
             },
             // Pixels in [0, 1], row-major: p0 … p783.
             DataSource::MultiMnist(_) => Self {
@@ -76,6 +85,7 @@ impl InputSchema {
                 table: None,
                 targets: Default::default(),
                 codes: config.float_id_columns(),
+                id_mapping: None,
             },
             DataSource::Csv(c) => Self {
                 features: c.prep.feature_names(),
@@ -83,8 +93,11 @@ impl InputSchema {
                 table: Some(c.prep.clone()),
                 targets: Default::default(),
                 codes: Vec::new(),
+                id_mapping: None,
             },
-        }
+        };
+        let has_ids = !schema.codes.is_empty() || schema.table.as_ref().is_some_and(|t| t.num_ids() > 0);
+        Self { id_mapping: has_ids.then(|| ID_MAPPING.to_string()), ..schema }
     }
 
     /// The names of the dense input columns, in the order the network reads them: the

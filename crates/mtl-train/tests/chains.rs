@@ -63,6 +63,7 @@ fn sigmoid(v: f64) -> f64 {
 
 #[test]
 fn esmm_loss_of_a_batch_by_hand() {
+    let _g = serial(); // init_state draws from Burn's process-wide generator
     let cfg = config(&[]).unwrap();
     assert_eq!(cfg.model.chains, vec![vec![0, 1]]);
     let device = Device::ndarray();
@@ -147,6 +148,7 @@ fn chain_errors_name_the_key() {
 
 #[test]
 fn entire_space_metrics_are_the_metrics_against_the_truth_on_every_row() {
+    let _g = serial(); // init_state draws from Burn's process-wide generator
     use mtl_train::evaluate::evaluate;
     // The naive model (no chain): the conversion's entire-space metrics are its metrics on a
     // copy of the split whose conversion labels are the truth, on every row.
@@ -175,6 +177,7 @@ fn entire_space_metrics_are_the_metrics_against_the_truth_on_every_row() {
 
 #[test]
 fn predictions_of_a_chain_step_are_its_tower_and_the_joint_probability() {
+    let _g = serial(); // init_state draws from Burn's process-wide generator
     use mtl_train::predict::{predict, write_predictions};
     let cfg = config(&[]).unwrap();
     let device = Device::ndarray();
@@ -285,6 +288,7 @@ fn a_chain_step_is_compared_with_its_baseline_by_its_tower() {
 
 #[test]
 fn aitm_loss_of_a_batch_by_hand() {
+    let _g = serial(); // init_state draws from Burn's process-wide generator
     // AITM's later step outputs the joint itself: its loss is the cross-entropy of σ(out_buy)
     // against click ∧ buy over every row (no product), plus nothing else in the task loss.
     let cfg = config(&["model.chain.kind=\"aitm\""]).unwrap();

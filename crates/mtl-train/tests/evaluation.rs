@@ -146,6 +146,7 @@ fn predict_input_errors_name_the_problem() {
         table: None,
         targets: Default::default(),
         codes: Vec::new(),
+        id_mapping: None,
     };
     let cases = [
         ("x0\n1\n", "missing column(s) `x1`"),
@@ -170,6 +171,7 @@ fn predict_input_errors_name_the_problem() {
         table: None,
         targets: Default::default(),
         codes: Vec::new(),
+        id_mapping: None,
     };
     let path = dir.path().join("ok.csv");
     std::fs::write(&path, "x1,x0\n1,5\n").unwrap();

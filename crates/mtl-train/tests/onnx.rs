@@ -127,24 +127,50 @@ epochs = 1
 batch_size = 40
 "#;
 
-fn onnxruntime() -> bool {
+/// Which of the Python runtimes are there: (ONNX Runtime, PyTorch).
+fn runtimes() -> (bool, bool) {
+    (
+        python_has("onnxruntime, numpy", "MTL_REQUIRE_ONNXRUNTIME"),
+        python_has("torch, numpy, safetensors", "MTL_REQUIRE_TORCH"),
+    )
+}
+
+/// Whether python3 imports `modules`; without them a failure when `require` is set.
+fn python_has(modules: &str, require: &str) -> bool {
     let ok = Command::new("python3")
-        .args(["-c", "import onnxruntime, numpy"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(
-            std::env::var("MTL_REQUIRE_ONNXRUNTIME").is_err(),
-            "MTL_REQUIRE_ONNXRUNTIME is set but python3 cannot import onnxruntime and numpy"
-        );
-        eprintln!("onnxruntime not found (pip install onnxruntime numpy): graphs checked, not run");
+        assert!(std::env::var(require).is_err(), "{require} is set but python3 cannot import {modules}");
+        eprintln!("python3 cannot import {modules} (pip install them): exports checked, not run");
     }
     ok
 }
 
+/// Run `script args…` with python3; the CSV it wrote, as numbers.
+fn run_python(script: &Path, args: &[&Path], out: &Path) -> Vec<Vec<f64>> {
+    let status = Command::new("python3").arg(script).args(args).arg(out).status().unwrap();
+    assert!(status.success(), "{} failed", script.display());
+    let mut got = csv::Reader::from_path(out).unwrap();
+    got.records().map(|r| r.unwrap().iter().map(|v| v.parse().unwrap()).collect()).collect()
+}
+
+/// Each row of `got` equals `want` (per task, per row, its values) to 1e-5.
+fn assert_rows(what: &str, got: &[Vec<f64>], want: &[Vec<Vec<f32>>]) {
+    assert_eq!(got.len(), want[0].len(), "{what}: rows");
+    for (i, row) in got.iter().enumerate() {
+        let want: Vec<f64> = want.iter().flat_map(|task| task[i].iter().map(|&v| f64::from(v))).collect();
+        assert_eq!(row.len(), want.len(), "{what}: outputs per row");
+        for (g, w) in row.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what} row {i}: {row:?} vs predict {want:?}");
+        }
+    }
+}
+
 /// Train `text` with `set`, export it as ONNX, and compare the graph's outputs on the test
 /// split with `predict`'s.
-fn check(text: &str, set: &[&str], run_graph: bool) {
+fn check(text: &str, set: &[&str], (run_graph, run_torch): (bool, bool)) {
     let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
     let cfg = RunConfig::from_toml(Path::new("onnx.toml"), text, &set).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -177,11 +203,14 @@ fn check(text: &str, set: &[&str], run_graph: bool) {
         assert_eq!(shape, &c.dims.iter().map(|&d| d as u64).collect::<Vec<_>>(), "{set:?}: {}", c.name);
     }
     assert_eq!(params.len(), tensors.len(), "{set:?}: the graph reads every exported tensor");
-    if !run_graph {
+    let pytorch = dir.path().join("export-pt");
+    let module = export_as(&run, &pytorch, ExportFormat::Pytorch).unwrap().code;
+    assert_eq!(module, vec![pytorch.join("model.py")]);
+    if !run_graph && !run_torch {
         return;
     }
 
-    // The test split through `predict` and through ONNX Runtime.
+    // The test split through `predict`, ONNX Runtime and the PyTorch module.
     let test = prepare_data(&cfg).unwrap().test;
     let rows = test.feature_rows();
     let model_device = Device::ndarray();
@@ -189,7 +218,8 @@ fn check(text: &str, set: &[&str], run_graph: bool) {
     mtl_train::predict::InputSchema::load(&run_dir).unwrap().unscale(&cfg.tasks, &mut want);
     let numeric = json["onnx"]["inputs"]["numeric"]["columns"].as_array().unwrap();
     let ids = json["onnx"]["inputs"]["ids"]["columns"].as_array().unwrap();
-    let mut csv = csv::Writer::from_path(dir.path().join("in.csv")).unwrap();
+    let input = dir.path().join("in.csv");
+    let mut csv = csv::Writer::from_path(&input).unwrap();
     csv.write_record(numeric.iter().chain(ids).map(|c| c.as_str().unwrap())).unwrap();
     let (d, k) = (numeric.len(), ids.len());
     for i in 0..rows.rows {
@@ -199,35 +229,21 @@ fn check(text: &str, set: &[&str], run_graph: bool) {
         csv.write_record(&record).unwrap();
     }
     csv.flush().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/onnx_predict.py");
-    let status = Command::new("python3")
-        .arg(script)
-        .arg(&out)
-        .arg(dir.path().join("in.csv"))
-        .arg(dir.path().join("out.csv"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "{set:?}: onnx_predict.py failed");
-    let mut got = csv::Reader::from_path(dir.path().join("out.csv")).unwrap();
-    let got: Vec<Vec<f64>> =
-        got.records().map(|r| r.unwrap().iter().map(|v| v.parse().unwrap()).collect()).collect();
-    assert_eq!(got.len(), rows.rows);
-    for (i, row) in got.iter().enumerate() {
-        let want: Vec<f64> = want.iter().flat_map(|task| task[i].iter().map(|&v| f64::from(v))).collect();
-        assert_eq!(row.len(), want.len(), "{set:?}: outputs per row");
-        for (g, w) in row.iter().zip(&want) {
-            assert!(
-                (g - w).abs() <= 1e-5 * w.abs().max(1.0),
-                "{set:?} row {i}: onnx {row:?} vs predict {want:?}"
-            );
-        }
+    if run_graph {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/onnx_predict.py");
+        let got = run_python(&script, &[&out, &input], &dir.path().join("out.csv"));
+        assert_rows(&format!("{set:?} onnx"), &got, &want);
+    }
+    if run_torch {
+        let got = run_python(&pytorch.join("model.py"), &[&input], &dir.path().join("out-pt.csv"));
+        assert_rows(&format!("{set:?} pytorch"), &got, &want);
     }
 }
 
 #[test]
 fn every_architecture_on_a_tabular_encoder_matches_predict() {
     let _g = serial();
-    let run = onnxruntime();
+    let run = runtimes();
     for arch in ["hps", "mmoe", "omoe", "cgc", "ple", "cross_stitch", "dselect_k"] {
         let a = format!("model.architecture=\"{arch}\"");
         check(BASE, &[&a, "model.experts.count=3"], run);
@@ -237,7 +253,7 @@ fn every_architecture_on_a_tabular_encoder_matches_predict() {
 #[test]
 fn mlp_and_cnn_encoders_and_chains_match_predict() {
     let _g = serial();
-    let run = onnxruntime();
+    let run = runtimes();
     let mlp = [
         r#"model.encoder.kind="mlp""#,
         "data.synthetic.categorical_features=0",

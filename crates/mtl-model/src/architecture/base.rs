@@ -33,7 +33,8 @@ macro_rules! architectures {
 macro_rules! define_architectures {
     ($($variant:ident, $name:ident, $config:ty, $module:ty, $doc:literal;)*) => {
         /// Which architecture to build, with its settings.
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+        #[serde(rename_all = "snake_case")]
         pub enum ArchitectureConfig {
             $(#[doc = $doc] $variant($config),)*
         }

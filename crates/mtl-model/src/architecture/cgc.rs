@@ -12,7 +12,7 @@ use crate::architecture::{Ple, PleConfig};
 use crate::encoder::EncoderConfig;
 
 /// Configuration of CGC.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CgcConfig {
     /// Each expert's network (the whole encoder).
     pub expert: EncoderConfig,

@@ -19,7 +19,7 @@ use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`CrossStitch`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CrossStitchConfig {
     /// Each task's column.
     pub column: EncoderConfig,

@@ -32,7 +32,7 @@ use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`DselectK`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DselectKConfig {
     /// Each expert's network.
     pub expert: EncoderConfig,

@@ -22,7 +22,8 @@ const STEM_POOL: usize = 4;
 /// a CNN's read a small conv stem (conv 3×3 → the encoder's activation → adaptive average
 /// pool to 4×4); a tabular
 /// encoder's read their own embeddings of the categorical columns next to the numeric ones.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StemConfig {
     /// The input row as it is.
     Identity {

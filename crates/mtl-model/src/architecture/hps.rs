@@ -12,7 +12,7 @@ use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`Hps`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HpsConfig {
     /// The shared encoder.
     pub encoder: EncoderConfig,

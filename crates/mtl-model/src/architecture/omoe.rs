@@ -18,7 +18,7 @@ use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`Omoe`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OmoeConfig {
     /// Each expert's network.
     pub expert: EncoderConfig,

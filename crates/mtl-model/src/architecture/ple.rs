@@ -35,7 +35,7 @@ use crate::graph::{Graph, GraphInput};
 use crate::params::param_ids;
 
 /// Configuration of [`Ple`] (and of CGC, its one-level case).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PleConfig {
     /// Each expert's network, split into the levels by blocks.
     pub expert: EncoderConfig,

@@ -27,7 +27,8 @@ macro_rules! encoders {
 macro_rules! define_encoders {
     ($($variant:ident, $name:ident, $config:ty, $module:ty, $doc:literal;)*) => {
         /// Which encoder to build (`[model.encoder] kind`).
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+        #[serde(rename_all = "snake_case")]
         pub enum EncoderConfig {
             $(#[doc = $doc] $variant($config),)*
         }

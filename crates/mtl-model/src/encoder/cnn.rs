@@ -19,7 +19,7 @@ use crate::graph::{Attr, Graph};
 use crate::params::param_ids;
 
 /// Configuration of a [`Cnn`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CnnConfig {
     /// Image shape `[channels, height, width]`; the input width is their product.
     pub input_shape: [usize; 3],

@@ -9,7 +9,7 @@ use crate::activation::ActivationKind;
 use crate::graph::Graph;
 
 /// Configuration of an [`Mlp`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MlpConfig {
     /// Input width.
     pub d_input: usize,

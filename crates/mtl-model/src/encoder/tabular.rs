@@ -25,7 +25,8 @@ use crate::graph::{Attr, Graph, GraphInput};
 use crate::params::param_ids;
 
 /// How a multi-hot field turns its ids' vectors into one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Pooling {
     /// Mean over the non-padding ids (DeepCTR `combiner="mean"`).
     #[default]
@@ -39,7 +40,7 @@ pub const MAX_TABLE_IDS: usize = 1 << 31;
 
 /// One embedding field: the id columns `start..start + len` of the input's id columns, looked
 /// up in table `table`; a multi-hot field pools them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EmbeddingField {
     /// First id column.
     pub start: usize,
@@ -54,7 +55,7 @@ pub struct EmbeddingField {
 }
 
 /// One embedding table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct EmbeddingTable {
     /// Number of ids, 0 (unknown / padding) included.
     pub cardinality: usize,
@@ -63,7 +64,7 @@ pub struct EmbeddingTable {
 }
 
 /// Configuration of a [`Tabular`] encoder.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TabularConfig {
     /// Width of the dense rows: the numeric columns.
     pub d_input: usize,
