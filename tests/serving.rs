@@ -178,6 +178,18 @@ fn exported_onnx_and_pytorch_models_serve_raw_table_rows_like_mtl_predict() {
     assert_eq!(tabular["fields"][4]["table"], 3);
     assert_eq!(tabular["d_input"], 4);
 
+    // Triton's model configuration names the graph's inputs and outputs.
+    let triton = std::fs::read_to_string(d.join("onnx/config.pbtxt")).unwrap();
+    for needle in [
+        "platform: \"onnxruntime_onnx\"",
+        "name: \"numeric\"\n    data_type: TYPE_FP32\n    dims: [ -1, 4 ]",
+        "name: \"ids\"\n    data_type: TYPE_INT64\n    dims: [ -1, 7 ]",
+        "name: \"click\"\n    data_type: TYPE_FP32\n    dims: [ -1, 1 ]",
+        "name: \"time\"",
+    ] {
+        assert!(triton.contains(needle), "config.pbtxt lacks {needle:?}:\n{triton}");
+    }
+
     let script = common::repo().join("scripts/onnx_predict.py");
     if python_has("onnxruntime, numpy", "MTL_REQUIRE_ONNXRUNTIME") {
         let o = Command::new("python3")

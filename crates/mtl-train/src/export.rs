@@ -28,7 +28,8 @@ pub enum ExportFormat {
     /// Hugging Face safetensors (PyTorch layout and names).
     Safetensors,
     /// The safetensors and an ONNX graph of the inference forward pass (`model.onnx`,
-    /// opset 17; see [`crate::onnx`]), with `prepare.py`, the inputs' helper.
+    /// opset 17; see [`crate::onnx`]), with `prepare.py`, the inputs' helper, and
+    /// `config.pbtxt`, a Triton Inference Server model configuration.
     Onnx,
     /// The safetensors and `model.py`, a self-contained `torch.nn.Module` of the inference
     /// forward pass with the inputs' helper (see [`crate::pytorch`]).
@@ -52,7 +53,7 @@ pub fn export(run: &OpenedRun, out: &Path) -> Result<Exported, Error> {
 }
 
 /// Export `run` into folder `out` in `format`: `model.safetensors` and `model.json` always,
-/// `model.onnx` and `prepare.py` for [`ExportFormat::Onnx`], `model.py` for
+/// `model.onnx`, `prepare.py` and Triton's `config.pbtxt` for [`ExportFormat::Onnx`], `model.py` for
 /// [`ExportFormat::Pytorch`]; every file written atomically, together.
 pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Exported, Error> {
     crate::io::create_dir_all(out)?;
@@ -118,6 +119,8 @@ pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Ex
         ExportFormat::Onnx => {
             code.push((out.join("model.onnx"), crate::onnx::onnx_model(run)?.0));
             code.push((out.join("prepare.py"), prepare_script().into_bytes()));
+            let signature = signature.as_ref().expect("a signature for the ONNX export");
+            code.push((out.join("config.pbtxt"), triton_config(signature).into_bytes()));
         }
         ExportFormat::Pytorch => {
             code.push((out.join("model.py"), crate::pytorch::module_source(run)?.into_bytes()));
@@ -176,6 +179,31 @@ fn network(run: &OpenedRun) -> serde_json::Value {
         "gates": "mixture-of-experts gates (mmoe, omoe, cgc, ple, dselect_k) are one Linear with a softmax (dselect_k: its smooth-step selectors) reading the gate stem: the input row itself for an MLP encoder, the tabular encoder's embeddings next to the numeric columns, or a CNN's conv stem (conv 3×3 with one pixel of zero padding → activation → adaptive average pool to 4×4, flattened channel-major); each task's tower reads its gate's mixture of the experts' outputs",
         "exact": "model.py (mtl export --format pytorch) and model.onnx (--format onnx) are the inference forward written out operator by operator",
     })
+}
+
+/// A Triton Inference Server model configuration for `model.onnx` (its ONNX Runtime backend;
+/// the model folder is `MODEL_NAME/config.pbtxt` beside `MODEL_NAME/1/model.onnx`). Batch is
+/// the first dimension of every tensor (`max_batch_size: 0`, dims `[-1, width]`).
+fn triton_config(signature: &crate::onnx::OnnxSignature) -> String {
+    let tensor = |name: &str, dtype: &str, width: usize| {
+        format!(
+            "  {{\n    name: {}\n    data_type: {dtype}\n    dims: [ -1, {width} ]\n  }}",
+            serde_json::json!(name)
+        )
+    };
+    let mut inputs = Vec::new();
+    if !signature.numeric.is_empty() {
+        inputs.push(tensor("numeric", "TYPE_FP32", signature.numeric.len()));
+    }
+    if !signature.ids.is_empty() {
+        inputs.push(tensor("ids", "TYPE_INT64", signature.ids.len()));
+    }
+    let outputs: Vec<String> = signature.outputs.iter().map(|(n, w)| tensor(n, "TYPE_FP32", *w)).collect();
+    format!(
+        "# Triton model configuration of model.onnx (written by mtl export --format onnx).\n# Model repository layout: MODEL_NAME/config.pbtxt and MODEL_NAME/1/model.onnx.\nplatform: \"onnxruntime_onnx\"\nmax_batch_size: 0\ninput [\n{}\n]\noutput [\n{}\n]\n",
+        inputs.join(",\n"),
+        outputs.join(",\n")
+    )
 }
 
 /// `prepare.py`: the inputs' helper on its own (the ONNX export's).
