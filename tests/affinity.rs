@@ -1,5 +1,6 @@
 //! `mtl affinity` end to end: on synthetic data with two hidden task groups the matrices show
-//! the blocks and `--groups 2` returns them; the group configs train.
+//! the blocks and `--groups 2` returns them, stably over three measuring seeds; the group
+//! configs train; groups of unrelated tasks are called unstable.
 
 mod common;
 
@@ -65,6 +66,23 @@ fn affinity_finds_the_hidden_task_groups() {
     let groups: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("groups.json")).unwrap()).unwrap();
     assert_eq!(groups["groups"], serde_json::json!([["y0", "y1"], ["y2", "y3"]]));
+    // Three measuring runs (seeds 5, 6, 7 on the same generated data), pooled; the groups by
+    // the representation cosine, stable under resampling of the runs and their steps.
+    assert_eq!(groups["by"], "representation_cosine");
+    assert_eq!(groups["runs"].as_array().unwrap().len(), 3);
+    for seed in ["blocks-affinity-seed2", "blocks-affinity-seed3"] {
+        let steps =
+            std::fs::read_to_string(dir.path().join("runs").join(seed).join("affinity_steps.jsonl")).unwrap();
+        assert_eq!(steps.lines().count(), 20, "{seed}: one line per measured step");
+    }
+    let stability = &groups["stability"];
+    assert_eq!((stability["resamples"].as_u64(), stability["runs"].as_u64()), (Some(200), Some(3)));
+    assert_eq!(stability["steps"], 60);
+    assert!(stability["share"].as_f64().unwrap() >= 0.8, "{stability}");
+    assert_eq!(groups["stable"], true);
+    assert_eq!(stability["together"][0][1], 1.0, "{stability}");
+    assert!(common::stdout(&o).contains("stability: "), "{}", common::stdout(&o));
+    assert!(!stderr(&o).contains("not stable"), "{}", stderr(&o));
     for plot in ["lookahead", "parameter_cosine", "representation_cosine"] {
         assert!(run.join(format!("plots/affinity_{plot}.svg")).exists(), "{plot}");
     }
@@ -119,4 +137,40 @@ fn affinity_finds_the_hidden_task_groups() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("exactly one non-empty group"), "{}", stderr(&o));
+}
+
+#[test]
+fn groups_of_unrelated_tasks_are_called_unstable_and_bad_flags_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("noise.toml");
+    // Four mutually orthogonal tasks: any 2-partition is as good as another.
+    std::fs::write(&cfg, BLOCKS.replace("task_groups = [0, 0, 1, 1]", "task_groups = [0, 1, 2, 3]")).unwrap();
+    let path = cfg.to_str().unwrap();
+    let o = mtl(
+        &["affinity", path, "--groups", "2", "--by", "lookahead", "--backend", "ndarray", "-q"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let groups: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/blocks-affinity/groups.json")).unwrap())
+            .unwrap();
+    assert_eq!(groups["by"], "lookahead");
+    assert_eq!(groups["stable"], false, "{groups}");
+    assert!(groups["stability"]["share"].as_f64().unwrap() < 0.8, "{groups}");
+    assert!(stderr(&o).contains("warning: the partition is not stable"), "{}", stderr(&o));
+    for (args, needle) in [
+        (vec!["--seeds", "0"], "--seeds must be at least 1"),
+        (vec!["--steps", "0"], "--steps must be at least 1"),
+        (vec!["--by", "gate_overlap"], "gate overlap needs a gated architecture"),
+        (vec!["--by", "cosine"], "invalid value 'cosine'"),
+    ] {
+        let mut all = vec!["affinity", path, "--groups", "2", "--backend", "ndarray", "-q", "--overwrite"];
+        if args[0] != "--seeds" {
+            all.extend(["--seeds", "1"]);
+        }
+        all.extend(args);
+        let o = mtl(&all, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{all:?}: {}", stderr(&o));
+    }
 }

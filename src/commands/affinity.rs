@@ -7,10 +7,11 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::args::BackendArgs;
-use mtl_train::affinity::AffinityReport;
-use mtl_train::affinity::grouping::best_partition;
+use mtl_train::affinity::grouping::{STABLE_SHARE, Stability, best_partition, mean_matrix, stability};
+use mtl_train::affinity::{AffinityReport, MATRICES, StepRecord};
 use mtl_train::backend::select_device;
 use mtl_train::config::RunConfig;
+use mtl_train::config::schema::DataSourceKind;
 use mtl_train::fit::FitOptions;
 use mtl_train::io::atomic_write;
 use mtl_train::{Error, io_error as io};
@@ -22,15 +23,31 @@ use crate::commands::train::train;
 pub struct AffinityArgs {
     /// The TOML config.
     pub config: PathBuf,
-    /// Epochs of the measuring run (default: the config's `train.epochs`, at most 3).
+    /// Epochs of each measuring run (default: enough for --steps steps, at most the config's
+    /// `train.epochs`; a streamed source: `train.epochs`, at most 10).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Training steps each measuring run lasts at least (rounded up to whole epochs), when
+    /// --epochs is not given. Affinities early in training carry the tasks' relations; late,
+    /// fitted tasks compete for capacity and their gradients' signs change (BENCHMARKS.md).
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    /// Measuring runs, seeds run.seed, run.seed + 1, … on the same data: their steps are
+    /// pooled, and the stability of the groups is resampled over them.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: usize,
     /// Measure every this many steps.
     #[arg(long, default_value_t = 1)]
     pub every: usize,
     /// Choose this many task groups (each task in exactly one) and write a config per group.
     #[arg(long)]
     pub groups: Option<usize>,
+    /// The affinity the groups are chosen by.
+    #[arg(long, default_value = "representation_cosine", value_parser = clap::builder::PossibleValuesParser::new(MATRICES))]
+    pub by: String,
+    /// Bootstrap resamples of the measured steps for the partition's stability (0: none).
+    #[arg(long, default_value_t = 200)]
+    pub resamples: usize,
     /// Override a config key (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -52,8 +69,17 @@ pub struct GroupsReport {
     pub k: usize,
     /// The groups, as task names.
     pub groups: Vec<Vec<String>>,
-    /// Σ over tasks of the mean look-ahead affinity received from their group-mates.
+    /// The affinity the groups were chosen by (`lookahead`, `parameter_cosine`, …).
+    pub by: String,
+    /// Σ over tasks of the mean affinity received from their group-mates.
     pub score: f64,
+    /// How often bootstrap resamples of the measured steps give the same partition, and how
+    /// often each pair of tasks shares a group; `None` with `--resamples 0`.
+    pub stability: Option<Stability>,
+    /// Whether at least [`STABLE_SHARE`] of the resamples agree.
+    pub stable: Option<bool>,
+    /// The measuring runs (one per seed) whose steps were pooled.
+    pub runs: Vec<PathBuf>,
     /// The config written for each group.
     pub configs: Vec<PathBuf>,
 }
@@ -65,6 +91,33 @@ fn print_matrix(title: &str, tasks: &[String], m: &[Vec<Option<f64>>]) {
         let cells: String =
             row.iter().map(|v| v.map_or(format!("{:>12}", "—"), |v| format!("{v:>12.4}"))).collect();
         println!("{name:<14}{cells}");
+    }
+}
+
+/// The stability lines: the share of agreeing resamples, each task's most frequent mates, and
+/// a warning when the partition is not stable.
+fn print_stability(s: &Stability, tasks: &[String]) {
+    println!(
+        "stability: {:.0} % of {} bootstrap resamples of the {} measuring run(s) and their {} steps give this partition",
+        100.0 * s.share,
+        s.resamples,
+        s.runs,
+        s.steps
+    );
+    let shares: Vec<Vec<Option<f64>>> =
+        s.together.iter().map(|r| r.iter().map(|&v| Some(v)).collect()).collect();
+    print_matrix("share of resamples in which two tasks share a group:", tasks, &shares);
+    if s.runs == 1 {
+        println!(
+            "  (one measuring run: the resamples see the noise of its steps, not what another seed changes; --seeds 3 or more measure that too)"
+        );
+    }
+    if s.share < STABLE_SHARE {
+        eprintln!(
+            "warning: the partition is not stable: {:.0} % of the resamples give it (below {:.0} %), so the measured affinities do not single it out; measure longer (--epochs), on more data, or with another --by, and treat these groups as a guess",
+            100.0 * s.share,
+            100.0 * STABLE_SHARE
+        );
     }
 }
 
@@ -80,42 +133,106 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
     if let Some(k) = args.groups.filter(|&k| k == 0 || k > base.tasks.len()) {
         return Err(Error::Usage(format!("--groups {k}: choose between 1 and {} groups", base.tasks.len())));
     }
-    let epochs = args.epochs.unwrap_or(base.train.epochs.min(3));
-    let mut set = args.set.clone();
-    set.push(format!("affinity.every={}", args.every));
-    set.push(format!("train.epochs={epochs}"));
-    set.push(format!("run.name=\"{}-affinity\"", base.name));
-    let config = RunConfig::from_file(&args.config, &set)?;
-    let device = select_device(args.backend.backend, args.backend.device)?;
-    let options = FitOptions { overwrite: args.overwrite, ..FitOptions::new(device) };
-    let summary = train(&config, &options, args.quiet)?;
-    let run_dir = summary.run_dir;
-    let path = run_dir.join("affinity.json");
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let report: AffinityReport = serde_json::from_str(&text).expect("written by this run");
-    println!("{} measured steps, {:.1} s of measuring", report.steps, report.seconds);
-    print_matrix("look-ahead affinity Z(row → column) (TAG):", &report.tasks, &report.lookahead);
-    print_matrix("gradient cosine, shared parameters:", &report.tasks, &report.parameter_cosine);
-    print_matrix("gradient cosine, shared representation:", &report.tasks, &report.representation_cosine);
-    if let Some(g) = &report.gate_overlap {
-        print_matrix("gate overlap:", &report.tasks, g);
+    if args.seeds == 0 {
+        return Err(Error::Usage("--seeds must be at least 1".into()));
     }
+    if args.steps == 0 {
+        return Err(Error::Usage("--steps must be at least 1".into()));
+    }
+    let epochs = match args.epochs {
+        Some(e) => e,
+        // About `--steps` steps, at most the config's own training.
+        None => match mtl_train::fit::training_steps_per_epoch(&base)? {
+            Some(per_epoch) => args.steps.div_ceil(per_epoch).clamp(1, base.train.epochs.max(1)),
+            None => base.train.epochs.min(10),
+        },
+    };
+    let device = select_device(args.backend.backend, args.backend.device)?;
+    // One measuring run per seed: run.seed, run.seed + 1, …, on the same generated dataset.
+    let mut run_dirs = Vec::with_capacity(args.seeds);
+    let mut runs: Vec<Vec<StepRecord>> = Vec::with_capacity(args.seeds);
+    let mut seconds = 0.0;
+    for i in 0..args.seeds {
+        let mut set = args.set.clone();
+        set.push(format!("affinity.every={}", args.every));
+        set.push(format!("train.epochs={epochs}"));
+        let name = match i {
+            0 => format!("{}-affinity", base.name),
+            _ => format!("{}-affinity-seed{}", base.name, i + 1),
+        };
+        set.push(format!("run.name=\"{name}\""));
+        set.push(format!("run.seed={}", base.seed + i as u64));
+        if base.file.data.source == DataSourceKind::Synthetic && base.file.data.synthetic.seed.is_none() {
+            set.push(format!("data.synthetic.seed={}", base.seed));
+        }
+        let config = RunConfig::from_file(&args.config, &set)?;
+        if args.seeds > 1 {
+            eprintln!("measuring run {} of {} (seed {})", i + 1, args.seeds, base.seed + i as u64);
+        }
+        let options = FitOptions { overwrite: args.overwrite, ..FitOptions::new(device.clone()) };
+        let summary = train(&config, &options, args.quiet)?;
+        let path = summary.run_dir.join("affinity.json");
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        let report: AffinityReport = serde_json::from_str(&text).map_err(|e| Error::RunDir {
+            path: path.clone(),
+            message: format!("{e}; measure again with --overwrite"),
+        })?;
+        seconds += report.seconds;
+        runs.push(StepRecord::load(&summary.run_dir)?);
+        run_dirs.push(summary.run_dir);
+    }
+    let run_dir = run_dirs[0].clone();
+    let tasks: Vec<String> = base.tasks.iter().map(|t| t.spec.name.clone()).collect();
+    let steps = runs.iter().map(Vec::len).sum::<usize>();
+    println!(
+        "{steps} measured steps in {} run(s), {seconds:.1} s of measuring; means over all of them:",
+        runs.len()
+    );
+    let pooled = |kind: &str| -> Option<Vec<Vec<f64>>> {
+        let mats: Vec<Vec<Vec<f64>>> = runs.iter().flatten().filter_map(|r| r.matrix(kind)).collect();
+        (!mats.is_empty()).then(|| mean_matrix(&mats))
+    };
+    let show = |m: Vec<Vec<f64>>| -> Vec<Vec<Option<f64>>> {
+        m.into_iter().map(|r| r.into_iter().map(|v| v.is_finite().then_some(v)).collect()).collect()
+    };
+    for (kind, title) in [
+        ("lookahead", "look-ahead affinity Z(row → column) (TAG):"),
+        ("parameter_cosine", "gradient cosine, shared parameters:"),
+        ("representation_cosine", "gradient cosine, shared representation:"),
+        ("gate_overlap", "gate overlap:"),
+    ] {
+        if let Some(m) = pooled(kind) {
+            print_matrix(title, &tasks, &show(m));
+        }
+    }
+    let path = run_dir.join("affinity.json");
     if let Some(k) = args.groups {
-        let (groups, score) = best_partition(&report.lookahead_matrix(), k);
+        let by_run: Vec<Vec<Vec<Vec<f64>>>> =
+            runs.iter().map(|r| r.iter().filter_map(|s| s.matrix(&args.by)).collect()).collect();
+        let Some(mean) = pooled(&args.by) else {
+            return Err(Error::Usage(format!(
+                "--by {}: no measured step has that affinity (gate overlap needs a gated architecture: mmoe, omoe, cgc, ple, dselect_k)",
+                args.by
+            )));
+        };
+        let (groups, score) = best_partition(&mean, k);
+        let stability =
+            (args.resamples > 0).then(|| stability(&by_run, &groups, k, args.resamples, base.seed));
         let dir = run_dir.join("groups");
         mtl_train::io::create_dir_all(&dir)?;
         let mut configs = Vec::with_capacity(groups.len());
         let mut names = Vec::with_capacity(groups.len());
         for (g, members) in groups.iter().enumerate() {
-            let tasks: Vec<String> = members.iter().map(|&t| report.tasks[t].clone()).collect();
+            let tasks: Vec<String> = members.iter().map(|&t| tasks[t].clone()).collect();
             let mut file = base.file.clone();
             file.run.name = format!("{}-group{}", base.name, g + 1);
             file.run.tasks = Some(tasks.clone());
             let path = dir.join(format!("{}.toml", file.run.name));
             let text = toml::to_string(&file).expect("a parsed config serialises back to TOML");
             let header = format!(
-                "# Task group {} of {k} chosen by `mtl affinity` (look-ahead affinity, TAG's rule) from {}\n",
+                "# Task group {} of {k} chosen by `mtl affinity` ({}, TAG's rule) from {}\n",
                 g + 1,
+                args.by,
                 args.config.display()
             );
             atomic_write(&path, format!("{header}{text}").as_bytes())?;
@@ -123,8 +240,21 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
             configs.push(path);
             names.push(tasks);
         }
-        println!("score (Σ mean affinity received from group-mates): {score:.4}");
-        let out = GroupsReport { k, groups: names, score, configs };
+        println!("score (Σ mean {} received from group-mates): {score:.4}", args.by);
+        if let Some(s) = &stability {
+            print_stability(s, &tasks);
+        }
+        let stable = stability.as_ref().map(|s| s.share >= STABLE_SHARE);
+        let out = GroupsReport {
+            k,
+            groups: names,
+            by: args.by.clone(),
+            score,
+            stability,
+            stable,
+            runs: run_dirs.clone(),
+            configs,
+        };
         atomic_write(&run_dir.join("groups.json"), &serde_json::to_vec_pretty(&out).expect("serialises"))?;
     }
     println!("{}", path.display());

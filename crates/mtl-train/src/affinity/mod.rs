@@ -25,6 +25,7 @@ pub struct AffinityTracker {
     steps: usize,
     seconds: f64,
     gated: bool,
+    history: Vec<(usize, StepAffinity)>,
 }
 
 /// The names of the affinity matrices, in the order they are accumulated.
@@ -41,11 +42,13 @@ impl AffinityTracker {
             steps: 0,
             seconds: 0.0,
             gated: false,
+            history: Vec::new(),
         }
     }
 
-    /// Fold in one step's matrices, measured in `seconds`.
-    pub fn add(&mut self, step: &StepAffinity, seconds: f64) {
+    /// Fold in the matrices of training step `index`, measured in `seconds`.
+    pub fn add(&mut self, index: usize, step: &StepAffinity, seconds: f64) {
+        self.history.push((index, step.clone()));
         let mut fold = |m: usize, values: &[Vec<f64>]| {
             for (cell, v) in self.sums[m].iter_mut().zip(values.iter().flatten()) {
                 if v.is_finite() {
@@ -105,6 +108,81 @@ impl AffinityTracker {
             representation_cosine: mean(2),
             gate_overlap: self.gated.then(|| mean(3)),
         }
+    }
+}
+
+/// One line of `RUN_DIR/affinity_steps.jsonl`: the matrices of one measured training step
+/// (`null` where undefined), from which the run's means and their stability are computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The training step (0-based, over the run).
+    pub step: usize,
+    /// TAG's Z_{i→j}.
+    pub lookahead: Vec<Vec<Option<f64>>>,
+    /// Shared-parameter gradient cosines.
+    pub parameter_cosine: Vec<Vec<Option<f64>>>,
+    /// Shared-representation gradient cosines.
+    pub representation_cosine: Vec<Vec<Option<f64>>>,
+    /// Gate overlap (gated architectures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_overlap: Option<Vec<Vec<Option<f64>>>>,
+}
+
+impl StepRecord {
+    /// The matrix named `kind` (one of [`MATRICES`]), `NaN` where undefined; `None` for an
+    /// unknown name or gate overlap without gates.
+    pub fn matrix(&self, kind: &str) -> Option<Vec<Vec<f64>>> {
+        let m = match kind {
+            "lookahead" => &self.lookahead,
+            "parameter_cosine" => &self.parameter_cosine,
+            "representation_cosine" => &self.representation_cosine,
+            "gate_overlap" => self.gate_overlap.as_ref()?,
+            _ => return None,
+        };
+        Some(m.iter().map(|r| r.iter().map(|v| v.unwrap_or(f64::NAN)).collect()).collect())
+    }
+
+    /// The records of `RUN_DIR/affinity_steps.jsonl`.
+    pub fn load(run_dir: &Path) -> Result<Vec<StepRecord>, Error> {
+        let path = run_dir.join("affinity_steps.jsonl");
+        let text = std::fs::read_to_string(&path).map_err(crate::io_error(&path))?;
+        (text.lines().enumerate())
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| Error::RunDir {
+                    path: path.clone(),
+                    message: format!("line {}: {e}; measure again (mtl affinity --overwrite)", i + 1),
+                })
+            })
+            .collect()
+    }
+}
+
+impl AffinityTracker {
+    /// Every measured step's matrices, in order.
+    pub fn records(&self) -> Vec<StepRecord> {
+        let opt = |m: &[Vec<f64>]| -> Vec<Vec<Option<f64>>> {
+            m.iter().map(|r| r.iter().map(|v| v.is_finite().then_some(*v)).collect()).collect()
+        };
+        (self.history.iter())
+            .map(|(step, a)| StepRecord {
+                step: *step,
+                lookahead: opt(&a.lookahead),
+                parameter_cosine: opt(&a.parameter_cosine),
+                representation_cosine: opt(&a.representation_cosine),
+                gate_overlap: a.gate_overlap.as_deref().map(opt),
+            })
+            .collect()
+    }
+
+    /// Write `affinity_steps.jsonl` into `run_dir`.
+    pub fn save_steps(&self, run_dir: &Path) -> Result<(), Error> {
+        let mut text = Vec::new();
+        for r in self.records() {
+            serde_json::to_writer(&mut text, &r).expect("a record serialises");
+            text.push(b'\n');
+        }
+        atomic_write(&run_dir.join("affinity_steps.jsonl"), &text)
     }
 }
 

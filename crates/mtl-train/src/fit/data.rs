@@ -367,6 +367,16 @@ pub fn check_data(config: &RunConfig) -> Result<Splits, Error> {
     Ok(splits)
 }
 
+/// Training steps per epoch of `config`, its data loaded to count them; `None` for a streamed
+/// source (whose length is found while reading). `mtl affinity` sizes its measuring runs so.
+pub fn training_steps_per_epoch(config: &RunConfig) -> Result<Option<usize>, Error> {
+    if stream_splits(config)?.is_some() {
+        return Ok(None);
+    }
+    let splits = prepare_data(config)?;
+    steps_per_epoch(config, splits.train.len()).map(Some)
+}
+
 pub(super) fn steps_per_epoch(config: &RunConfig, n_train: usize) -> Result<usize, Error> {
     let train = &config.train;
     let steps = batch_indices(&(0..n_train).collect::<Vec<_>>(), train.batch_size, train.drop_last).len();

@@ -27,7 +27,8 @@ mod summary;
 use std::time::Instant;
 
 pub use data::{
-    RunData, SplitData, check_data, prepare_data, prepare_run_data, report_streams, weight_classes,
+    RunData, SplitData, check_data, prepare_data, prepare_run_data, report_streams, training_steps_per_epoch,
+    weight_classes,
 };
 pub use observer::{EpochEnd, Observer, Observers, RunEnd, RunStart, StepEnd, StepStart};
 pub use observers::{AffinityProbe, Checkpointer, MetricsLog, RunRecord, StepLog, writers};

@@ -155,7 +155,7 @@ impl Observer for AffinityProbe {
         if step.step.is_multiple_of(self.every) {
             let started = Instant::now();
             let measured = measure(&step.state.model, step.batch, step.tasks, self.tracker.lr());
-            self.tracker.add(&measured, started.elapsed().as_secs_f64());
+            self.tracker.add(step.step, &measured, started.elapsed().as_secs_f64());
         }
         Ok(())
     }
@@ -169,6 +169,7 @@ impl Observer for AffinityProbe {
 
     fn end(&mut self, end: &RunEnd, notes: &mut Vec<String>) -> Result<(), Error> {
         self.tracker.report().save(end.run_dir)?;
+        self.tracker.save_steps(end.run_dir)?;
         let t = &self.tracker;
         notes.push(format!(
             "affinity: {} steps measured (every {}), {:.1} s = {:.0} % of the {:.1} s run; RUN_DIR/affinity.json",
