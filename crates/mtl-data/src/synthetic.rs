@@ -17,6 +17,15 @@
 //! task-affinity measures. Without groups every task is in group 0 and the draws are the ones
 //! above.
 //!
+//! **Conflicting groups** (`group_conflict` γ ∈ (0, 1], with `task_groups`): groups that
+//! transfer negatively, for studies where the choice of groups matters. Every group direction
+//! leans on one common direction s, u'_g = √γ·s + √(1−γ)·u_g (so tasks of different groups
+//! read overlapping projections of x, cos(w_s, w_t) = p·γ across groups), and every group has
+//! its own sine coefficients (α_g, β_g): tasks of different groups are *different nonlinear
+//! functions of nearly the same projection*, whose features compete for a narrow shared layer,
+//! while a group's own tasks share theirs. s and the groups' coefficients come from a second
+//! stream (seeded from the seed), so γ = 0 gives exactly the draws above.
+//!
 //! The paper builds the two-task pair as w_1 = c·u_1, w_2 = c·(p·u_1 + √(1−p²)·u_2). Any two
 //! vectors with equal norms and the same cosine differ by a rotation, and x is isotropic, so for
 //! T = 2 the joint law of (y_1, y_2) is the paper's; the symmetric form above extends it to any
@@ -63,6 +72,9 @@ pub struct SyntheticConfig {
     /// Group id of each task (ids 0..G, each used); tasks correlate within their group only.
     /// Empty = one group.
     pub task_groups: Vec<usize>,
+    /// γ ∈ [0, 1]: groups share a common direction (weight γ) and each has its own sine
+    /// coefficients — conflicting groups (see the module docs). 0 = orthogonal groups.
+    pub group_conflict: f64,
     /// Table output only ([`SyntheticConfig::generate_table`]): id columns.
     pub id_features: usize,
     /// Distinct ids of each id and multi-hot column.
@@ -89,6 +101,7 @@ impl Default for SyntheticConfig {
             categorical_features: 0,
             categories: 8,
             task_groups: Vec::new(),
+            group_conflict: 0.0,
             id_features: 0,
             id_cardinality: 1_000_000,
             multi_hot_features: 0,
@@ -125,7 +138,22 @@ impl SyntheticConfig {
                 return Err(invalid("task_groups", "use every group id from 0 up to the largest".into()));
             }
         }
-        let directions = num_tasks + self.groups();
+        if !(0.0..=1.0).contains(&self.group_conflict) {
+            return Err(invalid(
+                "group_conflict",
+                format!(
+                    "{} is outside [0, 1]; use a weight between 0 (orthogonal groups) and 1",
+                    self.group_conflict
+                ),
+            ));
+        }
+        if self.group_conflict > 0.0 && self.groups() < 2 {
+            return Err(invalid(
+                "group_conflict",
+                "needs task groups to set against each other; set data.synthetic.task_groups (at least two groups)".into(),
+            ));
+        }
+        let directions = num_tasks + self.groups() + usize::from(self.group_conflict > 0.0);
         if self.features < directions {
             return Err(invalid(
                 "features",
@@ -231,14 +259,37 @@ impl SyntheticConfig {
         let basis = orthonormal(d, t_count + groups, &mut normal);
         let (sp, sq) = (self.correlation.sqrt(), (1.0 - self.correlation).sqrt());
         let group_of = |t: usize| self.task_groups.get(t).copied().unwrap_or(0);
+        // Conflicting groups: the common direction and each group's sines, from their own stream.
+        let gamma = self.group_conflict;
+        let (common, group_sines) = if gamma > 0.0 {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x6772_6f75_7073); // "groups"
+            let mut normal = || -> f64 { rng.sample(StandardNormal) };
+            let mut spanned = basis.clone();
+            extend_orthonormal(d, &mut spanned, basis.len() + 1, &mut normal);
+            let sines: Vec<(Vec<f64>, Vec<f64>)> = (0..groups)
+                .map(|_| ((0..m).map(|_| normal()).collect(), (0..m).map(|_| normal()).collect()))
+                .collect();
+            (spanned.pop(), sines)
+        } else {
+            (None, Vec::new())
+        };
+        let direction = |g: usize, k: usize| match &common {
+            Some(s) => gamma.sqrt() * s[k] + (1.0 - gamma).sqrt() * basis[g][k],
+            None => basis[g][k],
+        };
         let weights: Vec<Vec<f64>> = (0..t_count)
             .map(|t| {
-                let (u, v) = (&basis[group_of(t)], &basis[groups + t]);
-                (0..d).map(|k| self.scale * (sp * u[k] + sq * v[k])).collect()
+                (0..d)
+                    .map(|k| self.scale * (sp * direction(group_of(t), k) + sq * basis[groups + t][k]))
+                    .collect()
             })
             .collect();
         let alpha: Vec<f64> = (0..m).map(|_| normal()).collect();
         let beta: Vec<f64> = (0..m).map(|_| normal()).collect();
+        let sines_of = |t: usize| match group_sines.get(group_of(t)) {
+            Some((a, b)) => (a.as_slice(), b.as_slice()),
+            None => (alpha.as_slice(), beta.as_slice()),
+        };
 
         let mut features = Vec::with_capacity(n * d);
         let mut latent = vec![Vec::with_capacity(n); t_count];
@@ -246,7 +297,8 @@ impl SyntheticConfig {
             let x: Vec<f64> = (0..d).map(|_| normal()).collect();
             for (t, w) in weights.iter().enumerate() {
                 let z: f64 = w.iter().zip(&x).map(|(a, b)| a * b).sum();
-                let s: f64 = alpha.iter().zip(&beta).map(|(a, b)| (a * z + b).sin()).sum();
+                let (alpha, beta) = sines_of(t);
+                let s: f64 = alpha.iter().zip(beta).map(|(a, b)| (a * z + b).sin()).sum();
                 latent[t].push(z + s + self.noise_std * normal());
             }
             features.extend(x.iter().map(|&v| v as f32));
@@ -374,10 +426,16 @@ impl SyntheticConfig {
 
 /// `count` orthonormal vectors of R^d by Gram–Schmidt on Gaussian draws.
 fn orthonormal(d: usize, count: usize, normal: &mut impl FnMut() -> f64) -> Vec<Vec<f64>> {
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(count);
+    let mut basis = Vec::with_capacity(count);
+    extend_orthonormal(d, &mut basis, count, normal);
+    basis
+}
+
+/// Extend the orthonormal `basis` to `count` vectors (Gram–Schmidt on Gaussian draws).
+fn extend_orthonormal(d: usize, basis: &mut Vec<Vec<f64>>, count: usize, normal: &mut impl FnMut() -> f64) {
     while basis.len() < count {
         let mut v: Vec<f64> = (0..d).map(|_| normal()).collect();
-        for b in &basis {
+        for b in basis.iter() {
             let dot: f64 = v.iter().zip(b).map(|(a, c)| a * c).sum();
             v.iter_mut().zip(b).for_each(|(a, c)| *a -= dot * c);
         }
@@ -387,7 +445,6 @@ fn orthonormal(d: usize, count: usize, normal: &mut impl FnMut() -> f64) -> Vec<
             basis.push(v.into_iter().map(|a| a / norm).collect());
         }
     }
-    basis
 }
 
 /// Turn a latent target into the label of a task of `kind`.
@@ -571,6 +628,62 @@ mod tests {
         assert_eq!(one.generate(&tasks).unwrap(), none.generate(&tasks).unwrap());
         let bad = SyntheticConfig { task_groups: vec![0, 2, 2, 2], ..cfg };
         assert!(bad.validate(4).unwrap_err().to_string().contains("task_groups"));
+    }
+
+    #[test]
+    fn conflicting_groups_overlap_in_direction_and_differ_in_their_sines() {
+        let tasks: Vec<TaskSpec> = (0..4).map(|t| task(&format!("y{t}"), TaskKind::Regression)).collect();
+        let base = SyntheticConfig {
+            samples: 4000,
+            sin_terms: 0,
+            noise_std: 0.0,
+            correlation: 0.8,
+            task_groups: vec![0, 0, 1, 1],
+            ..Default::default()
+        };
+        let corr = |a: &[f32], b: &[f32]| {
+            let n = a.len() as f64;
+            let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+            let (ma, mb) = (mean(a), mean(b));
+            let cov: f64 = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - ma) * (f64::from(y) - mb)).sum();
+            let va: f64 = a.iter().map(|&x| (f64::from(x) - ma).powi(2)).sum();
+            let vb: f64 = b.iter().map(|&y| (f64::from(y) - mb).powi(2)).sum();
+            cov / (va * vb).sqrt()
+        };
+        // Linear targets: cos(w_s, w_t) = p within a group, p·γ = 0.8 · 0.5 across.
+        let cfg = SyntheticConfig { group_conflict: 0.5, ..base.clone() };
+        let y = cfg.generate(&tasks).unwrap().targets;
+        for (s, t, want) in [(0, 1, 0.8), (2, 3, 0.8), (0, 2, 0.4), (1, 3, 0.4)] {
+            assert!((corr(&y[s], &y[t]) - want).abs() < 0.05, "corr(y{s}, y{t}) = {}", corr(&y[s], &y[t]));
+        }
+        // The features are the orthogonal groups' draws (the conflict has its own stream).
+        assert_eq!(cfg.generate(&tasks).unwrap().features, base.generate(&tasks).unwrap().features);
+        // p = γ = 1: every task reads the same projection z = sᵀx; a group's tasks share their
+        // sines (equal targets), the two groups' sines differ (different targets).
+        let one = SyntheticConfig { correlation: 1.0, group_conflict: 1.0, sin_terms: 3, ..base.clone() };
+        let y = one.generate(&tasks).unwrap().targets;
+        assert_eq!(y[0], y[1]);
+        assert_eq!(y[2], y[3]);
+        assert_ne!(y[0], y[2]);
+        let linear = SyntheticConfig { sin_terms: 0, ..one };
+        let z = linear.generate(&tasks).unwrap().targets;
+        assert!(
+            z.windows(2).all(|p| p[0].iter().zip(&p[1]).all(|(a, b)| (a - b).abs() < 1e-5)),
+            "one projection"
+        );
+        // Bad settings name the key.
+        for (cfg, needle) in [
+            (SyntheticConfig { group_conflict: 1.5, ..base.clone() }, "outside [0, 1]"),
+            (
+                SyntheticConfig { group_conflict: 0.5, task_groups: Vec::new(), ..base.clone() },
+                "needs task groups",
+            ),
+            (SyntheticConfig { group_conflict: 0.5, features: 6, ..base }, "use at least 7"),
+        ] {
+            let e = cfg.validate(4).unwrap_err().to_string();
+            assert!(e.contains("group_conflict") || e.contains("features"), "{e}");
+            assert!(e.contains(needle), "{e}");
+        }
     }
 
     #[test]

@@ -351,6 +351,11 @@ pub struct SyntheticSection {
     /// not across groups. Default: one group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub task_groups: Vec<usize>,
+    /// γ in [0, 1], with `task_groups`: the groups lean on one common direction (weight γ) and
+    /// each has its own sine terms, so tasks of different groups are different nonlinear
+    /// functions of overlapping projections — groups that conflict. Default 0 (orthogonal).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub group_conflict: f64,
     /// `mtl synth` only: high-cardinality id columns `id0`, `id1`, … (heavy-tailed draws from
     /// `id_cardinality` ids, each id nudging every task's latent). Default 0.
     pub id_features: usize,
@@ -399,6 +404,7 @@ impl Default for SyntheticSection {
             categorical_features: 0,
             categories: 8,
             task_groups: Vec::new(),
+            group_conflict: 0.0,
             id_features: 0,
             id_cardinality: 1_000_000,
             multi_hot_features: 0,
@@ -974,4 +980,8 @@ impl Default for TrainSection {
             early_stopping: crate::schedule::EarlyStopping::default(),
         }
     }
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }

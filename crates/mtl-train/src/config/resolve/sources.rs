@@ -45,6 +45,7 @@ pub(super) fn resolve_source(
                 categorical_features: s.categorical_features,
                 categories: s.categories,
                 task_groups: s.task_groups.clone(),
+                group_conflict: s.group_conflict,
                 id_features: s.id_features,
                 id_cardinality: s.id_cardinality,
                 multi_hot_features: s.multi_hot_features,
