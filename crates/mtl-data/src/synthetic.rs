@@ -596,6 +596,17 @@ mod tests {
         assert!(max0 < min1);
     }
 
+    /// Pearson correlation of two columns.
+    fn corr(a: &[f32], b: &[f32]) -> f64 {
+        let n = a.len() as f64;
+        let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+        let (ma, mb) = (mean(a), mean(b));
+        let cov: f64 = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - ma) * (f64::from(y) - mb)).sum();
+        let va: f64 = a.iter().map(|&x| (f64::from(x) - ma).powi(2)).sum();
+        let vb: f64 = b.iter().map(|&y| (f64::from(y) - mb).powi(2)).sum();
+        cov / (va * vb).sqrt()
+    }
+
     #[test]
     fn task_groups_give_a_block_correlation_structure() {
         let cfg = SyntheticConfig {
@@ -608,15 +619,6 @@ mod tests {
         };
         let tasks: Vec<TaskSpec> = (0..4).map(|t| task(&format!("y{t}"), TaskKind::Regression)).collect();
         let d = cfg.generate(&tasks).unwrap();
-        let corr = |a: &[f32], b: &[f32]| {
-            let n = a.len() as f64;
-            let (ma, mb) =
-                (a.iter().map(|&v| v as f64).sum::<f64>() / n, b.iter().map(|&v| v as f64).sum::<f64>() / n);
-            let cov: f64 = a.iter().zip(b).map(|(&x, &y)| (x as f64 - ma) * (y as f64 - mb)).sum();
-            let va: f64 = a.iter().map(|&x| (x as f64 - ma).powi(2)).sum();
-            let vb: f64 = b.iter().map(|&y| (y as f64 - mb).powi(2)).sum();
-            cov / (va * vb).sqrt()
-        };
         // Without sines or noise y_t = w_tᵀx: correlation = cos(w_s, w_t) = 0.8 within a group, 0 across.
         let y = &d.targets;
         for (s, t, want) in [(0, 1, 0.8), (2, 3, 0.8), (0, 2, 0.0), (1, 3, 0.0)] {
@@ -640,15 +642,6 @@ mod tests {
             correlation: 0.8,
             task_groups: vec![0, 0, 1, 1],
             ..Default::default()
-        };
-        let corr = |a: &[f32], b: &[f32]| {
-            let n = a.len() as f64;
-            let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-            let (ma, mb) = (mean(a), mean(b));
-            let cov: f64 = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - ma) * (f64::from(y) - mb)).sum();
-            let va: f64 = a.iter().map(|&x| (f64::from(x) - ma).powi(2)).sum();
-            let vb: f64 = b.iter().map(|&y| (f64::from(y) - mb).powi(2)).sum();
-            cov / (va * vb).sqrt()
         };
         // Linear targets: cos(w_s, w_t) = p within a group, p·γ = 0.8 · 0.5 across.
         let cfg = SyntheticConfig { group_conflict: 0.5, ..base.clone() };
