@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::args::BackendArgs;
 use mtl_train::affinity::grouping::{STABLE_SHARE, Stability, best_partition, mean_matrix, stability};
 use mtl_train::affinity::{AffinityReport, MATRICES, StepRecord};
-use mtl_train::backend::select_device;
+use mtl_train::backend::{SelectedDevice, select_device};
 use mtl_train::config::RunConfig;
 use mtl_train::config::schema::DataSourceKind;
 use mtl_train::fit::FitOptions;
@@ -121,34 +121,24 @@ fn print_stability(s: &Stability, tasks: &[String]) {
     }
 }
 
-/// Run `mtl affinity`.
-pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
-    let base = RunConfig::from_file(&args.config, &args.set)?;
-    if args.every == 0 {
-        return Err(Error::Usage("--every must be at least 1".into()));
-    }
-    if base.tasks.len() < 2 {
-        return Err(Error::Usage("task affinity needs a config with at least two tasks".into()));
-    }
-    if let Some(k) = args.groups.filter(|&k| k == 0 || k > base.tasks.len()) {
-        return Err(Error::Usage(format!("--groups {k}: choose between 1 and {} groups", base.tasks.len())));
-    }
-    if args.seeds == 0 {
-        return Err(Error::Usage("--seeds must be at least 1".into()));
-    }
-    if args.steps == 0 {
-        return Err(Error::Usage("--steps must be at least 1".into()));
-    }
-    let epochs = match args.epochs {
-        Some(e) => e,
-        // About `--steps` steps, at most the config's own training.
-        None => match mtl_train::fit::training_steps_per_epoch(&base)? {
-            Some(per_epoch) => args.steps.div_ceil(per_epoch).clamp(1, base.train.epochs.max(1)),
-            None => base.train.epochs.min(10),
-        },
-    };
-    let device = select_device(args.backend.backend, args.backend.device)?;
-    // One measuring run per seed: run.seed, run.seed + 1, …, on the same generated dataset.
+/// The measuring runs of `mtl affinity`.
+struct Measured {
+    /// Their folders, by seed.
+    run_dirs: Vec<PathBuf>,
+    /// Each run's measured steps.
+    runs: Vec<Vec<StepRecord>>,
+    /// Seconds spent measuring, all runs together.
+    seconds: f64,
+}
+
+/// One measuring run per seed — run.seed, run.seed + 1, … on the same generated dataset — of
+/// `epochs` epochs.
+fn measuring_runs(
+    args: &AffinityArgs,
+    base: &RunConfig,
+    epochs: usize,
+    device: &SelectedDevice,
+) -> Result<Measured, Error> {
     let mut run_dirs = Vec::with_capacity(args.seeds);
     let mut runs: Vec<Vec<StepRecord>> = Vec::with_capacity(args.seeds);
     let mut seconds = 0.0;
@@ -181,6 +171,37 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
         runs.push(StepRecord::load(&summary.run_dir)?);
         run_dirs.push(summary.run_dir);
     }
+    Ok(Measured { run_dirs, runs, seconds })
+}
+
+/// Run `mtl affinity`.
+pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
+    let base = RunConfig::from_file(&args.config, &args.set)?;
+    if args.every == 0 {
+        return Err(Error::Usage("--every must be at least 1".into()));
+    }
+    if base.tasks.len() < 2 {
+        return Err(Error::Usage("task affinity needs a config with at least two tasks".into()));
+    }
+    if let Some(k) = args.groups.filter(|&k| k == 0 || k > base.tasks.len()) {
+        return Err(Error::Usage(format!("--groups {k}: choose between 1 and {} groups", base.tasks.len())));
+    }
+    if args.seeds == 0 {
+        return Err(Error::Usage("--seeds must be at least 1".into()));
+    }
+    if args.steps == 0 {
+        return Err(Error::Usage("--steps must be at least 1".into()));
+    }
+    let epochs = match args.epochs {
+        Some(e) => e,
+        // About `--steps` steps, at most the config's own training.
+        None => match mtl_train::fit::training_steps_per_epoch(&base)? {
+            Some(per_epoch) => args.steps.div_ceil(per_epoch).clamp(1, base.train.epochs.max(1)),
+            None => base.train.epochs.min(10),
+        },
+    };
+    let device = select_device(args.backend.backend, args.backend.device)?;
+    let Measured { run_dirs, runs, seconds } = measuring_runs(args, &base, epochs, &device)?;
     let run_dir = run_dirs[0].clone();
     let tasks: Vec<String> = base.tasks.iter().map(|t| t.spec.name.clone()).collect();
     let steps = runs.iter().map(Vec::len).sum::<usize>();

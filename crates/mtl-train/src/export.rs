@@ -73,11 +73,14 @@ pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Ex
     run.model.save_into(&mut store).map_err(|e| store_err(&e))?;
     let bytes = store.get_bytes().map_err(|e| store_err(&e))?;
 
-    let tensors: Vec<serde_json::Value> = run
-        .model
+    // Every exported tensor: name and shape as PyTorch lays them out, dtype.
+    let snapshots: Vec<(String, Vec<usize>, String)> = (run.model)
         .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
         .into_iter()
-        .map(|t| serde_json::json!({"name": t.name, "shape": t.shape.to_vec(), "dtype": format!("{:?}", t.dtype)}))
+        .map(|t| (t.name, t.shape.to_vec(), format!("{:?}", t.dtype)))
+        .collect();
+    let tensors: Vec<serde_json::Value> = (snapshots.iter())
+        .map(|(name, shape, dtype)| serde_json::json!({"name": name, "shape": shape, "dtype": dtype}))
         .collect();
     let inputs = InputSchema::load(&run.dir)?;
     let classes = inputs.class_names(&run.config);
@@ -109,22 +112,26 @@ pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Ex
             task
         })
         .collect();
-    let signature = match format {
+    // The inference graph, traced once for the format that writes it out.
+    let inference = match format {
         ExportFormat::Safetensors => None,
-        _ => Some(crate::onnx::inference(run)?.signature),
+        _ => Some(crate::onnx::inference(run)?),
     };
+    let signature = inference.as_ref().map(|i| i.signature.clone());
     let mut code: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    match format {
-        ExportFormat::Safetensors => {}
-        ExportFormat::Onnx => {
-            code.push((out.join("model.onnx"), crate::onnx::onnx_model(run)?.0));
+    match (format, inference) {
+        (ExportFormat::Onnx, Some(inference)) => {
+            code.push((out.join("config.pbtxt"), triton_config(&inference.signature).into_bytes()));
+            code.push((out.join("model.onnx"), crate::onnx::onnx_model(run, inference)?));
             code.push((out.join("prepare.py"), prepare_script().into_bytes()));
-            let signature = signature.as_ref().expect("a signature for the ONNX export");
-            code.push((out.join("config.pbtxt"), triton_config(signature).into_bytes()));
         }
-        ExportFormat::Pytorch => {
-            code.push((out.join("model.py"), crate::pytorch::module_source(run)?.into_bytes()));
+        (ExportFormat::Pytorch, Some(inference)) => {
+            let shapes: Vec<(String, Vec<usize>)> =
+                snapshots.iter().map(|(n, s, _)| (n.clone(), s.clone())).collect();
+            let source = crate::pytorch::module_source(run, &inference, &shapes)?;
+            code.push((out.join("model.py"), source.into_bytes()));
         }
+        _ => {}
     }
     let mut json = serde_json::json!({
         "format": "safetensors",
@@ -147,19 +154,20 @@ pub fn export_as(run: &OpenedRun, out: &Path, format: ExportFormat) -> Result<Ex
             "outputs": signature.outputs.iter().map(|(n, w)| serde_json::json!({"name": n, "shape": ["batch", w]})).collect::<Vec<_>>(),
             "helper": "prepare(columns) in prepare.py (ONNX) or model.py (PyTorch) maps raw feature columns to these inputs",
         });
-        let (key, extra) = match format {
-            ExportFormat::Onnx => {
-                ("onnx", serde_json::json!({"file": "model.onnx", "opset": crate::onnx::OPSET}))
-            }
-            _ => (
-                "pytorch",
-                serde_json::json!({"file": "model.py", "class": "Model", "load": "model.load(folder): strict load_state_dict of model.safetensors"}),
-            ),
-        };
         let mut section = serving;
-        for (k, v) in extra.as_object().expect("an object") {
-            section[k] = v.clone();
-        }
+        let key = match format {
+            ExportFormat::Onnx => {
+                section["file"] = "model.onnx".into();
+                section["opset"] = crate::onnx::OPSET.into();
+                "onnx"
+            }
+            _ => {
+                section["file"] = "model.py".into();
+                section["class"] = "Model".into();
+                section["load"] = "model.load(folder): strict load_state_dict of model.safetensors".into();
+                "pytorch"
+            }
+        };
         json[key] = section;
     }
     let json = serde_json::to_vec_pretty(&json).expect("description serialises");

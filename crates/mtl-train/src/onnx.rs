@@ -94,9 +94,9 @@ pub fn inference(run: &OpenedRun) -> Result<Inference, Error> {
     Ok(Inference { graph: g, outputs, signature })
 }
 
-/// The run's graph, serialised, and its signature.
-pub fn onnx_model(run: &OpenedRun) -> Result<(Vec<u8>, OnnxSignature), Error> {
-    let Inference { graph: mut g, outputs, signature } = inference(run)?;
+/// The run's inference graph ([`inference`]), serialised as an ONNX model.
+pub fn onnx_model(run: &OpenedRun, inference: Inference) -> Result<Vec<u8>, Error> {
+    let Inference { graph: mut g, outputs, signature } = inference;
     let (numeric, ids) = (&signature.numeric, &signature.ids);
     // Each output is its own node's value under the task's name.
     for (name, _, value) in &outputs {
@@ -126,11 +126,10 @@ pub fn onnx_model(run: &OpenedRun) -> Result<(Vec<u8>, OnnxSignature), Error> {
         graph: Some(graph).into(),
         ..Default::default()
     };
-    let bytes = model.write_to_bytes().map_err(|e| Error::Io {
+    model.write_to_bytes().map_err(|e| Error::Io {
         path: run.dir.join("export/model.onnx"),
         cause: std::io::Error::other(e.to_string()),
-    })?;
-    Ok((bytes, signature))
+    })
 }
 
 /// The `numeric` input as the network reads it: missing cells filled with the training mean,

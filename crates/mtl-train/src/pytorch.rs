@@ -12,61 +12,30 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
 use mtl_model::graph::{Attr, Constant, Graph, Node, Values};
 
 use crate::Error;
-use crate::onnx::{Inference, inference};
+use crate::onnx::Inference;
 use crate::runs::OpenedRun;
 
 /// The inputs' helper, shared with the ONNX export's `prepare.py`.
 pub const PREPARE: &str = include_str!("../python/prepare.py");
 
-/// `model.py` for `run`.
-pub fn module_source(run: &OpenedRun) -> Result<String, Error> {
-    let Inference { graph, outputs, signature } = inference(run)?;
-    // Names and shapes as exported (PyTorch layout: a Linear weight is [out, in]).
-    let tensors: Vec<(String, Vec<usize>)> = (run.model)
-        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
-        .into_iter()
-        .map(|t| (t.name, t.shape.to_vec()))
-        .collect();
-    let forward = forward_body(&graph, &outputs).map_err(|message| Error::RunDir {
+/// `model.py` for `run`, from its inference graph and the names and shapes of its exported
+/// tensors (PyTorch layout: a Linear weight is `[out, in]`).
+pub fn module_source(
+    run: &OpenedRun,
+    inference: &Inference,
+    tensors: &[(String, Vec<usize>)],
+) -> Result<String, Error> {
+    let Inference { graph, outputs, signature } = inference;
+    let forward = forward_body(graph, outputs).map_err(|message| Error::RunDir {
         path: run.dir.clone(),
         message: format!("the PyTorch export: {message}"),
     })?;
     let mut s = String::new();
     let q = |text: &str| serde_json::to_string(text).expect("a string serialises");
-    writeln!(s, "#!/usr/bin/env python3").unwrap();
-    writeln!(
-        s,
-        r#""""mtl run {name} (epoch {epoch}) as a torch.nn.Module, written by `mtl export --format pytorch`.
-
-    import sys, torch
-    sys.path.insert(0, "EXPORT_DIR")  # this folder: model.py, model.safetensors, model.json
-    import model
-    net = model.load()                                   # strict load of model.safetensors
-    feeds = model.prepare(model.read_csv("rows.csv"))    # raw feature columns -> inputs
-    with torch.no_grad():
-        out = net(**{{k: torch.from_numpy(v) for k, v in feeds.items()}})  # task -> [rows, width]
-
-or from a shell: python3 model.py rows.csv predictions.csv
-
-Inputs (NUMERIC, IDS below; see prepare): `numeric` float32 [rows, d] as the files hold the
-columns (NaN = missing; filled with the training mean and standardised inside forward), `ids`
-int64 [rows, k]. Outputs (OUTPUTS): a regression value on the target's scale, a binary
-probability, class probabilities, per-label probabilities; a chain's later step gives its own
-probability as TASK and the joint one as TASK_joint. These are the numbers `mtl predict`
-writes. The forward is the inference pass (no dropout), operator for operator model.onnx's;
-parameters are read by their names in model.safetensors (Linear weights [out, in]).
-Needs torch, numpy and safetensors (pip install torch numpy safetensors).
-"""
-"#,
-        name = q(&run.config.name),
-        epoch = run.meta.selection.best_epoch,
-    )
-    .unwrap();
-    writeln!(s, "import sys\nfrom pathlib import Path\n\nimport torch\nfrom torch import nn\nimport torch.nn.functional as F\n").unwrap();
+    s.push_str(&header(run));
     s.push_str(PREPARE);
     s.push_str("\n\n# --- The network ---\n\n");
     let list = |names: &[String]| names.iter().map(|n| q(n)).collect::<Vec<_>>().join(", ");
@@ -75,14 +44,34 @@ Needs torch, numpy and safetensors (pip install torch numpy safetensors).
     let outs: Vec<String> = signature.outputs.iter().map(|(n, w)| format!("({}, {w})", q(n))).collect();
     writeln!(s, "OUTPUTS = [{}]", outs.join(", ")).unwrap();
     s.push_str("# Every tensor of model.safetensors: name and shape.\nTENSORS = [\n");
-    for (name, shape) in &tensors {
+    for (name, shape) in tensors {
         let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
         writeln!(s, "    ({}, ({}{})),", q(name), dims.join(", "), if dims.len() == 1 { "," } else { "" })
             .unwrap();
     }
     s.push_str("]\n\n\n");
-    s.push_str(
-        r#"class Scope(nn.Module):
+    s.push_str(MODULE);
+    for c in &graph.constants {
+        if let Some(literal) = buffer_literal(c) {
+            writeln!(s, "        self.register_buffer({}, {literal}, persistent=False)", q(&c.name)).unwrap();
+        }
+    }
+    let args: Vec<&str> = [("numeric", &signature.numeric), ("ids", &signature.ids)]
+        .into_iter()
+        .filter(|(_, cols)| !cols.is_empty())
+        .map(|(n, _)| n)
+        .collect();
+    writeln!(s, "\n    def forward(self, {}):", args.join(", ")).unwrap();
+    writeln!(s, "        \"\"\"{} -> {{output name: tensor [rows, width]}}.\"\"\"", args.join(", ")).unwrap();
+    writeln!(s, "        p = dict(self.named_parameters())").unwrap();
+    s.push_str(&forward);
+    s.push_str(FUNCTIONS);
+    Ok(s)
+}
+
+/// The module's classes: parameters registered under the safetensors names (the constructor's
+/// buffers and the forward follow).
+const MODULE: &str = r#"class Scope(nn.Module):
     """One level of the parameter names (`architecture`, `encoder`, `layers`, `0`, ...)."""
 
 
@@ -99,24 +88,10 @@ class Model(nn.Module):
                     scope.add_module(part, Scope())
                 scope = scope._modules[part]
             scope.register_parameter(leaf, nn.Parameter(torch.zeros(shape)))
-"#,
-    );
-    for c in &graph.constants {
-        if let Some(literal) = buffer_literal(c) {
-            writeln!(s, "        self.register_buffer({}, {literal}, persistent=False)", q(&c.name)).unwrap();
-        }
-    }
-    let args: Vec<&str> = [("numeric", &signature.numeric), ("ids", &signature.ids)]
-        .into_iter()
-        .filter(|(_, cols)| !cols.is_empty())
-        .map(|(n, _)| n)
-        .collect();
-    writeln!(s, "\n    def forward(self, {}):", args.join(", ")).unwrap();
-    writeln!(s, "        \"\"\"{} -> {{output name: tensor [rows, width]}}.\"\"\"", args.join(", ")).unwrap();
-    writeln!(s, "        p = dict(self.named_parameters())").unwrap();
-    s.push_str(&forward);
-    s.push_str(
-        r#"
+"#;
+
+/// `load`, `predict_csv` and the command line.
+const FUNCTIONS: &str = r#"
 
 def load(folder=None, device="cpu"):
     """The network with the weights of model.safetensors in `folder` (default: this file's),
@@ -158,9 +133,43 @@ if __name__ == "__main__":
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+"#;
+
+/// The file's docstring and imports.
+fn header(run: &OpenedRun) -> String {
+    let q = |text: &str| serde_json::to_string(text).expect("a string serialises");
+    let mut s = String::new();
+    writeln!(s, "#!/usr/bin/env python3").unwrap();
+    writeln!(
+        s,
+        r#""""mtl run {name} (epoch {epoch}) as a torch.nn.Module, written by `mtl export --format pytorch`.
+
+    import sys, torch
+    sys.path.insert(0, "EXPORT_DIR")  # this folder: model.py, model.safetensors, model.json
+    import model
+    net = model.load()                                   # strict load of model.safetensors
+    feeds = model.prepare(model.read_csv("rows.csv"))    # raw feature columns -> inputs
+    with torch.no_grad():
+        out = net(**{{k: torch.from_numpy(v) for k, v in feeds.items()}})  # task -> [rows, width]
+
+or from a shell: python3 model.py rows.csv predictions.csv
+
+Inputs (NUMERIC, IDS below; see prepare): `numeric` float32 [rows, d] as the files hold the
+columns (NaN = missing; filled with the training mean and standardised inside forward), `ids`
+int64 [rows, k]. Outputs (OUTPUTS): a regression value on the target's scale, a binary
+probability, class probabilities, per-label probabilities; a chain's later step gives its own
+probability as TASK and the joint one as TASK_joint. These are the numbers `mtl predict`
+writes. The forward is the inference pass (no dropout), operator for operator model.onnx's;
+parameters are read by their names in model.safetensors (Linear weights [out, in]).
+Needs torch, numpy and safetensors (pip install torch numpy safetensors).
+"""
 "#,
-    );
-    Ok(s)
+        name = q(&run.config.name),
+        epoch = run.meta.selection.best_epoch,
+    )
+    .unwrap();
+    writeln!(s, "import sys\nfrom pathlib import Path\n\nimport torch\nfrom torch import nn\nimport torch.nn.functional as F\n").unwrap();
+    s
 }
 
 /// A non-scalar float constant as a tensor expression (a buffer of the module); `None` for the

@@ -15,16 +15,13 @@ pub use measure::{StepAffinity, measure, virtual_step};
 use crate::error::Error;
 use crate::io::atomic_write;
 
-/// Running means of the matrices over the measured steps (entries that were `NaN` in a step
+/// The matrices of every measured step, and their means (entries that were `NaN` in a step
 /// are left out of that entry's mean).
 #[derive(Debug, Clone)]
 pub struct AffinityTracker {
     tasks: Vec<String>,
     lr: f64,
-    sums: Vec<Vec<(f64, usize)>>,
-    steps: usize,
     seconds: f64,
-    gated: bool,
     history: Vec<(usize, StepAffinity)>,
 }
 
@@ -34,37 +31,12 @@ pub const MATRICES: [&str; 4] = ["lookahead", "parameter_cosine", "representatio
 impl AffinityTracker {
     /// An empty tracker for `tasks`, look-ahead rate `lr`.
     pub fn new(tasks: Vec<String>, lr: f64) -> Self {
-        let t = tasks.len();
-        Self {
-            tasks,
-            lr,
-            sums: vec![vec![(0.0, 0); t * t]; MATRICES.len()],
-            steps: 0,
-            seconds: 0.0,
-            gated: false,
-            history: Vec::new(),
-        }
+        Self { tasks, lr, seconds: 0.0, history: Vec::new() }
     }
 
-    /// Fold in the matrices of training step `index`, measured in `seconds`.
+    /// Keep the matrices of training step `index`, measured in `seconds`.
     pub fn add(&mut self, index: usize, step: &StepAffinity, seconds: f64) {
         self.history.push((index, step.clone()));
-        let mut fold = |m: usize, values: &[Vec<f64>]| {
-            for (cell, v) in self.sums[m].iter_mut().zip(values.iter().flatten()) {
-                if v.is_finite() {
-                    cell.0 += v;
-                    cell.1 += 1;
-                }
-            }
-        };
-        fold(0, &step.lookahead);
-        fold(1, &step.parameter_cosine);
-        fold(2, &step.representation_cosine);
-        if let Some(g) = &step.gate_overlap {
-            fold(3, g);
-            self.gated = true;
-        }
-        self.steps += 1;
         self.seconds += seconds;
     }
 
@@ -75,7 +47,7 @@ impl AffinityTracker {
 
     /// Steps measured so far.
     pub fn steps(&self) -> usize {
-        self.steps
+        self.history.len()
     }
 
     /// Seconds spent measuring so far.
@@ -86,27 +58,23 @@ impl AffinityTracker {
     /// The means so far.
     pub fn report(&self) -> AffinityReport {
         let t = self.tasks.len();
-        let mean = |m: usize| -> Vec<Vec<Option<f64>>> {
-            (0..t)
-                .map(|i| {
-                    (0..t)
-                        .map(|j| {
-                            let (s, n) = self.sums[m][i * t + j];
-                            (n > 0).then(|| s / n as f64)
-                        })
-                        .collect()
-                })
-                .collect()
+        let mean = |pick: fn(&StepAffinity) -> Option<&Vec<Vec<f64>>>| -> Vec<Vec<Option<f64>>> {
+            let m = grouping::mean_matrix(self.history.iter().filter_map(|(_, a)| pick(a)));
+            if m.is_empty() {
+                return vec![vec![None; t]; t];
+            }
+            m.into_iter().map(|r| r.into_iter().map(|v| v.is_finite().then_some(v)).collect()).collect()
         };
         AffinityReport {
             tasks: self.tasks.clone(),
-            steps: self.steps,
+            steps: self.steps(),
             seconds: self.seconds,
             lookahead_lr: self.lr,
-            lookahead: mean(0),
-            parameter_cosine: mean(1),
-            representation_cosine: mean(2),
-            gate_overlap: self.gated.then(|| mean(3)),
+            lookahead: mean(|a| Some(&a.lookahead)),
+            parameter_cosine: mean(|a| Some(&a.parameter_cosine)),
+            representation_cosine: mean(|a| Some(&a.representation_cosine)),
+            gate_overlap: (self.history.iter().any(|(_, a)| a.gate_overlap.is_some()))
+                .then(|| mean(|a| a.gate_overlap.as_ref())),
         }
     }
 }
@@ -208,11 +176,6 @@ pub struct AffinityReport {
 }
 
 impl AffinityReport {
-    /// The look-ahead matrix with `NaN` for undefined entries (the diagonal included).
-    pub fn lookahead_matrix(&self) -> Vec<Vec<f64>> {
-        self.lookahead.iter().map(|r| r.iter().map(|v| v.unwrap_or(f64::NAN)).collect()).collect()
-    }
-
     /// Write `affinity.json` into `run_dir` (the app draws the heat maps with the run's other
     /// plots; `mtl plot` redraws them).
     pub fn save(&self, run_dir: &Path) -> Result<(), Error> {
