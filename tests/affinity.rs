@@ -52,7 +52,7 @@ fn affinity_finds_the_hidden_task_groups() {
         serde_json::from_slice(&std::fs::read(run.join("affinity.json")).unwrap()).unwrap();
     assert_eq!(report["steps"], 20, "10 steps per epoch, 2 epochs, every step");
     let m = |name: &str, i: usize, j: usize| report[name][i][j].as_f64().unwrap();
-    for name in ["lookahead", "parameter_cosine", "representation_cosine"] {
+    for name in ["lookahead", "parameter_cosine", "representation_cosine", "output_similarity"] {
         let within = [m(name, 0, 1), m(name, 1, 0), m(name, 2, 3), m(name, 3, 2)];
         let across =
             [m(name, 0, 2), m(name, 0, 3), m(name, 1, 2), m(name, 1, 3), m(name, 2, 0), m(name, 3, 1)];
@@ -67,8 +67,8 @@ fn affinity_finds_the_hidden_task_groups() {
         serde_json::from_slice(&std::fs::read(run.join("groups.json")).unwrap()).unwrap();
     assert_eq!(groups["groups"], serde_json::json!([["y0", "y1"], ["y2", "y3"]]));
     // Three measuring runs (seeds 5, 6, 7 on the same generated data), pooled; the groups by
-    // the representation cosine, stable under resampling of the runs and their steps.
-    assert_eq!(groups["by"], "representation_cosine");
+    // the output-gradient similarity, stable under resampling of the runs and their steps.
+    assert_eq!(groups["by"], "output_similarity");
     assert_eq!(groups["runs"].as_array().unwrap().len(), 3);
     for seed in ["blocks-affinity-seed2", "blocks-affinity-seed3"] {
         let steps =
@@ -83,7 +83,7 @@ fn affinity_finds_the_hidden_task_groups() {
     assert_eq!(stability["together"][0][1], 1.0, "{stability}");
     assert!(common::stdout(&o).contains("stability: "), "{}", common::stdout(&o));
     assert!(!stderr(&o).contains("not stable"), "{}", stderr(&o));
-    for plot in ["lookahead", "parameter_cosine", "representation_cosine"] {
+    for plot in ["lookahead", "parameter_cosine", "representation_cosine", "output_similarity"] {
         assert!(run.join(format!("plots/affinity_{plot}.svg")).exists(), "{plot}");
     }
     // The measuring overhead is in the epoch log.
@@ -173,4 +173,31 @@ fn groups_of_unrelated_tasks_are_called_unstable_and_bad_flags_are_refused() {
         assert_eq!(o.status.code(), Some(2), "{all:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{all:?}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn steps_bound_what_is_measured_and_epochs_alone_measure_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("blocks.toml");
+    std::fs::write(&cfg, BLOCKS).unwrap();
+    let path = cfg.to_str().unwrap();
+    let lines = |dir: &std::path::Path| {
+        let run = dir.join("runs/blocks-affinity");
+        let steps = std::fs::read_to_string(run.join("affinity_steps.jsonl")).unwrap();
+        let epochs = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count();
+        (steps.lines().count(), epochs)
+    };
+    let base = ["affinity", path, "--seeds", "1", "--backend", "ndarray", "-q", "--overwrite"];
+    // 10 steps per epoch: --steps 13 trains 2 epochs and measures their first 13 steps.
+    let o = mtl(&[&base[..], &["--steps", "13"]].concat(), dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(lines(dir.path()), (13, 2));
+    // --epochs alone: every step of them.
+    let o = mtl(&[&base[..], &["--epochs", "1"]].concat(), dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(lines(dir.path()), (10, 1));
+    // Both: that many epochs, the first steps of them.
+    let o = mtl(&[&base[..], &["--epochs", "2", "--steps", "4"]].concat(), dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(lines(dir.path()), (4, 2));
 }

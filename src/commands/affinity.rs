@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::args::BackendArgs;
 use mtl_train::affinity::grouping::{STABLE_SHARE, Stability, best_partition, mean_matrix, stability};
-use mtl_train::affinity::{AffinityReport, MATRICES, StepRecord};
+use mtl_train::affinity::{AffinityReport, MATRICES, StepRecord, title};
 use mtl_train::backend::{SelectedDevice, select_device};
 use mtl_train::config::RunConfig;
 use mtl_train::config::schema::DataSourceKind;
@@ -18,20 +18,25 @@ use mtl_train::{Error, io_error as io};
 
 use crate::commands::train::train;
 
+/// Steps measured per run by default (BENCHMARKS.md "Issue 22": the output-gradient
+/// similarity recovers both planted cases from the first 10 steps to the first 60).
+pub const DEFAULT_STEPS: usize = 50;
+
 /// Arguments of `mtl affinity`.
 #[derive(Debug, Clone, Args)]
 pub struct AffinityArgs {
     /// The TOML config.
     pub config: PathBuf,
     /// Epochs of each measuring run (default: enough for --steps steps, at most the config's
-    /// `train.epochs`; a streamed source: `train.epochs`, at most 10).
+    /// `train.epochs`; a streamed source: `train.epochs`, at most 10). Given alone, every
+    /// step of them is measured.
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Training steps each measuring run lasts at least (rounded up to whole epochs), when
-    /// --epochs is not given. Affinities early in training carry the tasks' relations; late,
-    /// fitted tasks compete for capacity and their gradients' signs change (BENCHMARKS.md).
-    #[arg(long, default_value_t = 100)]
-    pub steps: usize,
+    /// Measure the first this many training steps of each measuring run (the run lasts whole
+    /// epochs; default 50). Affinities early in training carry the tasks' relations; later the
+    /// shared structure is fitted and tasks compete for capacity (BENCHMARKS.md).
+    #[arg(long)]
+    pub steps: Option<usize>,
     /// Measuring runs, seeds run.seed, run.seed + 1, … on the same data: their steps are
     /// pooled, and the stability of the groups is resampled over them.
     #[arg(long, default_value_t = 3)]
@@ -43,7 +48,7 @@ pub struct AffinityArgs {
     #[arg(long)]
     pub groups: Option<usize>,
     /// The affinity the groups are chosen by.
-    #[arg(long, default_value = "representation_cosine", value_parser = clap::builder::PossibleValuesParser::new(MATRICES))]
+    #[arg(long, default_value = "output_similarity", value_parser = clap::builder::PossibleValuesParser::new(MATRICES))]
     pub by: String,
     /// Bootstrap resamples of the measured steps for the partition's stability (0: none).
     #[arg(long, default_value_t = 200)]
@@ -114,7 +119,7 @@ fn print_stability(s: &Stability, tasks: &[String]) {
     }
     if s.share < STABLE_SHARE {
         eprintln!(
-            "warning: the partition is not stable: {:.0} % of the resamples give it (below {:.0} %), so the measured affinities do not single it out; measure longer (--epochs), on more data, or with another --by, and treat these groups as a guess",
+            "warning: the partition is not stable: {:.0} % of the resamples give it (below {:.0} %), so the measured affinities do not single it out; measure more seeds (--seeds), on more data, or with another --by, and treat these groups as a guess",
             100.0 * s.share,
             100.0 * STABLE_SHARE
         );
@@ -132,11 +137,12 @@ struct Measured {
 }
 
 /// One measuring run per seed — run.seed, run.seed + 1, … on the same generated dataset — of
-/// `epochs` epochs.
+/// `epochs` epochs, measured over the first `steps` steps (all when `None`).
 fn measuring_runs(
     args: &AffinityArgs,
     base: &RunConfig,
     epochs: usize,
+    steps: Option<usize>,
     device: &SelectedDevice,
 ) -> Result<Measured, Error> {
     let mut run_dirs = Vec::with_capacity(args.seeds);
@@ -146,6 +152,9 @@ fn measuring_runs(
         let mut set = args.set.clone();
         set.push(format!("affinity.every={}", args.every));
         set.push(format!("train.epochs={epochs}"));
+        if let Some(steps) = steps {
+            set.push(format!("affinity.steps={steps}"));
+        }
         let name = match i {
             0 => format!("{}-affinity", base.name),
             _ => format!("{}-affinity-seed{}", base.name, i + 1),
@@ -189,19 +198,35 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
     if args.seeds == 0 {
         return Err(Error::Usage("--seeds must be at least 1".into()));
     }
-    if args.steps == 0 {
+    if args.groups.is_some() && args.by == "gate_overlap" && base.model.architecture.gate_labels().is_none() {
+        return Err(Error::Usage(format!(
+            "--by gate_overlap: the {} architecture has no gates; gate overlap needs a gated architecture (mmoe, omoe, cgc, ple, dselect_k, cross_stitch), or choose another --by",
+            base.model.architecture.name()
+        )));
+    }
+    if args.steps == Some(0) {
         return Err(Error::Usage("--steps must be at least 1".into()));
     }
-    let epochs = match args.epochs {
-        Some(e) => e,
-        // About `--steps` steps, at most the config's own training.
-        None => match mtl_train::fit::training_steps_per_epoch(&base)? {
-            Some(per_epoch) => args.steps.div_ceil(per_epoch).clamp(1, base.train.epochs.max(1)),
+    if args.epochs == Some(0) {
+        return Err(Error::Usage("--epochs must be at least 1".into()));
+    }
+    // --epochs alone measures all of them; else the first --steps steps.
+    let steps = match (args.epochs, args.steps) {
+        (Some(_), None) => None,
+        (_, steps) => Some(steps.unwrap_or(DEFAULT_STEPS)),
+    };
+    let epochs = match (args.epochs, steps) {
+        (Some(e), _) => e,
+        // About `steps` steps, at most the config's own training.
+        (None, steps) => match mtl_train::fit::training_steps_per_epoch(&base)? {
+            Some(per_epoch) => {
+                steps.unwrap_or(DEFAULT_STEPS).div_ceil(per_epoch).clamp(1, base.train.epochs.max(1))
+            }
             None => base.train.epochs.min(10),
         },
     };
     let device = select_device(args.backend.backend, args.backend.device)?;
-    let Measured { run_dirs, runs, seconds } = measuring_runs(args, &base, epochs, &device)?;
+    let Measured { run_dirs, runs, seconds } = measuring_runs(args, &base, epochs, steps, &device)?;
     let run_dir = run_dirs[0].clone();
     let tasks: Vec<String> = base.tasks.iter().map(|t| t.spec.name.clone()).collect();
     let steps = runs.iter().map(Vec::len).sum::<usize>();
@@ -216,14 +241,9 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
     let show = |m: Vec<Vec<f64>>| -> Vec<Vec<Option<f64>>> {
         m.into_iter().map(|r| r.into_iter().map(|v| v.is_finite().then_some(v)).collect()).collect()
     };
-    for (kind, title) in [
-        ("lookahead", "look-ahead affinity Z(row → column) (TAG):"),
-        ("parameter_cosine", "gradient cosine, shared parameters:"),
-        ("representation_cosine", "gradient cosine, shared representation:"),
-        ("gate_overlap", "gate overlap:"),
-    ] {
+    for kind in MATRICES {
         if let Some(m) = pooled(kind) {
-            print_matrix(title, &tasks, &show(m));
+            print_matrix(&format!("{}:", title(kind)), &tasks, &show(m));
         }
     }
     let path = run_dir.join("affinity.json");
@@ -231,10 +251,7 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
         let by_run: Vec<Vec<Vec<Vec<f64>>>> =
             runs.iter().map(|r| r.iter().filter_map(|s| s.matrix(&args.by)).collect()).collect();
         let Some(mean) = pooled(&args.by) else {
-            return Err(Error::Usage(format!(
-                "--by {}: no measured step has that affinity (gate overlap needs a gated architecture: mmoe, omoe, cgc, ple, dselect_k)",
-                args.by
-            )));
+            return Err(Error::Usage(format!("--by {}: no measured step has that affinity", args.by)));
         };
         let (groups, score) = best_partition(&mean, k);
         let stability =

@@ -14,7 +14,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 use mtl_train::Error;
-use mtl_train::affinity::{AffinityReport, MATRICES};
+use mtl_train::affinity::{AffinityReport, MATRICES, title as affinity_title};
 use mtl_train::io::atomic_write;
 
 /// One line of a chart; `std` draws error bars (compare plots).
@@ -352,17 +352,17 @@ pub fn plot_affinity(report: &AffinityReport, run_dir: &Path) -> Result<Vec<Path
     let plots = run_dir.join("plots");
     mtl_train::io::create_dir_all(&plots)?;
     for name in MATRICES {
-        let (matrix, title) = match name {
-            "lookahead" => (Some(&report.lookahead), "look-ahead affinity Z(row → column) (TAG)"),
-            "parameter_cosine" => (Some(&report.parameter_cosine), "gradient cosine, shared parameters"),
-            "representation_cosine" => {
-                (Some(&report.representation_cosine), "gradient cosine, shared representation")
-            }
-            _ => (report.gate_overlap.as_ref(), "gate overlap Σ min(p̄ row, p̄ column)"),
+        let matrix = match name {
+            "lookahead" => Some(&report.lookahead),
+            "parameter_cosine" => Some(&report.parameter_cosine),
+            "representation_cosine" => Some(&report.representation_cosine),
+            // Absent from an affinity.json written before it was measured.
+            "output_similarity" => Some(&report.output_similarity).filter(|m| !m.is_empty()),
+            _ => report.gate_overlap.as_ref(),
         };
         if let Some(m) = matrix {
             let path = plots.join(format!("affinity_{name}.svg"));
-            heatmap_svg(&path, title, &report.tasks, m)?;
+            heatmap_svg(&path, affinity_title(name), &report.tasks, m)?;
             written.push(path);
         }
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use mtl_data::MultiTaskBatch;
-use mtl_train::affinity::measure;
+use mtl_train::affinity::{OutputGradient, measure, output_similarity};
 use mtl_train::config::RunConfig;
 use mtl_train::fit::prepare_data;
 
@@ -107,6 +107,15 @@ fn lookahead_and_cosines_match_a_hand_computation_on_a_linear_model() {
     }
     close(got.parameter_cosine[0][1], cos(&grad(0), &grad(1)), "parameter cosine");
     close(got.representation_cosine[0][1], cos(&dz(0), &dz(1)), "representation cosine");
+    // ∂L_t/∂ŷ_i = 2·r_i / n: the similarity of those (its formula is checked in its own tests).
+    let at_output = |t: usize| OutputGradient {
+        values: (0..x.len()).map(|i| 2.0 * (a[t] * z(w, b, i) + c[t] - y(t, i)) / n).collect(),
+        width: 1,
+        labelled: vec![true; x.len()],
+    };
+    let want = output_similarity(&[at_output(0), at_output(1)]);
+    close(got.output_similarity[0][1], want[0][1], "output-gradient similarity");
+    close(got.output_similarity[1][1], 1.0, "self similarity");
     close(got.parameter_cosine[0][0], 1.0, "self cosine");
     assert!(got.gate_overlap.is_none(), "hard sharing has no gates");
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use measure::{StepAffinity, measure, virtual_step};
+pub use measure::{OutputGradient, StepAffinity, measure, output_similarity, virtual_step};
 
 use crate::error::Error;
 use crate::io::atomic_write;
@@ -26,7 +26,20 @@ pub struct AffinityTracker {
 }
 
 /// The names of the affinity matrices, in the order they are accumulated.
-pub const MATRICES: [&str; 4] = ["lookahead", "parameter_cosine", "representation_cosine", "gate_overlap"];
+pub const MATRICES: [&str; 5] =
+    ["lookahead", "parameter_cosine", "representation_cosine", "output_similarity", "gate_overlap"];
+
+/// What the matrix named `kind` (one of [`MATRICES`]) shows, for printed tables and heat maps.
+pub fn title(kind: &str) -> &'static str {
+    match kind {
+        "lookahead" => "look-ahead affinity Z(row → column) (TAG)",
+        "parameter_cosine" => "gradient cosine, shared parameters",
+        "representation_cosine" => "gradient cosine, shared representation",
+        "output_similarity" => "output-gradient similarity (√ debiased CKA)",
+        "gate_overlap" => "gate overlap Σ min(p̄ row, p̄ column)",
+        _ => "affinity",
+    }
+}
 
 impl AffinityTracker {
     /// An empty tracker for `tasks`, look-ahead rate `lr`.
@@ -73,6 +86,7 @@ impl AffinityTracker {
             lookahead: mean(|a| Some(&a.lookahead)),
             parameter_cosine: mean(|a| Some(&a.parameter_cosine)),
             representation_cosine: mean(|a| Some(&a.representation_cosine)),
+            output_similarity: mean(|a| Some(&a.output_similarity)),
             gate_overlap: (self.history.iter().any(|(_, a)| a.gate_overlap.is_some()))
                 .then(|| mean(|a| a.gate_overlap.as_ref())),
         }
@@ -91,6 +105,9 @@ pub struct StepRecord {
     pub parameter_cosine: Vec<Vec<Option<f64>>>,
     /// Shared-representation gradient cosines.
     pub representation_cosine: Vec<Vec<Option<f64>>>,
+    /// Output-gradient similarities (absent from files written before it was measured).
+    #[serde(default)]
+    pub output_similarity: Vec<Vec<Option<f64>>>,
     /// Gate overlap (gated architectures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate_overlap: Option<Vec<Vec<Option<f64>>>>,
@@ -104,6 +121,7 @@ impl StepRecord {
             "lookahead" => &self.lookahead,
             "parameter_cosine" => &self.parameter_cosine,
             "representation_cosine" => &self.representation_cosine,
+            "output_similarity" if !self.output_similarity.is_empty() => &self.output_similarity,
             "gate_overlap" => self.gate_overlap.as_ref()?,
             _ => return None,
         };
@@ -138,6 +156,7 @@ impl AffinityTracker {
                 lookahead: opt(&a.lookahead),
                 parameter_cosine: opt(&a.parameter_cosine),
                 representation_cosine: opt(&a.representation_cosine),
+                output_similarity: opt(&a.output_similarity),
                 gate_overlap: a.gate_overlap.as_deref().map(opt),
             })
             .collect()
@@ -171,6 +190,9 @@ pub struct AffinityReport {
     pub parameter_cosine: Vec<Vec<Option<f64>>>,
     /// Mean cosine of the shared-representation gradients.
     pub representation_cosine: Vec<Vec<Option<f64>>>,
+    /// Mean output-gradient similarity (signed √ of debiased linear CKA).
+    #[serde(default)]
+    pub output_similarity: Vec<Vec<Option<f64>>>,
     /// Mean gate-distribution overlap (gated architectures).
     pub gate_overlap: Option<Vec<Vec<Option<f64>>>>,
 }

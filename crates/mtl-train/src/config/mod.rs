@@ -15,4 +15,4 @@ mod table;
 pub use diff::{KeyChange, changed_keys};
 pub use error::ConfigError;
 pub use load::{apply_override, load_file, parse_text};
-pub use resolve::{ClassWeights, Monitor, OptimizerConfig, RunConfig, TaskConfig, TrainConfig};
+pub use resolve::{AffinityPlan, ClassWeights, Monitor, OptimizerConfig, RunConfig, TaskConfig, TrainConfig};

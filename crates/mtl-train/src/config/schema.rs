@@ -43,6 +43,10 @@ pub struct AffinitySection {
     /// Learning rate of TAG's virtual look-ahead step. Default: `train.lr`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lookahead_lr: Option<f64>,
+    /// Measure only steps before this one (the run's first `steps` steps; training goes on
+    /// unmeasured); absent = the whole run. `mtl affinity --steps` sets it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
 }
 
 /// `[run]`.

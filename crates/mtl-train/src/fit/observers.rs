@@ -9,7 +9,7 @@ use super::format::named;
 use super::observer::{EpochEnd, Observer, Observers, RunEnd, RunStart, StepEnd, StepStart};
 use crate::affinity::{AffinityTracker, measure};
 use crate::checkpoint;
-use crate::config::RunConfig;
+use crate::config::{AffinityPlan, RunConfig};
 use crate::error::Error;
 use crate::io::{append_json_line, atomic_write, truncate_epochs};
 use crate::metrics::host_values;
@@ -22,8 +22,8 @@ pub fn writers<'a>(config: &RunConfig) -> Observers<'a> {
     let mut o = Observers::none().with(RunRecord).with(MetricsLog::default());
     o.push(StepLog::new(config.log_steps));
     o.push(Checkpointer::default());
-    if let Some((every, lr)) = config.affinity {
-        o.push(AffinityProbe::new(config.task_names(), every, lr));
+    if let Some(plan) = config.affinity {
+        o.push(AffinityProbe::new(config.task_names(), plan));
     }
     o
 }
@@ -134,25 +134,27 @@ impl Observer for Checkpointer {
     }
 }
 
-/// Task affinity measured on the batch of every `every`-th step, before its update
-/// (`[affinity]`); `affinity.json` at the end. A resumed run averages the steps of this
-/// invocation only.
+/// Task affinity measured on the batch of every `every`-th step (of the first `until`, when
+/// set), before its update (`[affinity]`); `affinity.json` at the end. A resumed run averages
+/// the steps of this invocation only.
 #[derive(Debug)]
 pub struct AffinityProbe {
     every: usize,
+    until: Option<usize>,
     tracker: AffinityTracker,
 }
 
 impl AffinityProbe {
-    /// Measure every `every` steps, with look-ahead learning rate `lr`.
-    pub fn new(tasks: Vec<String>, every: usize, lr: f64) -> Self {
-        Self { every, tracker: AffinityTracker::new(tasks, lr) }
+    /// Measure as `plan` says.
+    pub fn new(tasks: Vec<String>, plan: AffinityPlan) -> Self {
+        Self { every: plan.every, until: plan.until, tracker: AffinityTracker::new(tasks, plan.lookahead_lr) }
     }
 }
 
 impl Observer for AffinityProbe {
     fn before_step(&mut self, step: &StepStart) -> Result<(), Error> {
-        if step.step.is_multiple_of(self.every) {
+        let measured_part = self.until.is_none_or(|until| step.step < until);
+        if measured_part && step.step.is_multiple_of(self.every) {
             let started = Instant::now();
             let measured = measure(&step.state.model, step.batch, step.tasks, self.tracker.lr());
             self.tracker.add(step.step, &measured, started.elapsed().as_secs_f64());

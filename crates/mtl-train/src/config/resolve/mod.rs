@@ -128,6 +128,17 @@ pub enum OptimizerConfig {
     },
 }
 
+/// `[affinity]` after validation: what the training run measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AffinityPlan {
+    /// Measure every this many steps (at least 1).
+    pub every: usize,
+    /// Learning rate of TAG's look-ahead step (default `train.lr`).
+    pub lookahead_lr: f64,
+    /// Measure only steps before this one; `None` = the whole run.
+    pub until: Option<usize>,
+}
+
 /// `[train]` after validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
@@ -197,9 +208,8 @@ pub struct RunConfig {
     pub log_steps: bool,
     /// Loop and optimizer.
     pub train: TrainConfig,
-    /// Measure task affinity every this many steps (`affinity.every`; 0 = off) with this
-    /// look-ahead learning rate.
-    pub affinity: Option<(usize, f64)>,
+    /// Measure task affinity (`[affinity]` with `every` > 0); `None` when off.
+    pub affinity: Option<AffinityPlan>,
     /// The resolved TOML (file plus overrides), written to the run folder.
     pub toml: String,
     /// The parsed file (plus overrides), from which derived configs (baselines, grid cells)

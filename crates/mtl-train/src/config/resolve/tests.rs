@@ -116,7 +116,12 @@ fn a_task_group_trains_its_tasks_on_all_tasks_data() {
     assert_eq!(c.tasks[0].spec.name, "b");
     assert_eq!((c.data_tasks.len(), c.subset.clone()), (2, Some(vec![1])));
     let c = run("", &["affinity.every=3"]).unwrap();
-    assert_eq!(c.affinity, Some((3, 1e-3)), "look-ahead rate defaults to train.lr");
+    let plan = AffinityPlan { every: 3, lookahead_lr: 1e-3, until: None };
+    assert_eq!(c.affinity, Some(plan), "look-ahead rate defaults to train.lr");
+    let c = run("", &["affinity.every=3", "affinity.steps=20"]).unwrap();
+    assert_eq!(c.affinity.map(|a| a.until), Some(Some(20)));
+    let e = run("", &["affinity.every=1", "affinity.steps=0"]).unwrap_err().to_string();
+    assert!(e.contains("affinity.steps") && e.contains("at least 1"), "{e}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `[train]` (optimizer, schedule, early stopping, monitor) and `[affinity]`.
 
-use super::{Monitor, OptimizerConfig, TaskConfig, TrainConfig};
+use super::{AffinityPlan, Monitor, OptimizerConfig, TaskConfig, TrainConfig};
 use crate::config::ConfigError;
 use crate::config::check::Check;
 use crate::config::schema::{AffinitySection, OptimizerName, ScheduleName, ScheduleSection, TrainSection};
@@ -152,14 +152,14 @@ pub(super) fn resolve_monitor(text: &str, tasks: &[TaskConfig], single: bool) ->
     }
 }
 
-/// `[affinity]`: measure every `every` steps with look-ahead rate `lookahead_lr` (default
-/// `train.lr`); `None` when off.
+/// `[affinity]`: measure every `every` steps (the first `steps` only, when given) with
+/// look-ahead rate `lookahead_lr` (default `train.lr`); `None` when off.
 pub(super) fn resolve_affinity(
     check: Check,
     a: &AffinitySection,
     lr: f64,
     trained_tasks: usize,
-) -> Result<Option<(usize, f64)>, ConfigError> {
+) -> Result<Option<AffinityPlan>, ConfigError> {
     let lookahead_lr = a.lookahead_lr.unwrap_or(lr);
     check.ensure(lookahead_lr > 0.0 && lookahead_lr.is_finite(), "affinity.lookahead_lr", || {
         format!("{lookahead_lr}; use a rate above 0")
@@ -167,5 +167,8 @@ pub(super) fn resolve_affinity(
     check.ensure(a.every == 0 || trained_tasks >= 2, "affinity.every", || {
         "task affinity needs at least two trained tasks".into()
     })?;
-    Ok((a.every > 0).then_some((a.every, lookahead_lr)))
+    check.ensure(a.steps != Some(0), "affinity.steps", || {
+        "0 would measure nothing; use at least 1, or leave it out to measure the whole run".into()
+    })?;
+    Ok((a.every > 0).then_some(AffinityPlan { every: a.every, lookahead_lr, until: a.steps }))
 }
