@@ -85,7 +85,15 @@ fn affinity_finds_the_hidden_task_groups() {
     assert!(!stderr(&o).contains("not stable"), "{}", stderr(&o));
     for plot in ["lookahead", "parameter_cosine", "representation_cosine", "output_similarity"] {
         assert!(run.join(format!("plots/affinity_{plot}.svg")).exists(), "{plot}");
+        assert!(run.join(format!("plots/affinity_pooled_{plot}.svg")).exists(), "{plot}");
     }
+    // The means over all three runs' steps, as printed, beside the first run's own.
+    let pooled: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("affinity_pooled.json")).unwrap()).unwrap();
+    assert_eq!(pooled["steps"], 60);
+    let p = |i: usize, j: usize| pooled["output_similarity"][i][j].as_f64().unwrap();
+    assert!(p(0, 1).min(p(2, 3)) > p(0, 2).max(p(1, 3)), "{}", pooled["output_similarity"]);
+    assert!(common::stdout(&o).contains(&format!("{:.4}", p(0, 1))), "{}", common::stdout(&o));
     // The measuring overhead is in the epoch log.
     let log = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert!(log.lines().all(|l| l.contains("\"affinity\":{\"seconds\"")), "{log}");
@@ -146,18 +154,21 @@ fn groups_of_unrelated_tasks_are_called_unstable_and_bad_flags_are_refused() {
     // Four mutually orthogonal tasks: any 2-partition is as good as another.
     std::fs::write(&cfg, BLOCKS.replace("task_groups = [0, 0, 1, 1]", "task_groups = [0, 1, 2, 3]")).unwrap();
     let path = cfg.to_str().unwrap();
-    let o = mtl(
-        &["affinity", path, "--groups", "2", "--by", "lookahead", "--backend", "ndarray", "-q"],
-        dir.path(),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let groups: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("runs/blocks-affinity/groups.json")).unwrap())
-            .unwrap();
-    assert_eq!(groups["by"], "lookahead");
-    assert_eq!(groups["stable"], false, "{groups}");
-    assert!(groups["stability"]["share"].as_f64().unwrap() < 0.8, "{groups}");
-    assert!(stderr(&o).contains("warning: the partition is not stable"), "{}", stderr(&o));
+    for by in ["output_similarity", "lookahead"] {
+        let o = mtl(
+            &["affinity", path, "--groups", "2", "--by", by, "--backend", "ndarray", "-q", "--overwrite"],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let groups: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("runs/blocks-affinity/groups.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(groups["by"], by);
+        assert_eq!(groups["stable"], false, "{by}: {groups}");
+        assert!(groups["stability"]["share"].as_f64().unwrap() < 0.8, "{by}: {groups}");
+        assert!(stderr(&o).contains("warning: the partition is not stable"), "{by}: {}", stderr(&o));
+    }
     for (args, needle) in [
         (vec!["--seeds", "0"], "--seeds must be at least 1"),
         (vec!["--steps", "0"], "--steps must be at least 1"),

@@ -134,6 +134,8 @@ struct Measured {
     runs: Vec<Vec<StepRecord>>,
     /// Seconds spent measuring, all runs together.
     seconds: f64,
+    /// The look-ahead learning rate they used.
+    lookahead_lr: f64,
 }
 
 /// One measuring run per seed — run.seed, run.seed + 1, … on the same generated dataset — of
@@ -148,6 +150,7 @@ fn measuring_runs(
     let mut run_dirs = Vec::with_capacity(args.seeds);
     let mut runs: Vec<Vec<StepRecord>> = Vec::with_capacity(args.seeds);
     let mut seconds = 0.0;
+    let mut lookahead_lr = f64::NAN;
     for i in 0..args.seeds {
         let mut set = args.set.clone();
         set.push(format!("affinity.every={}", args.every));
@@ -177,10 +180,11 @@ fn measuring_runs(
             message: format!("{e}; measure again with --overwrite"),
         })?;
         seconds += report.seconds;
+        lookahead_lr = report.lookahead_lr;
         runs.push(StepRecord::load(&summary.run_dir)?);
         run_dirs.push(summary.run_dir);
     }
-    Ok(Measured { run_dirs, runs, seconds })
+    Ok(Measured { run_dirs, runs, seconds, lookahead_lr })
 }
 
 /// Run `mtl affinity`.
@@ -226,7 +230,8 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
         },
     };
     let device = select_device(args.backend.backend, args.backend.device)?;
-    let Measured { run_dirs, runs, seconds } = measuring_runs(args, &base, epochs, steps, &device)?;
+    let Measured { run_dirs, runs, seconds, lookahead_lr } =
+        measuring_runs(args, &base, epochs, steps, &device)?;
     let run_dir = run_dirs[0].clone();
     let tasks: Vec<String> = base.tasks.iter().map(|t| t.spec.name.clone()).collect();
     let steps = runs.iter().map(Vec::len).sum::<usize>();
@@ -246,7 +251,22 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
             print_matrix(&format!("{}:", title(kind)), &tasks, &show(m));
         }
     }
-    let path = run_dir.join("affinity.json");
+    // The pooled means beside the first run's own, with their heat maps.
+    let all = |kind: &str| pooled(kind).map(show).unwrap_or_default();
+    let report = AffinityReport {
+        tasks: tasks.clone(),
+        steps,
+        seconds,
+        lookahead_lr,
+        lookahead: all("lookahead"),
+        parameter_cosine: all("parameter_cosine"),
+        representation_cosine: all("representation_cosine"),
+        output_similarity: all("output_similarity"),
+        gate_overlap: pooled("gate_overlap").map(show),
+    };
+    let path = run_dir.join("affinity_pooled.json");
+    atomic_write(&path, &serde_json::to_vec_pretty(&report).expect("report serialises"))?;
+    crate::report::plots::plot_affinity_as(&report, &run_dir, "affinity_pooled")?;
     if let Some(k) = args.groups {
         let by_run: Vec<Vec<Vec<Vec<f64>>>> =
             runs.iter().map(|r| r.iter().filter_map(|s| s.matrix(&args.by)).collect()).collect();

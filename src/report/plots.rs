@@ -346,8 +346,14 @@ pub fn plot_run(run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(written)
 }
 
-/// Draw one heat map per affinity matrix into `run_dir/plots`; returns the files.
+/// Draw one heat map per affinity matrix into `run_dir/plots` (`affinity_NAME.svg`); returns
+/// the files.
 pub fn plot_affinity(report: &AffinityReport, run_dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    plot_affinity_as(report, run_dir, "affinity")
+}
+
+/// [`plot_affinity`] with file names `STEM_NAME.svg`.
+pub fn plot_affinity_as(report: &AffinityReport, run_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, Error> {
     let mut written = Vec::new();
     let plots = run_dir.join("plots");
     mtl_train::io::create_dir_all(&plots)?;
@@ -361,7 +367,7 @@ pub fn plot_affinity(report: &AffinityReport, run_dir: &Path) -> Result<Vec<Path
             _ => report.gate_overlap.as_ref(),
         };
         if let Some(m) = matrix {
-            let path = plots.join(format!("affinity_{name}.svg"));
+            let path = plots.join(format!("{stem}_{name}.svg"));
             heatmap_svg(&path, affinity_title(name), &report.tasks, m)?;
             written.push(path);
         }

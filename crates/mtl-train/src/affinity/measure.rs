@@ -159,8 +159,8 @@ fn hsic(a: &OutputGradient, b: &OutputGradient, rows: &[usize]) -> f64 {
 }
 
 /// The output-gradient similarity matrix (module docs): per pair, over the samples both tasks
-/// label, debiased linear CKA = HSIC₁(A, B) / √(HSIC₁(A, A)·HSIC₁(B, B)) ([`hsic`]), reported
-/// as its signed square root (≈ |r| for one output each; about 0 ± noise for unrelated tasks,
+/// label, debiased linear CKA = HSIC₁(A, B) / √(HSIC₁(A, A)·HSIC₁(B, B)) (HSIC₁: Song et al.'s
+/// unbiased estimator), reported as its signed square root (≈ |r| for one output each; about 0 ± noise for unrelated tasks,
 /// whatever their widths). `NaN` where fewer than 4 samples are shared or a task's gradient
 /// does not vary over them.
 pub fn output_similarity(tasks: &[OutputGradient]) -> Vec<Vec<f64>> {

@@ -1,7 +1,8 @@
 //! Task affinity: which tasks help each other. Measured during training every `affinity.every`
-//! steps (or by `mtl affinity CONFIG`, a short run that measures every step), averaged over the
-//! run, written as `RUN_DIR/affinity.json` and heat maps `plots/affinity_*.svg`; `grouping`
-//! turns the look-ahead matrix into task groups.
+//! steps (or by `mtl affinity CONFIG`, short runs that measure their first steps), averaged
+//! over the run, written as `RUN_DIR/affinity.json` and heat maps `plots/affinity_*.svg`, every
+//! step to `affinity_steps.jsonl`; `grouping` turns a matrix into task groups and says how
+//! stable they are.
 
 pub mod grouping;
 mod measure;
