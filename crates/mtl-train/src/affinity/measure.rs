@@ -118,20 +118,24 @@ pub struct OutputGradient {
     pub labelled: Vec<bool>,
 }
 
+impl OutputGradient {
+    /// Sample `r`'s gradient.
+    fn row(&self, r: usize) -> &[f64] {
+        &self.values[r * self.width..(r + 1) * self.width]
+    }
+}
+
 /// Song, Smola, Gretton, Bedo, Borgwardt, "Feature Selection via Dependence Maximization",
 /// JMLR 13 (2012), eq. 5: the unbiased estimator of HSIC with linear kernels K = AAᵀ, L = BBᵀ
 /// over `rows` (at least 4), in feature space: with K̃, L̃ the kernels with zeroed diagonals,
 /// [tr(K̃L̃) + 1ᵀK̃1·1ᵀL̃1 / ((n−1)(n−2)) − 2/(n−2)·1ᵀK̃L̃1] / (n(n−3)).
 fn hsic(a: &OutputGradient, b: &OutputGradient, rows: &[usize]) -> f64 {
-    fn row(g: &OutputGradient, r: usize) -> &[f64] {
-        &g.values[r * g.width..(r + 1) * g.width]
-    }
     let n = rows.len() as f64;
     let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(p, q)| p * q).sum::<f64>();
     let sum = |g: &OutputGradient| {
         let mut s = vec![0.0; g.width];
         for &r in rows {
-            s.iter_mut().zip(row(g, r)).for_each(|(acc, v)| *acc += v);
+            s.iter_mut().zip(g.row(r)).for_each(|(acc, v)| *acc += v);
         }
         s
     };
@@ -140,7 +144,7 @@ fn hsic(a: &OutputGradient, b: &OutputGradient, rows: &[usize]) -> f64 {
     let mut ab = vec![0.0; a.width * b.width];
     let (mut diag, mut kl_1, mut k1, mut l1) = (0.0, 0.0, 0.0, 0.0);
     for &r in rows {
-        let (u, v) = (row(a, r), row(b, r));
+        let (u, v) = (a.row(r), b.row(r));
         for (i, ui) in u.iter().enumerate() {
             for (j, vj) in v.iter().enumerate() {
                 ab[i * b.width + j] += ui * vj;
@@ -160,8 +164,8 @@ fn hsic(a: &OutputGradient, b: &OutputGradient, rows: &[usize]) -> f64 {
 
 /// The output-gradient similarity matrix (module docs): per pair, over the samples both tasks
 /// label, debiased linear CKA = HSIC₁(A, B) / √(HSIC₁(A, A)·HSIC₁(B, B)) (HSIC₁: Song et al.'s
-/// unbiased estimator), reported as its signed square root (≈ |r| for one output each; about 0 ± noise for unrelated tasks,
-/// whatever their widths). `NaN` where fewer than 4 samples are shared or a task's gradient
+/// unbiased estimator), reported as its signed square root (≈ |r| for one output each; about
+/// 0 ± noise for unrelated tasks, whatever their widths). `NaN` where fewer than 4 samples are shared or a task's gradient
 /// does not vary over them.
 pub fn output_similarity(tasks: &[OutputGradient]) -> Vec<Vec<f64>> {
     let pair = |i: &OutputGradient, j: &OutputGradient| -> f64 {
@@ -173,12 +177,7 @@ pub fn output_similarity(tasks: &[OutputGradient]) -> Vec<Vec<f64>> {
         // A gradient that does not vary over the rows has HSIC 0 up to rounding, relative to
         // the square of its mean squared norm.
         let varies = |h: f64, g: &OutputGradient| {
-            let scale = rows
-                .iter()
-                .flat_map(|&r| &g.values[r * g.width..(r + 1) * g.width])
-                .map(|v| v * v)
-                .sum::<f64>()
-                / rows.len() as f64;
+            let scale = rows.iter().flat_map(|&r| g.row(r)).map(|v| v * v).sum::<f64>() / rows.len() as f64;
             h > 1e-9 * scale * scale
         };
         if !(varies(ii, i) && varies(jj, j)) {
