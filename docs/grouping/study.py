@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Does the choice of task groups matter, and do affinity-chosen groups pick well?
 
-    python3 docs/grouping/study.py CONFIG K [--seeds 3] [--random 20] [--out DIR]
+    python3 docs/grouping/study.py CONFIG K [--seeds 3] [--method ew] [--random 20] [--out DIR]
 
 For a config with T ≤ 6 tasks and one generated dataset (data.synthetic.seed pinned to 1), it
-trains with `mtl compare --seeds N` (equal weighting, seeds 1..N):
+trains with `mtl compare --seeds N --methods METHOD` (default equal weighting; seeds 1..N;
+the affinity groups are measured under the config's own weighting whatever METHOD is):
 
 - all tasks together, and single-task networks (the Δm baseline);
 - the groups `mtl affinity --groups K --by KIND` chooses, for each affinity kind;
@@ -67,6 +68,7 @@ def main():
     p.add_argument("config")
     p.add_argument("k", type=int)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--method", default="ew", help="the weighting method every grouping trains with")
     p.add_argument("--random", type=int, default=20)
     p.add_argument("--out", default="runs/grouping-study")
     a = p.parse_args()
@@ -81,7 +83,7 @@ def main():
             return cache[k]
         spec = ";".join(",".join(g) for g in groups) if groups else None
         name = f"cmp{len(cache)}"
-        args = ["compare", a.config, "--seeds", str(a.seeds), *common, "--set", f'run.output_dir="{out / name}"']
+        args = ["compare", a.config, "--seeds", str(a.seeds), "--methods", a.method, *common, "--set", f'run.output_dir="{out / name}"']
         if spec:
             args += ["--groups", spec]
         started = time.time()
@@ -89,7 +91,7 @@ def main():
         wall = time.time() - started
         table = next((out / name).glob("compare-*/results.csv"))
         rows = list(csv.DictReader(open(table)))
-        method = "ew grouped" if spec else "ew"
+        method = f"{a.method} grouped" if spec else a.method
         dm = [float(r["delta_m"]) for r in rows if r["method"] == method]
         cache[k] = (statistics.mean(dm), statistics.stdev(dm) if len(dm) > 1 else 0.0, wall)
         return cache[k]
@@ -125,7 +127,7 @@ def main():
         draws.append(scores[key(groups)][0])
 
     fmt = lambda g: " ".join("{" + ",".join(x) + "}" for x in g)
-    print(f"`{a.config}`, K = {a.k}, {a.seeds} seeds, {len(every)} partitions\n")
+    print(f"`{a.config}`, K = {a.k}, {a.seeds} seeds, {len(every)} partitions, method {a.method}\n")
     print("| grouping | Δm % ↓ (mean ± std over seeds) | rank of the partition |")
     print("|---|---:|---:|")
     print(f"| all tasks together | {together[0]:.1f} ± {together[1]:.1f} | — |")

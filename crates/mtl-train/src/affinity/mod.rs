@@ -206,3 +206,18 @@ impl AffinityReport {
         atomic_write(&run_dir.join("affinity.json"), &json)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_record_written_before_the_output_similarity_still_loads() {
+        let line = r#"{"step":3,"lookahead":[[0.1,null],[0.2,0.3]],"parameter_cosine":[[1.0,0.5],[0.5,1.0]],"representation_cosine":[[1.0,-0.5],[-0.5,1.0]]}"#;
+        let r: StepRecord = serde_json::from_str(line).unwrap();
+        assert_eq!(r.matrix("output_similarity"), None, "absent, not an empty matrix");
+        assert!(r.matrix("lookahead").unwrap()[0][1].is_nan());
+        assert_eq!(r.matrix("representation_cosine").unwrap()[0][1], -0.5);
+        assert_eq!(r.matrix("gate_overlap"), None);
+    }
+}
