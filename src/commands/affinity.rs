@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::args::BackendArgs;
-use mtl_train::affinity::grouping::{STABLE_SHARE, Stability, best_partition, mean_matrix, stability};
+use mtl_train::affinity::grouping::{STABLE_SHARE, Stability, best_partition, stability};
 use mtl_train::affinity::{AffinityReport, MATRICES, StepRecord, title};
 use mtl_train::backend::{SelectedDevice, select_device};
 use mtl_train::config::RunConfig;
@@ -187,6 +187,29 @@ fn measuring_runs(
     Ok(Measured { run_dirs, runs, seconds, lookahead_lr })
 }
 
+/// The epochs of each measuring run and the steps of it to measure (`None`: all of them):
+/// `--epochs` alone measures every step of them; else the first `--steps` steps (default
+/// [`DEFAULT_STEPS`]), of as many whole epochs as that takes, at most the config's own.
+fn measuring_length(args: &AffinityArgs, base: &RunConfig) -> Result<(usize, Option<usize>), Error> {
+    if args.steps == Some(0) {
+        return Err(Error::Usage("--steps must be at least 1".into()));
+    }
+    if args.epochs == Some(0) {
+        return Err(Error::Usage("--epochs must be at least 1".into()));
+    }
+    Ok(match (args.epochs, args.steps) {
+        (Some(epochs), steps) => (epochs, steps),
+        (None, steps) => {
+            let steps = steps.unwrap_or(DEFAULT_STEPS);
+            let epochs = match mtl_train::fit::training_steps_per_epoch(base)? {
+                Some(per_epoch) => steps.div_ceil(per_epoch).clamp(1, base.train.epochs.max(1)),
+                None => base.train.epochs.min(10),
+            };
+            (epochs, Some(steps))
+        }
+    })
+}
+
 /// Run `mtl affinity`.
 pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
     let base = RunConfig::from_file(&args.config, &args.set)?;
@@ -208,113 +231,94 @@ pub fn run_affinity(args: &AffinityArgs) -> Result<(), Error> {
             base.model.architecture.name()
         )));
     }
-    if args.steps == Some(0) {
-        return Err(Error::Usage("--steps must be at least 1".into()));
-    }
-    if args.epochs == Some(0) {
-        return Err(Error::Usage("--epochs must be at least 1".into()));
-    }
-    // --epochs alone measures all of them; else the first --steps steps.
-    let steps = match (args.epochs, args.steps) {
-        (Some(_), None) => None,
-        (_, steps) => Some(steps.unwrap_or(DEFAULT_STEPS)),
-    };
-    let epochs = match (args.epochs, steps) {
-        (Some(e), _) => e,
-        // About `steps` steps, at most the config's own training.
-        (None, steps) => match mtl_train::fit::training_steps_per_epoch(&base)? {
-            Some(per_epoch) => {
-                steps.unwrap_or(DEFAULT_STEPS).div_ceil(per_epoch).clamp(1, base.train.epochs.max(1))
-            }
-            None => base.train.epochs.min(10),
-        },
-    };
+    let (epochs, steps) = measuring_length(args, &base)?;
     let device = select_device(args.backend.backend, args.backend.device)?;
-    let Measured { run_dirs, runs, seconds, lookahead_lr } =
-        measuring_runs(args, &base, epochs, steps, &device)?;
-    let run_dir = run_dirs[0].clone();
+    let measured = measuring_runs(args, &base, epochs, steps, &device)?;
+    let run_dir = measured.run_dirs[0].clone();
     let tasks: Vec<String> = base.tasks.iter().map(|t| t.spec.name.clone()).collect();
-    let steps = runs.iter().map(Vec::len).sum::<usize>();
-    println!(
-        "{steps} measured steps in {} run(s), {seconds:.1} s of measuring; means over all of them:",
-        runs.len()
+    // The pooled means beside the first run's own, with their heat maps.
+    let report = AffinityReport::of_records(
+        tasks.clone(),
+        measured.runs.iter().flatten(),
+        measured.seconds,
+        measured.lookahead_lr,
     );
-    let pooled = |kind: &str| -> Option<Vec<Vec<f64>>> {
-        let mats: Vec<Vec<Vec<f64>>> = runs.iter().flatten().filter_map(|r| r.matrix(kind)).collect();
-        (!mats.is_empty()).then(|| mean_matrix(&mats))
-    };
-    let show = |m: Vec<Vec<f64>>| -> Vec<Vec<Option<f64>>> {
-        m.into_iter().map(|r| r.into_iter().map(|v| v.is_finite().then_some(v)).collect()).collect()
-    };
+    println!(
+        "{} measured steps in {} run(s), {:.1} s of measuring; means over all of them:",
+        report.steps,
+        measured.runs.len(),
+        measured.seconds
+    );
     for kind in MATRICES {
-        if let Some(m) = pooled(kind) {
-            print_matrix(&format!("{}:", title(kind)), &tasks, &show(m));
+        if let Some(m) = report.matrices.get(kind) {
+            print_matrix(&format!("{}:", title(kind)), &tasks, m);
         }
     }
-    // The pooled means beside the first run's own, with their heat maps.
-    let all = |kind: &str| pooled(kind).map(show).unwrap_or_default();
-    let report = AffinityReport {
-        tasks: tasks.clone(),
-        steps,
-        seconds,
-        lookahead_lr,
-        lookahead: all("lookahead"),
-        parameter_cosine: all("parameter_cosine"),
-        representation_cosine: all("representation_cosine"),
-        output_similarity: all("output_similarity"),
-        gate_overlap: pooled("gate_overlap").map(show),
-    };
     let path = run_dir.join("affinity_pooled.json");
     atomic_write(&path, &serde_json::to_vec_pretty(&report).expect("report serialises"))?;
     crate::report::plots::plot_affinity_as(&report, &run_dir, "affinity_pooled")?;
     if let Some(k) = args.groups {
-        let by_run: Vec<Vec<Vec<Vec<f64>>>> =
-            runs.iter().map(|r| r.iter().filter_map(|s| s.matrix(&args.by)).collect()).collect();
-        let Some(mean) = pooled(&args.by) else {
+        let Some(mean) = report.matrices.matrix(&args.by) else {
             return Err(Error::Usage(format!("--by {}: no measured step has that affinity", args.by)));
         };
-        let (groups, score) = best_partition(&mean, k);
-        let stability =
-            (args.resamples > 0).then(|| stability(&by_run, &groups, k, args.resamples, base.seed));
-        let dir = run_dir.join("groups");
-        mtl_train::io::create_dir_all(&dir)?;
-        let mut configs = Vec::with_capacity(groups.len());
-        let mut names = Vec::with_capacity(groups.len());
-        for (g, members) in groups.iter().enumerate() {
-            let tasks: Vec<String> = members.iter().map(|&t| tasks[t].clone()).collect();
-            let mut file = base.file.clone();
-            file.run.name = format!("{}-group{}", base.name, g + 1);
-            file.run.tasks = Some(tasks.clone());
-            let path = dir.join(format!("{}.toml", file.run.name));
-            let text = toml::to_string(&file).expect("a parsed config serialises back to TOML");
-            let header = format!(
-                "# Task group {} of {k} chosen by `mtl affinity` ({}, TAG's rule) from {}\n",
-                g + 1,
-                args.by,
-                args.config.display()
-            );
-            atomic_write(&path, format!("{header}{text}").as_bytes())?;
-            println!("group {}: {}  →  {}", g + 1, tasks.join(", "), path.display());
-            configs.push(path);
-            names.push(tasks);
-        }
-        println!("score (Σ mean {} received from group-mates): {score:.4}", args.by);
-        if let Some(s) = &stability {
-            print_stability(s, &tasks);
-        }
-        let stable = stability.as_ref().map(|s| s.share >= STABLE_SHARE);
-        let out = GroupsReport {
-            k,
-            groups: names,
-            by: args.by.clone(),
-            score,
-            stability,
-            stable,
-            runs: run_dirs.clone(),
-            configs,
-        };
-        atomic_write(&run_dir.join("groups.json"), &serde_json::to_vec_pretty(&out).expect("serialises"))?;
+        choose_groups(args, &base, &measured, &tasks, &mean, k)?;
     }
     println!("{}", path.display());
     Ok(())
+}
+
+/// `--groups K`: the best partition of the pooled matrix `mean`, its stability over the
+/// measuring runs, one config per group and `groups.json` in the first run's folder.
+fn choose_groups(
+    args: &AffinityArgs,
+    base: &RunConfig,
+    measured: &Measured,
+    tasks: &[String],
+    mean: &[Vec<f64>],
+    k: usize,
+) -> Result<(), Error> {
+    let run_dir = &measured.run_dirs[0];
+    let by_run: Vec<Vec<Vec<Vec<f64>>>> = (measured.runs.iter())
+        .map(|r| r.iter().filter_map(|s| s.matrices.matrix(&args.by)).collect())
+        .collect();
+    let (groups, score) = best_partition(mean, k);
+    let stability = (args.resamples > 0).then(|| stability(&by_run, &groups, k, args.resamples, base.seed));
+    let dir = run_dir.join("groups");
+    mtl_train::io::create_dir_all(&dir)?;
+    let mut configs = Vec::with_capacity(groups.len());
+    let mut names = Vec::with_capacity(groups.len());
+    for (g, members) in groups.iter().enumerate() {
+        let tasks: Vec<String> = members.iter().map(|&t| tasks[t].clone()).collect();
+        let mut file = base.file.clone();
+        file.run.name = format!("{}-group{}", base.name, g + 1);
+        file.run.tasks = Some(tasks.clone());
+        let path = dir.join(format!("{}.toml", file.run.name));
+        let text = toml::to_string(&file).expect("a parsed config serialises back to TOML");
+        let header = format!(
+            "# Task group {} of {k} chosen by `mtl affinity` ({}, TAG's rule) from {}\n",
+            g + 1,
+            args.by,
+            args.config.display()
+        );
+        atomic_write(&path, format!("{header}{text}").as_bytes())?;
+        println!("group {}: {}  →  {}", g + 1, tasks.join(", "), path.display());
+        configs.push(path);
+        names.push(tasks);
+    }
+    println!("score (Σ mean {} received from group-mates): {score:.4}", args.by);
+    if let Some(s) = &stability {
+        print_stability(s, tasks);
+    }
+    let stable = stability.as_ref().map(|s| s.share >= STABLE_SHARE);
+    let out = GroupsReport {
+        k,
+        groups: names,
+        by: args.by.clone(),
+        score,
+        stability,
+        stable,
+        runs: measured.run_dirs.clone(),
+        configs,
+    };
+    atomic_write(&run_dir.join("groups.json"), &serde_json::to_vec_pretty(&out).expect("serialises"))
 }

@@ -358,15 +358,7 @@ pub fn plot_affinity_as(report: &AffinityReport, run_dir: &Path, stem: &str) -> 
     let plots = run_dir.join("plots");
     mtl_train::io::create_dir_all(&plots)?;
     for name in MATRICES {
-        let matrix = match name {
-            "lookahead" => Some(&report.lookahead),
-            "parameter_cosine" => Some(&report.parameter_cosine),
-            "representation_cosine" => Some(&report.representation_cosine),
-            // Absent from an affinity.json written before it was measured.
-            "output_similarity" => Some(&report.output_similarity).filter(|m| !m.is_empty()),
-            _ => report.gate_overlap.as_ref(),
-        };
-        if let Some(m) = matrix {
+        if let Some(m) = report.matrices.get(name) {
             let path = plots.join(format!("{stem}_{name}.svg"));
             heatmap_svg(&path, affinity_title(name), &report.tasks, m)?;
             written.push(path);

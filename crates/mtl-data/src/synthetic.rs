@@ -607,8 +607,9 @@ mod tests {
         cov / (va * vb).sqrt()
     }
 
-    #[test]
-    fn task_groups_give_a_block_correlation_structure() {
+    /// Four linear regressions (no sines, no noise) in two groups at correlation 0.8.
+    fn two_linear_groups() -> (Vec<TaskSpec>, SyntheticConfig) {
+        let tasks = (0..4).map(|t| task(&format!("y{t}"), TaskKind::Regression)).collect();
         let cfg = SyntheticConfig {
             samples: 4000,
             sin_terms: 0,
@@ -617,7 +618,12 @@ mod tests {
             task_groups: vec![0, 0, 1, 1],
             ..Default::default()
         };
-        let tasks: Vec<TaskSpec> = (0..4).map(|t| task(&format!("y{t}"), TaskKind::Regression)).collect();
+        (tasks, cfg)
+    }
+
+    #[test]
+    fn task_groups_give_a_block_correlation_structure() {
+        let (tasks, cfg) = two_linear_groups();
         let d = cfg.generate(&tasks).unwrap();
         // Without sines or noise y_t = w_tᵀx: correlation = cos(w_s, w_t) = 0.8 within a group, 0 across.
         let y = &d.targets;
@@ -634,15 +640,7 @@ mod tests {
 
     #[test]
     fn conflicting_groups_overlap_in_direction_and_differ_in_their_sines() {
-        let tasks: Vec<TaskSpec> = (0..4).map(|t| task(&format!("y{t}"), TaskKind::Regression)).collect();
-        let base = SyntheticConfig {
-            samples: 4000,
-            sin_terms: 0,
-            noise_std: 0.0,
-            correlation: 0.8,
-            task_groups: vec![0, 0, 1, 1],
-            ..Default::default()
-        };
+        let (tasks, base) = two_linear_groups();
         // Linear targets: cos(w_s, w_t) = p within a group, p·γ = 0.8 · 0.5 across.
         let cfg = SyntheticConfig { group_conflict: 0.5, ..base.clone() };
         let y = cfg.generate(&tasks).unwrap().targets;

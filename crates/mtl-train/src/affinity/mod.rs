@@ -23,7 +23,7 @@ pub struct AffinityTracker {
     tasks: Vec<String>,
     lr: f64,
     seconds: f64,
-    history: Vec<(usize, StepAffinity)>,
+    history: Vec<StepRecord>,
 }
 
 /// The names of the affinity matrices, in the order they are accumulated.
@@ -42,6 +42,88 @@ pub fn title(kind: &str) -> &'static str {
     }
 }
 
+/// A T×T matrix with `None` (JSON `null`) where undefined.
+pub type Cells = Vec<Vec<Option<f64>>>;
+
+fn cells(m: &[Vec<f64>]) -> Cells {
+    m.iter().map(|r| r.iter().map(|v| v.is_finite().then_some(*v)).collect()).collect()
+}
+
+/// The affinity matrices of one step or their means: the fields of [`MATRICES`], row i /
+/// column j. Both `affinity_steps.jsonl` lines and `affinity.json` carry them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Matrices {
+    /// TAG's Z_{i→j} = 1 − L_j(after task i's step) / L_j(before).
+    pub lookahead: Cells,
+    /// Cosines of the shared-parameter gradients.
+    pub parameter_cosine: Cells,
+    /// Cosines of the shared-representation gradients.
+    pub representation_cosine: Cells,
+    /// Output-gradient similarities, signed √ of debiased linear CKA (empty in files written
+    /// before it was measured).
+    #[serde(default)]
+    pub output_similarity: Cells,
+    /// Gate-distribution overlap (gated architectures).
+    #[serde(default)]
+    pub gate_overlap: Option<Cells>,
+}
+
+impl Matrices {
+    /// One measured step's matrices.
+    pub fn of_step(step: &StepAffinity) -> Self {
+        Self {
+            lookahead: cells(&step.lookahead),
+            parameter_cosine: cells(&step.parameter_cosine),
+            representation_cosine: cells(&step.representation_cosine),
+            output_similarity: cells(&step.output_similarity),
+            gate_overlap: step.gate_overlap.as_deref().map(cells),
+        }
+    }
+
+    /// The matrix named `kind` (one of [`MATRICES`]); `None` for an unknown name, gate overlap
+    /// without gates, or a matrix the file does not have.
+    pub fn get(&self, kind: &str) -> Option<&Cells> {
+        match kind {
+            "lookahead" => Some(&self.lookahead),
+            "parameter_cosine" => Some(&self.parameter_cosine),
+            "representation_cosine" => Some(&self.representation_cosine),
+            "output_similarity" => Some(&self.output_similarity).filter(|m| !m.is_empty()),
+            "gate_overlap" => self.gate_overlap.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// [`Matrices::get`] with `NaN` where undefined.
+    pub fn matrix(&self, kind: &str) -> Option<Vec<Vec<f64>>> {
+        let m = self.get(kind)?;
+        Some(m.iter().map(|r| r.iter().map(|v| v.unwrap_or(f64::NAN)).collect()).collect())
+    }
+
+    /// The entry-wise means of `steps` for `t` tasks, each entry over the steps where it is
+    /// defined (`None` where it never is); gate overlap when some step has it.
+    pub fn mean<'a>(steps: impl Iterator<Item = &'a Matrices> + Clone, t: usize) -> Self {
+        let mean = |kind: &str| -> Cells {
+            let m = grouping::mean_matrix(&steps.clone().filter_map(|s| s.matrix(kind)).collect::<Vec<_>>());
+            if m.is_empty() { vec![vec![None; t]; t] } else { cells(&m) }
+        };
+        Self {
+            lookahead: mean("lookahead"),
+            parameter_cosine: mean("parameter_cosine"),
+            representation_cosine: mean("representation_cosine"),
+            // Left empty, as a file written before it was measured has it, when steps exist
+            // and none has it.
+            output_similarity: if steps.clone().next().is_some()
+                && steps.clone().all(|s| s.output_similarity.is_empty())
+            {
+                Vec::new()
+            } else {
+                mean("output_similarity")
+            },
+            gate_overlap: steps.clone().any(|s| s.gate_overlap.is_some()).then(|| mean("gate_overlap")),
+        }
+    }
+}
+
 impl AffinityTracker {
     /// An empty tracker for `tasks`, look-ahead rate `lr`.
     pub fn new(tasks: Vec<String>, lr: f64) -> Self {
@@ -50,7 +132,7 @@ impl AffinityTracker {
 
     /// Keep the matrices of training step `index`, measured in `seconds`.
     pub fn add(&mut self, index: usize, step: &StepAffinity, seconds: f64) {
-        self.history.push((index, step.clone()));
+        self.history.push(StepRecord { step: index, matrices: Matrices::of_step(step) });
         self.seconds += seconds;
     }
 
@@ -71,26 +153,17 @@ impl AffinityTracker {
 
     /// The means so far.
     pub fn report(&self) -> AffinityReport {
-        let t = self.tasks.len();
-        let mean = |pick: fn(&StepAffinity) -> Option<&Vec<Vec<f64>>>| -> Vec<Vec<Option<f64>>> {
-            let m = grouping::mean_matrix(self.history.iter().filter_map(|(_, a)| pick(a)));
-            if m.is_empty() {
-                return vec![vec![None; t]; t];
-            }
-            m.into_iter().map(|r| r.into_iter().map(|v| v.is_finite().then_some(v)).collect()).collect()
-        };
-        AffinityReport {
-            tasks: self.tasks.clone(),
-            steps: self.steps(),
-            seconds: self.seconds,
-            lookahead_lr: self.lr,
-            lookahead: mean(|a| Some(&a.lookahead)),
-            parameter_cosine: mean(|a| Some(&a.parameter_cosine)),
-            representation_cosine: mean(|a| Some(&a.representation_cosine)),
-            output_similarity: mean(|a| Some(&a.output_similarity)),
-            gate_overlap: (self.history.iter().any(|(_, a)| a.gate_overlap.is_some()))
-                .then(|| mean(|a| a.gate_overlap.as_ref())),
+        AffinityReport::of_records(self.tasks.clone(), &self.history, self.seconds, self.lr)
+    }
+
+    /// Write `affinity_steps.jsonl` into `run_dir`.
+    pub fn save_steps(&self, run_dir: &Path) -> Result<(), Error> {
+        let mut text = Vec::new();
+        for r in &self.history {
+            serde_json::to_writer(&mut text, r).expect("a record serialises");
+            text.push(b'\n');
         }
+        atomic_write(&run_dir.join("affinity_steps.jsonl"), &text)
     }
 }
 
@@ -100,35 +173,12 @@ impl AffinityTracker {
 pub struct StepRecord {
     /// The training step (0-based, over the run).
     pub step: usize,
-    /// TAG's Z_{i→j}.
-    pub lookahead: Vec<Vec<Option<f64>>>,
-    /// Shared-parameter gradient cosines.
-    pub parameter_cosine: Vec<Vec<Option<f64>>>,
-    /// Shared-representation gradient cosines.
-    pub representation_cosine: Vec<Vec<Option<f64>>>,
-    /// Output-gradient similarities (absent from files written before it was measured).
-    #[serde(default)]
-    pub output_similarity: Vec<Vec<Option<f64>>>,
-    /// Gate overlap (gated architectures).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate_overlap: Option<Vec<Vec<Option<f64>>>>,
+    /// Its matrices.
+    #[serde(flatten)]
+    pub matrices: Matrices,
 }
 
 impl StepRecord {
-    /// The matrix named `kind` (one of [`MATRICES`]), `NaN` where undefined; `None` for an
-    /// unknown name or gate overlap without gates.
-    pub fn matrix(&self, kind: &str) -> Option<Vec<Vec<f64>>> {
-        let m = match kind {
-            "lookahead" => &self.lookahead,
-            "parameter_cosine" => &self.parameter_cosine,
-            "representation_cosine" => &self.representation_cosine,
-            "output_similarity" if !self.output_similarity.is_empty() => &self.output_similarity,
-            "gate_overlap" => self.gate_overlap.as_ref()?,
-            _ => return None,
-        };
-        Some(m.iter().map(|r| r.iter().map(|v| v.unwrap_or(f64::NAN)).collect()).collect())
-    }
-
     /// The records of `RUN_DIR/affinity_steps.jsonl`.
     pub fn load(run_dir: &Path) -> Result<Vec<StepRecord>, Error> {
         let path = run_dir.join("affinity_steps.jsonl");
@@ -145,36 +195,7 @@ impl StepRecord {
     }
 }
 
-impl AffinityTracker {
-    /// Every measured step's matrices, in order.
-    pub fn records(&self) -> Vec<StepRecord> {
-        let opt = |m: &[Vec<f64>]| -> Vec<Vec<Option<f64>>> {
-            m.iter().map(|r| r.iter().map(|v| v.is_finite().then_some(*v)).collect()).collect()
-        };
-        (self.history.iter())
-            .map(|(step, a)| StepRecord {
-                step: *step,
-                lookahead: opt(&a.lookahead),
-                parameter_cosine: opt(&a.parameter_cosine),
-                representation_cosine: opt(&a.representation_cosine),
-                output_similarity: opt(&a.output_similarity),
-                gate_overlap: a.gate_overlap.as_deref().map(opt),
-            })
-            .collect()
-    }
-
-    /// Write `affinity_steps.jsonl` into `run_dir`.
-    pub fn save_steps(&self, run_dir: &Path) -> Result<(), Error> {
-        let mut text = Vec::new();
-        for r in self.records() {
-            serde_json::to_writer(&mut text, &r).expect("a record serialises");
-            text.push(b'\n');
-        }
-        atomic_write(&run_dir.join("affinity_steps.jsonl"), &text)
-    }
-}
-
-/// `RUN_DIR/affinity.json`: T×T matrices, row i / column j, `null` where never defined.
+/// `RUN_DIR/affinity.json`: the mean T×T matrices, `null` where never defined.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AffinityReport {
     /// Task names, in matrix order.
@@ -185,20 +206,30 @@ pub struct AffinityReport {
     pub seconds: f64,
     /// Learning rate η of the look-ahead step.
     pub lookahead_lr: f64,
-    /// TAG's Z_{i→j} = 1 − L_j(after task i's step) / L_j(before), averaged.
-    pub lookahead: Vec<Vec<Option<f64>>>,
-    /// Mean cosine of the shared-parameter gradients.
-    pub parameter_cosine: Vec<Vec<Option<f64>>>,
-    /// Mean cosine of the shared-representation gradients.
-    pub representation_cosine: Vec<Vec<Option<f64>>>,
-    /// Mean output-gradient similarity (signed √ of debiased linear CKA).
-    #[serde(default)]
-    pub output_similarity: Vec<Vec<Option<f64>>>,
-    /// Mean gate-distribution overlap (gated architectures).
-    pub gate_overlap: Option<Vec<Vec<Option<f64>>>>,
+    /// The means over the measured steps.
+    #[serde(flatten)]
+    pub matrices: Matrices,
 }
 
 impl AffinityReport {
+    /// The means of `records` (measured in `seconds` with look-ahead rate `lookahead_lr`).
+    pub fn of_records<'a>(
+        tasks: Vec<String>,
+        records: impl IntoIterator<Item = &'a StepRecord, IntoIter: Clone>,
+        seconds: f64,
+        lookahead_lr: f64,
+    ) -> Self {
+        let records = records.into_iter();
+        let t = tasks.len();
+        Self {
+            steps: records.clone().count(),
+            matrices: Matrices::mean(records.map(|r| &r.matrices), t),
+            tasks,
+            seconds,
+            lookahead_lr,
+        }
+    }
+
     /// Write `affinity.json` into `run_dir` (the app draws the heat maps with the run's other
     /// plots; `mtl plot` redraws them).
     pub fn save(&self, run_dir: &Path) -> Result<(), Error> {
@@ -215,9 +246,10 @@ mod tests {
     fn a_step_record_written_before_the_output_similarity_still_loads() {
         let line = r#"{"step":3,"lookahead":[[0.1,null],[0.2,0.3]],"parameter_cosine":[[1.0,0.5],[0.5,1.0]],"representation_cosine":[[1.0,-0.5],[-0.5,1.0]]}"#;
         let r: StepRecord = serde_json::from_str(line).unwrap();
-        assert_eq!(r.matrix("output_similarity"), None, "absent, not an empty matrix");
-        assert!(r.matrix("lookahead").unwrap()[0][1].is_nan());
-        assert_eq!(r.matrix("representation_cosine").unwrap()[0][1], -0.5);
-        assert_eq!(r.matrix("gate_overlap"), None);
+        let m = &r.matrices;
+        assert_eq!(m.matrix("output_similarity"), None, "absent, not an empty matrix");
+        assert!(m.matrix("lookahead").unwrap()[0][1].is_nan());
+        assert_eq!(m.matrix("representation_cosine").unwrap()[0][1], -0.5);
+        assert_eq!(m.matrix("gate_overlap"), None);
     }
 }
